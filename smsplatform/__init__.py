@@ -1,0 +1,62 @@
+"""smsplatform: a self-hosted bulk-SMS platform that sends through paired Android phones."""
+from pathlib import Path
+
+from flask import Flask
+
+from smsplatform.config import load_config
+from smsplatform.extensions import csrf, db, login_manager, migrate
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """The app factory: settings from the environment, overridden by ``config`` (tests)."""
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(load_config())
+    if config:
+        app.config.update(config)
+    app.instance_path = app.config["INSTANCE_PATH"]
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    # Routes are exact: werkzeug must not answer a phone's PATCH with a slash-fixing redirect.
+    app.url_map.strict_slashes = False
+    app.url_map.merge_slashes = False
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    _configure_sqlite(app)
+
+    _register_blueprints(app)
+    _register_cli(app)
+    return app
+
+
+def _configure_sqlite(app: Flask) -> None:
+    """WAL and a busy timeout, so the web server and the scheduler process can share one SQLite file."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from smsplatform.api.legacy.routes import bp as legacy_bp
+
+    app.register_blueprint(legacy_bp)
+    csrf.exempt(legacy_bp)
+
+
+def _register_cli(app: Flask) -> None:
+    from smsplatform.accounts.cli import accounts_cli
+
+    app.cli.add_command(accounts_cli)

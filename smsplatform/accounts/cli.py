@@ -1,0 +1,55 @@
+"""``flask accounts …``: operator commands, each printing one JSON object."""
+import json
+
+import click
+from flask.cli import with_appcontext
+
+from smsplatform.accounts import services
+from smsplatform.errors import DomainError
+from smsplatform.extensions import db
+
+
+def _emit(payload: dict) -> None:
+    click.echo(json.dumps(payload))
+
+
+def _fail(error: DomainError) -> None:
+    db.session.rollback()
+    _emit({"error": error.message})
+    raise SystemExit(1)
+
+
+@click.group("accounts")
+def accounts_cli():
+    """Create accounts and issue API tokens."""
+
+
+@accounts_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--timezone", default="UTC", show_default=True)
+@with_appcontext
+def create(email, password, timezone):
+    """Create an account and its first API token."""
+    try:
+        account = services.create_account(email, password, timezone)
+        token = services.issue_token(account, label="created by CLI")
+        db.session.commit()
+    except DomainError as error:
+        _fail(error)
+    _emit({"id": account.id, "email": account.email, "token": token})
+
+
+@accounts_cli.command("token")
+@click.option("--email", required=True)
+@click.option("--label", default="issued by CLI")
+@with_appcontext
+def token(email, label):
+    """Issue a new API token for an account."""
+    try:
+        account = services.get_account_by_email(email)
+        value = services.issue_token(account, label=label)
+        db.session.commit()
+    except DomainError as error:
+        _fail(error)
+    _emit({"id": account.id, "email": account.email, "token": value})

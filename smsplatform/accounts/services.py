@@ -1,0 +1,186 @@
+"""Accounts, API tokens and brute-force limits."""
+import hashlib
+import re
+import secrets
+
+from sqlalchemy import delete, func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from smsplatform.errors import AuthenticationError, ConflictError, NotFoundError, RateLimitedError, ValidationError
+from smsplatform.extensions import db
+from smsplatform.models import Account, ApiToken, AuthFailure
+from smsplatform.phones import is_valid_region
+from smsplatform.timeutil import ago, is_valid_zone, utcnow
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,188}\.[^@\s]{2,63}$")
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 of a high-entropy random secret (tokens, codes): fast to look up, useless if leaked."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def normalize_email(email) -> str:
+    value = (email or "").strip().lower() if isinstance(email, str) else ""
+    if not value:
+        raise ValidationError("email is required", field="email")
+    if not EMAIL_RE.match(value):
+        raise ValidationError("email is not a valid address", field="email")
+    return value
+
+
+def validate_password(password) -> str:
+    if not isinstance(password, str) or not password:
+        raise ValidationError("password is required", field="password")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError("password is too long", field="password")
+    return password
+
+
+def create_account(email: str, password: str, timezone: str = "UTC") -> Account:
+    email = normalize_email(email)
+    validate_password(password)
+    if not is_valid_zone(timezone):
+        raise ValidationError(f"unknown time zone {timezone!r}", field="timezone")
+    if db.session.scalar(select(Account.id).where(Account.email == email)) is not None:
+        raise ConflictError("an account with this email already exists", field="email")
+    account = Account(email=email, password_hash=generate_password_hash(password), timezone=timezone)
+    db.session.add(account)
+    db.session.flush()
+    return account
+
+
+def get_account_by_email(email: str) -> Account:
+    account = db.session.scalar(select(Account).where(Account.email == normalize_email(email)))
+    if account is None:
+        raise NotFoundError("no account with this email", field="email")
+    return account
+
+
+def check_auth_allowed(address: str | None, email: str | None, config) -> None:
+    """Raise RateLimitedError when this address or email has failed too often recently."""
+    since = ago(config["AUTH_FAILURE_WINDOW_SECONDS"])
+    limits = []
+    if address:
+        limits.append((f"ip:{address}", config["AUTH_FAILURE_LIMIT_PER_ADDRESS"]))
+    if email:
+        limits.append((f"email:{email.strip().lower()[:254]}", config["AUTH_FAILURE_LIMIT_PER_EMAIL"]))
+    for scope, limit in limits:
+        failures = db.session.scalar(
+            select(func.count()).select_from(AuthFailure).where(AuthFailure.scope == scope, AuthFailure.created_at >= since)
+        )
+        if failures >= limit:
+            raise RateLimitedError("too many failed login attempts; try again later")
+
+
+def record_auth_failure(address: str | None, email: str | None) -> None:
+    if address:
+        db.session.add(AuthFailure(scope=f"ip:{address}"))
+    if email:
+        db.session.add(AuthFailure(scope=f"email:{email.strip().lower()[:254]}"))
+    db.session.flush()
+
+
+def authenticate(email, password, address: str | None, config) -> Account:
+    """Check email + password under the brute-force limits.
+
+    A failure is recorded (and must be committed by the caller even though this raises), so the
+    caller commits on AuthenticationError too.
+    """
+    email_text = email.strip().lower() if isinstance(email, str) else ""
+    check_auth_allowed(address, email_text or None, config)
+    account = db.session.scalar(select(Account).where(Account.email == email_text)) if email_text else None
+    ok = (
+        account is not None
+        and isinstance(password, str)
+        and 0 < len(password) <= MAX_PASSWORD_LENGTH
+        and check_password_hash(account.password_hash, password)
+    )
+    if not ok:
+        record_auth_failure(address, email_text or None)
+        raise AuthenticationError("Login or password incorrect")
+    return account
+
+
+def change_password(account: Account, current: str, new: str) -> None:
+    if not isinstance(current, str) or not check_password_hash(account.password_hash, current):
+        raise AuthenticationError("current password is incorrect", field="current_password")
+    validate_password(new)
+    account.password_hash = generate_password_hash(new)
+    account.session_version += 1
+    db.session.flush()
+
+
+def issue_token(account: Account, label: str = "") -> str:
+    """Create a new API token and return it in clear; only its hash is stored."""
+    token = secrets.token_hex(16)
+    db.session.add(ApiToken(account_id=account.id, token_hash=hash_secret(token), hint=token[-4:], label=label[:100]))
+    db.session.flush()
+    return token
+
+
+def account_for_token(token) -> Account:
+    """The account of a live token; records when it was last used."""
+    if not isinstance(token, str) or not token.strip():
+        raise AuthenticationError("token is required", field="token")
+    token = token.strip()
+    if len(token) > 128:
+        raise AuthenticationError("token is invalid", field="token")
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(token)))
+    if row is None or row.revoked_at is not None:
+        raise AuthenticationError("token is invalid or revoked", field="token")
+    now = utcnow()
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+        row.last_used_at = now  # coarse, so hot paths do not write on every call
+    return row.account
+
+
+def list_tokens(account: Account) -> list[ApiToken]:
+    return list(db.session.scalars(
+        select(ApiToken).where(ApiToken.account_id == account.id).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    ))
+
+
+def revoke_token(account: Account, token_id: int) -> ApiToken:
+    row = db.session.get(ApiToken, token_id)
+    if row is None or row.account_id != account.id:
+        raise NotFoundError("no such token")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    db.session.flush()
+    return row
+
+
+def update_settings(account: Account, *, timezone=None, default_region=None, optout_keywords=None,
+                    allow_direct_to_opted_out=None) -> Account:
+    if timezone is not None:
+        if not is_valid_zone(timezone):
+            raise ValidationError(f"unknown time zone {timezone!r}", field="timezone")
+        account.timezone = timezone.strip()
+    if default_region is not None:
+        region = default_region.strip().upper() or None
+        if not is_valid_region(region):
+            raise ValidationError(f"unknown region {default_region!r}", field="default_region")
+        account.default_region = region
+    if optout_keywords is not None:
+        words = [w.strip().upper() for w in optout_keywords.split(",") if w.strip()]
+        if not words:
+            raise ValidationError("give at least one opt-out keyword", field="optout_keywords")
+        if any(len(w) > 40 for w in words):
+            raise ValidationError("an opt-out keyword is too long (at most 40 characters)", field="optout_keywords")
+        account.optout_keywords = ",".join(dict.fromkeys(words))
+    if allow_direct_to_opted_out is not None:
+        account.allow_direct_to_opted_out = bool(allow_direct_to_opted_out)
+    db.session.flush()
+    return account
+
+
+def prune_auth_failures(config, now=None) -> int:
+    """Scheduler job: forget failures older than the counting window."""
+    cutoff = ago(config["AUTH_FAILURE_WINDOW_SECONDS"], now)
+    return db.session.execute(delete(AuthFailure).where(AuthFailure.created_at < cutoff)).rowcount

@@ -1,0 +1,69 @@
+"""Settings from the environment (and a ``.env`` file), with defaults that run out of the box."""
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def load_config() -> dict:
+    """Read every setting once, at app creation (never at import time)."""
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+    instance = Path(os.environ.get("INSTANCE_PATH", PROJECT_ROOT / "instance"))
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'smsplatform.db'}"
+    return {
+        "INSTANCE_PATH": str(instance),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or _dev_secret_key(instance),
+        # Address the platform is reached at; used in every URL handed out (uploads, webhooks, pairing).
+        "PUBLIC_BASE_URL": (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+        # Requests larger than this are refused before they are parsed (bytes).
+        "MAX_CONTENT_LENGTH": _int("MAX_REQUEST_BYTES", 20 * 1024 * 1024),
+        "MAX_BATCH_SIZE": _int("MAX_BATCH_SIZE", 100_000),
+        "MAX_BODY_CHARS": _int("MAX_BODY_CHARS", 5_000),
+        "LIST_MAX_ROWS": _int("LIST_MAX_ROWS", 10_000),
+        "DEVICE_ONLINE_WINDOW_SECONDS": _int("DEVICE_ONLINE_WINDOW_SECONDS", 120),
+        "UNACKED_REDELIVERY_SECONDS": _int("UNACKED_REDELIVERY_SECONDS", 60),
+        "UNACKED_FAIL_SECONDS": _int("UNACKED_FAIL_SECONDS", 6 * 3600),
+        "PAIRING_CODE_TTL_SECONDS": _int("PAIRING_CODE_TTL_SECONDS", 600),
+        "WEBHOOK_MAX_SKEW_SECONDS": _int("WEBHOOK_MAX_SKEW_SECONDS", 300),
+        "AUTH_FAILURE_WINDOW_SECONDS": _int("AUTH_FAILURE_WINDOW_SECONDS", 900),
+        "AUTH_FAILURE_LIMIT_PER_ADDRESS": _int("AUTH_FAILURE_LIMIT_PER_ADDRESS", 20),
+        "AUTH_FAILURE_LIMIT_PER_EMAIL": _int("AUTH_FAILURE_LIMIT_PER_EMAIL", 10),
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "EVENTS_SOCKET_DIR": os.environ.get("EVENTS_SOCKET_DIR") or str(instance / "events"),
+        "STORAGE_BACKEND": (os.environ.get("STORAGE_BACKEND") or "local").lower(),
+        "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(PROJECT_ROOT / "uploads"),
+        "UPLOAD_MAX_BYTES": _int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024),
+        "S3_BUCKET": os.environ.get("S3_BUCKET") or None,
+        "S3_PREFIX": os.environ.get("S3_PREFIX") or "",
+        "S3_REGION": os.environ.get("S3_REGION") or None,
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL") or None,
+        "S3_PUBLIC_BASE_URL": os.environ.get("S3_PUBLIC_BASE_URL") or None,
+        "S3_PRESIGN_SECONDS": _int("S3_PRESIGN_SECONDS", 7 * 24 * 3600),
+        "SESSION_LIFETIME_SECONDS": _int("SESSION_LIFETIME_SECONDS", 12 * 3600),
+        "WTF_CSRF_ENABLED": _bool(os.environ.get("WTF_CSRF_ENABLED"), True),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    }
+
+
+def _dev_secret_key(instance: Path) -> str:
+    """A random key kept in the instance folder, so a laptop run needs no setup and survives restarts."""
+    instance.mkdir(parents=True, exist_ok=True)
+    key_file = instance / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(os.urandom(32).hex())
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()

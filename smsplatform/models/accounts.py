@@ -1,0 +1,55 @@
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from smsplatform.extensions import db
+from smsplatform.models.types import UTCDateTime
+from smsplatform.timeutil import utcnow
+
+
+class Account(db.Model):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-cased
+    password_hash: Mapped[str] = mapped_column(String(255))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    default_region: Mapped[str | None] = mapped_column(String(2))  # ISO 3166 alpha-2 for national numbers
+    # Comma-separated; NULL means the platform defaults (contacts.optout.DEFAULT_OPTOUT_KEYWORDS).
+    optout_keywords: Mapped[str | None] = mapped_column(Text)
+    allow_direct_to_opted_out: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Per-account device enrolment token (the app's "Private Token"); only its hash is kept.
+    enrolment_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    session_version: Mapped[int] = mapped_column(default=1)  # bumped on password change to end other sessions
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    tokens: Mapped[list["ApiToken"]] = relationship(back_populates="account", cascade="all, delete-orphan")
+
+
+class ApiToken(db.Model):
+    """A legacy/API token. Only the SHA-256 of the token is stored; tokens are 128 random bits."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(8))  # last characters, to recognise a token in a list
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship(back_populates="tokens")
+
+
+class AuthFailure(db.Model):
+    """One failed login or token request, counted per address and per email for brute-force limits."""
+
+    __tablename__ = "auth_failures"
+    __table_args__ = (Index("ix_auth_failures_scope_created", "scope", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(300))  # "ip:1.2.3.4" or "email:a@b.c"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

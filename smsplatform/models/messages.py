@@ -1,0 +1,74 @@
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from smsplatform.extensions import db
+from smsplatform.models.types import BigId, UTCDateTime
+from smsplatform.timeutil import utcnow
+
+
+class Message(db.Model):
+    """One message to (or, status 5, from) one number. ``id`` is the legacy ``sms_id``.
+
+    Queue fields: ``ready`` is true once the message may be handed to its device (accepted with no
+    future ``time_to_send``, or released by the scheduler, and its newsletter not paused). The
+    device's claim is ``UPDATE … SET status=2 WHERE status=1 AND ready``; urgent first, then oldest.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        # The device queue: its own ready pending messages, urgent first, oldest first.
+        Index("ix_messages_queue", "device_id", "ready", "status", "priority", "id"),
+        # Scheduler release of held messages and recovery of unacknowledged ones.
+        Index("ix_messages_status_due", "status", "ready", "due_at"),
+        # getallsms: account-wide listing and its device/status/date filters.
+        Index("ix_messages_account_created", "account_id", "created_at"),
+        Index("ix_messages_account_device_status_created", "account_id", "device_id", "status", "created_at"),
+        Index("ix_messages_account_status_created", "account_id", "status", "created_at"),
+        Index("ix_messages_account_phone", "account_id", "phone"),
+        Index("ix_messages_account_customer", "account_id", "customer_id"),
+        Index("ix_messages_paket_status", "paket_id", "status"),
+        # A newsletter texts each number once, even when its fan-out is re-run.
+        UniqueConstraint("paket_id", "phone", name="uq_messages_paket_phone"),
+        # An incoming SMS reported twice (webhook retry) is stored once.
+        UniqueConstraint("device_id", "external_id", name="uq_messages_device_external"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    sendto: Mapped[str] = mapped_column(String(64))  # exactly as the client sent it
+    phone: Mapped[str] = mapped_column(String(32))   # normalised (E.164 where possible)
+    body: Mapped[str] = mapped_column(Text)
+    segments: Mapped[int] = mapped_column(SmallInteger, default=1)
+    encoding: Mapped[str] = mapped_column(String(8), default="GSM-7")
+    sim: Mapped[int] = mapped_column(SmallInteger, default=0)
+    customer_id: Mapped[int | None] = mapped_column(BigInteger)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0)  # 100 when urgent (the app's bypass level)
+    status: Mapped[int] = mapped_column(SmallInteger, default=1)
+    ready: Mapped[bool] = mapped_column(Boolean, default=False)
+    time_to_send: Mapped[datetime | None] = mapped_column(UTCDateTime)  # as requested
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)                # time_to_send or created_at
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # First time of each state (kept, never overwritten).
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)      # 2: handed to the phone
+    last_handed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    handed_count: Mapped[int] = mapped_column(default=0)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)     # 3: on the phone's queue
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)       # 6
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 7
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)     # 8-12, 100, 101
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 13, 14
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)   # 5: when the phone received it
+    failure_reason: Mapped[str | None] = mapped_column(String(2000))
+    paket_id: Mapped[int | None] = mapped_column(ForeignKey("pakets.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    media_object_id: Mapped[int | None] = mapped_column(ForeignKey("stored_objects.id", ondelete="SET NULL"), index=True)
+    media_url: Mapped[str | None] = mapped_column(String(1024))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+
+    paket = relationship("Paket")
+    device = relationship("Device")

@@ -1,0 +1,58 @@
+"""Phone number normalisation: E.164 where ``phonenumbers`` can parse it, dialable digits otherwise."""
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+
+from smsplatform.errors import ValidationError
+
+MAX_RAW_LENGTH = 64
+_DIALABLE = re.compile(r"[^0-9+*#]")
+
+
+@dataclass(frozen=True)
+class Phone:
+    raw: str          # what the client sent, untouched
+    normalized: str   # E.164 (+4915752982212), or the dialable digits when it cannot be parsed as E.164
+
+
+def normalize_phone(raw, region: str | None = None, plus_prefixes: tuple[str, ...] = (), field: str = "sendto") -> Phone:
+    """Normalise one number.
+
+    ``plus_prefixes`` is the device rule "add a plus if the number starts with …" (e.g. ``("91",)``).
+    A leading space followed by digits is a ``+`` that a GET query turned into a space.
+    National numbers that cannot become E.164 (no default region) are kept as dialable digits,
+    because the phone can still dial them; only input with no digits at all is rejected.
+    """
+    if raw is None:
+        raise ValidationError(f"{field} is required", field=field)
+    original = str(raw)
+    if len(original) > MAX_RAW_LENGTH:
+        raise ValidationError(f"{field} is too long (at most {MAX_RAW_LENGTH} characters)", field=field)
+    text = original
+    if re.match(r"^ +\d", text):
+        text = "+" + text.lstrip(" ")
+    text = text.strip()
+    if text.startswith("00") and len(text) > 4:
+        text = "+" + text[2:]
+    dialable = _DIALABLE.sub("", text)
+    digits = re.sub(r"\D", "", dialable)
+    if not digits:
+        raise ValidationError(f"{field} {original!r} is not a phone number", field=field)
+    if not dialable.startswith("+") and any(digits.startswith(p) for p in plus_prefixes if p):
+        dialable = "+" + digits
+    if len(digits) < 3 or len(digits) > 17:
+        raise ValidationError(f"{field} {original!r} has {len(digits)} digits; expected 3 to 17", field=field)
+    try:
+        number = phonenumbers.parse(dialable, (region or "").upper() or None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and phonenumbers.is_possible_number(number):
+        return Phone(raw=original, normalized=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    if dialable.startswith("+"):
+        return Phone(raw=original, normalized="+" + digits)
+    return Phone(raw=original, normalized=dialable.replace("+", ""))
+
+
+def is_valid_region(region: str | None) -> bool:
+    return region is None or region.upper() in phonenumbers.SUPPORTED_REGIONS

@@ -1,0 +1,118 @@
+"""UTC everywhere inside; zones only at the edges."""
+import re
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from smsplatform.errors import ValidationError
+
+UTC = timezone.utc
+
+_INPUT_FORMATS = (
+    ("%Y-%m-%d %H:%M:%S", re.compile(r"^\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{1,2}:\d{1,2}$")),
+    ("%Y-%m-%d %H:%M", re.compile(r"^\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{1,2}$")),
+    ("%Y-%m-%d", re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")),
+    ("%d.%m.%Y %H:%M:%S", re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4} \d{1,2}:\d{1,2}:\d{1,2}$")),
+    ("%d.%m.%Y %H:%M", re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4} \d{1,2}:\d{1,2}$")),
+    ("%d.%m.%Y", re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4}$")),
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """A ZoneInfo for ``name``; raises ValidationError for an unknown zone."""
+    try:
+        return ZoneInfo((name or "UTC").strip())
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"unknown time zone {name!r}", field="timezone") from exc
+
+
+def is_valid_zone(name: str) -> bool:
+    try:
+        zone(name)
+        return True
+    except ValidationError:
+        return False
+
+
+def parse_local_datetime(value: str, tz_name: str, field: str, allow_dotted: bool = True) -> datetime:
+    """Parse a legacy input date-time; a naive value is in ``tz_name``. Returns an aware UTC datetime.
+
+    Accepts ``YYYY-MM-DD[ HH:MM[:SS]]``, an ISO-8601 value with ``T`` and/or an offset, and
+    (``allow_dotted``) ``DD.MM.YYYY[ H:i[:s]]``.
+    """
+    text = (value or "").strip()
+    if not text:
+        raise ValidationError(f"{field} is empty", field=field)
+    parsed = None
+    for fmt, pattern in _INPUT_FORMATS:
+        if not allow_dotted and "." in fmt:
+            continue
+        if pattern.match(text):
+            try:
+                parsed = datetime.strptime(text, fmt)
+            except ValueError as exc:
+                raise ValidationError(f"{field} is not a valid date: {text!r}", field=field) from exc
+            break
+    if parsed is None:
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValidationError(
+                f"{field} must look like YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, got {text[:40]!r}", field=field
+            ) from exc
+    if parsed.year < 1970 or parsed.year > 9999:
+        raise ValidationError(f"{field} is out of range: {text!r}", field=field)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone(tz_name))
+    return parsed.astimezone(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Interpret a naive datetime from the database as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def to_zone(value: datetime, tz_name: str) -> datetime:
+    return as_utc(value).astimezone(zone(tz_name))
+
+
+def iso_millis(value: datetime | None) -> str | None:
+    """``2026-07-10T05:00:00.000Z``: exactly three fractional digits, as the phone app parses them."""
+    if value is None:
+        return None
+    return as_utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_phone_datetime(value, default: datetime | None = None) -> datetime:
+    """Lenient parse of a date the phone app sent (ISO with odd offsets, or epoch millis); never raises."""
+    fallback = default or utcnow()
+    if value is None:
+        return fallback
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value / 1000, UTC)
+        except (OverflowError, OSError, ValueError):
+            return fallback
+    if not isinstance(value, str):
+        return fallback
+    text = value.strip().replace("Z", "+00:00")
+    # Android < 7 writes "+0000" or a malformed "+-5:00"; repair what can be repaired.
+    text = re.sub(r"\+-(\d):(\d{2})$", r"-0\1:\2", text)
+    text = re.sub(r"([+-])(\d):(\d{2})$", r"\g<1>0\2:\3", text)
+    text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return fallback
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def ago(seconds: float, now: datetime | None = None) -> datetime:
+    return (now or utcnow()) - timedelta(seconds=seconds)
