@@ -3,6 +3,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from smsplatform import events
 from smsplatform.config import load_config
 from smsplatform.extensions import csrf, db, login_manager, migrate
 
@@ -24,6 +25,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     _configure_sqlite(app)
+    events.init_app(app)
 
     _register_blueprints(app)
     _register_cli(app)

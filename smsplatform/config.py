@@ -44,6 +44,9 @@ def load_config() -> dict:
         "AUTH_FAILURE_LIMIT_PER_EMAIL": _int("AUTH_FAILURE_LIMIT_PER_EMAIL", 10),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "EVENTS_SOCKET_DIR": os.environ.get("EVENTS_SOCKET_DIR") or str(instance / "events"),
+        # Event streams: a keep-alive comment this often, and "last seen" refreshed this often while open.
+        "EVENTS_KEEPALIVE_SECONDS": _int("EVENTS_KEEPALIVE_SECONDS", 15),
+        "EVENTS_PRESENCE_SECONDS": _int("EVENTS_PRESENCE_SECONDS", 60),
         "STORAGE_BACKEND": (os.environ.get("STORAGE_BACKEND") or "local").lower(),
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(PROJECT_ROOT / "uploads"),
         "UPLOAD_MAX_BYTES": _int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024),

@@ -10,3 +10,62 @@ def wake_after_commit(session, device_ids) -> None:
     """Remember that these devices must get ``MessageEnqueued`` once the current transaction commits."""
     pending = session.info.setdefault(WAKE_KEY, set())
     pending.update(int(d) for d in device_ids if d is not None)
+
+
+def init_app(app) -> None:
+    """Attach this app's bus and (once per process) the session listeners that publish after commit."""
+    from smsplatform.events.bus import make_bus
+
+    app.extensions["smsplatform_events"] = make_bus(app.config)
+    _install_session_listeners()
+
+
+def get_bus(app=None):
+    from flask import current_app
+
+    return (app or current_app).extensions["smsplatform_events"]
+
+
+def publish(event: str, device_ids, app=None) -> None:
+    """Send ``event`` to every open stream of these devices, in every process. Call after commit."""
+    ids = [int(d) for d in device_ids if d is not None]
+    if ids:
+        get_bus(app).publish(event, ids)
+
+
+def subscribe(device_id: int, app=None):
+    """A ``Subscription`` receiving every event for this device until it is closed."""
+    return get_bus(app).subscribe(device_id)
+
+
+_listeners_installed = False
+
+
+def _install_session_listeners() -> None:
+    """``db.session`` is one scoped session shared by every app, so its listeners are installed once."""
+    global _listeners_installed
+    if _listeners_installed:
+        return
+    from sqlalchemy import event
+
+    from smsplatform.extensions import db
+
+    event.listen(db.session, "after_commit", _publish_pending_wakes)
+    event.listen(db.session, "after_soft_rollback", _drop_pending_wakes)
+    _listeners_installed = True
+
+
+def _publish_pending_wakes(session) -> None:
+    from flask import current_app, has_app_context
+
+    from smsplatform.events.bus import MESSAGE_ENQUEUED
+
+    device_ids = session.info.pop(WAKE_KEY, None)
+    if device_ids and has_app_context():
+        publish(MESSAGE_ENQUEUED, device_ids, app=current_app)
+
+
+def _drop_pending_wakes(session, previous_transaction) -> None:
+    # "soft": also fires for a rollback() with no transaction begun; a savepoint's rollback keeps them.
+    if previous_transaction.parent is None:
+        session.info.pop(WAKE_KEY, None)
