@@ -57,8 +57,18 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(legacy_bp)
     csrf.exempt(legacy_bp)
 
+    from smsplatform.devices.api import MobilePathSlashes, bp as mobile_bp
+
+    app.register_blueprint(mobile_bp)
+    csrf.exempt(mobile_bp)
+    app.wsgi_app = MobilePathSlashes(app.wsgi_app)
+
 
 def _register_cli(app: Flask) -> None:
     from smsplatform.accounts.cli import accounts_cli
 
     app.cli.add_command(accounts_cli)
+
+    from smsplatform.devices.cli import devices_cli
+
+    app.cli.add_command(devices_cli)

@@ -1,0 +1,83 @@
+"""Device credentials: the ``Authorization`` header, device tokens, app versions and "last seen"."""
+import re
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+
+from smsplatform.accounts.services import hash_secret
+from smsplatform.errors import AuthenticationError
+from smsplatform.extensions import db
+from smsplatform.models import Device
+from smsplatform.timeutil import utcnow
+
+MAX_CREDENTIAL_LENGTH = 1024
+# A busy phone calls several times a second; its presence is written at most this often.
+TOUCH_INTERVAL_SECONDS = 5
+_USER_AGENT_RE = re.compile(r"me\.capcom\.smsgateway/(\d+(?:\.\d+){0,3})", re.IGNORECASE)
+
+
+def parse_authorization(header: str | None) -> tuple[str, str]:
+    """``("bearer", "abc")`` from ``"Bearer abc"``; the scheme is lower-cased, the credentials kept as typed.
+
+    Raises AuthenticationError for a missing or shapeless header.
+    """
+    if not isinstance(header, str) or not header.strip():
+        raise AuthenticationError("Authorization header is required")
+    if len(header) > MAX_CREDENTIAL_LENGTH:
+        raise AuthenticationError("Authorization header is too long")
+    scheme, _, credentials = header.lstrip().partition(" ")
+    if not credentials:
+        raise AuthenticationError("Authorization header must be '<scheme> <credentials>'")
+    return scheme.lower(), credentials
+
+
+def new_device_token() -> tuple[str, str]:
+    """A fresh device token and the hash that is stored."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_secret(token)
+
+
+def device_for_token(token: str) -> Device:
+    """The live device holding this token; revoked or unknown tokens fail at once."""
+    token = (token or "").strip()
+    if not token:
+        raise AuthenticationError("device token is required")
+    device = db.session.scalar(select(Device).where(Device.token_hash == hash_secret(token)))
+    if device is None or device.revoked_at is not None:
+        raise AuthenticationError("device token is invalid or revoked")
+    return device
+
+
+def device_for_header(header: str | None) -> Device:
+    """The device of an ``Authorization: Bearer <device token>`` header (scheme case-insensitive)."""
+    scheme, credentials = parse_authorization(header)
+    if scheme != "bearer":
+        raise AuthenticationError("use 'Authorization: Bearer <device token>'")
+    return device_for_token(credentials)
+
+
+def app_version(user_agent: str | None) -> str | None:
+    """``"1.68.0"`` from ``me.capcom.smsgateway/1.68.0``; None for other clients."""
+    match = _USER_AGENT_RE.search(user_agent or "")
+    return match.group(1) if match else None
+
+
+def version_at_least(version: str | None, minimum: str) -> bool:
+    """Compatibility switches: an unknown client is treated as the newest app."""
+    if version is None:
+        return True
+    return tuple(int(p) for p in version.split(".")) >= tuple(int(p) for p in minimum.split("."))
+
+
+def touch(device: Device, version: str | None, address: str | None = None, now: datetime | None = None) -> None:
+    """Record that the device called: last seen (coarsely), app version, address; back online."""
+    now = now or utcnow()
+    if version and device.app_version != version:
+        device.app_version = version
+    if address and device.external_ip != address[:64]:
+        device.external_ip = address[:64]
+    if device.marked_offline_at is not None:
+        device.marked_offline_at = None
+    if device.last_seen_at is None or (now - device.last_seen_at).total_seconds() >= TOUCH_INTERVAL_SECONDS:
+        device.last_seen_at = now

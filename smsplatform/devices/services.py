@@ -1,0 +1,221 @@
+"""Device rules: registering a phone to an account, updating it, revoking it, and what it is told."""
+import base64
+import binascii
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+
+from smsplatform.accounts import services as accounts
+from smsplatform.devices import pairing
+from smsplatform.devices.auth import new_device_token, touch, version_at_least
+from smsplatform.devices.queries import get_device
+from smsplatform.errors import AuthenticationError, ConflictError, ValidationError
+from smsplatform.extensions import db
+from smsplatform.messaging import statuses
+from smsplatform.models import Account, Device, Message
+from smsplatform.timeutil import utcnow
+
+MAX_NAME = 128
+MAX_PUSH_TOKEN = 256
+MAX_SIM_CARDS = 8
+MAX_SIM_TEXT = 64
+EXTRA_SLOTS = (2, 3, 4, 5)
+MIN_APP_PASSWORD = 14  # the app refuses shorter new passwords; we hold the same line
+WEBHOOK_PATH = "/api/mobile/v1/hooks/{device_id}"
+# Webhook events we ask the phone to post to us, with the first app version that knows each.
+WEBHOOK_EVENTS = (("sms:received", "1.15.0"), ("sms:sent", "1.18.0"), ("sms:delivered", "1.19.0"),
+                  ("sms:failed", "1.19.0"))
+_WEBHOOK_NAMESPACE = uuid.UUID("5b3c1f9e-6a0f-4d2b-9c59-1f1f0d9a8e21")
+
+
+@dataclass(frozen=True)
+class DeviceFields:
+    """A phone's self-description from ``POST``/``PATCH /device``, validated."""
+    name: str | None
+    push_token: str | None
+    push_token_given: bool
+    sim_cards: list | None
+    extra_slots: str | None
+
+
+def parse_device_fields(body, *, require_name: bool) -> DeviceFields:
+    """Validate the JSON object a phone sent about itself (plus our ``slots`` extension)."""
+    if not isinstance(body, dict):
+        raise ValidationError("body must be a JSON object")
+    name = body.get("name")
+    if name is not None or require_name:
+        if not isinstance(name, str) or not name.strip():
+            raise ValidationError("name is required", field="name")
+        if len(name) > MAX_NAME:
+            raise ValidationError(f"name is longer than {MAX_NAME} characters", field="name")
+        name = name.strip()
+    push_token = body.get("pushToken")
+    if push_token is not None and (not isinstance(push_token, str) or len(push_token) > MAX_PUSH_TOKEN):
+        raise ValidationError(f"pushToken must be a string of at most {MAX_PUSH_TOKEN} characters", field="pushToken")
+    return DeviceFields(
+        name=name,
+        push_token=push_token or None,
+        push_token_given="pushToken" in body,
+        sim_cards=_sim_cards(body["simCards"]) if body.get("simCards") is not None else None,
+        extra_slots=_slots(body["slots"]) if body.get("slots") is not None else None,
+    )
+
+
+def _sim_cards(value) -> list:
+    if not isinstance(value, list) or len(value) > MAX_SIM_CARDS:
+        raise ValidationError(f"simCards must be a list of at most {MAX_SIM_CARDS} objects", field="simCards")
+    cards = []
+    for index, card in enumerate(value):
+        if not isinstance(card, dict):
+            raise ValidationError(f"simCards[{index}] must be an object", field="simCards")
+        clean = {}
+        for key in ("slotIndex", "simNumber"):
+            number = card.get(key)
+            if number is not None:
+                if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 16:
+                    raise ValidationError(f"simCards[{index}].{key} must be a small number", field="simCards")
+                clean[key] = number
+        for key in ("phoneNumber", "carrierName", "iccid"):
+            text = card.get(key)
+            if text is not None:
+                if not isinstance(text, str):
+                    raise ValidationError(f"simCards[{index}].{key} must be a string", field="simCards")
+                clean[key] = text[:MAX_SIM_TEXT]
+        cards.append(clean)
+    return cards
+
+
+def _slots(value) -> str:
+    if not isinstance(value, list) or any(isinstance(s, bool) or s not in EXTRA_SLOTS for s in value):
+        raise ValidationError("slots must be a list of 2, 3, 4 or 5 (WhatsApp and RCS slots)", field="slots")
+    return ",".join(str(s) for s in sorted(set(value)))
+
+
+def account_for_registration(scheme: str, credentials: str, address: str | None, config,
+                             now: datetime | None = None) -> tuple[Account, object]:
+    """Who a registering phone belongs to, from ``Code``, ``Basic`` or ``Bearer`` (enrolment token).
+
+    Returns the account and, for a pairing code, its row (to link the new device). Failures are
+    recorded for the brute-force limits, so the caller commits on AuthenticationError too.
+    """
+    if scheme == "basic":
+        email, password = decode_basic(credentials)
+        return accounts.authenticate(email, password, address, config), None
+    accounts.check_auth_allowed(address, None, config)
+    try:
+        if scheme == "code":
+            code = pairing.consume_pairing_code(credentials, now)
+            return db.session.get(Account, code.account_id), code
+        if scheme == "bearer":
+            return pairing.account_for_enrolment_token(credentials), None
+        raise AuthenticationError("use 'Code <pairing code>', 'Basic <login:password>' or 'Bearer <enrolment token>'")
+    except AuthenticationError:
+        accounts.record_auth_failure(address, None)
+        raise
+
+
+def decode_basic(credentials: str) -> tuple[str, str]:
+    try:
+        text = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise AuthenticationError("Basic credentials are not valid base64 of login:password") from exc
+    email, sep, password = text.partition(":")
+    if not sep:
+        raise AuthenticationError("Basic credentials are not valid base64 of login:password")
+    return email, password
+
+
+def register_device(account: Account, fields: DeviceFields, version: str | None, address: str | None = None,
+                    pairing_code=None, now: datetime | None = None) -> tuple[Device, str]:
+    """Create a device for ``account``; returns it and its token in clear (only the hash is kept)."""
+    now = now or utcnow()
+    token, token_hash = new_device_token()
+    device = Device(
+        account_id=account.id, name=fields.name, token_hash=token_hash, push_token=fields.push_token,
+        sim_cards=fields.sim_cards or [], extra_slots=fields.extra_slots or "",
+        webhook_signing_key=secrets.token_hex(32), created_at=now,
+    )
+    db.session.add(device)
+    touch(device, version, address, now)
+    db.session.flush()
+    if pairing_code is not None:
+        pairing_code.device_id = device.id
+        db.session.flush()
+    return device, token
+
+
+def update_device(device: Device, device_id, fields: DeviceFields, version: str | None) -> Device:
+    """``PATCH /device``: push token and SIM cards. Another device's id is refused."""
+    if str(device_id) != str(device.id):
+        raise ConflictError("this token belongs to another device", field="id")
+    if fields.push_token_given or version_at_least(version, "1.65.0"):
+        # Since 1.65.0 the app always sends this call; no pushToken then means "use the event stream".
+        device.push_token = fields.push_token
+    if fields.name is not None:
+        device.name = fields.name
+    if fields.sim_cards is not None:
+        device.sim_cards = fields.sim_cards
+    if fields.extra_slots is not None:
+        device.extra_slots = fields.extra_slots
+    db.session.flush()
+    return device
+
+
+def revoke_device(account: Account, device_id: int, now: datetime | None = None) -> Device:
+    """Unpair a device: its token stops working at once and its waiting messages are cancelled."""
+    now = now or utcnow()
+    device = get_device(account, device_id)
+    device.revoked_at = now
+    device.token_hash = None
+    device.push_token = None
+    db.session.execute(
+        update(Message)
+        .where(Message.device_id == device.id, Message.status == statuses.PENDING)
+        .values(status=statuses.CANCELLED, cancelled_at=now, updated_at=now, failure_reason="device was unpaired"),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.flush()
+    return device
+
+
+def device_settings(device: Device, version: str | None) -> dict:
+    """``GET /settings``: an object of objects, only with values this app version understands.
+
+    ``cloud_url``/``private_token`` are never sent (a null ``cloud_url`` would point the phone at
+    the public server).
+    """
+    delay = device.delay_between_each_sms
+    settings = {
+        "messages": {"send_interval_min": delay, "send_interval_max": delay},
+        "webhooks": {"signing_key": device.webhook_signing_key},
+    }
+    if version_at_least(version, "1.53.0"):
+        settings["gateway"] = {"notification_channel": "SSE_ONLY"}
+    return settings
+
+
+def device_webhooks(device: Device, version: str | None, public_base_url: str) -> list[dict]:
+    """``GET /webhooks``: our own endpoint for each event the app version knows; ids are stable."""
+    url = public_base_url.rstrip("/") + WEBHOOK_PATH.format(device_id=device.id)
+    return [
+        {"id": str(uuid.uuid5(_WEBHOOK_NAMESPACE, f"{device.id}:{event}")), "deviceId": str(device.id),
+         "url": url, "event": event}
+        for event, since in WEBHOOK_EVENTS
+        if version_at_least(version, since)
+    ]
+
+
+def change_password(device: Device, current, new, address: str | None, config) -> None:
+    """``PATCH /user/password`` from a phone: the account's password, under the brute-force limits."""
+    account = db.session.get(Account, device.account_id)
+    if not isinstance(new, str) or len(new) < MIN_APP_PASSWORD:
+        raise ValidationError(f"newPassword must have at least {MIN_APP_PASSWORD} characters", field="newPassword")
+    accounts.check_auth_allowed(address, account.email, config)
+    try:
+        accounts.change_password(account, current, new)
+    except AuthenticationError:
+        accounts.record_auth_failure(address, account.email)
+        raise

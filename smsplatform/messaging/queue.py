@@ -1,0 +1,285 @@
+"""The device queue: claiming work for a phone, applying its state reports, and the scheduler's jobs.
+
+Every change here is a conditional UPDATE (``… WHERE status = …``), so two web workers, two scheduler
+processes or two simultaneous pulls of one phone can run the same function at once without handing
+a message out twice or moving a status backwards.
+"""
+import re
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import and_, delete, exists, func, not_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from smsplatform.contacts import optout
+from smsplatform.errors import ValidationError
+from smsplatform.events import wake_after_commit
+from smsplatform.extensions import db
+from smsplatform.messaging import statuses
+from smsplatform.messaging.segments import count_segments
+from smsplatform.models import Account, Device, Message, PairingCode, Paket, WebhookReceipt
+from smsplatform.phones import normalize_phone
+from smsplatform.timeutil import ago, parse_phone_datetime, utcnow
+
+MAX_CLAIM = 100
+FAILURE_REASON_MAX = Message.__table__.c.failure_reason.type.length
+SMS_SLOTS = (0, 1)
+# Webhook receipts only guard against replays inside the timestamp window; a day is ample.
+RECEIPT_RETENTION_SECONDS = 24 * 3600
+
+# What a phone's "Failed" means, by the error text it reports (§5.4 of the protocol).
+_FAILURE_CODES = (
+    ("RESULT_ERROR_NO_SERVICE", statuses.FAILED_NO_SERVICE),
+    ("RESULT_ERROR_NULL_PDU", statuses.FAILED_NULL_PDU),
+    ("RESULT_ERROR_RADIO_OFF", statuses.FAILED_RADIO_OFF),
+)
+_PERMISSION_RE = re.compile(r"permission|securityexception|not allowed", re.IGNORECASE)
+_ID_RE = re.compile(r"^\d{1,18}$")
+
+
+def _locking(statement):
+    """``FOR UPDATE SKIP LOCKED`` on MariaDB/MySQL; SQLite serialises writers and has no row locks."""
+    if db.session.get_bind().dialect.name in ("mysql", "mariadb"):
+        return statement.with_for_update(skip_locked=True)
+    return statement
+
+
+def _take(candidates, condition, values) -> list[int]:
+    """Run ``UPDATE … WHERE id IN candidates AND condition`` and return the ids whose update this call won.
+
+    SQLite answers with ``RETURNING``. MariaDB has no ``UPDATE … RETURNING``, but there the candidate
+    rows were read with ``FOR UPDATE SKIP LOCKED`` in this transaction, so they are ours: the update
+    wins every one of them.
+    """
+    ids = list(db.session.scalars(_locking(candidates)))
+    if not ids:
+        return []
+    statement = update(Message).where(Message.id.in_(ids), condition).values(**values)
+    if db.session.get_bind().dialect.update_returning:
+        return list(db.session.scalars(statement.returning(Message.id), execution_options={"synchronize_session": False}))
+    db.session.execute(statement, execution_options={"synchronize_session": False})
+    return ids
+
+
+def claim_for_device(device: Device, *, limit: int = MAX_CLAIM, order: str = "lifo", now: datetime | None = None,
+                     redeliver_after_seconds: int | None = None) -> list[Message]:
+    """Hand this device its due work: new messages (status 1 → 2) plus unacknowledged ones to resend.
+
+    Which messages are taken is always urgent first, then oldest first, so a backlog drains in order
+    and nothing starves; ``order`` ("lifo"/"fifo", as the app asks) only orders the returned list
+    within one priority. A handed-out message not acknowledged within ``redeliver_after_seconds``
+    (default ``UNACKED_REDELIVERY_SECONDS``) is handed out again; the phone de-duplicates by id.
+    """
+    now = now or utcnow()
+    limit = max(1, min(int(limit), MAX_CLAIM))
+    if redeliver_after_seconds is None:
+        redeliver_after_seconds = current_app.config["UNACKED_REDELIVERY_SECONDS"]
+    cutoff = ago(redeliver_after_seconds, now)
+    handed = {"last_handed_at": now, "handed_count": Message.handed_count + 1, "updated_at": now}
+
+    stale = (Message.device_id == device.id) & (Message.status == statuses.TAKEN) & (Message.last_handed_at < cutoff)
+    won = _take(
+        select(Message.id).where(stale).order_by(Message.priority.desc(), Message.id).limit(limit),
+        (Message.status == statuses.TAKEN) & (Message.last_handed_at < cutoff),
+        handed,
+    )
+    if len(won) < limit:
+        slots = sorted(set(SMS_SLOTS) | device.slot_list())
+        fresh = (
+            (Message.device_id == device.id) & Message.ready.is_(True) & (Message.status == statuses.PENDING)
+            & Message.sim.in_(slots)
+        )
+        won += _take(
+            select(Message.id).where(fresh).order_by(Message.priority.desc(), Message.id).limit(limit - len(won)),
+            Message.status == statuses.PENDING,
+            {**handed, "status": statuses.TAKEN, "taken_at": func.coalesce(Message.taken_at, now)},
+        )
+    if not won:
+        return []
+    messages = list(db.session.scalars(
+        select(Message).where(Message.id.in_(won)).execution_options(populate_existing=True)
+    ))
+    newest_first = order != "fifo"
+    messages.sort(key=lambda m: (-m.priority, -m.id if newest_first else m.id))
+    return messages
+
+
+def _target_status(state: str, current: Message, errors: list[str], states: dict) -> int | None:
+    if state in ("Pending", "Processed"):
+        return statuses.QUEUED
+    if state == "Sent":
+        return statuses.SENT
+    if state == "Delivered":
+        return statuses.DELIVERED
+    if state == "Cancelled":
+        return statuses.CANCELLED
+    if state != "Failed":
+        return None
+    text = " ".join(errors)
+    was_sent = current.status == statuses.SENT or current.sent_at is not None or "Sent" in states
+    if was_sent or text.startswith("Delivery result"):
+        return statuses.NOT_DELIVERED
+    for marker, code in _FAILURE_CODES:
+        if marker in text:
+            return code
+    if _PERMISSION_RE.search(text):
+        return statuses.NOT_ALLOWED
+    return statuses.FAILED_GENERIC
+
+
+def _time_columns(target: int, states: dict, now: datetime) -> dict:
+    """First time of each state, from the phone's ``states`` map (lenient), never overwriting a kept one."""
+    def stamp(*names):
+        for name in names:
+            if name in states:
+                return parse_phone_datetime(states[name], default=now)
+        return None
+
+    values = {}
+    wanted = [("queued_at", ("Pending", "Processed"), statuses.QUEUED)]
+    if target in statuses.WITHDRAWN:
+        wanted.append(("cancelled_at", ("Cancelled",), target))
+    else:
+        wanted += [("sent_at", ("Sent",), statuses.SENT), ("delivered_at", ("Delivered",), statuses.DELIVERED)]
+        if target in statuses.FAILED:
+            wanted.append(("failed_at", ("Failed",), target))
+    for column, names, status in wanted:
+        when = stamp(*names)
+        if when is None and status == target:
+            when = now
+        if when is not None:
+            values[column] = func.coalesce(getattr(Message, column), when)
+    return values
+
+
+def apply_state_report(device: Device, message_id: str, state: str, recipients: list, states: dict,
+                       now: datetime | None = None) -> None:
+    """Move one of this device's messages forward by a phone report; anything else is ignored.
+
+    Unknown, foreign or malformed ids, unknown states and reports that would move a message
+    backwards change nothing (the phone gets 204 either way and must not retry forever).
+    """
+    now = now or utcnow()
+    if not isinstance(message_id, str) or not _ID_RE.match(message_id) or not isinstance(state, str):
+        return
+    states = states if isinstance(states, dict) else {}
+    errors = [r["error"] for r in recipients or [] if isinstance(r, dict) and isinstance(r.get("error"), str)]
+    for _attempt in range(3):
+        current = db.session.scalar(
+            select(Message).where(
+                Message.id == int(message_id), Message.device_id == device.id,
+                Message.account_id == device.account_id, Message.status != statuses.INCOMING,
+            ).execution_options(populate_existing=True)
+        )
+        if current is None or current.status in statuses.FINAL:
+            return
+        target = _target_status(state, current, errors, states)
+        if target is None or statuses.RANK.get(target, 0) <= statuses.RANK.get(current.status, 0):
+            return
+        values = {"status": target, "updated_at": now, "taken_at": func.coalesce(Message.taken_at, now)}
+        values.update(_time_columns(target, states, now))
+        if target in statuses.FAILED and errors:
+            values["failure_reason"] = "; ".join(errors)[:FAILURE_REASON_MAX]
+        won = db.session.execute(
+            update(Message).where(Message.id == current.id, Message.status == current.status).values(**values),
+            execution_options={"synchronize_session": False},
+        ).rowcount
+        if won:
+            db.session.expire(current)
+            return
+        # Another report moved it meanwhile: re-read and decide again.
+
+
+def release_due_messages(now: datetime | None = None) -> int:
+    """Scheduler job: make held messages whose time has come ready, and wake their devices.
+
+    One UPDATE for all of them (a newsletter of 100,000 is one statement); messages of a paused or
+    cancelled newsletter stay held.
+    """
+    now = now or utcnow()
+    blocked = exists().where(Paket.id == Message.paket_id, Paket.status.in_(("paused", "cancelled")))
+    due = and_(Message.status == statuses.PENDING, Message.ready.is_(False), Message.due_at <= now, not_(blocked))
+    device_ids = set(db.session.scalars(select(Message.device_id).where(due).distinct()))
+    released = db.session.execute(
+        update(Message).where(due).values(ready=True), execution_options={"synchronize_session": False}
+    ).rowcount
+    if released:
+        wake_after_commit(db.session, device_ids)
+    return released
+
+
+def redeliver_or_fail_unacknowledged(config, now: datetime | None = None) -> dict:
+    """Scheduler job: recover work the phones did not acknowledge, and keep presence and codes tidy.
+
+    - handed out (2) longer than ``UNACKED_FAIL_SECONDS`` ago: failed (9) with the reason, never dropped;
+    - handed out and unacknowledged for ``UNACKED_REDELIVERY_SECONDS``: wake the device so it pulls
+      again (``GET /message`` hands such messages out again);
+    - silent for ``DEVICE_ONLINE_WINDOW_SECONDS``: marked offline;
+    - expired pairing codes and old webhook receipts: deleted.
+    """
+    now = now or utcnow()
+    fail_after = config["UNACKED_FAIL_SECONDS"]
+    reason = f"not acknowledged by the phone within {fail_after} s"
+    failed = db.session.execute(
+        update(Message)
+        .where(Message.status == statuses.TAKEN, Message.taken_at < ago(fail_after, now))
+        .values(status=statuses.FAILED_GENERIC, failed_at=func.coalesce(Message.failed_at, now),
+                failure_reason=reason, updated_at=now),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    stale_devices = set(db.session.scalars(
+        select(Message.device_id).where(
+            Message.status == statuses.TAKEN, Message.last_handed_at < ago(config["UNACKED_REDELIVERY_SECONDS"], now)
+        ).distinct()
+    ))
+    wake_after_commit(db.session, stale_devices)
+    offline = db.session.execute(
+        update(Device)
+        .where(Device.marked_offline_at.is_(None), Device.revoked_at.is_(None),
+               or_(Device.last_seen_at.is_(None), Device.last_seen_at < ago(config["DEVICE_ONLINE_WINDOW_SECONDS"], now)))
+        .values(marked_offline_at=now),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    codes = db.session.execute(delete(PairingCode).where(PairingCode.expires_at < now)).rowcount
+    receipts = db.session.execute(
+        delete(WebhookReceipt).where(WebhookReceipt.received_at < ago(RECEIPT_RETENTION_SECONDS, now))
+    ).rowcount
+    return {"failed": failed, "woken_for_redelivery": len(stale_devices), "marked_offline": offline,
+            "pairing_codes_pruned": codes, "webhook_receipts_pruned": receipts}
+
+
+def record_incoming(device: Device, *, phone: str, text: str, received_at: datetime, external_id: str,
+                    sim: int = 0) -> Message | None:
+    """Store an SMS the phone received (status 5), once per (device, external id); then opt-out handling.
+
+    Returns None for a repeat. A sender that is not a phone number (an alphanumeric sender id) is
+    kept as sent.
+    """
+    now = utcnow()
+    external_id = str(external_id)[:64]
+    seen = db.session.scalar(
+        select(Message.id).where(Message.device_id == device.id, Message.external_id == external_id)
+    )
+    if seen is not None:
+        return None
+    account = db.session.get(Account, device.account_id)
+    raw = str(phone or "")[:64]
+    try:
+        number = normalize_phone(raw, device.default_region or account.default_region,
+                                 device.plus_prefix_list(), field="phoneNumber").normalized
+    except ValidationError:
+        number = raw[:32]
+    body = str(text or "")
+    info = count_segments(body)
+    message = Message(
+        account_id=device.account_id, device_id=device.id, sendto=raw, phone=number, body=body,
+        segments=info.segments, encoding=info.encoding, sim=sim, status=statuses.INCOMING, ready=False,
+        due_at=received_at, received_at=received_at, created_at=now, updated_at=now, external_id=external_id,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(message)
+    except IntegrityError:
+        return None  # the same SMS arrived through a concurrent request
+    optout.handle_incoming(account, number, body, now)
+    return message
