@@ -69,6 +69,10 @@ def _register_cli(app: Flask) -> None:
 
     app.cli.add_command(accounts_cli)
 
+    from smsplatform.campaigns.cli import newsletters_cli
+
+    app.cli.add_command(newsletters_cli)
+
     from smsplatform.devices.cli import devices_cli
 
     app.cli.add_command(devices_cli)

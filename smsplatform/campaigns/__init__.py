@@ -1,0 +1,1 @@
+"""Newsletters ("pakets"): build, schedule, fan-out, progress."""

@@ -1,0 +1,430 @@
+"""Newsletters ("pakets"): create, schedule, fan out, pause/resume/cancel, finish, progress.
+
+States and the only allowed moves (anything else is a ConflictError)::
+
+    draft ──► scheduled ──► running ──► finished
+      │  ◄──────┘  │          ▲  │
+      │            │  paused ◄┘  │          cancelled: from draft, scheduled, running or paused
+      └────────────┴─────────────┴──► cancelled
+
+``savepaket`` creates a newsletter *scheduled* (at once or at ``time_to_send``); the scheduler job
+``start_due_newsletters`` (every few seconds) claims each due one with a conditional
+``UPDATE … WHERE status='scheduled'`` and fans it out in the same transaction, so a legacy client's
+newsletter starts sending within seconds without the web request building it.
+
+Fan-out freezes the audience: contacts holding any target tag, one per normalised number (contacts
+are unique per number), minus opted-out ones. Rows are written with one ``INSERT … SELECT`` (or, for
+personalised bodies, batched inserts) that skips numbers already holding a message of this newsletter,
+on top of the ``uq_messages_paket_phone`` constraint (``INSERT OR IGNORE``/``INSERT IGNORE``). So a
+fan-out that is killed and re-run, or run twice at once, writes exactly one message per number.
+Every fan-out step first touches the paket row (a no-op ``UPDATE``), which serialises it with other
+fan-outs and with pause/resume/cancel on both SQLite and MariaDB.
+"""
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from flask import current_app
+from sqlalchemy import Boolean, Integer, SmallInteger, String, exists, func, insert, literal, or_, select, update
+
+from smsplatform.campaigns import personalisation
+from smsplatform.contacts.services import tags_by_ids
+from smsplatform.errors import ConflictError, NotFoundError, ValidationError
+from smsplatform.events import wake_after_commit
+from smsplatform.extensions import db
+from smsplatform.messaging import statuses
+from smsplatform.messaging.segments import count_segments
+from smsplatform.messaging.service import MAX_SLOT, SLOT_NAMES, as_int, as_text
+from smsplatform.models import Account, Contact, Device, Message, Paket, contact_tags
+from smsplatform.models.types import UTCDateTime
+from smsplatform.timeutil import parse_local_datetime, utcnow
+
+DRAFT, SCHEDULED, RUNNING, PAUSED, CANCELLED, FINISHED = "draft", "scheduled", "running", "paused", "cancelled", "finished"
+TRANSITIONS = {
+    DRAFT: {SCHEDULED, CANCELLED},
+    SCHEDULED: {DRAFT, RUNNING, CANCELLED},
+    RUNNING: {PAUSED, CANCELLED, FINISHED},
+    PAUSED: {RUNNING, CANCELLED},
+    CANCELLED: set(),
+    FINISHED: set(),
+}
+FANOUT_BATCH = 5_000
+MAX_TITLE = 255
+# Messages a phone may still send: a running newsletter with none of these left is finished.
+UNFINISHED = (statuses.PENDING, statuses.TAKEN, statuses.QUEUED)
+
+
+# Creating and scheduling --------------------------------------------------------------------------
+
+def _means_now(value) -> bool:
+    """Legacy ``time_to_send``: absent, empty, ``"0"`` or ``0`` mean "now"."""
+    if value is None or isinstance(value, bool):
+        return value is None
+    if isinstance(value, (int, float)):
+        return value == 0
+    return isinstance(value, str) and value.strip() in ("", "0")
+
+
+def parse_time_to_send(account: Account, value) -> datetime | None:
+    """UTC send time from ``YYYY-MM-DD[ HH:MM[:SS]]`` or ``DD.MM.YYYY H:i:s`` in the account's zone; None = now."""
+    if _means_now(value):
+        return None
+    return parse_local_datetime(as_text(value, "time_to_send"), account.timezone, "time_to_send")
+
+
+def _device(account: Account, device_id) -> Device:
+    number = as_int(device_id, "device_id", required=True, minimum=1)
+    device = db.session.scalar(select(Device).where(
+        Device.id == number, Device.account_id == account.id, Device.revoked_at.is_(None)))
+    if device is None:
+        raise NotFoundError(f"device {number} not found for this account", field="device_id")
+    return device
+
+
+def _tag_ids(value) -> list:
+    """``"12,13,14"``, ``12`` or a list; every id must be a number."""
+    if value is None:
+        parts = []
+    elif isinstance(value, (list, tuple, set)):
+        parts = list(value)
+    else:
+        parts = [p for p in str(as_text(value, "tags")).split(",") if p.strip()]
+    ids = [as_int(p, "tags", required=True, minimum=1) for p in parts]
+    if not ids:
+        raise ValidationError("tags is required: give the tag ids, e.g. 12,13,14", field="tags")
+    return ids
+
+
+def create_paket(account: Account, *, title, body, device_id, sim, tag_ids, time_to_send, schedule: bool = True) -> Paket:
+    """A validated newsletter, scheduled to start at ``time_to_send`` (now when absent), or a draft."""
+    text = as_text(body, "body", required=True)
+    if not text.strip():
+        raise ValidationError("body is empty", field="body")
+    max_body = current_app.config["MAX_BODY_CHARS"]
+    if len(text) > max_body:
+        raise ValidationError(f"body is too long: {len(text)} characters, at most {max_body}", field="body")
+    name = " ".join((as_text(title, "title") or "").split()) or " ".join(text.split())[:60]
+    if len(name) > MAX_TITLE:
+        raise ValidationError(f"title is too long (at most {MAX_TITLE} characters)", field="title")
+    device = _device(account, device_id)
+    slot = as_int(sim, "sim", minimum=0, maximum=MAX_SLOT) or 0
+    if slot >= 2 and slot not in device.slot_list():
+        raise ValidationError(f"sim {slot} ({SLOT_NAMES[slot]}) is not available on device {device.id}", field="sim")
+    tags = tags_by_ids(account, _tag_ids(tag_ids), field="tags")
+    when = parse_time_to_send(account, time_to_send)
+    paket = Paket(account_id=account.id, title=name, body=text, device_id=device.id, sim=slot, tags=tags,
+                  status=SCHEDULED if schedule else DRAFT, time_to_send=when or (utcnow() if schedule else None))
+    db.session.add(paket)
+    db.session.flush()
+    return paket
+
+
+def get_paket(account: Account, paket_id) -> Paket:
+    number = as_int(paket_id, "paket_id", required=True)
+    paket = db.session.scalar(select(Paket).where(Paket.id == number, Paket.account_id == account.id))
+    if paket is None:
+        raise NotFoundError(f"newsletter {paket_id} not found", field="paket_id")
+    return paket
+
+
+def list_pakets(account: Account, limit: int = 100) -> list[Paket]:
+    return list(db.session.scalars(
+        select(Paket).where(Paket.account_id == account.id).order_by(Paket.id.desc()).limit(limit)))
+
+
+def _move(paket: Paket, target: str, now: datetime, **values) -> None:
+    """Conditional state change: only from a state that allows ``target`` and only if nobody moved it first."""
+    sources = [state for state, targets in TRANSITIONS.items() if target in targets]
+    result = db.session.execute(
+        update(Paket).where(Paket.id == paket.id, Paket.status.in_(sources))
+        .values(status=target, updated_at=now, **values).execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.refresh(paket)
+        raise ConflictError(f"newsletter {paket.id} is {paket.status}; it cannot become {target}", field="status")
+    db.session.refresh(paket)
+
+
+def schedule_paket(account: Account, paket_id, time_to_send=None, now: datetime | None = None) -> Paket:
+    """draft → scheduled, to start at ``time_to_send`` (now when absent)."""
+    paket = get_paket(account, paket_id)
+    now = now or utcnow()
+    when = parse_time_to_send(account, time_to_send) or now
+    _move(paket, SCHEDULED, now, time_to_send=when)
+    return paket
+
+
+def unschedule_paket(account: Account, paket_id, now: datetime | None = None) -> Paket:
+    """scheduled → draft (before it started)."""
+    paket = get_paket(account, paket_id)
+    _move(paket, DRAFT, now or utcnow())
+    return paket
+
+
+def pause_paket(account: Account, paket_id, now: datetime | None = None) -> Paket:
+    """running → paused: its pending messages stop being handed out (the device claim requires ``ready``)."""
+    paket = get_paket(account, paket_id)
+    now = now or utcnow()
+    _move(paket, PAUSED, now)
+    db.session.execute(
+        update(Message).where(Message.paket_id == paket.id, Message.status == statuses.PENDING)
+        .values(ready=False).execution_options(synchronize_session=False)
+    )
+    return paket
+
+
+def resume_paket(account: Account, paket_id, now: datetime | None = None) -> Paket:
+    """paused → running: what is still pending (and due) is handed out again; nothing is re-sent."""
+    paket = get_paket(account, paket_id)
+    now = now or utcnow()
+    _move(paket, RUNNING, now)
+    result = db.session.execute(
+        update(Message).where(Message.paket_id == paket.id, Message.status == statuses.PENDING,
+                              Message.due_at <= now)
+        .values(ready=True).execution_options(synchronize_session=False)
+    )
+    if result.rowcount:
+        wake_after_commit(db.session, [paket.device_id])
+    return paket
+
+
+def cancel_paket(account: Account, paket_id, now: datetime | None = None) -> Paket:
+    """→ cancelled: pending messages become status 13; those already on a phone are left to finish."""
+    paket = get_paket(account, paket_id)
+    now = now or utcnow()
+    _move(paket, CANCELLED, now, finished_at=now)
+    db.session.execute(
+        update(Message).where(Message.paket_id == paket.id, Message.status == statuses.PENDING)
+        .values(status=statuses.CANCELLED, ready=False, cancelled_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return paket
+
+
+# Scheduler jobs -----------------------------------------------------------------------------------
+
+def start_due_newsletters(now: datetime | None = None) -> int:
+    """Scheduler job: start every scheduled newsletter whose time has come and fan it out; finish any
+    fan-out an earlier run left incomplete. Safe to run twice at once. Returns how many it started."""
+    now = now or utcnow()
+    due = list(db.session.scalars(
+        select(Paket.id).where(Paket.status == SCHEDULED, or_(Paket.time_to_send.is_(None), Paket.time_to_send <= now))
+        .order_by(Paket.time_to_send, Paket.id)
+    ))
+    started = 0
+    for paket_id in due:
+        claimed = db.session.execute(
+            update(Paket).where(Paket.id == paket_id, Paket.status == SCHEDULED)
+            .values(status=RUNNING, started_at=now, updated_at=now).execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount == 1:
+            started += 1
+            fan_out(paket_id, now=now)
+    incomplete = list(db.session.scalars(
+        select(Paket.id).where(Paket.status.in_((RUNNING, PAUSED)), Paket.fanout_completed_at.is_(None))
+    ))
+    for paket_id in incomplete:
+        fan_out(paket_id, now=now)
+    return started
+
+
+def finish_completed(now: datetime | None = None) -> int:
+    """Scheduler job: running newsletters whose fan-out is complete and that have nothing left to send."""
+    now = now or utcnow()
+    left = exists().where(Message.paket_id == Paket.id, Message.status.in_(UNFINISHED))
+    result = db.session.execute(
+        update(Paket).where(Paket.status == RUNNING, Paket.fanout_completed_at.is_not(None), ~left)
+        .values(status=FINISHED, finished_at=now, updated_at=now).execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+# Fan-out ------------------------------------------------------------------------------------------
+
+def audience(account_id: int, tag_ids: list[int]):
+    """SELECT of the contacts a newsletter to these tags reaches: any tag, not opted out, one per number."""
+    return select(Contact.id, Contact.phone, Contact.name).where(
+        Contact.account_id == account_id,
+        Contact.opted_out.is_(False),
+        exists().where(contact_tags.c.contact_id == Contact.id, contact_tags.c.tag_id.in_(tag_ids)),
+    )
+
+
+def audience_size(account: Account, tag_ids) -> int:
+    """How many numbers a newsletter to these tags would reach now (after de-duplication and opt-outs)."""
+    tags = tags_by_ids(account, _tag_ids(tag_ids), field="tags")
+    return db.session.scalar(select(func.count()).select_from(audience(account.id, [t.id for t in tags]).subquery()))
+
+
+@dataclass(frozen=True)
+class AudiencePreview:
+    preview: personalisation.Preview  # the body as the sample contact gets it, with its segments
+    sample_phone: str | None
+    audience: int
+
+
+def preview_newsletter(account: Account, body: str, tag_ids) -> AudiencePreview:
+    """Dashboard preview: rendered for the first contact of the audience, and the audience size."""
+    tags = tags_by_ids(account, _tag_ids(tag_ids), field="tags")
+    ids = [t.id for t in tags]
+    sample = db.session.execute(audience(account.id, ids).order_by(Contact.id).limit(1)).first()
+    size = db.session.scalar(select(func.count()).select_from(audience(account.id, ids).subquery()))
+    name, phone = (sample.name, sample.phone) if sample else (None, None)
+    return AudiencePreview(personalisation.preview(body, name, phone), phone, size)
+
+
+def _lock(paket_id: int, now: datetime):
+    """Touch the paket row (serialising fan-out steps and state changes) and read its current state."""
+    db.session.execute(
+        update(Paket).where(Paket.id == paket_id).values(updated_at=now).execution_options(synchronize_session=False)
+    )
+    return db.session.execute(
+        select(Paket.status, Paket.fanout_completed_at).where(Paket.id == paket_id).with_for_update()
+    ).one_or_none()
+
+
+def _not_yet_messaged(paket_id: int):
+    return ~exists().where(Message.paket_id == paket_id, Message.phone == Contact.phone)
+
+
+def _ignore_duplicates(statement):
+    """Skip rows that would break ``uq_messages_paket_phone`` (a concurrent fan-out wrote them first)."""
+    return (statement.prefix_with("OR IGNORE", dialect="sqlite")
+            .prefix_with("IGNORE", dialect="mysql").prefix_with("IGNORE", dialect="mariadb"))
+
+
+def fan_out(paket_id: int, *, batch_size: int = FANOUT_BATCH, commit: Callable[[], None] | None = None,
+            now: datetime | None = None) -> int:
+    """Write one pending message per audience number for a running (or paused) newsletter; idempotent.
+
+    A plain body is one ``INSERT … SELECT``; a personalised body is rendered in batches of
+    ``batch_size`` contacts. ``commit`` (a CLI passes it) is called after each batch so progress
+    survives a crash; the scheduler job leaves it out and commits everything at once. Returns the
+    newsletter's total number of recipients.
+    """
+    now = now or utcnow()
+    paket = db.session.get(Paket, paket_id)
+    if paket is None:
+        raise NotFoundError(f"newsletter {paket_id} not found", field="paket_id")
+    spec = _FanOut(paket, now)
+    while True:
+        state = _lock(paket_id, now)
+        if state.fanout_completed_at is not None:
+            break
+        if state.status not in (RUNNING, PAUSED):
+            raise ConflictError(f"newsletter {paket_id} is {state.status}; only a running one is fanned out",
+                                field="status")
+        ready = state.status == RUNNING
+        written = spec.write(ready, batch_size)
+        if written and ready:
+            wake_after_commit(db.session, [paket.device_id])
+        if written is None:
+            # Nothing left: freeze the total. The count is taken inside the same (locking) statement.
+            total = select(func.count()).select_from(Message).where(Message.paket_id == paket_id).scalar_subquery()
+            db.session.execute(
+                update(Paket).where(Paket.id == paket_id, Paket.fanout_completed_at.is_(None))
+                .values(total_recipients=total, fanout_completed_at=now, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if commit:
+                commit()
+            break
+        if commit:
+            commit()
+    db.session.refresh(paket)
+    return paket.total_recipients or 0
+
+
+class _FanOut:
+    """The rows of one newsletter's fan-out: what every message shares, and how to write the next part."""
+
+    def __init__(self, paket: Paket, now: datetime):
+        self.paket_id = paket.id
+        self.account_id = paket.account_id
+        self.tag_ids = [t.id for t in paket.tags]
+        self.body = paket.body
+        self.personalised = personalisation.is_personalised(paket.body)
+        self.shared = {
+            "account_id": paket.account_id, "device_id": paket.device_id, "sim": paket.sim, "customer_id": None,
+            "urgent": False, "priority": 0, "status": statuses.PENDING, "time_to_send": paket.time_to_send,
+            "due_at": now, "created_at": now, "updated_at": now, "handed_count": 0, "paket_id": paket.id,
+        }
+        self.last_contact_id = 0
+        self.done = False
+
+    def write(self, ready: bool, batch_size: int) -> int | None:
+        """Write the next part; the number of rows written (0 when all were there), None when nothing is left."""
+        if self.done or not self.tag_ids:
+            return None
+        if self.personalised:
+            return self._write_batch(ready, batch_size)
+        self.done = True
+        return self._insert_select(ready)
+
+    def _insert_select(self, ready: bool) -> int:
+        info = count_segments(self.body)
+        constants = dict(self.shared, body=self.body, segments=info.segments, encoding=info.encoding, ready=ready)
+        types = {"body": String(), "encoding": String(), "ready": Boolean(), "urgent": Boolean(),
+                 "time_to_send": UTCDateTime(), "due_at": UTCDateTime(), "created_at": UTCDateTime(),
+                 "updated_at": UTCDateTime(), "segments": SmallInteger(), "sim": SmallInteger(),
+                 "priority": SmallInteger(), "status": SmallInteger()}
+        names = list(constants)
+        source = audience(self.account_id, self.tag_ids).with_only_columns(
+            *[literal(constants[n], types.get(n, Integer())).label(n) for n in names],
+            Contact.phone.label("sendto"), Contact.phone.label("phone"), Contact.id.label("contact_id"),
+        ).where(_not_yet_messaged(self.paket_id))
+        statement = _ignore_duplicates(insert(Message.__table__).from_select(names + ["sendto", "phone", "contact_id"], source))
+        return db.session.execute(statement).rowcount
+
+    def _write_batch(self, ready: bool, batch_size: int) -> int | None:
+        contacts = db.session.execute(
+            audience(self.account_id, self.tag_ids)
+            .where(Contact.id > self.last_contact_id, _not_yet_messaged(self.paket_id))
+            .order_by(Contact.id).limit(batch_size)
+        ).all()
+        if not contacts:
+            self.done = True
+            return None
+        self.last_contact_id = contacts[-1].id
+        segments: dict[str, tuple[int, str]] = {}
+        rows = []
+        for contact in contacts:
+            body = personalisation.render(self.body, personalisation.contact_fields(contact.name, contact.phone))
+            if body not in segments:
+                info = count_segments(body)
+                segments[body] = (info.segments, info.encoding)
+            rows.append(dict(self.shared, body=body, segments=segments[body][0], encoding=segments[body][1],
+                             ready=ready, sendto=contact.phone, phone=contact.phone, contact_id=contact.id))
+        return db.session.execute(_ignore_duplicates(insert(Message.__table__)), rows).rowcount
+
+
+# Progress -----------------------------------------------------------------------------------------
+
+STAT_BUCKETS = ("pending", "taken", "sent", "delivered", "failed", "opted_out", "cancelled")
+
+
+def _bucket(status: int) -> str:
+    if status == statuses.PENDING:
+        return "pending"
+    if status in (statuses.TAKEN, statuses.QUEUED):
+        return "taken"
+    if status == statuses.SENT:
+        return "sent"
+    if status == statuses.DELIVERED:
+        return "delivered"
+    if status == statuses.OPTED_OUT:
+        return "opted_out"
+    if status == statuses.CANCELLED:
+        return "cancelled"
+    return "failed"  # every failure code, and anything unexpected, so the buckets always add up
+
+
+def paket_stats(paket: Paket) -> dict[str, int]:
+    """total, pending, taken (2/3), sent, delivered, failed, opted_out, cancelled; the buckets sum to total."""
+    counts = dict.fromkeys(STAT_BUCKETS, 0)
+    rows = db.session.execute(
+        select(Message.status, func.count()).where(Message.paket_id == paket.id).group_by(Message.status)
+    )
+    for status, count in rows:
+        counts[_bucket(status)] += count
+    return {"total": sum(counts.values()), **counts}

@@ -1,0 +1,1 @@
+"""Contacts, tags, CSV import and opt-out."""

@@ -1,0 +1,427 @@
+"""CSV import of contacts, streamed in chunks.
+
+Format: a header row naming the columns (any order, case-insensitive): ``phone`` (required; also
+``number``, ``mobile``, ``msisdn``…), ``name`` (also ``fullname``), ``tags``. The delimiter (``,``
+``;`` or tab) is detected from the header. Several tags in one cell are separated by ``|``, ``;``
+or ``,`` (quote the cell when that character is also the delimiter). UTF-8, with or without BOM.
+
+The whole file is checked before anything is written (size, UTF-8, binary content, CSV structure,
+a phone column), so a bad file changes nothing. Rows are then written in chunks, one transaction per
+chunk (the caller's ``commit``); a failing chunk is rolled back whole. Re-running an import is safe:
+it only adds contacts, names and tags. An import never clears an opt-out.
+"""
+import codecs
+import csv
+import io
+import re
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO, Callable
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from smsplatform.contacts.optout import withdraw_pending_newsletter_messages
+from smsplatform.contacts.services import MAX_NAME, MAX_TAG_TITLE, normalize_contact_phone, tag_key, tags_by_ids
+from smsplatform.errors import DomainError, ValidationError
+from smsplatform.extensions import db
+from smsplatform.models import Account, Contact, Tag, contact_tags
+from smsplatform.timeutil import utcnow
+
+MODE_UPSERT = "upsert"        # add contacts, names and tags
+MODE_BLOCKLIST = "blocklist"  # the same, and mark every number opted out
+MODES = (MODE_UPSERT, MODE_BLOCKLIST)
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_CHUNK_SIZE = 5_000
+MAX_REPORTED_ERRORS = 1_000
+BLOCKLIST_REASON = "imported as blocklist"
+
+PHONE_HEADERS = ("phone", "phone number", "phone_number", "phonenumber", "number", "mobile", "mobile number",
+                 "msisdn", "tel", "telephone", "sendto", "cell")
+NAME_HEADERS = ("name", "fullname", "full name", "full_name", "contact", "contact name")
+TAGS_HEADERS = ("tags", "tag", "groups", "group")
+DELIMITERS = (",", ";", "\t")
+TAG_SEPARATORS = re.compile(r"[|;,]")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PHONE_CHARS = re.compile(r"^\+?[0-9 ()./\-]+$")
+_BLOCK = 64 * 1024
+
+
+class ImportAborted(DomainError):
+    """A chunk could not be written; earlier chunks are saved (see ``report``), this one is not."""
+
+    def __init__(self, message: str, report: "ImportReport"):
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    value: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0          # data rows read (blank lines not counted)
+    created: int = 0       # new contacts
+    updated: int = 0       # rows applied to a contact that already existed
+    merged: int = 0        # rows folded into an earlier row of the same number in the same chunk
+    opted_out: int = 0     # contacts newly opted out (blocklist mode)
+    invalid: int = 0       # rows skipped
+    errors: list[RowError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS skipped rows
+    chunks: int = 0        # chunks committed
+
+    def skip(self, line: int, value: str, reason: str) -> None:
+        self.invalid += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(RowError(line, value[:80], reason))
+
+
+@dataclass
+class _Entry:
+    raw: str
+    name: str
+    tags: dict[str, str]  # tag key -> title
+
+
+@dataclass(frozen=True)
+class _Columns:
+    delimiter: str
+    phone: int
+    name: int | None
+    tags: int | None
+
+
+def import_contacts(account: Account, stream: BinaryIO, *, commit: Callable[[], None], mode: str = MODE_UPSERT,
+                    tag_ids=(), max_bytes: int = DEFAULT_MAX_BYTES, chunk_size: int = DEFAULT_CHUNK_SIZE,
+                    now: datetime | None = None) -> ImportReport:
+    """Import a CSV byte stream into the account's contacts; ``tag_ids`` are given to every imported row.
+
+    Raises ValidationError (nothing written) for a file that cannot be imported, ImportAborted when a
+    chunk fails to write. ``commit`` is called once per chunk.
+    """
+    if mode not in MODES:
+        raise ValidationError(f"mode must be one of {', '.join(MODES)}", field="mode")
+    extra_tags = tags_by_ids(account, tag_ids, field="tag_ids")
+    data = _spool(stream, max_bytes)
+    _check_text(data)
+    columns = _read_header(data)
+    _check_csv(data, columns)
+
+    report = ImportReport()
+    writer = _ChunkWriter(account, mode, {t.title_key: t.id for t in extra_tags}, now or utcnow(), report)
+    chunk: dict[str, _Entry] = {}
+    last_line = 1
+    rows = _rows(data, columns)
+    for line, cells in rows:
+        report.rows += 1
+        last_line = line
+        parsed = _parse_row(account, line, cells, columns, report)
+        if parsed is None:
+            continue
+        phone, entry = parsed
+        if phone in chunk:
+            report.merged += 1
+            kept = chunk[phone]
+            kept.name = entry.name or kept.name
+            kept.tags.update(entry.tags)
+        else:
+            chunk[phone] = entry
+        if len(chunk) >= chunk_size:
+            _write(writer, chunk, commit, last_line)
+            chunk = {}
+    if chunk:
+        _write(writer, chunk, commit, last_line)
+    db.session.expire_all()
+    return report
+
+
+def _write(writer: "_ChunkWriter", chunk: dict[str, _Entry], commit: Callable[[], None], line: int) -> None:
+    try:
+        writer.write(chunk)
+        commit()
+    except (SQLAlchemyError, DomainError) as exc:
+        db.session.rollback()
+        writer.forget_tags()
+        report = writer.report
+        raise ImportAborted(
+            f"the import stopped at line {line}: {report.chunks} chunk(s) before it were saved, this chunk was not "
+            f"({type(exc).__name__}); running the same import again is safe", report,
+        ) from exc
+    writer.report.chunks += 1
+
+
+# Whole-file checks (nothing is written until they pass) -------------------------------------------
+
+def _spool(stream: BinaryIO, max_bytes: int) -> BinaryIO:
+    """A seekable copy of the upload (or the upload itself), refused above ``max_bytes``."""
+    limit_text = f"{max_bytes / (1024 * 1024):.1f} MB"
+    if stream.seekable():
+        start = stream.tell()
+        size = stream.seek(0, io.SEEK_END) - start
+        stream.seek(start)
+        if size > max_bytes:
+            raise ValidationError(f"the file is {size / (1024 * 1024):.1f} MB; the limit is {limit_text}", field="file")
+        if start == 0:
+            return stream
+    copy = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)
+    total = 0
+    while block := stream.read(_BLOCK):
+        total += len(block)
+        if total > max_bytes:
+            raise ValidationError(f"the file is larger than the limit of {limit_text}", field="file")
+        copy.write(block)
+    copy.seek(0)
+    return copy
+
+
+def _check_text(data: BinaryIO) -> None:
+    """UTF-8 text without NUL bytes, or a ValidationError naming the first bad line."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    data.seek(0)
+    lines_before = 0
+    seen_any = False
+    while block := data.read(_BLOCK):
+        seen_any = seen_any or bool(block.strip())
+        nul = block.find(b"\x00")
+        if nul >= 0:
+            line = lines_before + block.count(b"\n", 0, nul) + 1
+            raise ValidationError(f"the file is not a CSV text file (binary data on line {line})", field="file")
+        try:
+            decoder.decode(block)
+        except UnicodeDecodeError as exc:
+            line = lines_before + block.count(b"\n", 0, exc.start) + 1
+            raise ValidationError(
+                f"the file is not UTF-8 text (invalid bytes on line {line}); save it as 'CSV UTF-8' and upload it again",
+                field="file",
+            ) from exc
+        lines_before += block.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise ValidationError("the file is not UTF-8 text (it ends in the middle of a character)", field="file") from exc
+    if not seen_any:
+        raise ValidationError("the file is empty", field="file")
+
+
+def _text(data: BinaryIO) -> io.TextIOWrapper:
+    data.seek(0)
+    return io.TextIOWrapper(data, encoding="utf-8-sig", newline="")
+
+
+def _header_key(cell: str) -> str:
+    return " ".join(cell.lower().split())
+
+
+def _read_header(data: BinaryIO) -> _Columns:
+    """Find the delimiter (the one that splits the header into the most cells with a phone column among them)."""
+    text = _text(data)
+    try:
+        header_line = text.readline()
+    finally:
+        text.detach()
+    best: tuple[int, _Columns] | None = None
+    widest: list[str] = []
+    for delimiter in DELIMITERS:
+        keys = [_header_key(c) for c in next(csv.reader([header_line], delimiter=delimiter), [])]
+        widest = keys if len(keys) > len(widest) else widest
+        phone = _first(keys, PHONE_HEADERS)
+        if phone is not None and (best is None or len(keys) > best[0]):
+            best = (len(keys), _Columns(delimiter, phone, _first(keys, NAME_HEADERS), _first(keys, TAGS_HEADERS)))
+    if best is None:
+        shown = ", ".join(repr(k[:30]) for k in widest[:10] if k) or "nothing"
+        raise ValidationError(
+            f"the first row must name the columns and one of them must be 'phone' (found {shown})", field="file"
+        )
+    return best[1]
+
+
+def _first(keys: list[str], names: tuple[str, ...]) -> int | None:
+    for index, key in enumerate(keys):
+        if key in names:
+            return index
+    return None
+
+
+def _check_csv(data: BinaryIO, columns: _Columns) -> None:
+    text = _text(data)
+    reader = csv.reader(text, delimiter=columns.delimiter)
+    try:
+        for _ in reader:
+            pass
+    except csv.Error as exc:
+        raise ValidationError(f"the file is not valid CSV near line {reader.line_num}: {exc}", field="file") from exc
+    finally:
+        text.detach()
+
+
+def _rows(data: BinaryIO, columns: _Columns):
+    """(line number, cells) of every non-blank data row."""
+    text = _text(data)
+    try:
+        reader = csv.reader(text, delimiter=columns.delimiter)
+        next(reader, None)
+        for cells in reader:
+            if any(c.strip() for c in cells):
+                yield reader.line_num, cells
+    finally:
+        text.detach()
+
+
+# Rows ---------------------------------------------------------------------------------------------
+
+def _cell(cells: list[str], index: int | None) -> str:
+    return cells[index].strip() if index is not None and index < len(cells) else ""
+
+
+def _is_formula(value: str) -> bool:
+    return value.startswith(FORMULA_START)
+
+
+def _parse_row(account: Account, line: int, cells: list[str], columns: _Columns,
+               report: ImportReport) -> tuple[str, _Entry] | None:
+    raw = _cell(cells, columns.phone)
+    if not raw:
+        report.skip(line, raw, "phone is empty")
+        return None
+    if raw.startswith(("=", "@", "-")):
+        report.skip(line, raw, "phone looks like a spreadsheet formula")
+        return None
+    if not PHONE_CHARS.match(raw):
+        report.skip(line, raw, "phone contains characters that are not part of a phone number")
+        return None
+    try:
+        phone = normalize_contact_phone(account, raw)
+    except ValidationError as exc:
+        report.skip(line, raw, exc.message)
+        return None
+    name = " ".join(_cell(cells, columns.name).split())
+    if _is_formula(name):
+        report.skip(line, name, "name looks like a spreadsheet formula")
+        return None
+    if len(name) > MAX_NAME:
+        report.skip(line, name, f"name is longer than {MAX_NAME} characters")
+        return None
+    tags: dict[str, str] = {}
+    for part in TAG_SEPARATORS.split(_cell(cells, columns.tags)):
+        title = " ".join(part.split())
+        if not title:
+            continue
+        if _is_formula(title):
+            report.skip(line, title, "tag looks like a spreadsheet formula")
+            return None
+        if len(title) > MAX_TAG_TITLE:
+            report.skip(line, title, f"tag is longer than {MAX_TAG_TITLE} characters")
+            return None
+        tags.setdefault(tag_key(title), title)
+    return phone.normalized, _Entry(raw[:64], name, tags)
+
+
+# Writing a chunk ----------------------------------------------------------------------------------
+
+class _ChunkWriter:
+    """Writes one chunk with a handful of bulk statements (no ORM object per row)."""
+
+    def __init__(self, account: Account, mode: str, extra_tags: dict[str, int], now: datetime, report: ImportReport):
+        self.account_id = account.id
+        self.mode = mode
+        self.extra_tag_ids = set(extra_tags.values())
+        self.now = now
+        self.report = report
+        self.tag_ids: dict[str, int] = {}
+
+    def forget_tags(self) -> None:
+        """Tags created by a rolled-back chunk no longer exist."""
+        self.tag_ids = {}
+
+    def write(self, chunk: dict[str, _Entry]) -> None:
+        tag_ids = self._ensure_tags(chunk)
+        phones = list(chunk)
+        contacts = self._table_rows(phones)
+        blocklist = self.mode == MODE_BLOCKLIST
+        new = [p for p in phones if p not in contacts]
+        if new:
+            db.session.execute(insert(Contact.__table__), [
+                {"account_id": self.account_id, "phone": p, "phone_raw": chunk[p].raw, "name": chunk[p].name,
+                 "opted_out": blocklist, "opted_out_at": self.now if blocklist else None,
+                 "opt_out_reason": BLOCKLIST_REASON if blocklist else None,
+                 "created_at": self.now, "updated_at": self.now}
+                for p in new
+            ])
+            contacts.update(self._table_rows(new))
+            self.report.created += len(new)
+            self.report.opted_out += len(new) if blocklist else 0
+        self.report.updated += len(phones) - len(new)
+        renamed = [{"cid": contacts[p][0], "new_name": chunk[p].name} for p in phones
+                   if p not in new and chunk[p].name and chunk[p].name != contacts[p][1]]
+        if renamed:
+            table = Contact.__table__
+            db.session.execute(
+                update(table).where(table.c.id == bindparam("cid")).values(name=bindparam("new_name"), updated_at=self.now),
+                renamed,
+            )
+        if blocklist:
+            self._opt_out([contacts[p][0] for p in phones if p not in new and not contacts[p][2]])
+            withdraw_pending_newsletter_messages(self.account_id, phones, self.now)
+        self._link(chunk, contacts, tag_ids)
+
+    def _table_rows(self, phones: list[str]) -> dict[str, tuple[int, str, bool]]:
+        rows = db.session.execute(
+            select(Contact.phone, Contact.id, Contact.name, Contact.opted_out)
+            .where(Contact.account_id == self.account_id, Contact.phone.in_(phones))
+        )
+        return {phone: (cid, name, opted_out) for phone, cid, name, opted_out in rows}
+
+    def _ensure_tags(self, chunk: dict[str, _Entry]) -> dict[str, int]:
+        titles: dict[str, str] = {}
+        for entry in chunk.values():
+            for key, title in entry.tags.items():
+                if key not in self.tag_ids:
+                    titles.setdefault(key, title)
+        if titles:
+            existing = dict(db.session.execute(
+                select(Tag.title_key, Tag.id).where(Tag.account_id == self.account_id, Tag.title_key.in_(list(titles)))
+            ).all())
+            missing = [k for k in titles if k not in existing]
+            if missing:
+                db.session.execute(insert(Tag.__table__), [
+                    {"account_id": self.account_id, "title": titles[k], "title_key": k, "created_at": self.now}
+                    for k in missing
+                ])
+                existing.update(db.session.execute(
+                    select(Tag.title_key, Tag.id).where(Tag.account_id == self.account_id, Tag.title_key.in_(missing))
+                ).all())
+            self.tag_ids.update(existing)
+        return self.tag_ids
+
+    def _opt_out(self, contact_ids: list[int]) -> None:
+        if not contact_ids:
+            return
+        result = db.session.execute(
+            update(Contact.__table__)
+            .where(Contact.__table__.c.id.in_(contact_ids), Contact.__table__.c.opted_out.is_(False))
+            .values(opted_out=True, opted_out_at=self.now, opt_out_reason=BLOCKLIST_REASON, updated_at=self.now)
+        )
+        self.report.opted_out += result.rowcount
+
+    def _link(self, chunk: dict[str, _Entry], contacts: dict, tag_ids: dict[str, int]) -> None:
+        wanted = set()
+        for phone, entry in chunk.items():
+            cid = contacts[phone][0]
+            wanted.update((cid, tag_ids[k]) for k in entry.tags)
+            wanted.update((cid, t) for t in self.extra_tag_ids)
+        if not wanted:
+            return
+        cids = {c for c, _ in wanted}
+        tids = {t for _, t in wanted}
+        have = set(db.session.execute(
+            select(contact_tags.c.contact_id, contact_tags.c.tag_id)
+            .where(contact_tags.c.contact_id.in_(cids), contact_tags.c.tag_id.in_(tids))
+        ).tuples())
+        rows = [{"contact_id": c, "tag_id": t} for c, t in wanted - have]
+        if rows:
+            db.session.execute(insert(contact_tags), rows)

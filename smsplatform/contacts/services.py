@@ -1,0 +1,291 @@
+"""Contacts and tags of one account: CRUD, tagging in bulk, search and counts.
+
+A contact is one normalised number per account (``uq_contacts_account_phone``); tag titles are unique
+per account ignoring case (``Tag.title_key``). Services flush; the caller commits.
+"""
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, insert, or_, select
+
+from smsplatform.errors import ConflictError, NotFoundError, ValidationError
+from smsplatform.extensions import db
+from smsplatform.models import Account, Contact, Tag, contact_tags, paket_tags
+from smsplatform.phones import Phone, normalize_phone
+
+MAX_TAG_TITLE = 100
+MAX_NAME = 255
+MAX_SEARCH_ROWS = 1000
+
+
+def normalize_contact_phone(account: Account, raw, field: str = "phone") -> Phone:
+    return normalize_phone(raw, account.default_region, field=field)
+
+
+def tag_key(title: str) -> str:
+    return title.casefold()
+
+
+def clean_tag_title(title) -> str:
+    value = " ".join(str(title).split()) if title is not None else ""
+    if not value:
+        raise ValidationError("title is required", field="title")
+    if len(value) > MAX_TAG_TITLE:
+        raise ValidationError(f"title is too long (at most {MAX_TAG_TITLE} characters)", field="title")
+    return value
+
+
+def clean_name(name) -> str:
+    value = " ".join(str(name).split()) if name is not None else ""
+    if len(value) > MAX_NAME:
+        raise ValidationError(f"name is too long (at most {MAX_NAME} characters)", field="name")
+    return value
+
+
+def _parse_id(value, field: str) -> int:
+    if isinstance(value, bool):
+        raise ValidationError(f"{field} must be a number", field=field)
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{field} must be a number, got {str(value)[:40]!r}", field=field) from exc
+
+
+# Tags ---------------------------------------------------------------------------------------------
+
+def get_tag(account: Account, tag_id, field: str = "tag_id") -> Tag:
+    if tag_id is None or tag_id == "":
+        raise ValidationError(f"{field} is required", field=field)
+    tag = db.session.scalar(select(Tag).where(Tag.id == _parse_id(tag_id, field), Tag.account_id == account.id))
+    if tag is None:
+        raise NotFoundError(f"tag {tag_id} not found", field=field)
+    return tag
+
+
+def find_tag_by_title(account: Account, title: str) -> Tag | None:
+    return db.session.scalar(select(Tag).where(Tag.account_id == account.id, Tag.title_key == tag_key(title)))
+
+
+def save_tag(account: Account, title) -> Tag:
+    """The tag with this title (ignoring case), created if the account has none yet."""
+    title = clean_tag_title(title)
+    existing = find_tag_by_title(account, title)
+    if existing is not None:
+        return existing
+    tag = Tag(account_id=account.id, title=title, title_key=tag_key(title))
+    db.session.add(tag)
+    db.session.flush()
+    return tag
+
+
+def create_tag(account: Account, title) -> Tag:
+    """A new tag; ConflictError when the title (ignoring case) is taken."""
+    title = clean_tag_title(title)
+    if find_tag_by_title(account, title) is not None:
+        raise ConflictError(f"a tag named {title!r} already exists", field="title")
+    return save_tag(account, title)
+
+
+def rename_tag(account: Account, tag_id, title) -> Tag:
+    tag = get_tag(account, tag_id)
+    title = clean_tag_title(title)
+    other = find_tag_by_title(account, title)
+    if other is not None and other.id != tag.id:
+        raise ConflictError(f"a tag named {title!r} already exists", field="title")
+    tag.title = title
+    tag.title_key = tag_key(title)
+    db.session.flush()
+    return tag
+
+
+def delete_tag(account: Account, tag_id) -> None:
+    """Delete a tag; its contacts stay (they only lose this tag), newsletters stop targeting it."""
+    tag = get_tag(account, tag_id)
+    db.session.execute(delete(contact_tags).where(contact_tags.c.tag_id == tag.id))
+    db.session.execute(delete(paket_tags).where(paket_tags.c.tag_id == tag.id))
+    db.session.delete(tag)
+    db.session.flush()
+
+
+@dataclass(frozen=True)
+class TagCount:
+    tag: Tag
+    contacts: int      # all contacts holding the tag
+    reachable: int     # of those, not opted out
+
+
+def tags_with_counts(account: Account) -> list[TagCount]:
+    rows = db.session.execute(
+        select(
+            Tag,
+            func.count(Contact.id),
+            func.count(Contact.id).filter(Contact.opted_out.is_(False)),
+        )
+        .outerjoin(contact_tags, contact_tags.c.tag_id == Tag.id)
+        .outerjoin(Contact, Contact.id == contact_tags.c.contact_id)
+        .where(Tag.account_id == account.id)
+        .group_by(Tag.id)
+        .order_by(Tag.title_key)
+    ).all()
+    return [TagCount(tag, total, reachable) for tag, total, reachable in rows]
+
+
+def tags_by_ids(account: Account, tag_ids, field: str = "tags") -> list[Tag]:
+    """The account's tags for these ids (order kept); NotFoundError names the first unknown or foreign id."""
+    ids = [_parse_id(t, field) for t in tag_ids]
+    if not ids:
+        return []
+    found = {t.id: t for t in db.session.scalars(select(Tag).where(Tag.account_id == account.id, Tag.id.in_(set(ids))))}
+    for tag_id in ids:
+        if tag_id not in found:
+            raise NotFoundError(f"tag {tag_id} not found", field=field)
+    return [found[i] for i in dict.fromkeys(ids)]
+
+
+# Contacts -----------------------------------------------------------------------------------------
+
+def get_contact(account: Account, contact_id) -> Contact:
+    contact = db.session.scalar(
+        select(Contact).where(Contact.id == _parse_id(contact_id, "contact_id"), Contact.account_id == account.id)
+    )
+    if contact is None:
+        raise NotFoundError(f"contact {contact_id} not found", field="contact_id")
+    return contact
+
+
+def find_contact(account: Account, phone: str) -> Contact | None:
+    """The contact with this normalised number, if any."""
+    return db.session.scalar(select(Contact).where(Contact.account_id == account.id, Contact.phone == phone))
+
+
+def upsert_contact(account: Account, phone: Phone, name: str = "") -> Contact:
+    """The contact for this number, created if missing; a non-empty ``name`` replaces the stored one."""
+    contact = find_contact(account, phone.normalized)
+    if contact is None:
+        contact = Contact(account_id=account.id, phone=phone.normalized, phone_raw=phone.raw[:64], name=name)
+        db.session.add(contact)
+    elif name and contact.name != name:
+        contact.name = name
+    db.session.flush()
+    return contact
+
+
+def save_contact(account: Account, phone, tag_id, name=None) -> Contact:
+    """Legacy ``savecontact``: add (or update) the contact and give it the tag. A foreign tag is NotFound."""
+    tag = get_tag(account, tag_id, field="tag_id") if tag_id not in (None, "") else None
+    contact = upsert_contact(account, normalize_contact_phone(account, phone), clean_name(name))
+    if tag is not None:
+        add_tags(contact, [tag])
+    return contact
+
+
+def create_contact(account: Account, phone, name=None, tag_ids=()) -> Contact:
+    """A new contact; ConflictError when the number is already a contact of this account."""
+    number = normalize_contact_phone(account, phone)
+    tags = tags_by_ids(account, tag_ids)
+    if find_contact(account, number.normalized) is not None:
+        raise ConflictError(f"{number.normalized} is already a contact", field="phone")
+    contact = upsert_contact(account, number, clean_name(name))
+    add_tags(contact, tags)
+    return contact
+
+
+def update_contact(account: Account, contact_id, *, phone=None, name=None, tag_ids=None) -> Contact:
+    """Change number, name and/or the full tag set (``tag_ids``) of a contact. Opt-out is not touched."""
+    contact = get_contact(account, contact_id)
+    if phone is not None:
+        number = normalize_contact_phone(account, phone)
+        other = find_contact(account, number.normalized)
+        if other is not None and other.id != contact.id:
+            raise ConflictError(f"{number.normalized} is already another contact", field="phone")
+        contact.phone, contact.phone_raw = number.normalized, number.raw[:64]
+    if name is not None:
+        contact.name = clean_name(name)
+    if tag_ids is not None:
+        contact.tags = tags_by_ids(account, tag_ids)
+    db.session.flush()
+    return contact
+
+
+def delete_contact(account: Account, contact_id) -> None:
+    """Delete a contact; its messages stay (their ``contact_id`` becomes NULL)."""
+    contact = get_contact(account, contact_id)
+    db.session.delete(contact)
+    db.session.flush()
+
+
+def add_tags(contact: Contact, tags: list[Tag]) -> None:
+    for tag in tags:
+        if tag not in contact.tags:
+            contact.tags.append(tag)
+    db.session.flush()
+
+
+def _account_contact_ids(account: Account, contact_ids) -> list[int]:
+    ids = {_parse_id(c, "contact_ids") for c in contact_ids}
+    if not ids:
+        return []
+    owned = set(db.session.scalars(select(Contact.id).where(Contact.account_id == account.id, Contact.id.in_(ids))))
+    missing = sorted(ids - owned)
+    if missing:
+        raise NotFoundError(f"contact {missing[0]} not found", field="contact_ids")
+    return sorted(owned)
+
+
+def tag_contacts(account: Account, contact_ids, tag_id) -> int:
+    """Give the tag to all these contacts (all the account's, or nothing changes). Returns how many gained it."""
+    tag = get_tag(account, tag_id)
+    ids = _account_contact_ids(account, contact_ids)
+    if not ids:
+        return 0
+    have = set(db.session.scalars(
+        select(contact_tags.c.contact_id).where(contact_tags.c.tag_id == tag.id, contact_tags.c.contact_id.in_(ids))
+    ))
+    rows = [{"contact_id": cid, "tag_id": tag.id} for cid in ids if cid not in have]
+    if rows:
+        db.session.execute(insert(contact_tags), rows)
+    db.session.expire_all()
+    return len(rows)
+
+
+def untag_contacts(account: Account, contact_ids, tag_id) -> int:
+    """Take the tag from these contacts. Returns how many lost it."""
+    tag = get_tag(account, tag_id)
+    ids = _account_contact_ids(account, contact_ids)
+    if not ids:
+        return 0
+    result = db.session.execute(
+        delete(contact_tags).where(contact_tags.c.tag_id == tag.id, contact_tags.c.contact_id.in_(ids))
+    )
+    db.session.expire_all()
+    return result.rowcount
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    contacts: list[Contact]
+    total: int
+
+
+def search_contacts(account: Account, *, query: str | None = None, tag_id=None, opted_out: bool | None = None,
+                    limit: int = 50, offset: int = 0) -> ContactPage:
+    """Contacts matching a text (number or name, substring), a tag and/or the opt-out flag, newest first."""
+    limit = max(1, min(int(limit), MAX_SEARCH_ROWS))
+    where = [Contact.account_id == account.id]
+    text = (query or "").strip()
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        digits = "".join(ch for ch in text if ch.isdigit())
+        conditions = [Contact.name.ilike(pattern, escape="\\"), Contact.phone_raw.ilike(pattern, escape="\\")]
+        if digits:
+            conditions.append(Contact.phone.like(f"%{digits}%"))
+        where.append(or_(*conditions))
+    if tag_id not in (None, ""):
+        tag = get_tag(account, tag_id)
+        where.append(Contact.id.in_(select(contact_tags.c.contact_id).where(contact_tags.c.tag_id == tag.id)))
+    if opted_out is not None:
+        where.append(Contact.opted_out.is_(bool(opted_out)))
+    total = db.session.scalar(select(func.count()).select_from(Contact).where(*where))
+    contacts = list(db.session.scalars(
+        select(Contact).where(*where).order_by(Contact.id.desc()).limit(limit).offset(max(0, int(offset)))
+    ))
+    return ContactPage(contacts, total)

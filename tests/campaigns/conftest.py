@@ -1,0 +1,49 @@
+"""Newsletter fixtures: a device of the account, and contacts written in bulk."""
+import pytest
+from sqlalchemy import insert, select
+
+from smsplatform.extensions import db
+from smsplatform.models import Contact, Device, Tag, contact_tags
+from smsplatform.timeutil import utcnow
+
+
+def make_device(account, name="newsletter phone", slots=""):
+    device = Device(account_id=account.id, name=name, webhook_signing_key="k" * 32, extra_slots=slots)
+    db.session.add(device)
+    db.session.commit()
+    return device
+
+
+def make_tag(account, title):
+    tag = Tag(account_id=account.id, title=title, title_key=title.casefold())
+    db.session.add(tag)
+    db.session.flush()
+    return tag
+
+
+def bulk_contacts(account, phones_tags, *, opted_out=(), names=None):
+    """Insert contacts: ``phones_tags`` maps a normalised phone to a list of tag ids. Committed."""
+    now = utcnow()
+    names = names or {}
+    opted = set(opted_out)
+    db.session.execute(insert(Contact), [
+        {"account_id": account.id, "phone": p, "phone_raw": p, "name": names.get(p, ""), "opted_out": p in opted,
+         "created_at": now, "updated_at": now}
+        for p in phones_tags
+    ])
+    ids = dict(db.session.execute(select(Contact.phone, Contact.id).where(Contact.account_id == account.id)).all())
+    links = [{"contact_id": ids[p], "tag_id": t} for p, tags in phones_tags.items() for t in set(tags)]
+    if links:
+        db.session.execute(insert(contact_tags), links)
+    db.session.commit()
+    return ids
+
+
+@pytest.fixture
+def owner(account):
+    return account[0]
+
+
+@pytest.fixture
+def device(owner):
+    return make_device(owner)
