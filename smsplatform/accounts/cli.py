@@ -53,3 +53,19 @@ def token(email, label):
     except DomainError as error:
         _fail(error)
     _emit({"id": account.id, "email": account.email, "token": value})
+
+
+@accounts_cli.command("delete")
+@click.option("--email", required=True)
+@click.confirmation_option(prompt="Delete this account and all its data (messages, devices, contacts, images)?")
+@with_appcontext
+def delete(email):
+    """Delete an account with all its data, including its stored images."""
+    try:
+        account = services.get_account_by_email(email)
+        account_id, account_email = account.id, account.email
+        objects = services.delete_account(account)
+        db.session.commit()
+    except DomainError as error:
+        _fail(error)
+    _emit({"id": account_id, "email": account_email, "deleted": True, "objects": objects})

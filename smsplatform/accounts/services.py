@@ -10,6 +10,7 @@ from smsplatform.errors import AuthenticationError, ConflictError, NotFoundError
 from smsplatform.extensions import db
 from smsplatform.models import Account, ApiToken, AuthFailure
 from smsplatform.phones import is_valid_region
+from smsplatform.storage.services import delete_account_objects
 from smsplatform.timeutil import ago, is_valid_zone, utcnow
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,188}\.[^@\s]{2,63}$")
@@ -184,3 +185,15 @@ def prune_auth_failures(config, now=None) -> int:
     """Scheduler job: forget failures older than the counting window."""
     cutoff = ago(config["AUTH_FAILURE_WINDOW_SECONDS"], now)
     return db.session.execute(delete(AuthFailure).where(AuthFailure.created_at < cutoff)).rowcount
+
+
+def delete_account(account: Account) -> int:
+    """Delete the account and all its data; returns how many stored objects go with it.
+
+    Rows go by the database's ON DELETE CASCADE; the stored objects (local files or S3 objects) are
+    removed once the deletion commits.
+    """
+    objects = delete_account_objects(account)
+    db.session.execute(delete(Account).where(Account.id == account.id))
+    db.session.expunge(account)
+    return objects

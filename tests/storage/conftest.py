@@ -1,0 +1,110 @@
+"""Storage fixtures: a private upload root per test, and a real S3-compatible server (moto) on loopback."""
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from smsplatform.extensions import db
+from smsplatform.models import Device
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server at {url} did not answer within {seconds} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def files_under(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """A directory holding the upload root and nothing else, to prove nothing is written beside it."""
+    return tmp_path / "sandbox"
+
+
+@pytest.fixture
+def upload_root(app, sandbox):
+    root = sandbox / "uploads"
+    app.config.update(STORAGE_BACKEND="local", UPLOAD_DIR=str(root))
+    app.extensions.pop("smsplatform.storage", None)
+    return root
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """moto's standalone S3 server, a separate process on a free loopback port, for the whole run."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/moto-api/", process)
+        yield url
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def s3(app, s3_endpoint, monkeypatch, tmp_path):
+    """The app on the S3 backend with a fresh bucket; credentials through the standard AWS chain (env)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-access-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    bucket = f"smsplatform-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("s3", region_name="us-east-1", endpoint_url=s3_endpoint)
+    client.create_bucket(Bucket=bucket)
+    app.config.update(STORAGE_BACKEND="s3", S3_BUCKET=bucket, S3_PREFIX="media/tenant-a", S3_REGION="us-east-1",
+                      S3_ENDPOINT_URL=s3_endpoint, S3_PUBLIC_BASE_URL=None, S3_PRESIGN_SECONDS=600)
+    app.extensions.pop("smsplatform.storage", None)
+    client.bucket = bucket
+    return client
+
+
+def bucket_keys(client) -> list[str]:
+    return sorted(item["Key"] for item in client.list_objects_v2(Bucket=client.bucket).get("Contents", []))
+
+
+@pytest.fixture
+def make_device():
+    """``make_device(account, slots="")`` -> a committed Device of that account."""
+    def _make(account, slots: str = ""):
+        device = Device(account_id=account.id, name="Test phone", webhook_signing_key="k" * 64, extra_slots=slots)
+        db.session.add(device)
+        db.session.commit()
+        return device
+
+    return _make
