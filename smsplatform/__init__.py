@@ -57,6 +57,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(legacy_bp)
     csrf.exempt(legacy_bp)
 
+    from smsplatform.web import bp as web_bp
+
+    app.register_blueprint(web_bp)
+
     from smsplatform.storage.routes import bp as uploads_bp
 
     app.register_blueprint(uploads_bp)

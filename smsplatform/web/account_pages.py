@@ -1,0 +1,158 @@
+"""Sign up, log in, log out, password, account settings and API tokens."""
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import login_required, login_user, logout_user
+
+from smsplatform.accounts import services
+from smsplatform.errors import AuthenticationError, DomainError, RateLimitedError
+from smsplatform.extensions import db
+from smsplatform.timeutil import utcnow
+from smsplatform.web.blueprint import DashboardUser, bp, me
+from smsplatform.web.forms import ChangePasswordForm, LoginForm, SettingsForm, SignupForm, TokenForm, show_error
+
+
+def _start_session(account) -> None:
+    session.clear()
+    session.permanent = True
+    login_user(DashboardUser(account))
+    session["login_at"] = utcnow().timestamp()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a local path: an attacker's link must not bounce a fresh login to another site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("web.overview")
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            account = services.create_account(form.email.data, form.password.data, form.timezone.data.strip())
+        except DomainError as exc:
+            db.session.rollback()
+            show_error(form, exc, "email")
+        else:
+            db.session.commit()
+            _start_session(account)
+            flash("Welcome! Pair a phone to start sending.", "success")
+            return redirect(url_for("web.devices"))
+    return render_template("web/signup.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            account = services.authenticate(form.email.data, form.password.data, request.remote_addr,
+                                            current_app.config)
+        except RateLimitedError as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+            status = 429
+        except AuthenticationError:
+            db.session.commit()  # the failure counts toward the brute-force limit
+            form.form_errors.append("Email or password incorrect.")
+            status = 401
+        else:
+            db.session.commit()
+            _start_session(account)
+            return redirect(_safe_next(request.args.get("next")))
+    elif form.errors:
+        status = 400
+    return render_template("web/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("web.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def settings():
+    account = me()
+    form = SettingsForm(obj=account if request.method == "GET" else None)
+    if request.method == "GET":
+        form.optout_keywords.data = account.optout_keywords or _default_keywords()
+    if form.validate_on_submit():
+        try:
+            services.update_settings(
+                account, timezone=form.timezone.data, default_region=form.default_region.data or "",
+                optout_keywords=form.optout_keywords.data,
+                allow_direct_to_opted_out=form.allow_direct_to_opted_out.data,
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            db.session.commit()
+            flash("Settings saved.", "success")
+            return redirect(url_for("web.settings"))
+    return render_template("web/settings.html", form=form, password_form=ChangePasswordForm()), \
+        400 if form.errors else 200
+
+
+def _default_keywords() -> str:
+    try:
+        from smsplatform.contacts.optout import DEFAULT_OPTOUT_KEYWORDS
+    except ImportError:
+        return "STOP"
+    return ",".join(DEFAULT_OPTOUT_KEYWORDS)
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+def change_password():
+    account = me()
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(account, form.current_password.data, form.new_password.data)
+        except DomainError as exc:
+            db.session.rollback()
+            show_error(form, exc, "new_password")
+        else:
+            db.session.commit()
+            login_user(DashboardUser(account))  # this session carries the new version; the others end
+            flash("Password changed. Other sessions are signed out.", "success")
+            return redirect(url_for("web.settings"))
+    settings_form = SettingsForm(obj=account)
+    settings_form.optout_keywords.data = account.optout_keywords or _default_keywords()
+    return render_template("web/settings.html", form=settings_form, password_form=form), 400
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    account = me()
+    form = TokenForm()
+    new_token = None
+    if form.validate_on_submit():
+        new_token = services.issue_token(account, (form.label.data or "").strip())
+        db.session.commit()
+    status = 400 if form.errors else 200
+    return render_template("web/tokens.html", form=form, new_token=new_token, tokens=services.list_tokens(account)), status
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: int):
+    try:
+        row = services.revoke_token(me(), token_id)
+    except DomainError:
+        db.session.rollback()
+        abort(404)
+    db.session.commit()
+    flash(f"Token …{row.hint} revoked.", "success")
+    return redirect(url_for("web.tokens"))

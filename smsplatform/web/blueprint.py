@@ -1,0 +1,109 @@
+"""The dashboard blueprint and its session set-up (Flask-Login, session lifetime, cookie flags)."""
+from datetime import timedelta
+from functools import cache
+from zoneinfo import available_timezones
+
+from flask import Blueprint, abort, current_app, render_template, session
+from flask_login import UserMixin, current_user
+
+from smsplatform.extensions import db, login_manager
+from smsplatform.messaging import statuses
+from smsplatform.models import Account
+from smsplatform.timeutil import to_zone, utcnow
+from smsplatform.web.queries import group_of
+
+bp = Blueprint(
+    "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/web"
+)
+
+
+class DashboardUser(UserMixin):
+    """The signed-in account. Its id carries ``session_version``, so a password change ends other sessions."""
+
+    def __init__(self, account: Account):
+        self.account = account
+
+    def get_id(self) -> str:
+        return f"{self.account.id}:{self.account.session_version}"
+
+
+@bp.record_once
+def _configure(state) -> None:
+    app = state.app
+    app.permanent_session_lifetime = timedelta(seconds=app.config["SESSION_LIFETIME_SECONDS"])
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    login_manager.login_view = "web.login"
+    login_manager.login_message = "Please log in to see this page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(_load_user)
+
+
+def _load_user(user_id: str) -> DashboardUser | None:
+    """The session's account, unless its password changed or the session outlived its lifetime."""
+    account_id, _, version = user_id.partition(":")
+    started = session.get("login_at")
+    if not account_id.isdigit() or not isinstance(started, (int, float)):
+        return None
+    if utcnow().timestamp() - started > current_app.config["SESSION_LIFETIME_SECONDS"]:
+        return None
+    account = db.session.get(Account, int(account_id))
+    if account is None or str(account.session_version) != version:
+        return None
+    return DashboardUser(account)
+
+
+def me() -> Account:
+    """The signed-in account (call only inside ``login_required`` views)."""
+    return current_user.account
+
+
+def owned(model, object_id: int):
+    """One of the signed-in account's objects, or 404 (a foreign id looks exactly like a missing one)."""
+    obj = db.session.get(model, object_id)
+    if obj is None or obj.account_id != me().id:
+        abort(404)
+    return obj
+
+
+@bp.app_template_filter("local")
+def local_time(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A UTC datetime shown in the signed-in account's time zone."""
+    if value is None:
+        return ""
+    tz_name = current_user.account.timezone if current_user.is_authenticated else "UTC"
+    return to_zone(value, tz_name).strftime(fmt)
+
+
+@bp.app_template_filter("combine_invalid")
+def combine_invalid(attrs: dict, invalid: bool, field_id: str) -> dict:
+    """Input attributes plus the ARIA wiring that points an invalid input at its error text."""
+    if not invalid:
+        return attrs
+    return {**attrs, "aria-invalid": "true", "aria-describedby": f"{field_id}-error"}
+
+
+@bp.app_template_filter("status_title")
+def status_title(status: int) -> str:
+    return statuses.title(status)
+
+
+@bp.app_template_filter("percent")
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f} %"
+
+
+@bp.context_processor
+def _template_globals() -> dict:
+    return {"zones": _zone_names(), "status_group": group_of}
+
+
+@cache
+def _zone_names() -> list[str]:
+    return sorted(available_timezones())
+
+
+@bp.errorhandler(404)
+def _not_found(_error):
+    return render_template("web/404.html"), 404

@@ -1,0 +1,188 @@
+"""Contacts and tags: search, add/edit, bulk tag/untag, CSV import with its per-row report."""
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from smsplatform.contacts import services
+from smsplatform.contacts.importer import MODE_BLOCKLIST, MODE_UPSERT, ImportAborted, import_contacts
+from smsplatform.errors import DomainError, NotFoundError, ValidationError
+from smsplatform.extensions import db
+from smsplatform.web.blueprint import bp, me
+from smsplatform.web.forms import BulkTagForm, ContactForm, ImportForm, TagForm, show_error
+from smsplatform.web.queries import PAGE_SIZE, Page
+
+_OPTED = {"yes": True, "no": False}
+
+
+def _tag_choices(account) -> list[tuple[int, str]]:
+    return [(tc.tag.id, tc.tag.title) for tc in services.tags_with_counts(account)]
+
+
+@bp.route("/contacts")
+@login_required
+def contacts():
+    account = me()
+    search = (request.args.get("q") or "").strip()[:100]
+    tag_arg = request.args.get("tag", "")
+    opted = _OPTED.get(request.args.get("opted_out", ""))
+    number = max(1, request.args.get("page", 1, type=int))
+    try:
+        found = services.search_contacts(account, query=search, tag_id=tag_arg or None, opted_out=opted,
+                                         limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+    except NotFoundError:
+        abort(404)
+    except ValidationError:
+        abort(400)
+    page = Page(found.contacts, number, found.total)
+    tags = services.tags_with_counts(account)
+    bulk = BulkTagForm()
+    bulk.tag_id.choices = [(tc.tag.id, tc.tag.title) for tc in tags]
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("web/contacts.html", page=page, tags=tags, bulk=bulk, tag_form=TagForm(),
+                           search=search, tag_arg=tag_arg, opted=request.args.get("opted_out", ""), args=args)
+
+
+@bp.route("/contacts/new", methods=["GET", "POST"])
+@login_required
+def new_contact():
+    account = me()
+    form = ContactForm()
+    form.tag_ids.choices = _tag_choices(account)
+    if form.validate_on_submit():
+        try:
+            services.create_contact(account, form.phone.data, form.name.data, form.tag_ids.data or [])
+        except DomainError as exc:
+            db.session.rollback()
+            show_error(form, exc, "phone" if exc.field != "tags" else "tag_ids")
+        else:
+            db.session.commit()
+            flash("Contact added.", "success")
+            return redirect(url_for("web.contacts"))
+    return render_template("web/contact_form.html", form=form, contact=None), 400 if form.errors else 200
+
+
+@bp.route("/contacts/<int:contact_id>", methods=["GET", "POST"])
+@login_required
+def contact(contact_id: int):
+    account = me()
+    try:
+        row = services.get_contact(account, contact_id)
+    except NotFoundError:
+        abort(404)
+    form = ContactForm(obj=row if request.method == "GET" else None)
+    form.tag_ids.choices = _tag_choices(account)
+    if request.method == "GET":
+        form.phone.data = row.phone
+        form.tag_ids.data = [t.id for t in row.tags]
+    if form.validate_on_submit():
+        try:
+            services.update_contact(account, row.id, phone=form.phone.data, name=form.name.data or "",
+                                    tag_ids=form.tag_ids.data or [])
+        except DomainError as exc:
+            db.session.rollback()
+            show_error(form, exc, "phone" if exc.field != "tags" else "tag_ids")
+        else:
+            db.session.commit()
+            flash("Contact saved.", "success")
+            return redirect(url_for("web.contacts"))
+    return render_template("web/contact_form.html", form=form, contact=row), 400 if form.errors else 200
+
+
+@bp.route("/contacts/<int:contact_id>/delete", methods=["POST"])
+@login_required
+def delete_contact(contact_id: int):
+    try:
+        services.delete_contact(me(), contact_id)
+    except NotFoundError:
+        db.session.rollback()
+        abort(404)
+    db.session.commit()
+    flash("Contact deleted.", "success")
+    return redirect(url_for("web.contacts"))
+
+
+@bp.route("/contacts/bulk", methods=["POST"])
+@login_required
+def bulk_tag():
+    account = me()
+    form = BulkTagForm()
+    form.tag_id.choices = _tag_choices(account)
+    if not form.validate_on_submit() or not form.contact_ids.data:
+        flash("Select at least one contact and a tag.", "error")
+        return redirect(request.referrer if _same_site(request.referrer) else url_for("web.contacts"))
+    try:
+        if form.action.data == "tag":
+            changed = services.tag_contacts(account, form.contact_ids.data, form.tag_id.data)
+        else:
+            changed = services.untag_contacts(account, form.contact_ids.data, form.tag_id.data)
+    except NotFoundError:
+        db.session.rollback()
+        abort(404)
+    db.session.commit()
+    flash(f"{changed} contact(s) {'tagged' if form.action.data == 'tag' else 'untagged'}.", "success")
+    return redirect(url_for("web.contacts"))
+
+
+def _same_site(url: str | None) -> bool:
+    base = request.host_url
+    return bool(url) and url.startswith(base)
+
+
+@bp.route("/tags", methods=["POST"])
+@login_required
+def create_tag():
+    form = TagForm()
+    if form.validate_on_submit():
+        try:
+            tag = services.create_tag(me(), form.title.data)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(f"Tag not created: {exc.message}", "error")
+        else:
+            db.session.commit()
+            flash(f"Tag “{tag.title}” created.", "success")
+    else:
+        flash("Give the tag a title (at most 100 characters).", "error")
+    return redirect(url_for("web.contacts"))
+
+
+@bp.route("/tags/<int:tag_id>/delete", methods=["POST"])
+@login_required
+def delete_tag(tag_id: int):
+    try:
+        services.delete_tag(me(), tag_id)
+    except NotFoundError:
+        db.session.rollback()
+        abort(404)
+    db.session.commit()
+    flash("Tag deleted; its contacts stay.", "success")
+    return redirect(url_for("web.contacts"))
+
+
+@bp.route("/contacts/import", methods=["GET", "POST"])
+@login_required
+def import_csv():
+    account = me()
+    form = ImportForm()
+    form.tag_id.choices = [(0, "—")] + _tag_choices(account)
+    report = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            if upload is None or not getattr(upload, "filename", ""):
+                raise ValidationError("choose a CSV file", field="file")
+            report = import_contacts(
+                account, upload.stream, commit=db.session.commit,
+                mode=MODE_BLOCKLIST if form.mode.data == "blocklist" else MODE_UPSERT,
+                tag_ids=[form.tag_id.data] if form.tag_id.data else [],
+                max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+            )
+        except ImportAborted as exc:
+            db.session.rollback()
+            report = exc.report
+            form.form_errors.append(exc.message)
+        except DomainError as exc:
+            db.session.rollback()
+            show_error(form, exc, "file")
+        else:
+            db.session.commit()
+    return render_template("web/import.html", form=form, report=report), 400 if form.errors else 200

@@ -1,0 +1,147 @@
+"""Dashboard forms. They check shape (presence, length, type); the services hold the rules."""
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField,
+)
+from wtforms.fields import DateField, DateTimeLocalField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from smsplatform.errors import DomainError
+
+SIM_CHOICES = [(0, "SIM 1"), (1, "SIM 2"), (2, "WhatsApp 1"), (3, "WhatsApp 2"), (4, "RCS 1"), (5, "RCS 2")]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def show_error(form: FlaskForm, exc: DomainError, default_field: str | None = None) -> None:
+    """Put a service error beside the field it names (or the form's own error list)."""
+    name = exc.field if exc.field in form._fields else default_field
+    if name in form._fields:
+        form[name].errors = [*form[name].errors, exc.message]
+    else:
+        form.form_errors.append(exc.message)
+
+
+class SignupForm(FlaskForm):
+    email = StringField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)],
+                             description="At least 8 characters.")
+    timezone = StringField("Time zone", default="UTC", validators=[DataRequired(), Length(max=64)],
+                           description="For example Europe/Berlin; used for dates you type and see.")
+
+
+class LoginForm(FlaskForm):
+    email = StringField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)],
+                                 description="At least 8 characters. Your other sessions are signed out.")
+
+
+class SettingsForm(FlaskForm):
+    timezone = StringField("Time zone", validators=[DataRequired(), Length(max=64)])
+    default_region = StringField("Default region for phone numbers", validators=[Optional(), Length(max=2)],
+                                 description="Two letters, e.g. DE; national numbers are read in this region.")
+    optout_keywords = StringField("Opt-out keywords", validators=[DataRequired(), Length(max=1000)],
+                                  description="Comma-separated; an incoming SMS with one of them opts the sender out.")
+    allow_direct_to_opted_out = BooleanField("Allow direct sends to opted-out numbers")
+
+
+class TokenForm(FlaskForm):
+    label = StringField("Label", validators=[Optional(), Length(max=100)],
+                        description="To recognise the token later, e.g. “CRM”.")
+
+
+class DeviceSettingsForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=128)])
+    delay_between_each_sms = IntegerField("Delay between SMS (seconds)",
+                                          validators=[Optional(), NumberRange(min=0, max=3600)])
+    delay_between_request = IntegerField("Delay between requests (seconds)",
+                                         validators=[Optional(), NumberRange(min=0, max=3600)])
+    plus_prefixes = StringField("Add a plus if the number starts with", validators=[Optional(), Length(max=64)],
+                                description="Comma-separated prefixes, e.g. 91,49.")
+
+
+class RemoveDeviceForm(FlaskForm):
+    queued = SelectField("Its queued messages", choices=[("fail", "Cancel them (marked cancelled)"),
+                                                         ("move", "Move them to another device")],
+                         default="fail")
+    target_device_id = SelectField("Move to", coerce=int, choices=[], validate_choice=False)
+
+
+class SendForm(FlaskForm):
+    device_id = SelectField("Device", coerce=int, validate_choice=False)
+    sim = SelectField("SIM / channel", coerce=int, choices=SIM_CHOICES, default=0)
+    recipients = TextAreaField("Recipients", validators=[DataRequired(message="give at least one recipient"),
+                                                         Length(max=200_000)],
+                               description="One number per line (or separated by commas).")
+    body = TextAreaField("Message", validators=[Length(max=5000)])
+    image = FileField("Image (optional)", description="JPEG, PNG, WebP or GIF.")
+    send_at = DateTimeLocalField("Send at (optional)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+                                 validators=[Optional()], description="In your time zone; empty means now.")
+    urgent = BooleanField("Urgent (first in line, skips the phone's delays)")
+
+
+class ReplyForm(FlaskForm):
+    body = TextAreaField("Reply", validators=[DataRequired(), Length(max=5000)])
+
+
+class MessageFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    status = SelectField("Status", choices=[("", "Any"), ("pending", "Pending"), ("sent", "Sent"),
+                                            ("delivered", "Delivered"), ("failed", "Failed"),
+                                            ("cancelled", "Cancelled / opted out"), ("incoming", "Incoming")],
+                         default="", validators=[Optional()])
+    device_id = SelectField("Device", coerce=str, validate_choice=False, default="")
+    sim = SelectField("SIM", choices=[("", "Any")] + [(str(v), t) for v, t in SIM_CHOICES], default="",
+                      validators=[Optional()])
+    direction = SelectField("Direction", choices=[("", "Any"), ("out", "Outgoing"), ("in", "Incoming")],
+                            default="", validators=[Optional()])
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])
+    number = StringField("Number", validators=[Optional(), Length(max=64)])
+    paket_id = SelectField("Newsletter", coerce=str, validate_choice=False, default="")
+
+
+class ContactForm(FlaskForm):
+    phone = StringField("Phone number", validators=[DataRequired(), Length(max=64)])
+    name = StringField("Name", validators=[Optional(), Length(max=255)])
+    tag_ids = MultiCheckboxField("Tags", coerce=int, validate_choice=False)
+
+
+class TagForm(FlaskForm):
+    title = StringField("New tag", validators=[DataRequired(), Length(max=100)])
+
+
+class BulkTagForm(FlaskForm):
+    contact_ids = SelectMultipleField("Contacts", coerce=int, validate_choice=False)
+    action = SelectField("Action", choices=[("tag", "Add tag"), ("untag", "Remove tag")])
+    tag_id = SelectField("Tag", coerce=int, validate_choice=False)
+
+
+class ImportForm(FlaskForm):
+    file = FileField("CSV file", description="Header row with phone (required), name, tags.")
+    mode = SelectField("Mode", choices=[("add", "Add contacts and tags"), ("blocklist", "Blocklist (opt out)")])
+    tag_id = SelectField("Also tag every row with", coerce=int, validate_choice=False, default=0)
+
+
+class NewsletterForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=255)])
+    body = TextAreaField("Message", validators=[DataRequired(), Length(max=5000)],
+                         description="Personalise with {name}, {first_name}, {last_name}, {phone}; a fallback after |, e.g. {first_name|there}.")
+    device_id = SelectField("Device", coerce=int, validate_choice=False)
+    sim = SelectField("SIM / channel", coerce=int, choices=SIM_CHOICES, default=0)
+    tag_ids = MultiCheckboxField("Send to contacts tagged", coerce=int, validate_choice=False)
+    send_at = DateTimeLocalField("Send at (optional)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+                                 validators=[Optional()], description="In your time zone.")
+

@@ -1,0 +1,195 @@
+"""Send, message history (filter, timeline, CSV export) and the inbox."""
+import csv
+import io
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_login import login_required
+
+from smsplatform.devices.queries import list_devices
+from smsplatform.errors import DomainError, ValidationError
+from smsplatform.extensions import db
+from smsplatform.messaging import statuses as st
+from smsplatform.messaging.service import accept_messages
+from smsplatform.models import Message
+from smsplatform.phones import normalize_phone
+from smsplatform.web import queries
+from smsplatform.web.blueprint import bp, me, owned
+from smsplatform.web.forms import MessageFilterForm, ReplyForm, SendForm, show_error
+
+# accept_messages names its fields after the legacy API; the send form names them after its inputs.
+_SEND_FIELDS = {"sendto": "recipients", "timetosend": "send_at", "file": "image", "media": "image"}
+EXPORT_BATCH = 1000
+
+
+def _device_choices(devices) -> list[tuple[int, str]]:
+    return [(d.id, f"{d.name} (#{d.id})") for d in devices]
+
+
+def _store_upload(account, upload):
+    """The uploaded image as a StoredObject, or None when no file was chosen."""
+    if upload is None or not getattr(upload, "filename", ""):
+        return None
+    from smsplatform.storage.services import store_image
+
+    data = upload.read(current_app.config["UPLOAD_MAX_BYTES"] + 1)
+    return store_image(account, upload.filename, data, upload.mimetype or None)
+
+
+@bp.route("/send", methods=["GET", "POST"])
+@login_required
+def send():
+    account = me()
+    devices = list_devices(account)
+    form = SendForm()
+    form.device_id.choices = _device_choices(devices)
+    if request.method == "GET" and request.args.get("to"):
+        form.recipients.data = request.args["to"][:64]
+    if form.validate_on_submit():
+        numbers = [n.strip() for n in form.recipients.data.replace("\n", ",").split(",") if n.strip()]
+        try:
+            if not numbers:
+                raise ValidationError("give at least one recipient", field="recipients")
+            media = _store_upload(account, form.image.data)
+            item = {
+                "sendto": ",".join(numbers), "body": form.body.data, "device_id": form.device_id.data,
+                "sim": form.sim.data, "urgent": form.urgent.data, "media": media,
+                "timetosend": form.send_at.data.strftime("%Y-%m-%d %H:%M:%S") if form.send_at.data else None,
+            }
+            messages = accept_messages(account, [item], field_prefix=None)
+        except DomainError as exc:
+            db.session.rollback()
+            exc.field = _SEND_FIELDS.get(exc.field, exc.field)
+            show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"{len(messages)} message{'s' if len(messages) != 1 else ''} queued.", "success")
+            return redirect(url_for("web.messages"))
+    status = 400 if form.errors else 200
+    return render_template("web/send.html", form=form, devices=devices), status
+
+
+def _filter_from(form: MessageFilterForm, account) -> queries.MessageFilter | None:
+    """The filter the form describes, or None (with errors beside the fields) when it is malformed."""
+    form.validate()
+    flt = queries.MessageFilter(status=form.status.data or "", direction=form.direction.data or "")
+    for name in ("device_id", "paket_id", "sim"):
+        value = (getattr(form, name).data or "").strip()
+        if value:
+            if not value.isdigit() or len(value) > 18:
+                getattr(form, name).errors = [*getattr(form, name).errors, "choose one from the list"]
+            else:
+                setattr(flt, name, int(value))
+    if form.number.data and form.number.data.strip():
+        try:
+            flt.phone = normalize_phone(form.number.data.strip(), account.default_region, field="number").normalized
+        except ValidationError as exc:
+            show_error(form, exc, "number")
+    if form.date_from.data and form.date_to.data and form.date_from.data > form.date_to.data:
+        form.date_to.errors = [*form.date_to.errors, "must not be before “From”"]
+    flt.since, flt.until = queries.local_day_bounds(form.date_from.data, form.date_to.data, account.timezone)
+    return None if form.errors else flt
+
+
+@bp.route("/messages")
+@login_required
+def messages():
+    account = me()
+    form = MessageFilterForm(request.args)
+    form.device_id.choices = [("", "Any")] + [(str(i), n) for i, n in _device_choices(list_devices(account))]
+    form.paket_id.choices = [("", "Any")] + [(str(p.id), p.title) for p in queries.account_pakets(account)]
+    flt = _filter_from(form, account)
+    page = None
+    if flt is not None:
+        page = queries.paginate(queries.messages_query(account, flt), request.args.get("page", 1, type=int))
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("web/messages.html", form=form, page=page, args=args), 200 if flt else 400
+
+
+@bp.route("/messages/export.csv")
+@login_required
+def export_messages():
+    account = me()
+    form = MessageFilterForm(request.args)
+    flt = _filter_from(form, account)
+    if flt is None:
+        abort(400)
+    query = queries.messages_query(account, flt).execution_options(yield_per=EXPORT_BATCH)
+    tz_name = account.timezone
+
+    def rows():
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["sms_id", "created", "direction", "number", "sendto", "status", "status_title", "device_id",
+                         "sim", "newsletter_id", "segments", "body", "sent", "delivered", "failure_reason"])
+        yield out.getvalue()
+        for message in db.session.scalars(query):
+            out.seek(0)
+            out.truncate()
+            writer.writerow([
+                message.id, _csv_time(message.created_at, tz_name),
+                "in" if message.status == st.INCOMING else "out", message.phone, _csv_text(message.sendto),
+                message.status, st.title(message.status), message.device_id or "", message.sim,
+                message.paket_id or "", message.segments, _csv_text(message.body),
+                _csv_time(message.sent_at, tz_name), _csv_time(message.delivered_at, tz_name),
+                _csv_text(message.failure_reason or ""),
+            ])
+            yield out.getvalue()
+
+    return Response(stream_with_context(rows()), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="messages.csv"'})
+
+
+def _csv_time(value, tz_name: str) -> str:
+    from smsplatform.timeutil import to_zone
+
+    return to_zone(value, tz_name).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def _csv_text(value: str) -> str:
+    """Neutralise spreadsheet formulas in free text (CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@bp.route("/messages/<int:message_id>")
+@login_required
+def message(message_id: int):
+    msg = owned(Message, message_id)
+    return render_template("web/message.html", message=msg, steps=queries.timeline(msg))
+
+
+@bp.route("/inbox")
+@login_required
+def inbox():
+    page = queries.conversations(me(), request.args.get("page", 1, type=int))
+    return render_template("web/inbox.html", page=page)
+
+
+@bp.route("/inbox/conversation", methods=["GET", "POST"])
+@login_required
+def conversation():
+    account = me()
+    phone = (request.args.get("phone") or "").strip()[:64]
+    thread = queries.conversation(account, phone) if phone else []
+    if not thread:
+        abort(404)
+    form = ReplyForm()
+    incoming = [m for m in thread if m.status == st.INCOMING and m.device_id is not None]
+    devices = {d.id: d for d in list_devices(account)}
+    reply_from = next((m for m in reversed(incoming) if m.device_id in devices), None)
+    if form.validate_on_submit():
+        try:
+            if reply_from is None:
+                raise ValidationError("the phone that received this conversation is no longer paired", field="body")
+            accept_messages(account, [{"sendto": phone, "body": form.body.data, "device_id": reply_from.device_id,
+                                       "sim": reply_from.sim if reply_from.sim in (0, 1) else 0}], field_prefix=None)
+        except DomainError as exc:
+            db.session.rollback()
+            exc.field = "body"
+            show_error(form, exc)
+        else:
+            db.session.commit()
+            flash("Reply queued.", "success")
+            return redirect(url_for("web.conversation", phone=phone))
+    name = queries.contact_names(account, [phone]).get(phone)
+    return render_template("web/conversation.html", thread=thread, phone=phone, name=name, form=form,
+                           reply_from=reply_from, devices=devices), 400 if form.errors else 200

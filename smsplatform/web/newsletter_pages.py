@@ -1,0 +1,118 @@
+"""Newsletters: create with a live preview, schedule, start, pause, resume, cancel, progress."""
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from smsplatform.campaigns import services as campaigns
+from smsplatform.contacts.services import tags_with_counts
+from smsplatform.devices.queries import list_devices
+from smsplatform.errors import DomainError, NotFoundError
+from smsplatform.extensions import db
+from smsplatform.models import Paket
+from smsplatform.web import queries
+from smsplatform.web.blueprint import bp, me, owned
+from smsplatform.web.forms import NewsletterForm, show_error
+
+ACTIONS = ("start", "unschedule", "pause", "resume", "cancel")
+_FORM_FIELDS = {"time_to_send": "send_at", "tags": "tag_ids"}
+MAX_PREVIEW_TAGS = 200
+
+
+def _progress(paket: Paket, counts: queries.Totals) -> dict:
+    total = paket.total_recipients if paket.total_recipients is not None else sum(counts.counts.values())
+    done = counts["sent"] + counts["delivered"] + counts["failed"] + counts["cancelled"]
+    return {"total": total, "done": done, "counts": counts, "percent": round(100 * done / total) if total else 0}
+
+
+@bp.route("/newsletters")
+@login_required
+def newsletters():
+    pakets = queries.account_pakets(me())
+    counts = queries.paket_counts([p.id for p in pakets])
+    rows = [(p, _progress(p, counts.get(p.id, queries.Totals()))) for p in pakets]
+    return render_template("web/newsletters.html", rows=rows, refresh=any(p.status in ("scheduled", "running")
+                                                                          for p in pakets))
+
+
+@bp.route("/newsletters/new", methods=["GET", "POST"])
+@login_required
+def new_newsletter():
+    account = me()
+    form = NewsletterForm()
+    form.device_id.choices = [(d.id, f"{d.name} (#{d.id})") for d in list_devices(account)]
+    form.tag_ids.choices = [(tc.tag.id, f"{tc.tag.title} ({tc.reachable})") for tc in tags_with_counts(account)]
+    if form.validate_on_submit():
+        try:
+            paket = campaigns.create_paket(
+                account, title=form.title.data, body=form.body.data, device_id=form.device_id.data,
+                sim=form.sim.data, tag_ids=form.tag_ids.data or [],
+                time_to_send=form.send_at.data.strftime("%Y-%m-%d %H:%M:%S") if form.send_at.data else None,
+                schedule=request.form.get("intent") != "draft",
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            exc.field = _FORM_FIELDS.get(exc.field, exc.field)
+            show_error(form, exc, "body")
+        else:
+            db.session.commit()
+            flash("Newsletter saved" + (" and scheduled." if paket.status == "scheduled" else "."), "success")
+            return redirect(url_for("web.newsletter", paket_id=paket.id))
+    return render_template("web/newsletter_form.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/newsletters/preview")
+@login_required
+def newsletter_preview():
+    """The live preview: body rendered for a sample contact of the audience, its segments, the audience size."""
+    body = (request.args.get("body") or "")[:5000]
+    tag_ids = [t for t in request.args.getlist("tag_ids")[:MAX_PREVIEW_TAGS] if t.isdigit() and len(t) < 18]
+    try:
+        shown = campaigns.preview_newsletter(me(), body, tag_ids)
+    except NotFoundError:
+        abort(404)
+    info = shown.preview.segments
+    return jsonify(text=shown.preview.text, segments=info.segments, encoding=info.encoding, units=info.units,
+                   audience=shown.audience, sample=shown.sample_phone)
+
+
+@bp.route("/newsletters/<int:paket_id>")
+@login_required
+def newsletter(paket_id: int):
+    paket = owned(Paket, paket_id)
+    progress = _progress(paket, queries.paket_counts([paket.id]).get(paket.id, queries.Totals()))
+    return render_template("web/newsletter.html", paket=paket, progress=progress,
+                           stats=campaigns.paket_stats(paket))
+
+
+@bp.route("/newsletters/<int:paket_id>/<action>", methods=["POST"])
+@login_required
+def newsletter_action(paket_id: int, action: str):
+    if action not in ACTIONS:
+        abort(404)
+    paket = owned(Paket, paket_id)
+    try:
+        _ACTION_CALLS[action](me(), paket)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(f"Could not {action} the newsletter: {exc.message}", "error")
+    else:
+        db.session.commit()
+        flash(f"Newsletter {_PAST[action]}.", "success")
+    return redirect(url_for("web.newsletter", paket_id=paket.id))
+
+
+def _start_now(account, paket: Paket) -> None:
+    """Draft or scheduled for later → scheduled for now (the scheduler starts it within seconds)."""
+    if paket.status == campaigns.SCHEDULED:
+        campaigns.unschedule_paket(account, paket.id)
+    campaigns.schedule_paket(account, paket.id)
+
+
+_ACTION_CALLS = {
+    "start": _start_now,
+    "unschedule": lambda account, paket: campaigns.unschedule_paket(account, paket.id),
+    "pause": lambda account, paket: campaigns.pause_paket(account, paket.id),
+    "resume": lambda account, paket: campaigns.resume_paket(account, paket.id),
+    "cancel": lambda account, paket: campaigns.cancel_paket(account, paket.id),
+}
+_PAST = {"start": "scheduled to start now", "unschedule": "moved back to draft", "pause": "paused",
+         "resume": "resumed", "cancel": "cancelled"}

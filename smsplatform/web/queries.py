@@ -1,0 +1,232 @@
+"""Read models for the dashboard pages: totals, the 30-day series, filtered history, conversations."""
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import Select, desc, func, select
+
+from smsplatform.extensions import db
+from smsplatform.messaging import statuses as st
+from smsplatform.models import Account, Contact, Message, Paket
+from smsplatform.timeutil import UTC, utcnow, zone
+
+PAGE_SIZE = 50
+
+# Dashboard groups of the legacy status codes.
+GROUPS = ("pending", "sent", "delivered", "failed", "cancelled", "incoming")
+GROUP_STATUSES = {
+    "pending": frozenset({st.PENDING, st.TAKEN, st.QUEUED}),
+    "sent": frozenset({st.SENT}),
+    "delivered": frozenset({st.DELIVERED}),
+    "failed": st.FAILED,
+    "cancelled": st.WITHDRAWN,
+    "incoming": frozenset({st.INCOMING}),
+}
+_GROUP_OF = {code: group for group, codes in GROUP_STATUSES.items() for code in codes}
+
+
+def group_of(status: int) -> str:
+    return _GROUP_OF.get(status, "failed")
+
+
+@dataclass
+class Totals:
+    counts: Counter = field(default_factory=Counter)
+
+    def __getitem__(self, group: str) -> int:
+        return self.counts[group]
+
+    @property
+    def success_rate(self) -> float | None:
+        """Share of finished outgoing messages that went out: (sent + delivered) / (sent + delivered + failed)."""
+        done = self.counts["sent"] + self.counts["delivered"]
+        finished = done + self.counts["failed"]
+        return None if finished == 0 else done / finished
+
+
+def totals(account: Account) -> tuple[Totals, dict[int | None, Totals]]:
+    """Account totals and per-device totals by dashboard group."""
+    rows = db.session.execute(
+        select(Message.device_id, Message.status, func.count())
+        .where(Message.account_id == account.id)
+        .group_by(Message.device_id, Message.status)
+    )
+    overall, per_device = Totals(), defaultdict(Totals)
+    for device_id, status, count in rows:
+        overall.counts[group_of(status)] += count
+        per_device[device_id].counts[group_of(status)] += count
+    return overall, dict(per_device)
+
+
+def _hour_bucket(column):
+    if db.session.get_bind().dialect.name == "sqlite":
+        return func.strftime("%Y-%m-%d %H", column)
+    return func.date_format(column, "%Y-%m-%d %H")
+
+
+def daily_series(account: Account, days: int = 30, now: datetime | None = None) -> tuple[list[date], dict[str, list[int]]]:
+    """Messages per day (in the account's zone) for the last ``days`` days, by group.
+
+    The database groups by UTC hour (portable and small: at most 24 × days × statuses rows); the hours
+    are then placed on the account's local days here.
+    """
+    tz = zone(account.timezone)
+    today = (now or utcnow()).astimezone(tz).date()
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, time.min, tz).astimezone(UTC)
+    bucket = _hour_bucket(Message.created_at)
+    rows = db.session.execute(
+        select(bucket, Message.status, func.count())
+        .where(Message.account_id == account.id, Message.created_at >= since)
+        .group_by(bucket, Message.status)
+    )
+    day_list = [first + timedelta(days=i) for i in range(days)]
+    series = {g: [0] * days for g in GROUPS}
+    for hour, status, count in rows:
+        local_day = datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=UTC).astimezone(tz).date()
+        index = (local_day - first).days
+        if 0 <= index < days:
+            series[group_of(status)][index] += count
+    return day_list, series
+
+
+@dataclass
+class Page:
+    items: list
+    number: int
+    total: int
+    size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+
+def paginate(query: Select, page: int, size: int = PAGE_SIZE, scalars: bool = True) -> Page:
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    number = min(max(1, page), max(1, math.ceil(total / size)))
+    result = db.session.execute(query.limit(size).offset((number - 1) * size))
+    return Page(list(result.scalars() if scalars else result), number, total, size)
+
+
+@dataclass
+class MessageFilter:
+    status: str = ""
+    device_id: int | None = None
+    sim: int | None = None
+    direction: str = ""
+    since: datetime | None = None   # UTC, inclusive
+    until: datetime | None = None   # UTC, exclusive
+    phone: str | None = None        # normalised
+    paket_id: int | None = None
+
+
+def local_day_bounds(day_from: date | None, day_to: date | None, tz_name: str) -> tuple[datetime | None, datetime | None]:
+    tz = zone(tz_name)
+    since = datetime.combine(day_from, time.min, tz).astimezone(UTC) if day_from else None
+    until = datetime.combine(day_to + timedelta(days=1), time.min, tz).astimezone(UTC) if day_to else None
+    return since, until
+
+
+def messages_query(account: Account, flt: MessageFilter) -> Select:
+    query = select(Message).where(Message.account_id == account.id)
+    if flt.status in GROUP_STATUSES:
+        query = query.where(Message.status.in_(GROUP_STATUSES[flt.status]))
+    if flt.device_id is not None:
+        query = query.where(Message.device_id == flt.device_id)
+    if flt.sim is not None:
+        query = query.where(Message.sim == flt.sim)
+    if flt.direction == "in":
+        query = query.where(Message.status == st.INCOMING)
+    elif flt.direction == "out":
+        query = query.where(Message.status != st.INCOMING)
+    if flt.since is not None:
+        query = query.where(Message.created_at >= flt.since)
+    if flt.until is not None:
+        query = query.where(Message.created_at < flt.until)
+    if flt.phone:
+        query = query.where(Message.phone == flt.phone)
+    if flt.paket_id is not None:
+        query = query.where(Message.paket_id == flt.paket_id)
+    return query.order_by(Message.created_at.desc(), Message.id.desc())
+
+
+def timeline(message: Message) -> list[tuple[datetime, str, str | None]]:
+    """Each state the message went through with the first time it got there, oldest first."""
+    steps = [
+        (message.created_at, "received from the phone" if message.status == st.INCOMING else "accepted", None),
+        (message.received_at, "received by the phone", None),
+        (message.time_to_send if message.time_to_send and message.time_to_send > message.created_at else None,
+         "scheduled for", None),
+        (message.taken_at, "handed to the phone", None),
+        (message.queued_at, "queued on the phone", None),
+        (message.sent_at, "sent", None),
+        (message.delivered_at, "delivered", None),
+        (message.failed_at, st.title(message.status) if message.status in st.FAILED else "failed",
+         message.failure_reason),
+        (message.cancelled_at, st.title(message.status) if message.status in st.WITHDRAWN else "cancelled",
+         message.failure_reason),
+    ]
+    return sorted((s for s in steps if s[0] is not None), key=lambda s: s[0])
+
+
+def conversations(account: Account, page: int) -> Page:
+    """Numbers that wrote to the account, newest incoming first, each with its latest incoming text."""
+    last = func.max(Message.created_at).label("last_at")
+    query = (
+        select(Message.phone, last, func.count().label("count"))
+        .where(Message.account_id == account.id, Message.status == st.INCOMING)
+        .group_by(Message.phone)
+        .order_by(desc(last), Message.phone)
+    )
+    result = paginate(query, page, scalars=False)
+    phones = [row.phone for row in result.items]
+    latest: dict[str, Message] = {}
+    if phones:
+        for message in db.session.scalars(
+            select(Message)
+            .where(Message.account_id == account.id, Message.status == st.INCOMING, Message.phone.in_(phones))
+            .order_by(Message.created_at.desc(), Message.id.desc())
+        ):
+            latest.setdefault(message.phone, message)
+    names = contact_names(account, phones)
+    result.items = [(row.phone, row.last_at, row.count, latest.get(row.phone), names.get(row.phone))
+                    for row in result.items]
+    return result
+
+
+def conversation(account: Account, phone: str, limit: int = 500) -> list[Message]:
+    rows = db.session.scalars(
+        select(Message).where(Message.account_id == account.id, Message.phone == phone)
+        .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
+    )
+    return list(reversed(list(rows)))
+
+
+def contact_names(account: Account, phones: list[str]) -> dict[str, str]:
+    if not phones:
+        return {}
+    return dict(db.session.execute(
+        select(Contact.phone, Contact.name).where(Contact.account_id == account.id, Contact.phone.in_(phones))
+    ).all())
+
+
+def paket_counts(paket_ids: list[int]) -> dict[int, Totals]:
+    """Per newsletter, its messages by dashboard group (for progress bars)."""
+    if not paket_ids:
+        return {}
+    result: dict[int, Totals] = defaultdict(Totals)
+    for paket_id, status, count in db.session.execute(
+        select(Message.paket_id, Message.status, func.count())
+        .where(Message.paket_id.in_(paket_ids)).group_by(Message.paket_id, Message.status)
+    ):
+        result[paket_id].counts[group_of(status)] += count
+    return dict(result)
+
+
+def account_pakets(account: Account) -> list[Paket]:
+    return list(db.session.scalars(
+        select(Paket).where(Paket.account_id == account.id).order_by(Paket.created_at.desc(), Paket.id.desc())
+    ))
+

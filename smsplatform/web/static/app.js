@@ -1,0 +1,89 @@
+/* Dashboard helpers: SMS counter, copy buttons, confirmations, select-all, newsletter preview. No network but our own. */
+(function () {
+  "use strict";
+
+  // Mirrors smsplatform/messaging/segments.py: GSM-7 160/153 (extension characters count two), else UCS-2 70/67.
+  var GSM7_BASIC = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+  var GSM7_EXTENSION = "^{}\\[~]|€\f";
+
+  function countSegments(text) {
+    var gsm = true, units = 0, i, ch;
+    var chars = Array.from(text);
+    for (i = 0; i < chars.length; i++) {
+      ch = chars[i];
+      if (GSM7_BASIC.indexOf(ch) >= 0) { units += 1; }
+      else if (GSM7_EXTENSION.indexOf(ch) >= 0) { units += 2; }
+      else { gsm = false; break; }
+    }
+    var single = 160, multi = 153, encoding = "GSM-7";
+    if (!gsm) {
+      units = text.length; // UTF-16 code units, as Python's utf-16-le length / 2
+      single = 70; multi = 67; encoding = "UCS-2";
+    }
+    var segments = units <= single ? 1 : Math.ceil(units / multi);
+    return { encoding: encoding, units: units, segments: segments, chars: chars.length };
+  }
+  window.countSegments = countSegments;
+
+  function describe(info) {
+    return info.chars + " characters · " + info.segments + " SMS (" + info.encoding + ", " + info.units + " units)";
+  }
+
+  document.querySelectorAll("textarea[data-counter]").forEach(function (area) {
+    var out = document.getElementById(area.getAttribute("data-counter"));
+    function update() { if (out) { out.textContent = describe(countSegments(area.value)); } }
+    area.addEventListener("input", update);
+    update();
+  });
+
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var field = document.querySelector(button.getAttribute("data-copy"));
+      if (!field) { return; }
+      field.select();
+      var done = function () { button.textContent = "Copied"; setTimeout(function () { button.textContent = "Copy"; }, 2000); };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+      } else {
+        document.execCommand("copy");
+        done();
+      }
+    });
+  });
+
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
+    });
+  });
+
+  document.querySelectorAll("input[data-select-all]").forEach(function (box) {
+    box.addEventListener("change", function () {
+      var name = box.getAttribute("data-select-all");
+      box.form.querySelectorAll("input[name='" + name + "']").forEach(function (b) { b.checked = box.checked; });
+    });
+  });
+
+  var newsletter = document.getElementById("newsletter-form");
+  if (newsletter) {
+    var timer = null;
+    var refresh = function () {
+      var params = new URLSearchParams();
+      params.set("body", newsletter.querySelector("[name=body]").value);
+      newsletter.querySelectorAll("input[name=tag_ids]:checked").forEach(function (b) { params.append("tag_ids", b.value); });
+      fetch(newsletter.getAttribute("data-preview-url") + "?" + params.toString(), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (!data) { return; }
+          document.getElementById("preview-text").textContent = data.text;
+          document.getElementById("preview-for").textContent = data.sample ? "For " + data.sample : "For a sample contact (Alex Example)";
+          document.getElementById("preview-segments").textContent = data.segments + " SMS per recipient (" + data.encoding + ", " + data.units + " units)";
+          document.getElementById("preview-audience").textContent = data.audience;
+        });
+    };
+    newsletter.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 250); });
+    newsletter.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(refresh, 50); });
+    refresh();
+  }
+})();

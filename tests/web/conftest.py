@@ -1,0 +1,90 @@
+"""Dashboard fixtures: a signed-in client, and a second account owning one object of every kind."""
+import secrets
+from datetime import timedelta
+
+import pytest
+from flask import g
+
+from smsplatform.accounts import services as accounts
+from smsplatform.campaigns import services as campaigns
+from smsplatform.contacts import services as contacts
+from smsplatform.extensions import db
+from smsplatform.messaging import statuses as st
+from smsplatform.messaging.service import accept_messages
+from smsplatform.models import Device, Message
+from smsplatform.timeutil import utcnow
+
+PASSWORD = "correct horse battery"
+
+
+def add_device(account, name="Pixel", sim_cards=None, slots="", seen=True) -> Device:
+    device = Device(account_id=account.id, name=name, webhook_signing_key=secrets.token_hex(32),
+                    sim_cards=sim_cards if sim_cards is not None else [{"slotIndex": 0}, {"slotIndex": 1}],
+                    extra_slots=slots, last_seen_at=utcnow() if seen else None, app_version="1.68.0",
+                    battery_level=80)
+    db.session.add(device)
+    db.session.flush()
+    return device
+
+
+def add_incoming(account, device, phone, text, at=None) -> Message:
+    at = at or utcnow()
+    message = Message(account_id=account.id, device_id=device.id, sendto=phone, phone=phone, body=text,
+                      status=st.INCOMING, ready=False, due_at=at, created_at=at, received_at=at,
+                      external_id=secrets.token_hex(8))
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+@pytest.fixture(autouse=True)
+def _fresh_user_per_request(app):
+    """The shared ``app`` fixture keeps one app context (and so one ``g``) across test requests; in a
+    server every request has its own. Forget Flask-Login's per-request user so each request loads it."""
+    @app.before_request
+    def _forget_user():
+        g.pop("_login_user", None)
+
+
+def login(client, email, password=PASSWORD):
+    return client.post("/login", data={"email": email, "password": password})
+
+
+@pytest.fixture
+def me(make_account):
+    account, _token = make_account(email="me@example.com")
+    return account
+
+
+@pytest.fixture
+def web(client, me):
+    """A test client signed in as ``me``."""
+    response = login(client, "me@example.com")
+    assert response.status_code == 302, response.data
+    return client
+
+
+@pytest.fixture
+def device(me):
+    dev = add_device(me)
+    db.session.commit()
+    return dev
+
+
+@pytest.fixture
+def theirs(make_account):
+    """Another account with a device, token, tag, contact, newsletter, outgoing and incoming message."""
+    account, _token = make_account(email="them@example.com")
+    dev = add_device(account, name="Their phone")
+    tag = contacts.create_tag(account, "VIP")
+    contact = contacts.create_contact(account, "+4915111111111", "Their Contact", [tag.id])
+    paket = campaigns.create_paket(account, title="Theirs", body="Hi {name}", device_id=dev.id, sim=0,
+                                   tag_ids=[tag.id], time_to_send=None, schedule=False)
+    [message] = accept_messages(account, [{"sendto": "+4915122222222", "body": "secret", "device_id": dev.id}],
+                                field_prefix=None)
+    incoming = add_incoming(account, dev, "+4915133333333", "their inbox", utcnow() - timedelta(minutes=1))
+    accounts.issue_token(account, "theirs")
+    db.session.commit()
+    token = accounts.list_tokens(account)[0]
+    return {"account": account, "device": dev, "tag": tag, "contact": contact, "paket": paket,
+            "message": message, "incoming": incoming, "token": token}
