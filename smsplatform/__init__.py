@@ -71,6 +71,11 @@ def _register_blueprints(app: Flask) -> None:
     csrf.exempt(mobile_bp)
     app.wsgi_app = MobilePathSlashes(app.wsgi_app)
 
+    from smsplatform.devices.events_api import bp as mobile_events_bp
+
+    app.register_blueprint(mobile_events_bp)
+    csrf.exempt(mobile_events_bp)
+
 
 def _register_cli(app: Flask) -> None:
     from smsplatform.accounts.cli import accounts_cli
@@ -84,3 +89,9 @@ def _register_cli(app: Flask) -> None:
     from smsplatform.devices.cli import devices_cli
 
     app.cli.add_command(devices_cli)
+
+    from smsplatform.phone_sim.cli import phone_cli
+    from smsplatform.scheduler.cli import scheduler_cli
+
+    app.cli.add_command(scheduler_cli)
+    app.cli.add_command(phone_cli)

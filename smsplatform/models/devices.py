@@ -38,6 +38,9 @@ class Device(db.Model):
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     marked_offline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # First event stream after registration: it also gets WebhooksUpdated + SettingsUpdated (the app's
+    # first-start fetches may have run before it had a token).
+    first_stream_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     account = relationship("Account")
 

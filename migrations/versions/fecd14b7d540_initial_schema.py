@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: a96caac78101
+Revision ID: fecd14b7d540
 Revises: 
-Create Date: 2026-11-22 20:05:44.821797
+Create Date: 2026-11-22 20:18:19.184991
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ import smsplatform.models.types
 
 
 # revision identifiers, used by Alembic.
-revision = 'a96caac78101'
+revision = 'fecd14b7d540'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -103,6 +103,7 @@ def upgrade():
     sa.Column('last_seen_at', smsplatform.models.types.UTCDateTime(), nullable=True),
     sa.Column('marked_offline_at', smsplatform.models.types.UTCDateTime(), nullable=True),
     sa.Column('revoked_at', smsplatform.models.types.UTCDateTime(), nullable=True),
+    sa.Column('first_stream_at', smsplatform.models.types.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_devices_account_id_accounts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_devices')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_devices_token_hash'))

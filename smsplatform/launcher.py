@@ -1,0 +1,79 @@
+"""The one-command launcher: the web server (gunicorn, gevent workers) and the scheduler, supervised.
+
+``python -m smsplatform.launcher`` (``scripts/run`` sets up the venv and the database, then runs this).
+A child that dies is restarted after a pause; Ctrl-C or SIGTERM stops both.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESTART_PAUSE_SECONDS = 2.0
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+def commands(python: str = sys.executable) -> dict[str, list[str]]:
+    return {
+        "web": [python, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
+        "scheduler": [python, "-m", "flask", "--app", "wsgi", "scheduler", "run"],
+    }
+
+
+class Supervisor:
+    def __init__(self, programs: dict[str, list[str]], cwd: Path = ROOT):
+        self.programs = programs
+        self.cwd = cwd
+        self.children: dict[str, subprocess.Popen] = {}
+        self.stopping = False
+
+    def start(self, name: str) -> None:
+        # Own session: Ctrl-C reaches only the launcher, which then stops the children in order.
+        self.children[name] = subprocess.Popen(self.programs[name], cwd=self.cwd, start_new_session=True)
+        print(f"launcher: started {name} (pid {self.children[name].pid})", flush=True)
+
+    def stop_all(self, *_args) -> None:
+        self.stopping = True
+
+    def run(self) -> int:
+        signal.signal(signal.SIGINT, self.stop_all)
+        signal.signal(signal.SIGTERM, self.stop_all)
+        for name in self.programs:
+            self.start(name)
+        while not self.stopping:
+            time.sleep(0.2)
+            for name, child in list(self.children.items()):
+                code = child.poll()
+                if code is not None and not self.stopping:
+                    print(f"launcher: {name} exited with {code}; restarting in {RESTART_PAUSE_SECONDS:.0f} s",
+                          flush=True)
+                    time.sleep(RESTART_PAUSE_SECONDS)
+                    if not self.stopping:
+                        self.start(name)
+        return self.shutdown()
+
+    def shutdown(self) -> int:
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for name, child in self.children.items():
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(f"launcher: {name} did not stop; killing it", flush=True)
+                child.kill()
+                child.wait()
+        print("launcher: stopped", flush=True)
+        return 0
+
+
+def main() -> int:
+    os.chdir(ROOT)
+    return Supervisor(commands()).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""A simulated phone speaking only the public phone protocol (``flask phone simulate``)."""

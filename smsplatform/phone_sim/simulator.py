@@ -1,0 +1,315 @@
+"""The simulated phone: pairs, holds an event stream, pulls, "sends" and reports like the Android app.
+
+Its memory survives restarts the way the app's local database does: the state file keeps the device
+token, and the log file keeps every message id it sent and whether its final report got through.
+A message returned again is never sent again; its final state is re-reported instead.
+"""
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+from smsplatform.phone_sim.protocol import MobileClient, ProtocolError, phone_time, read_events
+
+log = logging.getLogger("phone")
+
+# Outcomes with the exact error texts the app reports (contract §5.4). "delivery_failed" fails after Sent.
+ERRORS = {
+    "failed": "Send result: RESULT_ERROR_GENERIC_FAILURE (Generic failure cause)",
+    "no_service": "Send result: RESULT_ERROR_NO_SERVICE (Failed because service is currently unavailable)",
+    "radio_off": "Send result: RESULT_ERROR_RADIO_OFF (Failed because radio was explicitly turned off)",
+    "null_pdu": "Send result: RESULT_ERROR_NULL_PDU (Failed because no PDU provided)",
+    "delivery_failed": "Delivery result: 1",
+}
+FAILURES = tuple(ERRORS)
+REPORT_ATTEMPTS = 10
+
+
+class SentLog:
+    """Append-only record: ``sent <id> <outcome> <numbers>`` before a message is sent, ``done <id>`` after
+    its final report got through. A line cut short by a kill is ignored (that message was not sent)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.outcomes: dict[str, str] = {}
+        self.numbers: dict[str, list[str]] = {}
+        self.done: set[str] = set()
+        self._lock = threading.Lock()
+        if path.exists():
+            for line in path.read_text().split("\n")[:-1]:
+                parts = line.split()
+                if len(parts) == 4 and parts[0] == "sent":
+                    self.outcomes[parts[1]] = parts[2]
+                    self.numbers[parts[1]] = parts[3].split(",")
+                elif len(parts) == 2 and parts[0] == "done":
+                    self.done.add(parts[1])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", buffering=1)
+
+    def sent(self, message_id: str, outcome: str, numbers: list[str]) -> None:
+        with self._lock:
+            self.outcomes[message_id] = outcome
+            self.numbers[message_id] = numbers
+            self._file.write(f"sent {message_id} {outcome} {','.join(numbers)}\n")
+            self._file.flush()
+
+    def unfinished(self) -> list[str]:
+        with self._lock:
+            return [m for m in self.outcomes if m not in self.done]
+
+    def finished(self, message_id: str) -> None:
+        with self._lock:
+            self.done.add(message_id)
+            self._file.write(f"done {message_id}\n")
+            self._file.flush()
+
+
+class SimulatedPhone:
+    def __init__(self, server: str, *, code: str | None, name: str = "Simulated/phone", sims: int = 2,
+                 whatsapp: bool = False, fail_rate: float = 0.0, delivery_delay: float = 0.0,
+                 count_incoming: int = 0, state_path: Path, log_path: Path, max_messages: int | None = None,
+                 exit_after: float | None = None, poll_seconds: float = 30.0, reconnect_seconds: float = 1.0,
+                 seed: str = ""):
+        self.client = MobileClient(server.rstrip("/"))
+        self.code = code
+        self.name = name
+        self.sims = sims
+        self.slots = [2, 3] if whatsapp else None
+        self.fail_rate = fail_rate
+        self.delivery_delay = delivery_delay
+        self.count_incoming = count_incoming
+        self.state_path = Path(state_path)
+        self.log = SentLog(Path(log_path))
+        self.max_messages = max_messages
+        self.exit_after = exit_after
+        self.poll_seconds = poll_seconds
+        self.reconnect_seconds = reconnect_seconds
+        self.seed = seed
+        self.device_id: str | None = None
+        self.wake = threading.Event()
+        self.stop = threading.Event()
+        self.awaiting_delivery: set[str] = set()  # sent, delivery report still to come
+        self._delayed: list[tuple[float, str, dict]] = []
+        self._delayed_lock = threading.Condition()
+        self.events_seen = 0
+
+    # -- pairing ---------------------------------------------------------------------------------
+    def sim_cards(self) -> list:
+        return [{"slotIndex": i, "simNumber": i + 1, "carrierName": "****Sim"} for i in range(self.sims)]
+
+    def connect(self) -> dict:
+        """Resume the stored registration (PATCH /device), or pair with the code (POST /device)."""
+        if self.state_path.exists():
+            state = json.loads(self.state_path.read_text())
+            self.client.token, self.device_id = state["token"], state["device_id"]
+            try:
+                self.client.update_device(self.device_id, self.sim_cards(), self.slots)
+                return {"device_id": self.device_id, "resumed": True}
+            except ProtocolError as error:
+                if error.status != 401 or not self.code:
+                    raise
+                log.warning("stored token refused (401): pairing again")
+        if not self.code:
+            raise ProtocolError("no stored registration and no --code to pair with")
+        registration = self.client.register_with_code(self.code, self.name, self.sim_cards(), self.slots)
+        self.device_id = str(registration["id"])
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        self.state_path.write_text(json.dumps({"device_id": self.device_id, "token": registration["token"],
+                                               "login": registration.get("login")}))
+        return {"device_id": self.device_id, "resumed": False}
+
+    # -- the event stream ------------------------------------------------------------------------
+    def _events_loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                with self.client.open_events(read_timeout=max(60.0, self.poll_seconds * 2)) as response:
+                    self.wake.set()  # the app pulls on every successful open
+                    for event in read_events(response):
+                        self.events_seen += 1
+                        if event == "MessageEnqueued":
+                            self.wake.set()
+                        if self.stop.is_set():
+                            return
+            except (requests.RequestException, ProtocolError) as error:
+                log.info("event stream: %s; reconnecting", error)
+            self.stop.wait(self.reconnect_seconds)
+
+    # -- sending ---------------------------------------------------------------------------------
+    def outcome_for(self, message_id: str) -> str:
+        rng = random.Random(f"{self.seed}:{message_id}")
+        if rng.random() >= self.fail_rate:
+            return "delivered"
+        return rng.choice(FAILURES)
+
+    def _states_until(self, final: str, first: str) -> dict:
+        order = ["Pending", "Processed", "Sent", final] if final != "Processed" else ["Pending", "Processed"]
+        return {name: first for name in dict.fromkeys(order)}
+
+    def _final_report(self, message: dict, outcome: str) -> tuple[str, list]:
+        numbers = message["phoneNumbers"]
+        if outcome == "delivered":
+            return "Delivered", [{"phoneNumber": p, "state": "Delivered"} for p in numbers]
+        return "Failed", [{"phoneNumber": p, "state": "Failed", "error": ERRORS[outcome]} for p in numbers]
+
+    def _report(self, message_id: str, state: str, recipients: list, states: dict) -> bool:
+        for attempt in range(REPORT_ATTEMPTS):
+            try:
+                self.client.report(message_id, state, recipients, states)
+                return True
+            except (requests.RequestException, ProtocolError) as error:
+                log.warning("report %s %s failed (%s), attempt %d", message_id, state, error, attempt + 1)
+                if self.stop.wait(min(5.0, 0.2 * 2 ** attempt)):
+                    return False
+        return False
+
+    def send(self, message: dict) -> None:
+        """Local enqueue + send: record it first (the app's database), then report each state change."""
+        message_id = str(message["id"])
+        sim_number = message.get("simNumber")
+        outcome = self.outcome_for(message_id)
+        if sim_number is not None and sim_number > self.sims and not self.slots:
+            outcome = "sim_missing"
+        self.log.sent(message_id, outcome, [str(p) for p in message["phoneNumbers"]])
+        pending_at = phone_time()
+        states = {"Pending": pending_at, "Processed": phone_time()}
+        numbers = message["phoneNumbers"]
+        self._report(message_id, "Processed", [{"phoneNumber": p, "state": "Processed"} for p in numbers], states)
+        if outcome in ("failed", "no_service", "radio_off", "null_pdu", "sim_missing"):
+            error = ERRORS.get(outcome, f"Can't send message: SIM {sim_number} not found")
+            states["Failed"] = phone_time()
+            if self._report(message_id, "Failed",
+                            [{"phoneNumber": p, "state": "Failed", "error": error} for p in numbers], states):
+                self.log.finished(message_id)
+            return
+        states["Sent"] = phone_time()
+        self._report(message_id, "Sent", [{"phoneNumber": p, "state": "Sent"} for p in numbers], states)
+        if self.delivery_delay > 0:
+            self.awaiting_delivery.add(message_id)
+            with self._delayed_lock:
+                self._delayed.append((time.monotonic() + self.delivery_delay, outcome, {**message, "_states": states}))
+                self._delayed_lock.notify()
+        else:
+            self._deliver(message, outcome, states)
+
+    def _deliver(self, message: dict, outcome: str, states: dict) -> None:
+        state, recipients = self._final_report(message, outcome)
+        states = {**states, state: phone_time()}
+        if self._report(str(message["id"]), state, recipients, states):
+            self.log.finished(str(message["id"]))
+        self.awaiting_delivery.discard(str(message["id"]))
+
+    def _delivery_loop(self) -> None:
+        while not self.stop.is_set():
+            with self._delayed_lock:
+                now = time.monotonic()
+                due = [item for item in self._delayed if item[0] <= now]
+                self._delayed = [item for item in self._delayed if item[0] > now]
+                if not due:
+                    wait = min((item[0] for item in self._delayed), default=now + 1) - now
+                    self._delayed_lock.wait(max(0.01, wait))
+                    continue
+            for _, outcome, message in due:
+                states = message.pop("_states")
+                self._deliver(message, outcome, states)
+
+    def re_report(self, message_id: str) -> None:
+        """A message this phone already sent came back (or its report was cut off by a restart):
+        report its final state again, never send it again."""
+        message = {"id": message_id, "phoneNumbers": self.log.numbers[message_id]}
+        outcome = self.log.outcomes[message_id]
+        if outcome == "sim_missing":
+            state = "Failed"
+            recipients = [{"phoneNumber": p, "state": "Failed", "error": "Can't send message: SIM not found"}
+                          for p in message["phoneNumbers"]]
+        else:
+            state, recipients = self._final_report(message, outcome)
+        if self._report(message_id, state, recipients, self._states_until(state, phone_time())):
+            self.log.finished(message_id)
+
+    def pull_once(self) -> int:
+        messages = self.client.get_messages(order="fifo")
+        handled = 0
+        for message in messages:
+            message_id = str(message["id"])
+            if message_id in self.log.outcomes:
+                if message_id not in self.awaiting_delivery:
+                    self.re_report(message_id)
+                continue
+            self.send(message)
+            handled += 1
+            if self.limit_reached():
+                break
+        return handled
+
+    def limit_reached(self) -> bool:
+        return self.max_messages is not None and len(self.log.outcomes) >= self.max_messages
+
+    # -- incoming SMS through the signed webhook -------------------------------------------------
+    def inject_incoming(self, count: int) -> int:
+        hooks = {hook["event"]: hook for hook in self.client.get_webhooks()}
+        key = self.client.get_settings().get("webhooks", {}).get("signing_key")
+        hook = hooks.get("sms:received")
+        if hook is None or not key:
+            raise ProtocolError("the server offers no sms:received webhook or signing key")
+        stored = 0
+        for i in range(count):
+            body = {
+                "id": uuid.uuid4().hex, "webhookId": hook["id"], "event": "sms:received",
+                "deviceId": self.device_id,
+                "payload": {"messageId": uuid.uuid4().hex[:16], "message": f"Incoming test message {i + 1}",
+                            "phoneNumber": f"+1555{random.randint(1000000, 9999999)}", "simNumber": 1,
+                            "receivedAt": phone_time()},
+            }
+            status = self.client.post_webhook(hook["url"], key, body)
+            stored += 200 <= status < 300
+        return stored
+
+    # -- main loop -------------------------------------------------------------------------------
+    def run(self, announce=print) -> dict:
+        started = time.monotonic()
+        announce(json.dumps({"event": "paired", **self.connect()}))
+        for message_id in self.log.unfinished():
+            self.re_report(message_id)
+        if self.count_incoming:
+            announce(json.dumps({"event": "incoming", "stored": self.inject_incoming(self.count_incoming)}))
+        for target in (self._events_loop, self._delivery_loop):
+            threading.Thread(target=target, daemon=True).start()
+        self.wake.set()
+        while not self.stop.is_set():
+            if self.exit_after is not None and time.monotonic() - started >= self.exit_after:
+                break
+            if self.limit_reached():
+                break
+            timeout = self.poll_seconds
+            if self.exit_after is not None:
+                timeout = min(timeout, max(0.01, self.exit_after - (time.monotonic() - started)))
+            if not self.wake.wait(timeout) and self.exit_after is not None and \
+                    time.monotonic() - started >= self.exit_after:
+                break
+            self.wake.clear()
+            try:
+                # New work may mean more is waiting: pull again at once until a pull brings nothing new.
+                while self.pull_once() and not self.stop.is_set() and not self.limit_reached():
+                    pass
+            except (requests.RequestException, ProtocolError) as error:
+                log.warning("pull failed: %s", error)
+                self.stop.wait(self.reconnect_seconds)
+                self.wake.set()
+        self.finish_delayed()
+        self.stop.set()
+        summary = {"event": "stopped", "device_id": self.device_id, "sent": len(self.log.outcomes),
+                   "events": self.events_seen}
+        announce(json.dumps(summary))
+        return summary
+
+    def finish_delayed(self) -> None:
+        """On a clean exit, deliver what is still waiting for its delivery report."""
+        with self._delayed_lock:
+            pending, self._delayed = self._delayed, []
+        for _, outcome, message in pending:
+            self._deliver(message, outcome, message.pop("_states"))

@@ -1,0 +1,110 @@
+"""The scheduler: the job wrapper's one commit, the job table, and the real process."""
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from smsplatform.extensions import db
+from smsplatform.models import Account, Message
+from smsplatform.scheduler import runner
+from smsplatform.scheduler.jobs import JOBS
+from smsplatform.timeutil import utcnow
+from tests.conftest import database_is_mariadb
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _rename_account(new_email):
+    account = db.session.scalar(select(Account))
+    account.email = new_email
+    db.session.flush()
+
+
+def _rename_then_fail(new_email):
+    _rename_account(new_email)
+    raise RuntimeError("boom")
+
+
+def _wants_config(config):
+    return config["UNACKED_FAIL_SECONDS"]
+
+
+def test_job_wrapper_commits_once(app, account):
+    runner.run_job(app, f"{__name__}._rename_committed")
+    db.session.expire_all()
+    assert db.session.scalar(select(Account.email)) == "renamed@example.com"
+
+
+def _rename_committed():
+    _rename_account("renamed@example.com")
+
+
+def test_job_wrapper_rolls_back_and_logs_a_failure(app, account, caplog, monkeypatch):
+    monkeypatch.setattr(runner.log, "disabled", False)  # Alembic's fileConfig disables existing loggers
+    with caplog.at_level(logging.ERROR):
+        assert runner.run_job(app, f"{__name__}._failing") is None
+    db.session.expire_all()
+    assert db.session.scalar(select(Account.email)) == "owner@example.com"
+    assert "failed" in caplog.text and "boom" in caplog.text
+
+
+def _failing():
+    _rename_then_fail("nope@example.com")
+
+
+def test_job_wrapper_passes_the_config_to_functions_that_take_it(app):
+    assert runner.run_job(app, f"{__name__}._wants_config") == app.config["UNACKED_FAIL_SECONDS"]
+
+
+def test_every_declared_job_resolves_and_is_sane():
+    ids = [job.id for job in JOBS]
+    assert len(ids) == len(set(ids))
+    for job in JOBS:
+        assert callable(runner.resolve(job.target))
+        assert job.seconds > 0
+    assert {"release-due-messages", "redeliver-or-fail-unacknowledged", "prune-auth-failures"} <= set(ids)
+
+
+def test_scheduler_builds_one_interval_job_per_entry(app):
+    scheduler = runner.build_scheduler(app)
+    assert sorted(job.id for job in scheduler.get_jobs()) == sorted(job.id for job in JOBS)
+    job = scheduler.get_job("release-due-messages")
+    assert job.max_instances == 1 and job.coalesce
+
+
+@pytest.mark.skipif(database_is_mariadb(), reason="one process pass is enough; the e2e test runs two on MariaDB")
+def test_scheduler_process_releases_due_messages_and_stops_on_sigterm(app, account, base_config, tmp_path):
+    """The real ``flask scheduler run`` process against the test database."""
+    acc, _token = account
+    now = utcnow()
+    db.session.add_all([
+        Message(account_id=acc.id, sendto="+4915752982212", phone="+4915752982212", body="due", status=1,
+                ready=False, due_at=now - timedelta(seconds=1), time_to_send=now - timedelta(seconds=1)),
+        Message(account_id=acc.id, sendto="+4915752982213", phone="+4915752982213", body="later", status=1,
+                ready=False, due_at=now + timedelta(hours=1), time_to_send=now + timedelta(hours=1)),
+    ])
+    db.session.commit()
+    env = {**os.environ, "DATABASE_URL": base_config["SQLALCHEMY_DATABASE_URI"],
+           "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x", "EVENTS_SOCKET_DIR": str(tmp_path / "events")}
+    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run"], cwd=ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        released = 0
+        while time.monotonic() < deadline and not released:
+            time.sleep(0.3)
+            db.session.expire_all()
+            released = db.session.scalar(select(func.count()).where(Message.ready.is_(True)))
+        assert released == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "release-due-messages" in output
