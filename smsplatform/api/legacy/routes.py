@@ -1,3 +1,281 @@
-from flask import Blueprint
+"""``/getdata/*``: the wire-compatible legacy API. One view per method; each parses, calls a service
+and shapes the answer. Every call commits once, at the end; a refused call changes nothing
+(except recorded login failures, which must survive the refusal).
+"""
+import logging
+from functools import wraps
 
+from flask import Blueprint, current_app, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from smsplatform.accounts.services import account_for_token, authenticate, issue_token
+from smsplatform.api.legacy import schemas
+from smsplatform.api.legacy.parsing import collect_params, first
+from smsplatform.api.legacy.responses import fail, human_date, ok, php_date
+from smsplatform.campaigns.services import create_paket
+from smsplatform.contacts.services import save_contact, save_tag
+from smsplatform.devices import queries as devices
+from smsplatform.errors import AuthenticationError, DomainError, NotFoundError, RateLimitedError, ValidationError
+from smsplatform.extensions import db
+from smsplatform.messaging import listing, statuses
+from smsplatform.messaging.service import accept_message_ids, as_int, as_text
+from smsplatform.models import Message
+from smsplatform.storage.services import store_image
+from smsplatform.timeutil import utcnow, zone
+
+log = logging.getLogger(__name__)
 bp = Blueprint("legacy", __name__, url_prefix="/getdata")
+
+ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+SAVED = "Sms has been saved successfully"
+MESSAGE_FIELDS = ("sendto", "body", "device_id", "sim", "timetosend", "customerid", "urgent")
+METHODS: set[str] = set()
+
+
+@bp.before_request
+def _allow_big_batches():
+    """Form bodies may use the whole request budget: a 10,000-message PHP form array is legitimate."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    request.max_form_memory_size = limit
+    request.max_form_parts = current_app.config["MAX_BATCH_SIZE"] * (len(MESSAGE_FIELDS) + 1) + 100
+
+
+def legacy_method(name: str, auth: str = "token"):
+    """Register a view for ``/getdata/<name>`` (GET and POST). The view gets the merged parameters
+    (and the uploaded files, and the token's account when ``auth == "token"``) and returns a response."""
+    def register(view):
+        @wraps(view)
+        def endpoint():
+            try:
+                params, files = collect_params(request)
+                if auth == "token":
+                    response = view(params, files, account_for_token(as_text(params.get("token"), "token")))
+                else:
+                    response = view(params, files)
+                db.session.commit()
+                return response
+            except AuthenticationError as error:
+                db.session.commit()  # keeps recorded login failures; nothing else was written
+                return fail(error.message)
+            except DomainError as error:
+                db.session.rollback()
+                return fail(error.message)
+
+        METHODS.add(name)
+        bp.add_url_rule(f"/{name}", endpoint=name, view_func=endpoint, methods=["GET", "POST"])
+        return endpoint
+    return register
+
+
+def _login(params) -> object:
+    email = params.get("email")
+    password = params.get("pass", params.get("password"))
+    if email is None or (isinstance(email, str) and not email.strip()):
+        raise ValidationError("email is required", field="email")
+    if password is None or password == "":
+        raise ValidationError("pass is required", field="pass")
+    try:
+        return authenticate(email, password, request.remote_addr, current_app.config)
+    except RateLimitedError as error:
+        raise ValidationError("Too many failed login attempts; try again in a few minutes") from error
+
+
+@legacy_method("gettoken", auth="login")
+def gettoken(params, files):
+    account = _login(params)
+    return ok("OK", token=issue_token(account, label="gettoken"))
+
+
+def _add_sms(params, files, account):
+    item = {field: params.get(field) for field in MESSAGE_FIELDS}
+    if files:
+        item["media"] = _stored_upload(account, files)
+    ids = accept_message_ids(account, [item], field_prefix=None)
+    return ok(SAVED, sms_id=ids[0], sms_ids=ids)
+
+
+def _stored_upload(account, files):
+    if len(files) != 1 or files[0][0] != "file":
+        raise ValidationError("send exactly one image, in the multipart field named file", field="file")
+    upload = files[0][1]
+    return store_image(account, upload.filename, upload.read(), upload.mimetype or None)
+
+
+@legacy_method("addsms")
+def addsms(params, files, account):
+    return _add_sms(params, files, account)
+
+
+@legacy_method("smstosend", auth="login")
+def smstosend(params, files):
+    return _add_sms(params, files, _login(params))
+
+
+@legacy_method("addalotofsms")
+def addalotofsms(params, files, account):
+    items = params.get("smsdata")
+    if items is None:
+        raise ValidationError("smsdata is required: a list of messages (in datajson or the body)", field="smsdata")
+    if not isinstance(items, list):
+        raise ValidationError("smsdata must be a list of messages", field="smsdata")
+    ids = accept_message_ids(account, items)
+    return ok(SAVED, sms_ids=ids)
+
+
+@legacy_method("getallsms")
+def getallsms(params, files, account):
+    query = schemas.ListSmsSchema().load(params)
+    tz = zone(query["timezone"] or account.timezone)
+    found = listing.list_messages(account, listing.Filters(
+        device_id=query["device_id"], status=query["status"], begin=query["begindate"], end=query["enddate"],
+        sim=query["sim"], customer_id=query["customerid"], phone=query["phone"], timezone=tz.key,
+        descending=query["orderbydesc"], limit=query["limit"], offset=query["offset"] or 0,
+        only_count=query["onlycount"],
+    ))
+    if query["onlycount"]:
+        return ok("Ok", count=found.count)
+    smss = {
+        str(row.id): {
+            "id": row.id, "sendto": row.phone, "body": row.body, "customerid": row.customer_id,
+            "status": row.status, "statustitle": statuses.title(row.status), "deviceid": row.device_id,
+            "urgent": True if row.urgent else None, "created": php_date(row.created_at, tz),
+            "senttime": php_date(row.sent_at, tz), "timetosend": php_date(row.time_to_send, tz), "sim": row.sim,
+            "paketid": row.paket_id, "pakettitle": row.paket_title, "paketbody": row.paket_body,
+        }
+        for row in found.rows
+    }
+    return ok("Ok", count=found.count, smss=smss)
+
+
+@legacy_method("getsmsstatus")
+def getsmsstatus(params, files, account):
+    sms_id = schemas.SmsStatusSchema().load(params)["sms_id"]
+    message = db.session.get(Message, sms_id)
+    if message is None or message.account_id != account.id:
+        raise NotFoundError(f"sms_id {sms_id} not found for this account", field="sms_id")
+    return ok("OK", sms_id=message.id, status=message.status, status_description=statuses.title(message.status))
+
+
+@legacy_method("savetag")
+def savetag(params, files, account):
+    title = schemas.SaveTagSchema().load(params)["title"]
+    return ok("Ok", tag_id=save_tag(account, title.strip()).id)
+
+
+@legacy_method("savecontact")
+def savecontact(params, files, account):
+    values = schemas.SaveContactSchema().load({
+        "phone": params.get("phone"), "tag_id": first(params, "tag_id", "ctag_id"),
+        "name": first(params, "fullname", "name"),
+    })
+    contact = save_contact(account, values["phone"], values["tag_id"], name=values["name"])
+    return ok("ok", contact_id=contact.id)
+
+
+@legacy_method("savepaket")
+def savepaket(params, files, account):
+    values = schemas.SavePaketSchema().load(params)
+    paket = create_paket(
+        account, title=values["title"], body=values["body"], device_id=values["device_id"],
+        sim=values["sim"] or 0, tag_ids=_tag_ids(values["tags"]), time_to_send=_paket_time(values["time_to_send"]),
+    )
+    return ok("Ok", paket_id=paket.id)
+
+
+def _tag_ids(value) -> list[int]:
+    """``"12,13,14"``, a list, or one number."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValidationError("tags is required: tag ids separated by commas, e.g. 12,13,14", field="tags")
+    parts = value if isinstance(value, list) else (value.split(",") if isinstance(value, str) else [value])
+    ids = [as_int(part.strip() if isinstance(part, str) else part, "tags", minimum=1)
+           for part in parts if not (isinstance(part, str) and not part.strip())]
+    if not ids:
+        raise ValidationError("tags is required: tag ids separated by commas, e.g. 12,13,14", field="tags")
+    return list(dict.fromkeys(ids))
+
+
+def _paket_time(value) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValidationError("time_to_send must be a date like 01.07.2026 10:00:00, or 0 for now",
+                              field="time_to_send")
+    return str(value)
+
+
+@legacy_method("getalldevices")
+def getalldevices(params, files, account):
+    tz = zone(schemas.TimezoneSchema().load(params)["timezone"] or account.timezone)
+    found = devices.list_devices(account)
+    return ok("OK", count=len(found), device={str(device.id): _device(device, tz) for device in found})
+
+
+def _device(device, tz) -> dict:
+    return {
+        "id": device.id, "title": device.name, "number": device.phone_number, "imei": device.imei,
+        "created": php_date(device.created_at, tz), "createdhumanformat": human_date(device.created_at, tz),
+        "lastseen": php_date(device.last_seen_at, tz), "lastseenhumanformat": human_date(device.last_seen_at, tz),
+        "serialnumber": device.serial_number, "siminfo": _siminfo(device.sim_cards),
+        "appversion": device.app_version, "isappversionactual": devices.is_app_version_actual(device.app_version),
+        "delaybetweeneachsms": device.delay_between_each_sms, "delaybetweenrequest": device.delay_between_request,
+        "subscription": bool(device.subscription),
+    }
+
+
+def _siminfo(sim_cards) -> list[dict]:
+    """The phone's ``simCards`` in the original's shape (all strings, as its Android app reported them)."""
+    cards = []
+    for card in sim_cards or []:
+        if not isinstance(card, dict):
+            continue
+        slot = card.get("slotIndex")
+        cards.append({
+            "Slot": str(slot if slot is not None else len(cards)), "IccId": card.get("iccid") or "",
+            "Number": card.get("phoneNumber") or "", "Roaming": "1" if card.get("roaming") else "0",
+            "CountryIso": card.get("countryIso") or "", "CarrierName": card.get("carrierName") or "",
+        })
+    return cards
+
+
+@legacy_method("getdevicestatus")
+def getdevicestatus(params, files, account):
+    values = schemas.DeviceStatusSchema().load(params)
+    device = devices.get_device(account, values["device_id"])
+    tz = zone(values["timezone"] or account.timezone)
+    now = utcnow()
+    seen = device.last_seen_at
+    return ok(
+        "OK", online=devices.is_online(device, current_app.config, now), device_id=device.id,
+        lastseen=php_date(seen, tz), diffseconds=int((now - seen).total_seconds()) if seen else None,
+        title=device.name,
+    )
+
+
+@bp.route("/", defaults={"rest": ""}, methods=ANY_METHOD)
+@bp.route("/<path:rest>", methods=ANY_METHOD)
+def unknown(rest):
+    name = rest.strip("/").lower()
+    if name in METHODS:
+        return fail(f"HTTP method {request.method} is not allowed; use GET or POST", 405)
+    known = ", ".join(sorted(METHODS))
+    return fail(f"unknown method {name[:60]!r}; the methods are {known}", 404)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(error):
+    db.session.rollback()
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    return fail(f"the request is too large: at most {limit} bytes are accepted", 413)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error):
+    db.session.rollback()
+    return fail(error.description or error.name, error.code or 500)
+
+
+@bp.errorhandler(Exception)
+def _server_error(error):
+    db.session.rollback()
+    log.exception("legacy API call failed")
+    return fail("internal server error; the request was not saved", 500)

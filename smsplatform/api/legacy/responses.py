@@ -1,0 +1,37 @@
+"""Legacy answers: the ``{"error":…,"message":…}`` envelope and PHP's date shapes."""
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Response
+
+from smsplatform.timeutil import as_utc
+
+
+def answer(payload: dict, status: int = 200) -> Response:
+    """JSON as PHP's ``json_encode`` writes it (compact, ASCII-escaped), in the given key order."""
+    return Response(json.dumps(payload, separators=(",", ":")), status=status, mimetype="application/json")
+
+
+def ok(message: str = "OK", **fields) -> Response:
+    return answer({"error": 0, "message": message, **fields})
+
+
+def fail(message: str, status: int = 200) -> Response:
+    """A refused call: HTTP 200 by default, because legacy clients read ``error`` (some throw on non-2xx)."""
+    return answer({"error": 1, "message": message}, status)
+
+
+def php_date(value: datetime | None, tz: ZoneInfo) -> dict | None:
+    """A date as PHP serialises ``DateTime``: ``{"date":"Y-m-d H:i:s.u","timezone_type":3,"timezone":…}``."""
+    if value is None:
+        return None
+    local = as_utc(value).astimezone(tz)
+    return {"date": local.strftime("%Y-%m-%d %H:%M:%S.000000"), "timezone_type": 3, "timezone": tz.key}
+
+
+def human_date(value: datetime | None, tz: ZoneInfo) -> str | None:
+    """``d.m.Y H:i:s`` in the zone, as the original's ``…humanformat`` fields."""
+    if value is None:
+        return None
+    return as_utc(value).astimezone(tz).strftime("%d.%m.%Y %H:%M:%S")

@@ -1,0 +1,49 @@
+"""Read-only device queries shared by the edges (legacy API, dashboard)."""
+from datetime import datetime
+
+from sqlalchemy import select
+
+from smsplatform.errors import NotFoundError
+from smsplatform.extensions import db
+from smsplatform.models import Account, Device
+from smsplatform.timeutil import utcnow
+
+# The newest release of the Android app we know of; older versions are reported as not actual.
+LATEST_APP_VERSION = "1.68.0"
+
+
+def list_devices(account: Account) -> list[Device]:
+    """The account's paired (not revoked) devices, oldest first."""
+    return list(db.session.scalars(
+        select(Device).where(Device.account_id == account.id, Device.revoked_at.is_(None)).order_by(Device.id)
+    ))
+
+
+def get_device(account: Account, device_id: int) -> Device:
+    """One of the account's paired devices; a foreign, revoked or unknown id is reported the same way."""
+    device = db.session.get(Device, device_id) if isinstance(device_id, int) else None
+    if device is None or device.account_id != account.id or device.revoked_at is not None:
+        raise NotFoundError(f"device {device_id} not found for this account", field="device_id")
+    return device
+
+
+def is_online(device: Device, config, now: datetime | None = None) -> bool:
+    """Seen within ``DEVICE_ONLINE_WINDOW_SECONDS``."""
+    if device.last_seen_at is None:
+        return False
+    age = ((now or utcnow()) - device.last_seen_at).total_seconds()
+    return age <= config["DEVICE_ONLINE_WINDOW_SECONDS"]
+
+
+def is_app_version_actual(version: str | None) -> bool:
+    return _version_tuple(version) >= _version_tuple(LATEST_APP_VERSION)
+
+
+def _version_tuple(version: str | None) -> tuple[int, ...]:
+    parts = []
+    for piece in (version or "").strip().split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)

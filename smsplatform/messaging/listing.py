@@ -1,0 +1,102 @@
+"""Listing an account's messages (outgoing and incoming) with the legacy ``getallsms`` filters.
+
+Every query starts with ``account_id =`` and, for the usual filters, matches one of the indexes in
+``models/messages.py`` (account+device+status+created, account+status+created, account+created,
+account+phone, account+customer); rows come back in ``created_at, id`` order from the index, so a
+page never sorts the whole account. At most ``LIST_MAX_ROWS`` rows are returned per call
+(``limit``/``offset`` page through the rest); ``count`` is always the full total.
+"""
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from smsplatform.extensions import db
+from smsplatform.models import Account, Message, Paket
+from smsplatform.phones import normalize_phone
+from smsplatform.timeutil import parse_local_datetime
+
+_DATE_ONLY = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}\s*$")
+
+
+@dataclass(frozen=True)
+class Filters:
+    device_id: int | None = None
+    status: int | None = None
+    begin: str | None = None       # created at or after; naive values are in ``timezone``
+    end: str | None = None         # created at or before; a date alone means the whole day
+    sim: int | None = None
+    customer_id: int | None = None
+    phone: str | None = None       # matches the normalised number, however it was written
+    timezone: str = "UTC"
+    descending: bool = False
+    limit: int | None = None       # capped at LIST_MAX_ROWS
+    offset: int = 0
+    only_count: bool = False
+
+
+@dataclass(frozen=True)
+class Listing:
+    count: int
+    rows: list  # rows with Message's columns plus paket_title, paket_body
+
+
+def list_messages(account: Account, filters: Filters) -> Listing:
+    conditions = _conditions(account, filters)
+    count = db.session.scalar(select(func.count()).select_from(Message).where(*conditions))
+    if filters.only_count:
+        return Listing(count=count, rows=[])
+    cap = current_app.config["LIST_MAX_ROWS"]
+    limit = min(filters.limit or cap, cap)
+    order = (Message.created_at.desc(), Message.id.desc()) if filters.descending else (Message.created_at, Message.id)
+    rows = db.session.execute(
+        select(
+            Message.id, Message.phone, Message.body, Message.customer_id, Message.status, Message.device_id,
+            Message.urgent, Message.created_at, Message.sent_at, Message.time_to_send, Message.sim,
+            Message.paket_id, Paket.title.label("paket_title"), Paket.body.label("paket_body"),
+        )
+        .outerjoin(Paket, Paket.id == Message.paket_id)
+        .where(*conditions)
+        .order_by(*order)
+        .limit(limit)
+        .offset(filters.offset)
+    ).all()
+    return Listing(count=count, rows=rows)
+
+
+def _conditions(account: Account, filters: Filters) -> list:
+    conditions = [Message.account_id == account.id]
+    if filters.device_id is not None:
+        conditions.append(Message.device_id == filters.device_id)
+    if filters.status is not None:
+        conditions.append(Message.status == filters.status)
+    if filters.begin is not None:
+        conditions.append(Message.created_at >= parse_local_datetime(filters.begin, filters.timezone, "begindate"))
+    if filters.end is not None:
+        conditions.append(_until(filters.end, filters.timezone))
+    if filters.sim is not None:
+        conditions.append(Message.sim == filters.sim)
+    if filters.customer_id is not None:
+        conditions.append(Message.customer_id == filters.customer_id)
+    if filters.phone is not None:
+        conditions.append(Message.phone.in_(_phone_forms(account, filters.phone)))
+    return conditions
+
+
+def _until(text: str, tz_name: str):
+    end = parse_local_datetime(text, tz_name, "enddate")
+    if _DATE_ONLY.match(text):
+        next_day = (datetime.strptime(text.strip(), "%Y-%m-%d") + timedelta(days=1)).strftime("%Y-%m-%d")
+        return Message.created_at < parse_local_datetime(next_day, tz_name, "enddate")
+    return Message.created_at <= end
+
+
+def _phone_forms(account: Account, raw: str) -> list[str]:
+    """The stored forms a number may have: E.164 with the account's region, and as written."""
+    phone = normalize_phone(raw, account.default_region, field="phone")
+    forms = {phone.normalized, raw.strip()}
+    if not phone.normalized.startswith("+"):
+        forms.add("+" + phone.normalized)
+    return sorted(forms)

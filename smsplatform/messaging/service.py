@@ -1,0 +1,302 @@
+"""Accepting outgoing messages: validate a whole batch first, then store it with one bulk insert.
+
+A batch is all-or-nothing: every item is checked (and every recipient normalised) before the first
+row is written, and an error names the item's index and field. Rows are inserted with one
+``executemany`` of plain dicts, not one ORM object per message, so 10,000 messages stay cheap.
+"""
+import re
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from smsplatform.errors import ValidationError
+from smsplatform.events import wake_after_commit
+from smsplatform.extensions import db
+from smsplatform.messaging.segments import count_segments
+from smsplatform.messaging.statuses import PENDING
+from smsplatform.models import Account, Contact, Device, Message, StoredObject
+from smsplatform.phones import Phone, normalize_phone
+from smsplatform.storage.services import public_url
+from smsplatform.timeutil import parse_local_datetime, utcnow
+
+URGENT_PRIORITY = 100  # the Android app skips its delays and limits at priority >= 100
+SLOT_NAMES = {0: "SMS on SIM 1", 1: "SMS on SIM 2", 2: "WhatsApp Business", 3: "WhatsApp", 4: "RCS", 5: "RCS"}
+MAX_SLOT = 5
+_CHUNK = 500  # ids per IN (...) lookup; well under every database's bound-parameter limit
+_INTEGER = re.compile(r"^[+-]?\d{1,18}$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off", "null"}
+
+
+def as_int(value, field: str, *, required: bool = False, minimum: int | None = None,
+           maximum: int | None = None) -> int | None:
+    """An integer given as a JSON number, a numeric string or a boolean; None/empty is absent."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ValidationError(f"{field} is {'required' if value is None else 'empty'}", field=field)
+        return None
+    if isinstance(value, bool):
+        number = int(value)
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _INTEGER.match(value.strip()):
+        number = int(value.strip())
+    else:
+        raise ValidationError(f"{field} must be an integer, got {_show(value)}", field=field)
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        bounds = f"{minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ValidationError(f"{field} must be {bounds}, got {number}", field=field)
+    return number
+
+
+def as_flag(value, field: str) -> bool:
+    """A 0/1 flag: 1, "1", true, "true", "yes", "on" are set; 0, "", false, null are not."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, (int, float)):
+        return value != 0
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        if _INTEGER.match(text):
+            return int(text) != 0
+    raise ValidationError(f"{field} must be 0 or 1, got {_show(value)}", field=field)
+
+
+def as_text(value, field: str, *, required: bool = False) -> str | None:
+    """A string parameter (numbers are accepted and written out); None is absent."""
+    if value is None:
+        if required:
+            raise ValidationError(f"{field} is required", field=field)
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValidationError(f"{field} must be a string, got {_show(value)}", field=field)
+    return value if isinstance(value, str) else str(value)
+
+
+def _show(value) -> str:
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else "a list"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def split_recipients(sendto: str) -> list[str]:
+    """Comma-separated numbers, each kept as sent (a leading space before a digit is a ``+``)."""
+    parts = []
+    for part in sendto.split(","):
+        part = part.rstrip()
+        if not part.strip():
+            continue
+        # " 4915…" is "+4915…" that a GET query turned into a space; " 0157…" after a comma is not.
+        parts.append(part if re.match(r"^ +[1-9]", part) else part.strip())
+    return parts
+
+
+def accept_messages(account: Account, items: list[dict], *, default_device_id=None, now: datetime | None = None,
+                    field_prefix: str | None = "smsdata") -> list[Message]:
+    """Validate every item, then store one pending message per recipient; the stored rows, in order.
+
+    Item keys: sendto, body, device_id, sim, timetosend, customerid, urgent, media (a StoredObject
+    whose public URL replaces the body). Errors name ``<field_prefix>[index].field`` (only the
+    field when ``field_prefix`` is None, for single-message calls).
+    """
+    ids = accept_message_ids(account, items, default_device_id=default_device_id, now=now,
+                             field_prefix=field_prefix)
+    found: dict[int, Message] = {}
+    for start in range(0, len(ids), _CHUNK):
+        for message in db.session.scalars(select(Message).where(Message.id.in_(ids[start:start + _CHUNK]))):
+            found[message.id] = message
+    return [found[message_id] for message_id in ids]
+
+
+def accept_message_ids(account: Account, items: list[dict], *, default_device_id=None,
+                       now: datetime | None = None, field_prefix: str | None = "smsdata") -> list[int]:
+    """``accept_messages`` returning only the new ids, for big batches (no ORM object per message)."""
+    rows, ready_devices = _validated_rows(account, items, default_device_id, now or utcnow(), field_prefix)
+    table = Message.__table__
+    # One executemany; autoincrement ids are assigned in row order, so sorted ids follow the rows.
+    ids = sorted(db.session.scalars(table.insert().returning(table.c.id), rows))
+    wake_after_commit(db.session, ready_devices)
+    return ids
+
+
+def _validated_rows(account: Account, items, default_device_id, now: datetime,
+                    field_prefix: str | None) -> tuple[list[dict], set[int]]:
+    config = current_app.config
+    max_batch = config["MAX_BATCH_SIZE"]
+    if not isinstance(items, list) or not items:
+        raise ValidationError(f"{field_prefix or 'message'} is empty: give at least one message",
+                              field=field_prefix)
+    if len(items) > max_batch:
+        raise ValidationError(f"batch has {len(items)} messages; at most {max_batch} per call", field=field_prefix)
+    device_ids = []
+    for index, item in enumerate(items):
+        try:
+            if not isinstance(item, dict):
+                raise ValidationError("must be an object with sendto, body and device_id")
+            device_ids.append(as_int(item.get("device_id", default_device_id), "device_id", required=True, minimum=1))
+        except ValidationError as error:
+            raise _located(error, field_prefix, index) from None
+    devices = _own_devices(account, set(device_ids))
+    batch = _Batch(account, devices, now, config["MAX_BODY_CHARS"])
+    for index, (item, device_id) in enumerate(zip(items, device_ids)):
+        try:
+            batch.add(item, device_id, index)
+        except ValidationError as error:
+            raise _located(error, field_prefix, index) from None
+    if len(batch.rows) > max_batch:
+        raise ValidationError(f"{len(batch.rows)} recipients in one call; at most {max_batch}", field=field_prefix)
+    if not account.allow_direct_to_opted_out:
+        _refuse_opted_out(account, batch.rows, batch.row_items, field_prefix)
+    return batch.rows, batch.ready_devices
+
+
+def _located(error: ValidationError, prefix: str | None, index: int) -> ValidationError:
+    """``sim must be …`` of item 3 becomes ``smsdata[3].sim must be …``."""
+    if not prefix:
+        return error
+    field = error.field or ""
+    where = f"{prefix}[{index}].{field}" if field else f"{prefix}[{index}]"
+    if field and error.message.startswith(field):
+        return ValidationError(where + error.message[len(field):], field=where)
+    return ValidationError(f"{where}: {error.message}" if field else f"{where} {error.message}", field=where)
+
+
+class _Batch:
+    """The rows of one call, built item by item; caches what repeats across a big batch."""
+
+    def __init__(self, account: Account, devices: dict[int, Device], now: datetime, max_body: int):
+        self.account, self.devices, self.now, self.max_body = account, devices, now, max_body
+        self.rows: list[dict] = []
+        self.row_items: list[int] = []  # the item index of each row, for error messages
+        self.ready_devices: set[int] = set()
+        self._media_urls: dict[int, str] = {}
+        self._segments: dict[str, tuple[int, str]] = {}
+        self._phones: dict[tuple, Phone] = {}
+        self._times: dict[str, datetime] = {}
+        self._device_rules: dict[int, tuple] = {}
+
+    def add(self, item: dict, device_id: int, index: int) -> None:
+        device = self.devices.get(device_id)
+        if device is None:
+            raise ValidationError(f"device_id: device {device_id} not found for this account", field="device_id")
+        region, prefixes, slots = self._rules(device)
+        media = item.get("media")
+        body = _body(item.get("body"), media, self.max_body)
+        media_url = None
+        if media is not None:
+            if not isinstance(media, StoredObject) or media.account_id != self.account.id:
+                raise ValidationError("file: unknown upload", field="file")
+            if media.id not in self._media_urls:
+                self._media_urls[media.id] = public_url(media)
+            body = media_url = self._media_urls[media.id]
+        sim = as_int(item.get("sim"), "sim", minimum=0, maximum=MAX_SLOT) or 0
+        _check_slot(device, slots, sim)
+        time_to_send = self._time(item.get("timetosend"))
+        due = max(time_to_send, self.now) if time_to_send is not None else self.now
+        customer_id = as_int(item.get("customerid"), "customerid", minimum=-(2 ** 63), maximum=2 ** 63 - 1)
+        urgent = as_flag(item.get("urgent"), "urgent")
+        if body not in self._segments:
+            info = count_segments(body)
+            self._segments[body] = (info.segments, info.encoding)
+        segments, encoding = self._segments[body]
+        recipients = split_recipients(as_text(item.get("sendto"), "sendto", required=True))
+        if not recipients:
+            raise ValidationError("sendto is empty: give a phone number", field="sendto")
+        ready = due <= self.now
+        if ready:
+            self.ready_devices.add(device_id)
+        for raw in recipients:
+            key = (raw, region, prefixes)
+            phone = self._phones.get(key)
+            if phone is None:
+                phone = self._phones[key] = normalize_phone(raw, region, prefixes, field="sendto")
+            self.rows.append({
+                "account_id": self.account.id, "device_id": device_id, "sendto": phone.raw,
+                "phone": phone.normalized, "body": body, "segments": segments, "encoding": encoding, "sim": sim,
+                "customer_id": customer_id, "urgent": urgent, "priority": URGENT_PRIORITY if urgent else 0,
+                "status": PENDING, "ready": ready, "time_to_send": time_to_send, "due_at": due,
+                "created_at": self.now, "updated_at": self.now,
+                "media_object_id": media.id if media is not None else None, "media_url": media_url,
+            })
+            self.row_items.append(index)
+
+    def _rules(self, device: Device) -> tuple:
+        if device.id not in self._device_rules:
+            self._device_rules[device.id] = (device.default_region or self.account.default_region,
+                                             device.plus_prefix_list(), device.slot_list())
+        return self._device_rules[device.id]
+
+    def _time(self, value) -> datetime | None:
+        """``timetosend`` in the account's zone, as UTC; None when absent, empty or ``0`` (now)."""
+        if _means_now(value):
+            return None
+        text = as_text(value, "timetosend")
+        if text not in self._times:
+            self._times[text] = parse_local_datetime(text, self.account.timezone, "timetosend")
+        return self._times[text]
+
+
+def _means_now(value) -> bool:
+    """No ``timetosend``: absent, empty, or the legacy ``0``."""
+    return value is None or (isinstance(value, str) and value.strip() in ("", "0")) or \
+        (isinstance(value, int) and not isinstance(value, bool) and value == 0)
+
+
+def _body(value, media, max_chars: int) -> str:
+    if media is not None and (value is None or (isinstance(value, str) and not value.strip())):
+        return ""
+    text = as_text(value, "body", required=True)
+    if not text.strip():
+        raise ValidationError("body is empty", field="body")
+    if len(text) > max_chars:
+        raise ValidationError(f"body is too long: {len(text)} characters, at most {max_chars}", field="body")
+    return text
+
+
+def _check_slot(device: Device, slots: set[int], sim: int) -> None:
+    """Slots 2-5 only where the device declared them; SIM 2 only when the device has a second SIM."""
+    if sim >= 2 and sim not in slots:
+        raise ValidationError(
+            f"sim {sim} ({SLOT_NAMES[sim]}) is not available on device {device.id}", field="sim")
+    if sim == 1 and device.sim_cards and not _has_second_sim(device.sim_cards):
+        raise ValidationError(f"sim 1 (SIM 2): device {device.id} has no second SIM card; use sim 0", field="sim")
+
+
+def _has_second_sim(sim_cards: list) -> bool:
+    if len(sim_cards) >= 2:
+        return True
+    return any(isinstance(card, dict) and (card.get("slotIndex") == 1 or card.get("simNumber") == 2)
+               for card in sim_cards)
+
+
+def _own_devices(account: Account, device_ids: set[int]) -> dict[int, Device]:
+    found: dict[int, Device] = {}
+    ordered = sorted(device_ids)
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = ordered[start:start + _CHUNK]
+        for device in db.session.scalars(select(Device).where(
+                Device.id.in_(chunk), Device.account_id == account.id, Device.revoked_at.is_(None))):
+            found[device.id] = device
+    return found
+
+
+def _refuse_opted_out(account: Account, rows: list[dict], row_items: list[int], prefix: str | None) -> None:
+    phones = sorted({row["phone"] for row in rows})
+    opted_out: set[str] = set()
+    for start in range(0, len(phones), _CHUNK):
+        opted_out.update(db.session.scalars(select(Contact.phone).where(
+            Contact.account_id == account.id, Contact.opted_out.is_(True),
+            Contact.phone.in_(phones[start:start + _CHUNK]))))
+    for row, index in zip(rows, row_items):
+        if row["phone"] in opted_out:
+            error = ValidationError(f"sendto: {row['phone']} has opted out of messages from this account",
+                                    field="sendto")
+            raise _located(error, prefix, index)
