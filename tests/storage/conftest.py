@@ -20,11 +20,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
+def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 30, log: Path | None = None) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
+            output = log.read_text(errors="replace")[-3000:] if log else ""
+            raise RuntimeError(f"server exited with {process.returncode}\n{output}")
         try:
             requests.get(url, timeout=1)
             return

@@ -9,6 +9,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from smsplatform.config import PROJECT_ROOT
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
 from smsplatform.messaging.service import accept_messages
@@ -226,12 +227,14 @@ def test_uploads_are_served_by_a_real_server_process(app, account, upload_root, 
     db.session.commit()
     env = dict(os.environ, DATABASE_URL=database_url, UPLOAD_DIR=str(upload_root), SECRET_KEY="test",
                PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", INSTANCE_PATH=str(upload_root.parent / "instance"))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    log = upload_root.parent / "server.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--host", "127.0.0.1", "--port", str(port)],
+            env=env, cwd=PROJECT_ROOT, stdout=output, stderr=subprocess.STDOUT,
+        )
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/uploads/", server)
+        wait_for_http(f"http://127.0.0.1:{port}/uploads/", server, log=log)
         response = requests.get(public_url(obj), timeout=10)
         assert response.status_code == 200
         assert response.content == images.gif()
