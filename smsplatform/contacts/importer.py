@@ -15,6 +15,7 @@ import csv
 import io
 import re
 import tempfile
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Callable
@@ -116,24 +117,24 @@ def import_contacts(account: Account, stream: BinaryIO, *, commit: Callable[[], 
     writer = _ChunkWriter(account, mode, {t.title_key: t.id for t in extra_tags}, now or utcnow(), report)
     chunk: dict[str, _Entry] = {}
     last_line = 1
-    rows = _rows(data, columns)
-    for line, cells in rows:
-        report.rows += 1
-        last_line = line
-        parsed = _parse_row(account, line, cells, columns, report)
-        if parsed is None:
-            continue
-        phone, entry = parsed
-        if phone in chunk:
-            report.merged += 1
-            kept = chunk[phone]
-            kept.name = entry.name or kept.name
-            kept.tags.update(entry.tags)
-        else:
-            chunk[phone] = entry
-        if len(chunk) >= chunk_size:
-            _write(writer, chunk, commit, last_line)
-            chunk = {}
+    with closing(_rows(data, columns)) as rows:
+        for line, cells in rows:
+            report.rows += 1
+            last_line = line
+            parsed = _parse_row(account, line, cells, columns, report)
+            if parsed is None:
+                continue
+            phone, entry = parsed
+            if phone in chunk:
+                report.merged += 1
+                kept = chunk[phone]
+                kept.name = entry.name or kept.name
+                kept.tags.update(entry.tags)
+            else:
+                chunk[phone] = entry
+            if len(chunk) >= chunk_size:
+                _write(writer, chunk, commit, last_line)
+                chunk = {}
     if chunk:
         _write(writer, chunk, commit, last_line)
     db.session.expire_all()
@@ -418,10 +419,10 @@ class _ChunkWriter:
             return
         cids = {c for c, _ in wanted}
         tids = {t for _, t in wanted}
-        have = set(db.session.execute(
+        have = {(c, t) for c, t in db.session.execute(
             select(contact_tags.c.contact_id, contact_tags.c.tag_id)
             .where(contact_tags.c.contact_id.in_(cids), contact_tags.c.tag_id.in_(tids))
-        ).tuples())
+        )}
         rows = [{"contact_id": c, "tag_id": t} for c, t in wanted - have]
         if rows:
             db.session.execute(insert(contact_tags), rows)

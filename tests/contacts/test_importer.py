@@ -1,0 +1,257 @@
+"""CSV import: format detection, per-row report, merge, modes, chunk transactions and hostile files."""
+import io
+import os
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from smsplatform.contacts import importer, optout, services
+from smsplatform.errors import NotFoundError, ValidationError
+from smsplatform.extensions import db
+from smsplatform.messaging import statuses
+from smsplatform.models import Contact, Device, Message, Paket, Tag, contact_tags
+
+
+@pytest.fixture
+def owner(account):
+    owner = account[0]
+    owner.default_region = "DE"
+    db.session.commit()
+    return owner
+
+
+def run(owner, data: bytes | str, **kwargs):
+    raw = data.encode() if isinstance(data, str) else data
+    commits = []
+
+    def commit():
+        db.session.commit()
+        commits.append(1)
+
+    report = importer.import_contacts(owner, io.BytesIO(raw), commit=commit, **kwargs)
+    return report, len(commits)
+
+
+def contacts_by_phone():
+    return {c.phone: c for c in db.session.query(Contact)}
+
+
+def tag_titles(contact):
+    return sorted(t.title for t in contact.tags)
+
+
+def test_basic_import_with_tags_names_and_a_row_report(owner):
+    report, commits = run(owner, (
+        "Name,Phone,Tags\n"
+        "Anna Schmidt,0157 52982212,VIP|Berlin\n"
+        "Bob,+49 157 52982213,vip; Hamburg\n"
+        "Nobody,,VIP\n"
+        "Eve,not a number,VIP\n"
+        "\n"
+        "Carl,0157-52982214,\n"
+    ))
+    assert (report.rows, report.created, report.invalid, commits) == (5, 3, 2, 1)
+    assert [(e.line, e.value, e.reason) for e in report.errors] == [
+        (4, "", "phone is empty"),
+        (5, "not a number", "phone contains characters that are not part of a phone number"),
+    ]
+    contacts = contacts_by_phone()
+    assert tag_titles(contacts["+4915752982212"]) == ["Berlin", "VIP"]
+    assert tag_titles(contacts["+4915752982213"]) == ["Hamburg", "VIP"]  # "vip" is the existing tag
+    assert contacts["+4915752982212"].phone_raw == "0157 52982212"
+    assert contacts["+4915752982214"].name == "Carl" and contacts["+4915752982214"].tags == []
+    assert db.session.query(Tag).count() == 3
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", ","])
+def test_delimiter_is_detected_and_bom_is_ignored(owner, delimiter):
+    text = f"\ufeffphone{delimiter}name{delimiter}tags\n+4915752982212{delimiter}Zoë{delimiter}\"A,B\"\n"
+    report, _ = run(owner, text.encode("utf-8"))
+    contact = contacts_by_phone()["+4915752982212"]
+    assert report.created == 1 and contact.name == "Zoë" and tag_titles(contact) == ["A", "B"]
+
+
+def test_duplicates_merge_into_one_contact_with_the_union_of_tags_across_chunks(owner):
+    rows = ["phone,name,tags", "+4915752982212,Anna,A", "0157 52982212,,B", "+4915752982299,X,",
+            "+4915752982298,Y,", "+49 1575 2982212,Anna S.,C"]
+    report, commits = run(owner, "\n".join(rows), chunk_size=2)
+    contact = contacts_by_phone()["+4915752982212"]
+    assert tag_titles(contact) == ["A", "B", "C"] and contact.name == "Anna S."
+    assert db.session.query(Contact).count() == 3
+    assert commits == 2 and report.merged == 1 and report.created == 3 and report.updated == 1
+
+
+def test_import_into_chosen_tags_and_rerun_is_idempotent(owner):
+    campaign = services.save_tag(owner, "Campaign")
+    db.session.commit()
+    text = "phone\n+4915752982212\n+4915752982213\n"
+    run(owner, text, tag_ids=[campaign.id])
+    report, _ = run(owner, text, tag_ids=[campaign.id])
+    assert report.created == 0 and report.updated == 2
+    assert db.session.query(contact_tags).count() == 2
+
+
+def test_foreign_target_tag_is_refused_before_reading(owner, make_account):
+    other = make_account(email="other@example.com")[0]
+    foreign = services.save_tag(other, "Theirs")
+    db.session.commit()
+    with pytest.raises(NotFoundError):
+        run(owner, "phone\n+4915752982212\n", tag_ids=[foreign.id])
+    assert db.session.query(Contact).count() == 0
+
+
+def test_an_upsert_import_never_clears_an_opt_out(owner):
+    optout.handle_incoming(owner, "+4915752982212", "STOP")
+    db.session.commit()
+    run(owner, "phone,name,tags\n+4915752982212,Anna,VIP\n")
+    contact = contacts_by_phone()["+4915752982212"]
+    assert contact.opted_out and contact.opt_out_reason == "replied STOP" and tag_titles(contact) == ["VIP"]
+
+
+def test_blocklist_mode_opts_out_new_and_existing_numbers_and_withdraws_their_newsletters(owner):
+    existing = services.save_contact(owner, "+4915752982212", None, name="Anna")
+    device = Device(account_id=owner.id, name="p", webhook_signing_key="k")
+    db.session.add(device)
+    db.session.flush()
+    paket = Paket(account_id=owner.id, title="t", body="b", device_id=device.id, status="running")
+    db.session.add(paket)
+    db.session.flush()
+    pending = Message(account_id=owner.id, device_id=device.id, sendto="x", phone=existing.phone, body="b",
+                      status=statuses.PENDING, ready=True, due_at=existing.created_at, paket_id=paket.id)
+    db.session.add(pending)
+    db.session.commit()
+    report, _ = run(owner, "phone\n+4915752982212\n+4915752982213\n", mode="blocklist")
+    assert report.opted_out == 2
+    assert all(c.opted_out and c.opt_out_reason == importer.BLOCKLIST_REASON for c in contacts_by_phone().values())
+    db.session.refresh(pending)
+    assert pending.status == statuses.OPTED_OUT
+
+
+@pytest.mark.parametrize("cell, reason", [
+    ("=cmd|' /C calc'!A0", "phone looks like a spreadsheet formula"),
+    ('=HYPERLINK("http://evil","4915752982212")', "phone looks like a spreadsheet formula"),
+    ("@SUM(1+1)", "phone looks like a spreadsheet formula"),
+    ("-2+3+4915752982212", "phone looks like a spreadsheet formula"),
+    ("+49cmd", "phone contains characters that are not part of a phone number"),
+])
+def test_formulas_in_the_phone_column_are_rejected_rows(owner, cell, reason):
+    report, _ = run(owner, f'phone,name\n"{cell.replace(chr(34), chr(34) * 2)}",x\n+4915752982212,ok\n')
+    assert [(e.line, e.reason) for e in report.errors] == [(2, reason)]
+    assert list(contacts_by_phone()) == ["+4915752982212"]
+
+
+def test_formulas_in_name_or_tags_are_rejected_rows(owner):
+    report, _ = run(owner, 'phone,name,tags\n+4915752982212,"=1+2",\n+4915752982213,Bob,"ok|+SUM(A1)"\n'
+                           "+4915752982214,Carl,fine\n")
+    assert [(e.line, e.value, e.reason) for e in report.errors] == [
+        (2, "=1+2", "name looks like a spreadsheet formula"),
+        (3, "+SUM(A1)", "tag looks like a spreadsheet formula"),
+    ]
+    assert list(contacts_by_phone()) == ["+4915752982214"]
+    assert [t.title for t in db.session.query(Tag)] == ["fine"]
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"name,email\nAnna,a@example.com\n", "one of them must be 'phone' (found 'name', 'email')"),
+    (b"", "the file is empty"),
+    (b"\n\n  \n", "the file is empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + os.urandom(200), "not a CSV text file"),
+    (bytes(range(256)) * 4, "not a CSV text file"),
+    (b"\xff\xfe" + "phone\n+4915752982212\n".encode("utf-16-le"), "not a CSV text file"),
+    ("phone,name\n+4915752982212,Zoë\n".encode("cp1252"), "not UTF-8 text (invalid bytes on line 2)"),
+])
+def test_unusable_files_are_refused_whole_with_a_clear_error(owner, data, message):
+    with pytest.raises(ValidationError) as error:
+        run(owner, data)
+    assert message in error.value.message
+    assert db.session.query(Contact).count() == 0
+
+
+def test_mixed_encodings_change_nothing(owner):
+    good = "".join(f"+49157529{i:05d},Zoë\n" for i in range(50)).encode("utf-8")
+    data = b"phone,name\n" + good + "+4915752900999,Zoë\n".encode("latin-1")
+    with pytest.raises(ValidationError) as error:
+        run(owner, data, chunk_size=10)
+    assert "line 52" in error.value.message
+    assert db.session.query(Contact).count() == 0
+
+
+def test_a_broken_csv_structure_is_refused_before_writing(owner):
+    data = "phone,name\n+4915752982212,Anna\n+4915752982213,\"" + "x" * 200_000 + "\"\n"
+    with pytest.raises(ValidationError) as error:
+        run(owner, data)
+    assert "not valid CSV near line 3" in error.value.message
+    assert db.session.query(Contact).count() == 0
+
+
+class _Unseekable(io.RawIOBase):
+    """An upload stream that cannot seek (its size is only known by reading it)."""
+
+    def __init__(self, size: int):
+        self.left = size
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        n = min(len(buffer), self.left)
+        buffer[:n] = b"1" * n
+        self.left -= n
+        return n
+
+
+def test_oversized_files_are_refused(owner):
+    fifty_mb = 50 * 1024 * 1024
+    big = io.BytesIO(b"phone\n" + b"4915752982212\n" * (fifty_mb // 14))
+    with pytest.raises(ValidationError) as error:
+        importer.import_contacts(owner, big, commit=db.session.commit)
+    assert "the limit is 20.0 MB" in error.value.message
+    with pytest.raises(ValidationError) as error:
+        importer.import_contacts(owner, io.BufferedReader(_Unseekable(fifty_mb)), commit=db.session.commit)
+    assert "larger than the limit" in error.value.message
+    with pytest.raises(ValidationError):
+        run(owner, "phone\n+4915752982212\n", max_bytes=10)
+    assert db.session.query(Contact).count() == 0
+
+
+def test_unseekable_stream_within_the_limit_is_imported(owner):
+    class Stream(io.RawIOBase):
+        def __init__(self):
+            self.data = io.BytesIO(b"phone\n+4915752982212\n")
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            chunk = self.data.read(len(buffer))
+            buffer[:len(chunk)] = chunk
+            return len(chunk)
+
+    report = importer.import_contacts(owner, io.BufferedReader(Stream()), commit=db.session.commit)
+    assert report.created == 1
+
+
+def test_a_failing_chunk_leaves_nothing_of_itself_and_reports_progress(owner):
+    rows = "".join(f"+49157529{i:05d},Name {i},T{i % 3}\n" for i in range(10))
+    calls = []
+
+    def commit():
+        calls.append(1)
+        if len(calls) == 2:
+            raise OperationalError("COMMIT", {}, Exception("disk full"))
+        db.session.commit()
+
+    with pytest.raises(importer.ImportAborted) as error:
+        importer.import_contacts(owner, io.BytesIO(("phone,name,tags\n" + rows).encode()), commit=commit, chunk_size=4)
+    assert error.value.report.chunks == 1 and "line 9" in error.value.message
+    db.session.expire_all()
+    assert sorted(contacts_by_phone()) == [f"+49157529{i:05d}" for i in range(4)]
+    assert db.session.query(contact_tags).count() == 4
+    # Re-running the whole file completes it.
+    report, _ = run(owner, "phone,name,tags\n" + rows, chunk_size=4)
+    assert db.session.query(Contact).count() == 10 and report.created == 6
+
+
+def test_bad_mode_is_refused(owner):
+    with pytest.raises(ValidationError):
+        run(owner, "phone\n+4915752982212\n", mode="replace")

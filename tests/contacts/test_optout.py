@@ -1,0 +1,96 @@
+"""Opt-out keywords from incoming SMS: whole text, trimmed, case-insensitive; pending newsletter messages withdrawn."""
+from datetime import timedelta
+
+import pytest
+
+from smsplatform.contacts import optout, services
+from smsplatform.errors import ValidationError
+from smsplatform.extensions import db
+from smsplatform.messaging import statuses
+from smsplatform.models import Contact, Device, Message, Paket
+from smsplatform.timeutil import utcnow
+
+
+@pytest.fixture
+def owner(account):
+    return account[0]
+
+
+def _message(owner, device, phone, *, status=statuses.PENDING, paket=None):
+    now = utcnow()
+    message = Message(account_id=owner.id, device_id=device.id, sendto=phone, phone=phone, body="hi", status=status,
+                      ready=True, due_at=now, paket_id=paket.id if paket else None)
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+@pytest.mark.parametrize("text", ["STOP", " stop\n", "Unsubscribe", "quit", "End", "STOPALL", "cancel"])
+def test_default_keywords_opt_out_and_create_the_contact(owner, text):
+    now = utcnow()
+    assert optout.handle_incoming(owner, "+4915752982212", text, now) == optout.OPTED_OUT
+    contact = db.session.query(Contact).one()
+    assert contact.opted_out and contact.opted_out_at == now
+    assert contact.opt_out_reason == f"replied {' '.join(text.split()).upper()}"
+
+
+@pytest.mark.parametrize("text", ["stop it", "STOP!", "please stop", "", "   ", "STARTS", "Thanks"])
+def test_other_texts_change_nothing(owner, text):
+    assert optout.handle_incoming(owner, "+4915752982212", text) is None
+    assert db.session.query(Contact).count() == 0
+
+
+def test_opt_out_withdraws_only_pending_newsletter_messages(owner):
+    device = Device(account_id=owner.id, name="p", webhook_signing_key="k")
+    db.session.add(device)
+    db.session.flush()
+    paket, earlier = (Paket(account_id=owner.id, title="t", body="b", device_id=device.id, status="running")
+                      for _ in range(2))
+    db.session.add_all([paket, earlier])
+    db.session.flush()
+    pending = _message(owner, device, "+4915752982212", paket=paket)
+    taken = _message(owner, device, "+4915752982212", paket=earlier, status=statuses.TAKEN)
+    direct = _message(owner, device, "+4915752982212")
+    other_number = _message(owner, device, "+4915752982299", paket=paket)
+    optout.handle_incoming(owner, "+4915752982212", "STOP")
+    db.session.commit()
+    db.session.expire_all()
+    assert pending.status == statuses.OPTED_OUT and pending.cancelled_at is not None and not pending.ready
+    assert (taken.status, direct.status, other_number.status) == (statuses.TAKEN, statuses.PENDING, statuses.PENDING)
+
+
+def test_start_resubscribes_and_a_second_stop_keeps_the_first_reason(owner):
+    first = utcnow() - timedelta(days=1)
+    optout.handle_incoming(owner, "+4915752982212", "STOP", first)
+    optout.handle_incoming(owner, "+4915752982212", "quit")
+    contact = db.session.query(Contact).one()
+    assert contact.opt_out_reason == "replied STOP"
+    assert optout.handle_incoming(owner, "+4915752982212", "unstop") == optout.RESUBSCRIBED
+    assert not contact.opted_out and contact.opted_out_at is None
+    assert optout.handle_incoming(owner, "+4915752982299", "START") == optout.RESUBSCRIBED
+    assert db.session.query(Contact).count() == 1  # START from a stranger creates no contact
+
+
+def test_account_keywords_replace_the_defaults(owner):
+    optout.set_optout_keywords(owner, "Abmelden, STOPP")
+    assert owner.optout_keywords == "ABMELDEN,STOPP"
+    assert optout.handle_incoming(owner, "+4915752982212", "STOP") is None
+    assert optout.handle_incoming(owner, "+4915752982212", "abmelden") == optout.OPTED_OUT
+    with pytest.raises(ValidationError):
+        optout.set_optout_keywords(owner, " , ")
+    with pytest.raises(ValidationError):
+        optout.set_optout_keywords(owner, ["START"])
+    optout.set_optout_keywords(owner, None)
+    assert optout.handle_incoming(owner, "+4915752982213", "stop") == optout.OPTED_OUT
+
+
+def test_opt_out_is_per_account(owner, make_account):
+    other = make_account(email="other@example.com")[0]
+    services.save_contact(other, "+4915752982212", None)
+    optout.handle_incoming(owner, "+4915752982212", "STOP")
+    assert services.find_contact(other, "+4915752982212").opted_out is False
+
+
+def test_unparseable_sender_is_ignored(owner):
+    assert optout.handle_incoming(owner, "Vodafone", "STOP") is None
+    assert optout.handle_incoming(owner, None, "STOP") is None

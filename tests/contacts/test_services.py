@@ -1,0 +1,127 @@
+"""Contacts and tags: legacy savetag/savecontact semantics, CRUD, bulk tagging, search, account isolation."""
+import pytest
+
+from smsplatform.contacts import services
+from smsplatform.errors import ConflictError, NotFoundError, ValidationError
+from smsplatform.extensions import db
+from smsplatform.models import Contact, Tag, contact_tags
+
+
+@pytest.fixture
+def owner(account):
+    return account[0]
+
+
+@pytest.fixture
+def stranger(make_account):
+    return make_account(email="stranger@example.com")[0]
+
+
+def test_save_tag_is_case_insensitive_and_returns_the_existing_tag(owner):
+    first = services.save_tag(owner, "VIP")
+    again = services.save_tag(owner, "  vip ")
+    assert again.id == first.id and again.title == "VIP"
+    assert db.session.query(Tag).count() == 1
+
+
+def test_tag_titles_are_per_account(owner, stranger):
+    assert services.save_tag(owner, "VIP").id != services.save_tag(stranger, "VIP").id
+
+
+@pytest.mark.parametrize("title", [None, "", "   ", "x" * 101])
+def test_bad_tag_titles_are_refused(owner, title):
+    with pytest.raises(ValidationError):
+        services.save_tag(owner, title)
+
+
+def test_create_rename_conflicts_and_delete_keeps_contacts(owner):
+    vip = services.create_tag(owner, "VIP")
+    berlin = services.create_tag(owner, "Berlin")
+    with pytest.raises(ConflictError):
+        services.create_tag(owner, "vip")
+    with pytest.raises(ConflictError):
+        services.rename_tag(owner, berlin.id, "VIP")
+    assert services.rename_tag(owner, vip.id, "vip").title == "vip"  # only the case changes: allowed
+    contact = services.save_contact(owner, "+4915752982212", vip.id, name="Anna")
+    services.delete_tag(owner, vip.id)
+    db.session.commit()
+    assert db.session.get(Contact, contact.id) is not None
+    assert db.session.query(contact_tags).count() == 0
+
+
+def test_tag_counts_distinguish_reachable(owner):
+    vip = services.save_tag(owner, "VIP")
+    services.save_tag(owner, "Empty")
+    services.save_contact(owner, "+4915752982212", vip.id)
+    stopped = services.save_contact(owner, "+4915752982213", vip.id)
+    stopped.opted_out = True
+    db.session.flush()
+    counts = {c.tag.title: (c.contacts, c.reachable) for c in services.tags_with_counts(owner)}
+    assert counts == {"VIP": (2, 1), "Empty": (0, 0)}
+
+
+def test_save_contact_upserts_by_normalised_number(owner):
+    owner.default_region = "DE"
+    vip = services.save_tag(owner, "VIP")
+    berlin = services.save_tag(owner, "Berlin")
+    first = services.save_contact(owner, "0157 52982212", vip.id, name="Anna")
+    second = services.save_contact(owner, "+49 157 52982212", str(berlin.id))
+    assert second.id == first.id
+    assert first.phone == "+4915752982212" and first.phone_raw == "0157 52982212"
+    assert first.name == "Anna"  # an empty name does not erase the stored one
+    assert {t.title for t in first.tags} == {"VIP", "Berlin"}
+
+
+def test_save_contact_with_foreign_or_unknown_tag_is_not_found(owner, stranger):
+    foreign = services.save_tag(stranger, "Theirs")
+    for tag_id in (foreign.id, 999999):
+        with pytest.raises(NotFoundError):
+            services.save_contact(owner, "+4915752982212", tag_id)
+    with pytest.raises(ValidationError):
+        services.save_contact(owner, "+4915752982212", "abc")
+    with pytest.raises(ValidationError):
+        services.save_contact(owner, "no digits", None)
+    assert db.session.query(Contact).count() == 0
+
+
+def test_contact_crud(owner):
+    vip = services.save_tag(owner, "VIP")
+    contact = services.create_contact(owner, "+4915752982212", "Anna  Schmidt", [vip.id])
+    assert contact.name == "Anna Schmidt"
+    with pytest.raises(ConflictError):
+        services.create_contact(owner, "+49 1575 2982212")
+    other = services.create_contact(owner, "+4915752982299")
+    with pytest.raises(ConflictError):
+        services.update_contact(owner, other.id, phone="+4915752982212")
+    services.update_contact(owner, contact.id, name="Anna S.", tag_ids=[])
+    assert contact.name == "Anna S." and contact.tags == []
+    services.delete_contact(owner, contact.id)
+    with pytest.raises(NotFoundError):
+        services.get_contact(owner, contact.id)
+
+
+def test_bulk_tag_and_untag_are_all_or_nothing(owner, stranger):
+    vip = services.save_tag(owner, "VIP")
+    mine = [services.create_contact(owner, f"+49157529822{i:02d}").id for i in range(5)]
+    theirs = services.create_contact(stranger, "+4915752982299").id
+    with pytest.raises(NotFoundError):
+        services.tag_contacts(owner, mine + [theirs], vip.id)
+    assert db.session.query(contact_tags).count() == 0
+    assert services.tag_contacts(owner, mine, vip.id) == 5
+    assert services.tag_contacts(owner, mine, vip.id) == 0
+    assert services.untag_contacts(owner, mine[:2], vip.id) == 2
+    assert services.search_contacts(owner, tag_id=vip.id).total == 3
+
+
+def test_search_by_text_tag_and_opt_out_never_crosses_accounts(owner, stranger):
+    vip = services.save_tag(owner, "VIP")
+    services.save_contact(owner, "+4915752982212", vip.id, name="Anna Schmidt")
+    services.save_contact(owner, "+4915752982213", None, name="Bob 100%")
+    services.save_contact(stranger, "+4915752982214", None, name="Anna Other")
+    assert [c.name for c in services.search_contacts(owner, query="anna").contacts] == ["Anna Schmidt"]
+    assert services.search_contacts(owner, query="2982213").contacts[0].name == "Bob 100%"
+    assert services.search_contacts(owner, query="%").total == 1  # a literal percent sign, not a wildcard
+    assert services.search_contacts(owner, opted_out=False).total == 2
+    assert services.search_contacts(owner, tag_id=vip.id).total == 1
+    with pytest.raises(NotFoundError):
+        services.search_contacts(owner, tag_id=services.save_tag(stranger, "X").id)
