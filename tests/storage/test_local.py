@@ -242,3 +242,30 @@ def test_uploads_are_served_by_a_real_server_process(app, account, upload_root, 
         assert response.headers["X-Content-Type-Options"] == "nosniff"
     finally:
         stop(server)
+
+
+def test_the_scheduler_job_entry_runs_the_cleanup_and_commits(app, account, upload_root, sandbox):
+    from smsplatform.scheduler.jobs import JOBS
+    from smsplatform.scheduler.runner import run_job
+
+    [job] = [job for job in JOBS if job.target.endswith("delete_unreferenced")]
+    obj = store_image(account[0], "a.png", images.png(), None)
+    _age(obj, upload_root, days=2)
+    db.session.commit()
+
+    assert run_job(app, job.target) == 1
+    assert files_under(sandbox) == []
+    db.session.expire_all()
+    assert _object_count() == 0
+
+
+def test_an_image_of_another_account_cannot_be_attached(make_account, make_device, upload_root):
+    owner, _ = make_account(email="a@example.com")
+    intruder, _ = make_account(email="b@example.com")
+    device = make_device(intruder)
+    foreign = store_image(owner, "a.png", images.png(), None)
+    db.session.commit()
+    with pytest.raises(ValidationError):
+        accept_messages(intruder, [{"sendto": "+4915752982212", "body": "", "device_id": device.id, "media": foreign}])
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Message)) == 0
