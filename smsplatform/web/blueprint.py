@@ -89,6 +89,11 @@ def status_title(status: int) -> str:
     return statuses.title(status)
 
 
+@bp.app_template_global("status_group")
+def status_group(status: int) -> str:
+    return group_of(status)
+
+
 @bp.app_template_filter("percent")
 def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f} %"
@@ -96,7 +101,7 @@ def percent(value: float | None) -> str:
 
 @bp.context_processor
 def _template_globals() -> dict:
-    return {"zones": _zone_names(), "status_group": group_of}
+    return {"zones": _zone_names()}
 
 
 @cache

@@ -7,7 +7,7 @@ from smsplatform.contacts.importer import MODE_BLOCKLIST, MODE_UPSERT, ImportAbo
 from smsplatform.errors import DomainError, NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.web.blueprint import bp, me
-from smsplatform.web.forms import BulkTagForm, ContactForm, ImportForm, TagForm, show_error
+from smsplatform.web.forms import opts, BulkTagForm, ContactForm, ImportForm, TagForm, show_error
 from smsplatform.web.queries import PAGE_SIZE, Page
 
 _OPTED = {"yes": True, "no": False}
@@ -35,7 +35,7 @@ def contacts():
     page = Page(found.contacts, number, found.total)
     tags = services.tags_with_counts(account)
     bulk = BulkTagForm()
-    bulk.tag_id.choices = [(tc.tag.id, tc.tag.title) for tc in tags]
+    bulk.tag_id.choices = opts([(tc.tag.id, tc.tag.title) for tc in tags])
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("web/contacts.html", page=page, tags=tags, bulk=bulk, tag_form=TagForm(),
                            search=search, tag_arg=tag_arg, opted=request.args.get("opted_out", ""), args=args)
@@ -46,7 +46,7 @@ def contacts():
 def new_contact():
     account = me()
     form = ContactForm()
-    form.tag_ids.choices = _tag_choices(account)
+    form.tag_ids.choices = opts(_tag_choices(account))
     if form.validate_on_submit():
         try:
             services.create_contact(account, form.phone.data, form.name.data, form.tag_ids.data or [])
@@ -69,7 +69,7 @@ def contact(contact_id: int):
     except NotFoundError:
         abort(404)
     form = ContactForm(obj=row if request.method == "GET" else None)
-    form.tag_ids.choices = _tag_choices(account)
+    form.tag_ids.choices = opts(_tag_choices(account))
     if request.method == "GET":
         form.phone.data = row.phone
         form.tag_ids.data = [t.id for t in row.tags]
@@ -105,7 +105,7 @@ def delete_contact(contact_id: int):
 def bulk_tag():
     account = me()
     form = BulkTagForm()
-    form.tag_id.choices = _tag_choices(account)
+    form.tag_id.choices = opts(_tag_choices(account))
     if not form.validate_on_submit() or not form.contact_ids.data:
         flash("Select at least one contact and a tag.", "error")
         return redirect(request.referrer if _same_site(request.referrer) else url_for("web.contacts"))
@@ -163,7 +163,7 @@ def delete_tag(tag_id: int):
 def import_csv():
     account = me()
     form = ImportForm()
-    form.tag_id.choices = [(0, "—")] + _tag_choices(account)
+    form.tag_id.choices = opts([(0, "—")] + _tag_choices(account))
     report = None
     if form.validate_on_submit():
         upload = form.file.data

@@ -14,7 +14,7 @@ from smsplatform.models import Device
 from smsplatform.timeutil import utcnow
 from smsplatform.web import queries, services
 from smsplatform.web.blueprint import bp, me
-from smsplatform.web.forms import DeviceSettingsForm, RemoveDeviceForm, show_error
+from smsplatform.web.forms import opts, DeviceSettingsForm, RemoveDeviceForm, show_error
 
 MOBILE_API_PATH = "/api/mobile/v1"
 
@@ -110,7 +110,7 @@ def _live_device(device_id: int) -> Device:
 
 def _remove_form(account, dev: Device) -> RemoveDeviceForm:
     form = RemoveDeviceForm()
-    form.target_device_id.choices = [(d.id, f"{d.name} (#{d.id})") for d in list_devices(account) if d.id != dev.id]
+    form.target_device_id.choices = opts([(d.id, f"{d.name} (#{d.id})") for d in list_devices(account) if d.id != dev.id])
     return form
 
 

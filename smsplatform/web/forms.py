@@ -5,12 +5,18 @@ from wtforms import (
     BooleanField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField,
 )
 from wtforms.fields import DateField, DateTimeLocalField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from smsplatform.errors import DomainError
 
-SIM_CHOICES = [(0, "SIM 1"), (1, "SIM 2"), (2, "WhatsApp 1"), (3, "WhatsApp 2"), (4, "RCS 1"), (5, "RCS 2")]
+SIM_CHOICES = [(0, "SIM 1"), (1, "SIM 2"), (2, "WhatsApp Business"), (3, "WhatsApp"), (4, "RCS 1"), (5, "RCS 2")]
+
+
+def opts(pairs) -> list[SelectChoice]:
+    """Select options from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -71,15 +77,15 @@ class DeviceSettingsForm(FlaskForm):
 
 
 class RemoveDeviceForm(FlaskForm):
-    queued = SelectField("Its queued messages", choices=[("fail", "Cancel them (marked cancelled)"),
-                                                         ("move", "Move them to another device")],
+    queued = SelectField("Its queued messages", choices=opts([("fail", "Cancel them (marked cancelled)"),
+                                                              ("move", "Move them to another device")]),
                          default="fail")
     target_device_id = SelectField("Move to", coerce=int, choices=[], validate_choice=False)
 
 
 class SendForm(FlaskForm):
     device_id = SelectField("Device", coerce=int, validate_choice=False)
-    sim = SelectField("SIM / channel", coerce=int, choices=SIM_CHOICES, default=0)
+    sim = SelectField("SIM / channel", coerce=int, choices=opts(SIM_CHOICES), default=0)
     recipients = TextAreaField("Recipients", validators=[DataRequired(message="give at least one recipient"),
                                                          Length(max=200_000)],
                                description="One number per line (or separated by commas).")
@@ -98,14 +104,14 @@ class MessageFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
-    status = SelectField("Status", choices=[("", "Any"), ("pending", "Pending"), ("sent", "Sent"),
-                                            ("delivered", "Delivered"), ("failed", "Failed"),
-                                            ("cancelled", "Cancelled / opted out"), ("incoming", "Incoming")],
+    status = SelectField("Status", choices=opts([("", "Any"), ("pending", "Pending"), ("sent", "Sent"),
+                                                 ("delivered", "Delivered"), ("failed", "Failed"),
+                                                 ("cancelled", "Cancelled / opted out"), ("incoming", "Incoming")]),
                          default="", validators=[Optional()])
     device_id = SelectField("Device", coerce=str, validate_choice=False, default="")
-    sim = SelectField("SIM", choices=[("", "Any")] + [(str(v), t) for v, t in SIM_CHOICES], default="",
+    sim = SelectField("SIM", choices=opts([("", "Any")] + [(str(v), t) for v, t in SIM_CHOICES]), default="",
                       validators=[Optional()])
-    direction = SelectField("Direction", choices=[("", "Any"), ("out", "Outgoing"), ("in", "Incoming")],
+    direction = SelectField("Direction", choices=opts([("", "Any"), ("out", "Outgoing"), ("in", "Incoming")]),
                             default="", validators=[Optional()])
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
@@ -125,13 +131,13 @@ class TagForm(FlaskForm):
 
 class BulkTagForm(FlaskForm):
     contact_ids = SelectMultipleField("Contacts", coerce=int, validate_choice=False)
-    action = SelectField("Action", choices=[("tag", "Add tag"), ("untag", "Remove tag")])
+    action = SelectField("Action", choices=opts([("tag", "Add tag"), ("untag", "Remove tag")]))
     tag_id = SelectField("Tag", coerce=int, validate_choice=False)
 
 
 class ImportForm(FlaskForm):
     file = FileField("CSV file", description="Header row with phone (required), name, tags.")
-    mode = SelectField("Mode", choices=[("add", "Add contacts and tags"), ("blocklist", "Blocklist (opt out)")])
+    mode = SelectField("Mode", choices=opts([("add", "Add contacts and tags"), ("blocklist", "Blocklist (opt out)")]))
     tag_id = SelectField("Also tag every row with", coerce=int, validate_choice=False, default=0)
 
 
@@ -140,7 +146,7 @@ class NewsletterForm(FlaskForm):
     body = TextAreaField("Message", validators=[DataRequired(), Length(max=5000)],
                          description="Personalise with {name}, {first_name}, {last_name}, {phone}; a fallback after |, e.g. {first_name|there}.")
     device_id = SelectField("Device", coerce=int, validate_choice=False)
-    sim = SelectField("SIM / channel", coerce=int, choices=SIM_CHOICES, default=0)
+    sim = SelectField("SIM / channel", coerce=int, choices=opts(SIM_CHOICES), default=0)
     tag_ids = MultiCheckboxField("Send to contacts tagged", coerce=int, validate_choice=False)
     send_at = DateTimeLocalField("Send at (optional)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
                                  validators=[Optional()], description="In your time zone.")

@@ -14,7 +14,7 @@ from smsplatform.models import Message
 from smsplatform.phones import normalize_phone
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me, owned
-from smsplatform.web.forms import MessageFilterForm, ReplyForm, SendForm, show_error
+from smsplatform.web.forms import opts, MessageFilterForm, ReplyForm, SendForm, show_error
 
 # accept_messages names its fields after the legacy API; the send form names them after its inputs.
 _SEND_FIELDS = {"sendto": "recipients", "timetosend": "send_at", "file": "image", "media": "image"}
@@ -41,7 +41,7 @@ def send():
     account = me()
     devices = list_devices(account)
     form = SendForm()
-    form.device_id.choices = _device_choices(devices)
+    form.device_id.choices = opts(_device_choices(devices))
     if request.method == "GET" and request.args.get("to"):
         form.recipients.data = request.args["to"][:64]
     if form.validate_on_submit():
@@ -95,8 +95,8 @@ def _filter_from(form: MessageFilterForm, account) -> queries.MessageFilter | No
 def messages():
     account = me()
     form = MessageFilterForm(request.args)
-    form.device_id.choices = [("", "Any")] + [(str(i), n) for i, n in _device_choices(list_devices(account))]
-    form.paket_id.choices = [("", "Any")] + [(str(p.id), p.title) for p in queries.account_pakets(account)]
+    form.device_id.choices = opts([("", "Any")] + [(str(i), n) for i, n in _device_choices(list_devices(account))])
+    form.paket_id.choices = opts([("", "Any")] + [(str(p.id), p.title) for p in queries.account_pakets(account)])
     flt = _filter_from(form, account)
     page = None
     if flt is not None:

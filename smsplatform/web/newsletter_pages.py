@@ -10,7 +10,7 @@ from smsplatform.extensions import db
 from smsplatform.models import Paket
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me, owned
-from smsplatform.web.forms import NewsletterForm, show_error
+from smsplatform.web.forms import opts, NewsletterForm, show_error
 
 ACTIONS = ("start", "unschedule", "pause", "resume", "cancel")
 _FORM_FIELDS = {"time_to_send": "send_at", "tags": "tag_ids"}
@@ -38,8 +38,8 @@ def newsletters():
 def new_newsletter():
     account = me()
     form = NewsletterForm()
-    form.device_id.choices = [(d.id, f"{d.name} (#{d.id})") for d in list_devices(account)]
-    form.tag_ids.choices = [(tc.tag.id, f"{tc.tag.title} ({tc.reachable})") for tc in tags_with_counts(account)]
+    form.device_id.choices = opts([(d.id, f"{d.name} (#{d.id})") for d in list_devices(account)])
+    form.tag_ids.choices = opts([(tc.tag.id, f"{tc.tag.title} ({tc.reachable})") for tc in tags_with_counts(account)])
     if form.validate_on_submit():
         try:
             paket = campaigns.create_paket(

@@ -1,7 +1,7 @@
 """Dashboard-only write rules no other area offers: a phone's dashboard settings and moving its queue."""
 from datetime import datetime
 
-from sqlalchemy import distinct, select, update
+from sqlalchemy import select, update
 
 from smsplatform.devices.queries import get_device
 from smsplatform.errors import ValidationError
@@ -48,7 +48,7 @@ def move_pending_messages(account: Account, source_id: int, target_id: int, now:
     source, target = get_device(account, source_id), get_device(account, target_id)
     if source.id == target.id:
         raise ValidationError("choose another device to move the messages to", field="target_device_id")
-    used_slots = set(db.session.scalars(select(distinct(Message.sim)).where(
+    used_slots = set(db.session.scalars(select(Message.sim).distinct().where(
         Message.device_id == source.id, Message.status == statuses.PENDING)))
     missing = sorted(s for s in used_slots if s >= 2 and s not in target.slot_list())
     if missing:

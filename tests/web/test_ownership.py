@@ -1,0 +1,57 @@
+"""Id-guessing: every route with an id answers 404 for another account's object and changes nothing."""
+from urllib.parse import quote
+
+from smsplatform.extensions import db
+from smsplatform.messaging import statuses as st
+from smsplatform.models import ApiToken, Contact, Device, Message, Paket, Tag
+
+
+def test_another_accounts_ids_are_404_everywhere(web, theirs, device):
+    t = theirs
+    gets = [
+        f"/devices/{t['device'].id}", f"/messages/{t['message'].id}", f"/messages/{t['incoming'].id}",
+        f"/contacts/{t['contact'].id}", f"/newsletters/{t['paket'].id}",
+        f"/inbox/conversation?phone={quote(t['incoming'].phone)}", f"/inbox/conversation?phone={quote(t['message'].phone)}",
+        f"/contacts?tag={t['tag'].id}", f"/newsletters/preview?body=x&tag_ids={t['tag'].id}",
+    ]
+    for url in gets:
+        assert web.get(url).status_code == 404, url
+    posts = [
+        (f"/devices/{t['device'].id}", {"name": "stolen"}),
+        (f"/devices/{t['device'].id}/remove", {"queued": "fail"}),
+        (f"/tokens/{t['token'].id}/revoke", {}),
+        (f"/contacts/{t['contact'].id}", {"phone": "+4915199999999", "name": "stolen"}),
+        (f"/contacts/{t['contact'].id}/delete", {}),
+        (f"/tags/{t['tag'].id}/delete", {}),
+        ("/contacts/bulk", {"contact_ids": [t["contact"].id], "action": "untag", "tag_id": t["tag"].id}),
+        (f"/inbox/conversation?phone={quote(t['incoming'].phone)}", {"body": "hi"}),
+    ] + [(f"/newsletters/{t['paket'].id}/{action}", {}) for action in ("start", "unschedule", "pause", "resume", "cancel")]
+    for url, data in posts:
+        assert web.post(url, data=data).status_code == 404, url
+    # Our own device cannot move its queue onto their device, nor send through it.
+    response = web.post(f"/devices/{device.id}/remove", data={"queued": "move", "target_device_id": t["device"].id})
+    assert response.status_code == 400
+    response = web.post("/send", data={"device_id": t["device"].id, "sim": 0, "recipients": "+4915100000000", "body": "x"})
+    assert response.status_code == 400
+    response = web.post("/newsletters/new", data={"title": "x", "body": "x", "device_id": t["device"].id, "sim": 0,
+                                                 "tag_ids": [t["tag"].id]})
+    assert response.status_code == 400
+    # Filters naming their ids show nothing of theirs.
+    page = web.get(f"/messages?device_id={t['device'].id}&paket_id={t['paket'].id}").get_data(as_text=True)
+    assert "secret" not in page and "their inbox" not in page
+    assert "secret" not in web.get("/messages/export.csv").get_data(as_text=True)
+    assert "their inbox" not in web.get("/inbox").get_data(as_text=True)
+    assert "Their Contact" not in web.get("/contacts?q=Their").get_data(as_text=True)
+    assert "Their phone" not in web.get("/devices").get_data(as_text=True)
+    assert "Theirs" not in web.get("/newsletters").get_data(as_text=True)
+
+    db.session.expire_all()
+    assert db.session.get(Device, t["device"].id).name == "Their phone"
+    assert db.session.get(Device, t["device"].id).revoked_at is None
+    assert db.session.get(ApiToken, t["token"].id).revoked_at is None
+    contact = db.session.get(Contact, t["contact"].id)
+    assert contact.name == "Their Contact" and [tag.id for tag in contact.tags] == [t["tag"].id]
+    assert db.session.get(Tag, t["tag"].id) is not None
+    assert db.session.get(Paket, t["paket"].id).status == "draft"
+    assert db.session.get(Message, t["message"].id).status == st.PENDING
+    assert db.session.query(Message).filter_by(device_id=device.id).count() == 0

@@ -1,0 +1,391 @@
+"""Each dashboard page: what it shows, what its forms change, and errors beside the field with nothing saved."""
+import csv
+import io
+import re
+import struct
+import zlib
+from datetime import timedelta
+
+from smsplatform.contacts import services as contacts
+from smsplatform.extensions import db
+from smsplatform.messaging import statuses as st
+from smsplatform.messaging.service import accept_messages
+from smsplatform.models import Account, ApiToken, Contact, Device, Message, Paket, PairingCode
+from smsplatform.timeutil import utcnow
+from tests.web.conftest import add_device, add_incoming
+
+
+def tiny_png() -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+
+
+def error_for(html: str, field: str) -> str:
+    match = re.search(rf'id="{field}-error"[^>]*>([^<]*)<', html)
+    return match.group(1) if match else ""
+
+
+def every_page_has_a_title_and_labels(html: str) -> None:
+    assert re.search(r"<title>[^<]+ · smsplatform</title>", html)
+    for input_id in re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', html):
+        if 'type="hidden"' in html.split(f'id="{input_id}"')[0].rsplit("<", 1)[-1]:
+            continue
+        assert f'for="{input_id}"' in html or f'aria-label=' in html.split(f'id="{input_id}"')[1].split(">")[0] \
+            or f'aria-label=' in html.split(f'id="{input_id}"')[0].rsplit("<", 1)[-1], input_id
+
+
+def test_pages_render_with_titles_and_labelled_inputs(web, device, me):
+    for url in ["/", "/devices", "/devices/add", f"/devices/{device.id}", "/send", "/messages", "/inbox", "/contacts",
+                "/contacts/new", "/contacts/import", "/newsletters", "/newsletters/new", "/tokens", "/account"]:
+        response = web.get(url)
+        assert response.status_code == 200, url
+        every_page_has_a_title_and_labels(response.get_data(as_text=True))
+    for url in ["/login", "/signup"]:
+        every_page_has_a_title_and_labels(web.get(url).get_data(as_text=True))
+
+
+def test_settings_save_and_invalid_input_changes_nothing(web, me):
+    response = web.post("/account", data={"timezone": "Europe/Berlin", "default_region": "de",
+                                          "optout_keywords": "stop, halt", "allow_direct_to_opted_out": ""})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert (me.timezone, me.default_region, me.optout_keywords, me.allow_direct_to_opted_out) == \
+        ("Europe/Berlin", "DE", "STOP,HALT", False)
+    response = web.post("/account", data={"timezone": "Nowhere/Else", "default_region": "XX", "optout_keywords": "stop"})
+    assert response.status_code == 400
+    assert "unknown time zone" in error_for(response.get_data(as_text=True), "timezone")
+    response = web.post("/account", data={"timezone": "UTC", "default_region": "XX", "optout_keywords": "stop"})
+    assert "unknown region" in error_for(response.get_data(as_text=True), "default_region")
+    response = web.post("/account", data={"timezone": "UTC", "default_region": "", "optout_keywords": " , "})
+    assert "at least one" in error_for(response.get_data(as_text=True), "optout_keywords")
+    db.session.expire_all()
+    assert (me.timezone, me.default_region) == ("Europe/Berlin", "DE")
+
+
+def test_tokens_are_shown_once_listed_and_revoked(web, me):
+    response = web.post("/tokens", data={"label": "CRM"})
+    html = response.get_data(as_text=True)
+    token = re.search(r'id="new-token" value="([0-9a-f]{32})"', html).group(1)
+    row = db.session.query(ApiToken).filter_by(label="CRM").one()
+    assert row.hint == token[-4:]
+    listing = web.get("/tokens").get_data(as_text=True)
+    assert token not in listing and f"…{row.hint}" in listing and "CRM" in listing
+    assert web.post("/tokens", data={"label": "x" * 101}).status_code == 400
+    assert web.post(f"/tokens/{row.id}/revoke").status_code == 302
+    db.session.expire_all()
+    assert row.revoked_at is not None
+    assert "revoked" in web.get("/tokens").get_data(as_text=True)
+    assert web.post("/tokens/999999/revoke").status_code == 404
+
+
+def test_overview_totals_success_rate_and_chart(web, me, device):
+    now = utcnow()
+    for status, days_ago in [(st.DELIVERED, 0), (st.DELIVERED, 1), (st.SENT, 2), (st.FAILED_GENERIC, 3),
+                             (st.PENDING, 0), (st.INCOMING, 5), (st.DELIVERED, 40)]:
+        at = now - timedelta(days=days_ago)
+        db.session.add(Message(account_id=me.id, device_id=device.id, sendto="+4915100000001",
+                               phone="+4915100000001", body="x", status=status, due_at=at, created_at=at))
+    db.session.commit()
+    html = web.get("/").get_data(as_text=True)
+    tiles = dict(re.findall(r'tile-label">([^<]+)</span><span class="tile-value">([^<]+)<', html))
+    assert tiles == {"Sent": "4", "Delivered": "3", "Failed": "1", "Pending": "1", "Incoming": "1",
+                     "Success rate": "80.0 %"}
+    assert '<svg class="chart"' in html and "Messages per day, last 30 days" in html
+    assert "Delivered: 2, Sent: 1, Pending: 1, Failed: 1, Cancelled: 0, Incoming: 1" in html  # 40 days ago is out
+    assert html.count("<rect") > 6
+    assert "Pixel" in html and "http" not in html.split("<svg", 1)[1].split("</svg>")[0].replace(
+        "http://www.w3.org/2000/svg", "")
+
+
+def test_devices_list_add_settings(web, me, device, app):
+    html = web.get("/devices").get_data(as_text=True)
+    assert "Pixel" in html and "online" in html and "80 %" in html and "1.68.0" in html
+    page = web.get("/devices/add").get_data(as_text=True)
+    assert "http://localhost/api/mobile/v1" in page and "pairing-code" not in page
+    response = web.post("/devices/add", data={"rotate_token": "1"})
+    html = response.get_data(as_text=True)
+    code = re.search(r'<p class="code" id="pairing-code">([a-z0-9]+)</p>', html).group(1)
+    assert "<svg" in html and "<path" in html  # server-side QR
+    assert re.search(r'id="enrolment-token" value="[^"]{20,}"', html)
+    assert db.session.query(PairingCode).filter_by(account_id=me.id).count() == 1
+    from smsplatform.devices.pairing import consume_pairing_code
+    assert consume_pairing_code(code).account_id == me.id
+
+    response = web.post(f"/devices/{device.id}", data={"name": "Office", "delay_between_each_sms": "5",
+                                                       "delay_between_request": "2", "plus_prefixes": "91, 49"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert (device.name, device.delay_between_each_sms, device.delay_between_request, device.plus_prefixes) == \
+        ("Office", 5, 2, "91,49")
+    for data, field in [({"name": "", "plus_prefixes": ""}, "name"),
+                        ({"name": "X", "delay_between_each_sms": "-1"}, "delay_between_each_sms"),
+                        ({"name": "X", "delay_between_request": "abc"}, "delay_between_request"),
+                        ({"name": "X", "plus_prefixes": "9a"}, "plus_prefixes")]:
+        response = web.post(f"/devices/{device.id}", data=data)
+        assert response.status_code == 400 and error_for(response.get_data(as_text=True), field), data
+    db.session.expire_all()
+    assert device.name == "Office"
+    assert web.get("/devices/999999").status_code == 404
+
+
+def test_remove_device_moves_or_cancels_its_queue(web, me, device):
+    other = add_device(me, name="Backup")
+    db.session.commit()
+    accept_messages(me, [{"sendto": "+4915100000001,+4915100000002", "body": "hi", "device_id": device.id}],
+                    field_prefix=None)
+    db.session.commit()
+    response = web.post(f"/devices/{device.id}/remove", data={"queued": "move", "target_device_id": device.id})
+    assert response.status_code == 400
+    assert "another device" in error_for(response.get_data(as_text=True), "target_device_id")
+    response = web.post(f"/devices/{device.id}/remove", data={"queued": "move", "target_device_id": other.id})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Device, device.id).revoked_at is not None
+    assert {m.device_id for m in db.session.query(Message)} == {other.id}
+    assert web.get(f"/devices/{device.id}").status_code == 404
+    response = web.post(f"/devices/{other.id}/remove", data={"queued": "fail"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert {m.status for m in db.session.query(Message)} == {st.CANCELLED}
+
+
+def test_send_queues_one_message_per_recipient(web, me, device):
+    response = web.post("/send", data={"device_id": device.id, "sim": 1, "recipients": "+4915100000001\n+4915100000002, +4915100000003",
+                                       "body": "Hello", "urgent": "y", "send_at": "2099-01-02T03:04"})
+    assert response.status_code == 302
+    rows = db.session.query(Message).order_by(Message.id).all()
+    assert [m.phone for m in rows] == ["+4915100000001", "+4915100000002", "+4915100000003"]
+    assert all(m.sim == 1 and m.urgent and m.time_to_send.year == 2099 and not m.ready for m in rows)
+
+
+def test_send_errors_are_beside_the_field_and_nothing_is_stored(web, me, device):
+    cases = [
+        ({"recipients": "+4915100000001\nnot a number", "body": "x"}, "recipients", "not a phone number"),
+        ({"recipients": "", "body": "x"}, "recipients", "recipient"),
+        ({"recipients": "+4915100000001", "body": ""}, "body", "body"),
+        ({"recipients": "+4915100000001", "body": "x" * 5001}, "body", "5000"),
+        ({"recipients": "+4915100000001", "body": "x", "sim": 3}, "sim", "not available"),
+        ({"recipients": "+4915100000001", "body": "x", "send_at": "tomorrow"}, "send_at", "Not a valid"),
+        ({"recipients": "+4915100000001", "body": "x", "device_id": 999999}, "device_id", "not found"),
+    ]
+    for data, field, message in cases:
+        payload = {"device_id": device.id, "sim": 0, **data}
+        response = web.post("/send", data=payload)
+        assert response.status_code == 400, data
+        assert message in error_for(response.get_data(as_text=True), field), (data, response.get_data(as_text=True)[-3000:])
+    assert db.session.query(Message).count() == 0
+
+
+def test_send_with_an_image_and_a_bad_image(web, me, device):
+    png = tiny_png()
+    response = web.post("/send", data={"device_id": device.id, "sim": 0, "recipients": "+4915100000001", "body": "",
+                                       "image": (io.BytesIO(b"<svg onload=alert(1)>"), "x.png")},
+                        content_type="multipart/form-data")
+    assert response.status_code == 400 and "not an image" in error_for(response.get_data(as_text=True), "image")
+    assert db.session.query(Message).count() == 0
+    response = web.post("/send", data={"device_id": device.id, "sim": 0, "recipients": "+4915100000001", "body": "",
+                                       "image": (io.BytesIO(png), "pic.png")}, content_type="multipart/form-data")
+    assert response.status_code == 302
+    message = db.session.query(Message).one()
+    assert message.media_object_id is not None and message.body == message.media_url
+
+
+def test_messages_filter_paginate_timeline_and_export(web, me, device):
+    other = add_device(me, name="Second")
+    accept_messages(me, [{"sendto": f"+49151000{i:05d}", "body": f"=cmd{i}", "device_id": device.id} for i in range(55)],
+                    field_prefix=None)
+    accept_messages(me, [{"sendto": "+4915199999999", "body": "on second", "device_id": other.id, "sim": 1}],
+                    field_prefix=None)
+    add_incoming(me, device, "+4915188888888", "incoming one")
+    first = db.session.query(Message).filter_by(phone="+4915100000000").one()
+    first.status, first.taken_at, first.sent_at, first.failed_at = st.NOT_DELIVERED, utcnow(), utcnow(), utcnow()
+    first.failure_reason = "RESULT_ERROR_NO_SERVICE"
+    db.session.commit()
+
+    html = web.get("/messages").get_data(as_text=True)
+    assert "Page 1 of 2 (57 in all)" in html
+    assert "Page 2 of 2" in web.get("/messages?page=2").get_data(as_text=True)
+    html = web.get(f"/messages?device_id={other.id}").get_data(as_text=True)
+    assert "on second" in html and "cmd1" not in html
+    assert "incoming one" in web.get("/messages?direction=in").get_data(as_text=True)
+    assert "cmd" not in web.get("/messages?direction=in").get_data(as_text=True)
+    html = web.get("/messages?status=failed").get_data(as_text=True)
+    assert "(1 in all)" not in html and "=cmd0" in html and "=cmd1<" not in html
+    assert "on second" in web.get("/messages?sim=1").get_data(as_text=True)
+    assert "=cmd7" in web.get("/messages?number=%2B4915100000007").get_data(as_text=True)
+    today = utcnow().date().isoformat()
+    assert "Page 1 of 2" in web.get(f"/messages?date_from={today}&date_to={today}").get_data(as_text=True)
+    assert "No messages match" in web.get("/messages?date_from=2001-01-01&date_to=2001-01-02").get_data(as_text=True)
+    for bad, field in [("date_from=2026-13-45", "date_from"), ("number=abc", "number"), ("device_id=x", "device_id"),
+                       ("date_from=2026-02-02&date_to=2026-01-01", "date_to")]:
+        response = web.get(f"/messages?{bad}")
+        assert response.status_code == 400 and error_for(response.get_data(as_text=True), field), bad
+    assert web.get("/messages/export.csv?number=abc").status_code == 400
+
+    detail = web.get(f"/messages/{first.id}").get_data(as_text=True)
+    assert re.search(r"accepted.*handed to the phone.*sent.*not delivered.*RESULT_ERROR_NO_SERVICE", detail, re.S)
+    response = web.get(f"/messages/export.csv?device_id={device.id}")
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0][0] == "sms_id" and len(rows) == 1 + 55 + 1
+    assert all(row[11].startswith("'=") for row in rows[1:] if row[2] == "out")  # formulas neutralised
+    assert "attachment" in response.headers["Content-Disposition"]
+
+
+def test_inbox_groups_conversations_newest_first_and_replies(web, me, device):
+    now = utcnow()
+    add_incoming(me, device, "+4915100000001", "old question", now - timedelta(hours=2))
+    add_incoming(me, device, "+4915100000002", "newest", now - timedelta(minutes=1))
+    add_incoming(me, device, "+4915100000001", "follow-up", now - timedelta(hours=1))
+    contacts.create_contact(me, "+4915100000002", "Ada")
+    db.session.commit()
+    html = web.get("/inbox").get_data(as_text=True)
+    assert html.index("Ada") < html.index("+4915100000001")
+    assert "follow-up" in html and "old question" not in html and "2 received" in html
+    thread = web.get("/inbox/conversation?phone=%2B4915100000001").get_data(as_text=True)
+    assert thread.index("old question") < thread.index("follow-up")
+    response = web.post("/inbox/conversation?phone=%2B4915100000001", data={"body": "Thanks!"})
+    assert response.status_code == 302
+    reply = db.session.query(Message).filter_by(body="Thanks!").one()
+    assert (reply.phone, reply.device_id, reply.status) == ("+4915100000001", device.id, st.PENDING)
+    response = web.post("/inbox/conversation?phone=%2B4915100000001", data={"body": ""})
+    assert response.status_code == 400 and error_for(response.get_data(as_text=True), "body")
+    assert web.get("/inbox/conversation?phone=%2B4915177777777").status_code == 404
+    assert web.get("/inbox/conversation").status_code == 404
+
+
+def test_contacts_add_edit_search_bulk_and_opt_out_visible(web, me):
+    tag = contacts.create_tag(me, "VIP")
+    other_tag = contacts.create_tag(me, "Berlin")
+    db.session.commit()
+    assert web.post("/contacts/new", data={"phone": "+4915100000001", "name": "Ada", "tag_ids": [tag.id]}).status_code == 302
+    response = web.post("/contacts/new", data={"phone": "+49 151 00000001", "name": "Dup"})
+    assert response.status_code == 400 and "already a contact" in error_for(response.get_data(as_text=True), "phone")
+    response = web.post("/contacts/new", data={"phone": "hello", "name": "Bad"})
+    assert response.status_code == 400 and error_for(response.get_data(as_text=True), "phone")
+    response = web.post("/contacts/new", data={"phone": "+4915100000009", "tag_ids": [999999]})
+    assert response.status_code == 400 and "not found" in error_for(response.get_data(as_text=True), "tag_ids")
+    assert db.session.query(Contact).count() == 1
+    ada = db.session.query(Contact).one()
+    web.post("/contacts/new", data={"phone": "+4915100000002", "name": "Bob"})
+    bob = db.session.query(Contact).filter_by(name="Bob").one()
+
+    response = web.post(f"/contacts/{ada.id}", data={"phone": "+4915100000002", "name": "Ada"})
+    assert response.status_code == 400 and "already another contact" in error_for(response.get_data(as_text=True), "phone")
+    assert web.post(f"/contacts/{ada.id}", data={"phone": "+4915100000003", "name": "Ada L", "tag_ids": [other_tag.id]}).status_code == 302
+    db.session.expire_all()
+    assert (ada.phone, ada.name, [t.title for t in ada.tags]) == ("+4915100000003", "Ada L", ["Berlin"])
+
+    html = web.get("/contacts?q=ada").get_data(as_text=True)
+    assert "Ada L" in html and "Bob" not in html
+    assert "Bob" not in web.get(f"/contacts?tag={other_tag.id}").get_data(as_text=True)
+
+    assert web.post("/contacts/bulk", data={"contact_ids": [ada.id, bob.id], "action": "tag", "tag_id": tag.id}).status_code == 302
+    db.session.expire_all()
+    assert all(tag in c.tags for c in (ada, bob))
+    web.post("/contacts/bulk", data={"contact_ids": [bob.id], "action": "untag", "tag_id": tag.id})
+    db.session.expire_all()
+    assert tag not in bob.tags and tag in ada.tags
+    assert web.post("/contacts/bulk", data={"contact_ids": [ada.id, 999999], "action": "untag", "tag_id": tag.id}).status_code == 404
+    db.session.expire_all()
+    assert tag in ada.tags  # all-or-nothing
+
+    from smsplatform.contacts.optout import opt_out
+    from smsplatform.phones import normalize_phone
+    opt_out(me, normalize_phone("+4915100000002"), "replied STOP")
+    db.session.commit()
+    html = web.get("/contacts?opted_out=yes").get_data(as_text=True)
+    assert "Bob" in html and "replied STOP" in html and "Ada L" not in html
+    assert "replied STOP" in web.get(f"/contacts/{bob.id}").get_data(as_text=True)
+
+    assert web.post("/tags", data={"title": "vip"}).status_code == 302  # existing title, case-insensitive
+    assert web.post(f"/tags/{other_tag.id}/delete").status_code == 302
+    assert web.post(f"/contacts/{bob.id}/delete").status_code == 302
+    assert db.session.query(Contact).count() == 1
+    assert web.get("/contacts?tag=abc").status_code in (400, 404)
+
+
+def test_csv_import_shows_the_per_row_report(web, me):
+    data = "phone;name;tags\n+4915100000001;Ada;VIP|Berlin\nnot-a-phone;Bad;\n+4915100000001;Ada;Extra\n+4915100000002;Bob;\n"
+    response = web.post("/contacts/import", data={"mode": "add", "tag_id": 0,
+                                                  "file": (io.BytesIO(data.encode()), "people.csv")},
+                        content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "4 rows read: 2 created" in html and "1 skipped" in html
+    assert re.search(r"<td>3</td><td><code>not-a-phone</code></td>", html)
+    assert db.session.query(Contact).count() == 2
+    response = web.post("/contacts/import", data={"mode": "add", "tag_id": 0,
+                                                  "file": (io.BytesIO(b"\x00\x01\x02binary"), "x.csv")},
+                        content_type="multipart/form-data")
+    assert response.status_code == 400 and error_for(response.get_data(as_text=True), "file")
+    response = web.post("/contacts/import", data={"mode": "add", "tag_id": 0}, content_type="multipart/form-data")
+    assert response.status_code == 400 and "choose a CSV file" in error_for(response.get_data(as_text=True), "file")
+    response = web.post("/contacts/import", data={"mode": "blocklist", "tag_id": 0,
+                                                  "file": (io.BytesIO(b"phone\n+4915100000002\n"), "b.csv")},
+                        content_type="multipart/form-data")
+    assert "1 opted out" in response.get_data(as_text=True)
+    assert db.session.query(Contact).filter_by(opted_out=True).count() == 1
+
+
+def test_newsletter_create_preview_actions_progress(web, me, device):
+    tag = contacts.create_tag(me, "VIP")
+    contacts.create_contact(me, "+4915100000001", "Ada Lovelace", [tag.id])
+    contacts.create_contact(me, "+4915100000002", "", [tag.id])
+    blocked = contacts.create_contact(me, "+4915100000003", "Out", [tag.id])
+    blocked.opted_out = True
+    db.session.commit()
+    preview = web.get(f"/newsletters/preview?body=Hi+{{first_name|there}}&tag_ids={tag.id}").get_json()
+    assert preview["audience"] == 2 and preview["segments"] == 1 and preview["text"].startswith("Hi ")
+    assert web.get("/newsletters/preview?body=x&tag_ids=999999").status_code == 404
+
+    response = web.post("/newsletters/new", data={"title": "", "body": "", "device_id": device.id, "sim": 0,
+                                                  "tag_ids": [tag.id]})
+    assert response.status_code == 400 and error_for(response.get_data(as_text=True), "body")
+    response = web.post("/newsletters/new", data={"title": "Sale", "body": "x", "device_id": device.id, "sim": 0,
+                                                  "tag_ids": [tag.id], "send_at": "2026-99-01T10:00"})
+    assert response.status_code == 400 and error_for(response.get_data(as_text=True), "send_at")
+    assert db.session.query(Paket).count() == 0
+    response = web.post("/newsletters/new", data={"title": "Sale", "body": "Hi {first_name|there}", "device_id": device.id,
+                                                  "sim": 0, "tag_ids": [tag.id], "intent": "draft"})
+    assert response.status_code == 302
+    paket = db.session.query(Paket).one()
+    assert paket.status == "draft"
+    page = web.get(f"/newsletters/{paket.id}").get_data(as_text=True)
+    assert "Start now" in page and "<progress" in page
+    assert web.post(f"/newsletters/{paket.id}/pause").status_code == 302  # not running: refused, shown as a flash
+    db.session.expire_all()
+    assert paket.status == "draft"
+    assert "cannot become paused" in web.get(f"/newsletters/{paket.id}").get_data(as_text=True)
+    web.post(f"/newsletters/{paket.id}/start")
+    db.session.expire_all()
+    assert paket.status == "scheduled"
+    from smsplatform.campaigns.services import fan_out, start_due_newsletters
+    start_due_newsletters()
+    db.session.commit()
+    fan_out(paket.id, commit=db.session.commit)
+    db.session.commit()
+    web.post(f"/newsletters/{paket.id}/pause")
+    db.session.expire_all()
+    assert paket.status == "paused"
+    web.post(f"/newsletters/{paket.id}/resume")
+    db.session.expire_all()
+    assert paket.status == "running"
+    html = web.get("/newsletters").get_data(as_text=True)
+    assert "0 / 2 done" in html
+    web.post(f"/newsletters/{paket.id}/cancel")
+    db.session.expire_all()
+    assert paket.status == "cancelled"
+    assert "2 / 2 done" in web.get(f"/newsletters/{paket.id}").get_data(as_text=True)
+    assert web.post(f"/newsletters/{paket.id}/explode").status_code == 404
+
+
+def test_timezone_is_applied_to_shown_times(web, me, device):
+    me.timezone = "Asia/Kolkata"
+    message = add_incoming(me, device, "+4915100000001", "hi")
+    message.created_at = message.created_at.replace(hour=0, minute=0, second=0, microsecond=0)
+    db.session.commit()
+    assert message.created_at.strftime("%Y-%m-%d") + " 05:30" in web.get("/messages").get_data(as_text=True)
+    assert db.session.get(Account, me.id).timezone == "Asia/Kolkata"
