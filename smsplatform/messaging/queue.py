@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, delete, exists, func, not_, or_, select, update
+from sqlalchemy import and_, delete, exists, false, func, not_, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from smsplatform.contacts import optout
@@ -37,28 +37,47 @@ _PERMISSION_RE = re.compile(r"permission|securityexception|not allowed", re.IGNO
 _ID_RE = re.compile(r"^\d{1,18}$")
 
 
-def _locking(statement):
-    """``FOR UPDATE SKIP LOCKED`` on MariaDB/MySQL; SQLite serialises writers and has no row locks."""
-    if db.session.get_bind().dialect.name in ("mysql", "mariadb"):
-        return statement.with_for_update(skip_locked=True)
-    return statement
+def _row_locks() -> bool:
+    """MariaDB/MySQL have row locks (``FOR UPDATE SKIP LOCKED``); SQLite serialises writers instead."""
+    return db.session.get_bind().dialect.name in ("mysql", "mariadb")
 
 
-def _take(candidates, condition, values) -> list[int]:
-    """Run ``UPDATE … WHERE id IN candidates AND condition`` and return the ids whose update this call won.
+def _take(where, condition, values, limit: int) -> list[int]:
+    """Claim up to ``limit`` rows matching ``where``, urgent first then oldest; return the ids this call won.
 
-    SQLite answers with ``RETURNING``. MariaDB has no ``UPDATE … RETURNING``, but there the candidate
-    rows were read with ``FOR UPDATE SKIP LOCKED`` in this transaction, so they are ours: the update
-    wins every one of them.
+    Candidates are read one priority at a time in id order, so the queue index serves the read.
+    On MariaDB they are then locked by primary key with ``FOR UPDATE SKIP LOCKED`` (rows another
+    claim holds are skipped; only record locks, so concurrent claims cannot deadlock on index gaps)
+    and the ``UPDATE … WHERE id IN locked AND condition`` wins each of them. SQLite has no
+    ``SKIP LOCKED``; there the same conditional UPDATE runs with ``RETURNING`` to learn which rows it won.
     """
-    ids = list(db.session.scalars(_locking(candidates)))
-    if not ids:
-        return []
-    statement = update(Message).where(Message.id.in_(ids), condition).values(**values)
-    if db.session.get_bind().dialect.update_returning:
-        return list(db.session.scalars(statement.returning(Message.id), execution_options={"synchronize_session": False}))
-    db.session.execute(statement, execution_options={"synchronize_session": False})
-    return ids
+    locks = _row_locks()
+    levels = sorted(db.session.scalars(select(Message.priority).where(where).distinct()), reverse=True)
+    won: list[int] = []
+    for level in levels:
+        need = limit - len(won)
+        if need <= 0:
+            break
+        # A wider window on MariaDB, so a claim racing another one still finds rows the other skipped.
+        ids = list(db.session.scalars(
+            select(Message.id).where(where, Message.priority == level).order_by(Message.id)
+            .limit(need * 2 if locks else need)
+        ))
+        if locks and ids:
+            ids = list(db.session.scalars(
+                select(Message.id).where(Message.id.in_(ids), condition).order_by(Message.id).limit(need)
+                .with_for_update(skip_locked=True)
+            ))
+        if not ids:
+            continue
+        statement = update(Message).where(Message.id.in_(ids), condition).values(**values)
+        if locks:
+            db.session.execute(statement, execution_options={"synchronize_session": False})
+            won += ids
+        else:
+            won += db.session.scalars(statement.returning(Message.id),
+                                      execution_options={"synchronize_session": False}).all()
+    return won
 
 
 def claim_for_device(device: Device, *, limit: int = MAX_CLAIM, order: str = "lifo", now: datetime | None = None,
@@ -76,24 +95,16 @@ def claim_for_device(device: Device, *, limit: int = MAX_CLAIM, order: str = "li
         redeliver_after_seconds = current_app.config["UNACKED_REDELIVERY_SECONDS"]
     cutoff = ago(redeliver_after_seconds, now)
     handed = {"last_handed_at": now, "handed_count": Message.handed_count + 1, "updated_at": now}
+    mine = (Message.device_id == device.id) & (Message.ready == true())
 
-    stale = (Message.device_id == device.id) & (Message.status == statuses.TAKEN) & (Message.last_handed_at < cutoff)
-    won = _take(
-        select(Message.id).where(stale).order_by(Message.priority.desc(), Message.id).limit(limit),
-        (Message.status == statuses.TAKEN) & (Message.last_handed_at < cutoff),
-        handed,
-    )
+    unacked = (Message.status == statuses.TAKEN) & (Message.last_handed_at < cutoff)
+    won = _take(mine & unacked, unacked, handed, limit)
     if len(won) < limit:
         slots = sorted(set(SMS_SLOTS) | device.slot_list())
-        fresh = (
-            (Message.device_id == device.id) & Message.ready.is_(True) & (Message.status == statuses.PENDING)
-            & Message.sim.in_(slots)
-        )
-        won += _take(
-            select(Message.id).where(fresh).order_by(Message.priority.desc(), Message.id).limit(limit - len(won)),
-            Message.status == statuses.PENDING,
-            {**handed, "status": statuses.TAKEN, "taken_at": func.coalesce(Message.taken_at, now)},
-        )
+        fresh = mine & (Message.status == statuses.PENDING) & Message.sim.in_(slots)
+        won += _take(fresh, Message.status == statuses.PENDING,
+                     {**handed, "status": statuses.TAKEN, "taken_at": func.coalesce(Message.taken_at, now)},
+                     limit - len(won))
     if not won:
         return []
     messages = list(db.session.scalars(
@@ -198,7 +209,7 @@ def release_due_messages(now: datetime | None = None) -> int:
     """
     now = now or utcnow()
     blocked = exists().where(Paket.id == Message.paket_id, Paket.status.in_(("paused", "cancelled")))
-    due = and_(Message.status == statuses.PENDING, Message.ready.is_(False), Message.due_at <= now, not_(blocked))
+    due = and_(Message.status == statuses.PENDING, Message.ready == false(), Message.due_at <= now, not_(blocked))
     device_ids = set(db.session.scalars(select(Message.device_id).where(due).distinct()))
     released = db.session.execute(
         update(Message).where(due).values(ready=True), execution_options={"synchronize_session": False}

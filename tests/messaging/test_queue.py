@@ -1,0 +1,108 @@
+"""The device queue services: release of due messages, recovery of unacknowledged ones, incoming SMS."""
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from smsplatform.devices import pairing
+from smsplatform.events import WAKE_KEY
+from smsplatform.extensions import db
+from smsplatform.messaging import queue
+from smsplatform.models import Message, PairingCode, Paket
+from smsplatform.timeutil import utcnow
+from tests.devices.helpers import add_message, pair
+
+
+def _paket(account, device, status):
+    paket = Paket(account_id=account.id, title=status, body="b", device_id=device.id, status=status)
+    db.session.add(paket)
+    db.session.flush()
+    return paket
+
+
+def test_release_makes_due_messages_ready_and_wakes_their_devices(app, account):
+    device, _ = pair(account[0])
+    idle, _ = pair(account[0], name="idle")
+    due = add_message(device, ready=False, due_in=-1)
+    later = add_message(device, ready=False, due_in=3600)
+    paused = add_message(device, ready=False, due_in=-1, paket_id=_paket(account[0], device, "paused").id)
+    cancelled = add_message(device, ready=False, due_in=-1, paket_id=_paket(account[0], device, "cancelled").id)
+    running = add_message(idle, ready=False, due_in=-1, paket_id=_paket(account[0], idle, "running").id)
+    db.session.commit()
+    assert queue.release_due_messages() == 2
+    assert db.session.info[WAKE_KEY] == {device.id, idle.id}
+    db.session.commit()
+    assert queue.release_due_messages() == 0  # a second run finds nothing
+    db.session.commit()
+    ready = dict(db.session.execute(select(Message.id, Message.ready)).all())
+    assert ready == {due.id: True, later.id: False, paused.id: False, cancelled.id: False, running.id: True}
+    assert queue.release_due_messages(now=utcnow() + timedelta(hours=2)) == 1
+
+
+def test_claim_hands_out_only_ready_due_messages_of_this_device(app, account, make_account):
+    device, _ = pair(account[0])
+    other, _ = pair(make_account()[0])
+    mine = add_message(device)
+    add_message(device, ready=False, due_in=60)
+    add_message(other)
+    add_message(device, status=5)
+    db.session.commit()
+    assert [m.id for m in queue.claim_for_device(device)] == [mine.id]
+    db.session.commit()
+    assert queue.claim_for_device(device) == []
+
+
+def test_unacknowledged_messages_fail_with_a_reason_and_devices_go_offline(app, account):
+    config = app.config
+    device, _ = pair(account[0])
+    quiet, _ = pair(account[0], name="quiet")
+    now = utcnow()
+    stuck = add_message(device, status=2, taken_at=now - timedelta(seconds=config["UNACKED_FAIL_SECONDS"] + 1),
+                        last_handed_at=now - timedelta(seconds=config["UNACKED_FAIL_SECONDS"] + 1))
+    waiting = add_message(device, status=2, taken_at=now - timedelta(seconds=config["UNACKED_REDELIVERY_SECONDS"] + 5),
+                          last_handed_at=now - timedelta(seconds=config["UNACKED_REDELIVERY_SECONDS"] + 5))
+    queued = add_message(device, status=3, taken_at=now - timedelta(days=2))
+    quiet.last_seen_at = now - timedelta(seconds=config["DEVICE_ONLINE_WINDOW_SECONDS"] + 1)
+    _code, expired = pairing.create_pairing_code(account[0], 60, now=now - timedelta(minutes=5))
+    _code2, live = pairing.create_pairing_code(account[0], 600, now=now)
+    db.session.commit()
+    result = queue.redeliver_or_fail_unacknowledged(config, now=now)
+    assert result == {"failed": 1, "woken_for_redelivery": 1, "marked_offline": 1, "pairing_codes_pruned": 1,
+                      "webhook_receipts_pruned": 0}
+    assert db.session.info[WAKE_KEY] == {device.id}
+    db.session.commit()
+    for m in (stuck, waiting, queued):
+        db.session.refresh(m)
+    assert stuck.status == 9 and stuck.failure_reason == f"not acknowledged by the phone within {config['UNACKED_FAIL_SECONDS']} s"
+    assert stuck.failed_at == now and waiting.status == 2 and queued.status == 3
+    db.session.refresh(quiet)
+    db.session.refresh(device)
+    assert quiet.marked_offline_at == now and device.marked_offline_at is None
+    assert db.session.scalars(select(PairingCode.id)).all() == [live.id]
+    again = queue.redeliver_or_fail_unacknowledged(config, now=now)
+    assert (again["failed"], again["marked_offline"], again["pairing_codes_pruned"]) == (0, 0, 0)
+
+
+def test_record_incoming_once_per_external_id(app, account):
+    device, _ = pair(account[0])
+    when = utcnow()
+    first = queue.record_incoming(device, phone="0157 52982212", text="hi", received_at=when, external_id="x1")
+    assert first is not None and first.status == 5 and first.phone == "0157 52982212".replace(" ", "")
+    assert queue.record_incoming(device, phone="+4915752982212", text="hi", received_at=when, external_id="x1") is None
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Message)) == 1
+
+
+def test_cancelled_report_and_unknown_states(app, account):
+    device, _ = pair(account[0])
+    message = add_message(device)
+    db.session.commit()
+    queue.claim_for_device(device)
+    queue.apply_state_report(device, str(message.id), "Cancelling", [], {})
+    db.session.refresh(message)
+    assert message.status == 2
+    queue.apply_state_report(device, str(message.id), "Cancelled", [], {"Cancelled": "2026-07-10T05:00:00.000Z"})
+    db.session.refresh(message)
+    assert message.status == 13 and message.cancelled_at.year == 2026
+    queue.apply_state_report(device, str(message.id), "Sent", [], {})
+    db.session.refresh(message)
+    assert message.status == 13
