@@ -1,4 +1,5 @@
 """The S3 backend against moto's standalone server: a real HTTP S3 API in its own process."""
+import io
 import json
 from datetime import timedelta
 
@@ -8,7 +9,7 @@ from sqlalchemy import func, select
 
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
-from smsplatform.models import StoredObject
+from smsplatform.models import Message, StoredObject
 from smsplatform.storage import get_storage
 from smsplatform.storage.s3 import S3Storage
 from smsplatform.storage.services import delete_account_objects, delete_unreferenced, public_url, store_image
@@ -99,3 +100,18 @@ def test_presign_lifetime_is_bounded():
         S3Storage("bucket", presign_seconds=8 * 24 * 3600)
     with pytest.raises(ValueError, match="S3_BUCKET"):
         S3Storage("")
+
+
+def test_storage_failure_during_addsms_answers_json_and_saves_nothing(app, client, account, make_device, s3):
+    owner, token = account
+    device = make_device(owner)
+    app.config["S3_BUCKET"] = "no-such-bucket"
+    app.extensions.pop("smsplatform.storage", None)
+    response = client.post("/getdata/addsms", content_type="multipart/form-data", data={
+        "token": token, "sendto": "+4915752982212", "device_id": str(device.id),
+        "file": (io.BytesIO(images.png()), "a.png", "image/png"),
+    })
+    answer = response.get_json()
+    assert answer["error"] == 1 and "not saved" in answer["message"]
+    assert db.session.scalar(select(func.count()).select_from(Message)) == 0
+    assert db.session.scalar(select(func.count()).select_from(StoredObject)) == 0
