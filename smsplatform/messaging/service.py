@@ -207,7 +207,10 @@ class _Batch:
             info = count_segments(body)
             self._segments[body] = (info.segments, info.encoding)
         segments, encoding = self._segments[body]
-        recipients = split_recipients(as_text(item.get("sendto"), "sendto", required=True))
+        sendto = item.get("sendto")
+        if isinstance(sendto, list):  # a JSON list of numbers is the same as a comma-separated string
+            sendto = ",".join(as_text(number, "sendto", required=True) for number in sendto)
+        recipients = split_recipients(as_text(sendto, "sendto", required=True))
         if not recipients:
             raise ValidationError("sendto is empty: give a phone number", field="sendto")
         ready = due <= self.now

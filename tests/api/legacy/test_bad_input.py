@@ -1,0 +1,280 @@
+"""Hostile, missing, malformed and oversized input: a clear ``{"error":1,"message":…}`` and no change."""
+import json
+
+import pytest
+
+from smsplatform.accounts.services import revoke_token
+from smsplatform.extensions import db
+from smsplatform.models import ApiToken, AuthFailure
+from tests.api.legacy.conftest import call, ok, refused, row_counts
+
+TOKEN_METHODS = ("addsms", "addalotofsms", "getallsms", "getsmsstatus", "savetag", "savecontact", "savepaket",
+                 "getalldevices", "getdevicestatus")
+
+
+@pytest.fixture
+def valid(owner, client):
+    """A valid parameter set per method, for the owner."""
+    account, token, device = owner
+    tag_id = ok(call(client, "savetag", {"token": token, "title": "VIP"}))["tag_id"]
+    sms_id = ok(call(client, "addsms", {"token": token, "sendto": "+4915752982212", "body": "Hi",
+                                        "device_id": device.id}))["sms_id"]
+    return {
+        "addsms": {"sendto": "+4915752982212", "body": "Hi", "device_id": device.id, "sim": 0},
+        "addalotofsms": {"smsdata": [{"sendto": "+4915752982212", "body": "Hi", "device_id": device.id}]},
+        "getallsms": {"device_id": device.id},
+        "getsmsstatus": {"sms_id": sms_id},
+        "savetag": {"title": "Employees"},
+        "savecontact": {"phone": "+4915752982212", "tag_id": tag_id},
+        "savepaket": {"title": "Sale", "body": "20% off", "device_id": device.id, "tags": str(tag_id), "sim": 0},
+        "getalldevices": {},
+        "getdevicestatus": {"device_id": device.id},
+    }
+
+
+@pytest.mark.parametrize("method", TOKEN_METHODS)
+def test_missing_wrong_and_revoked_tokens(client, owner, valid, method):
+    account, token, _ = owner
+    before = row_counts()
+    refused(call(client, method, valid[method]), "token is required")
+    refused(call(client, method, {**valid[method], "token": "   "}), "token is required")
+    refused(call(client, method, {**valid[method], "token": "0" * 32}), "token is invalid")
+    refused(call(client, method, {**valid[method], "token": ["a"]}, "json"), "token must be a string")
+    revoke_token(account, db.session.query(ApiToken).one().id)
+    db.session.commit()
+    refused(call(client, method, {**valid[method], "token": token}), "revoked")
+    assert row_counts() == before
+
+
+def test_other_accounts_token_never_reaches_this_accounts_ids(client, owner, other, valid):
+    _, _, device = owner
+    _, other_token, other_device = other
+    before = row_counts()
+    for method in ("addsms", "addalotofsms", "getsmsstatus", "savecontact", "savepaket", "getdevicestatus"):
+        message = refused(call(client, method, {**valid[method], "token": other_token}), "not found")
+        assert "Hi" not in message
+    assert row_counts() == before
+    listed = ok(call(client, "getallsms", {"token": other_token, "device_id": device.id}))
+    assert listed["count"] == 0 and listed["smss"] == {}
+    assert ok(call(client, "getallsms", {"token": other_token}))["count"] == 0
+    devices = ok(call(client, "getalldevices", {"token": other_token}))
+    assert list(devices["device"]) == [str(other_device.id)]
+    # A batch mixing the caller's own device with a foreign one stores nothing.
+    batch = [{"sendto": "+4915752982212", "body": "a", "device_id": other_device.id},
+             {"sendto": "+4915752982212", "body": "b", "device_id": device.id}]
+    refused(call(client, "addalotofsms", {"token": other_token, "smsdata": batch}, "json"),
+            "smsdata[1].device_id", "not found")
+    assert row_counts() == before
+
+
+MISSING = [
+    ("addsms", "sendto", "sendto is required"), ("addsms", "body", "body is required"),
+    ("addsms", "device_id", "device_id is required"), ("addalotofsms", "smsdata", "smsdata is required"),
+    ("getsmsstatus", "sms_id", "sms_id is required"), ("savetag", "title", "title is required"),
+    ("savecontact", "phone", "phone is required"), ("savepaket", "title", "title is required"),
+    ("savepaket", "body", "body is required"), ("savepaket", "device_id", "device_id is required"),
+    ("savepaket", "tags", "tags is required"), ("getdevicestatus", "device_id", "device_id is required"),
+]
+
+
+def test_missing_required_fields(client, owner, valid):
+    before = row_counts()
+    for method, field, words in MISSING:
+        params = {key: value for key, value in valid[method].items() if key != field}
+        refused(call(client, method, {**params, "token": owner[1]}), words)
+    assert row_counts() == before
+
+
+WRONG = [
+    ("addsms", {"device_id": "abc"}, "device_id must be an integer"),
+    ("addsms", {"sim": "x"}, "sim must be an integer"),
+    ("addsms", {"customerid": "ORD-1"}, "customerid must be an integer"),
+    ("addsms", {"urgent": "maybe"}, "urgent must be 0 or 1"),
+    ("addsms", {"body": {"text": "hi"}}, "body must be a string"),
+    ("addsms", {"sendto": {"n": 1}}, "sendto must be a string"),
+    ("addsms", {"device_id": 1.5}, "device_id must be an integer"),
+    ("addalotofsms", {"smsdata": "not a list"}, "smsdata must be a list"),
+    ("addalotofsms", {"smsdata": [5]}, "smsdata[0] must be an object"),
+    ("getallsms", {"status": "new"}, "status must be an integer"),
+    ("getallsms", {"onlycount": "perhaps"}, "onlycount must be 0 or 1"),
+    ("getallsms", {"timezone": "Mars/Olympus"}, "unknown time zone"),
+    ("getallsms", {"limit": 0}, "limit must be at least 1"),
+    ("getsmsstatus", {"sms_id": [1]}, "sms_id must be an integer"),
+    ("getsmsstatus", {"sms_id": 99999999}, "sms_id 99999999 not found"),
+    ("savecontact", {"tag_id": "x"}, "tag_id must be an integer"),
+    ("savecontact", {"phone": "call me"}, "not a phone number"),
+    ("savepaket", {"tags": "a,b"}, "tags must be an integer"),
+    ("savepaket", {"device_id": "six"}, "device_id must be an integer"),
+    ("getdevicestatus", {"device_id": 99999}, "not found"),
+]
+
+
+def test_wrong_types_and_values(client, owner, valid):
+    before = row_counts()
+    for method, change, words in WRONG:
+        refused(call(client, method, {**valid[method], **change, "token": owner[1]}, "json"), words)
+    assert row_counts() == before
+
+
+EMPTY = [
+    ("addsms", "sendto", "sendto is empty"), ("addsms", "body", "body is empty"),
+    ("addsms", "device_id", "device_id is empty"), ("savetag", "title", "title is empty"),
+    ("savecontact", "phone", "phone is empty"), ("savepaket", "body", "body is empty"),
+    ("savepaket", "tags", "tags is required"), ("getsmsstatus", "sms_id", "sms_id is empty"),
+]
+
+
+@pytest.mark.parametrize("encoding", ["query", "json"])
+def test_empty_and_whitespace_values(client, owner, valid, encoding):
+    before = row_counts()
+    for method, field, words in EMPTY:
+        for blank in ("", "   "):
+            refused(call(client, method, {**valid[method], field: blank, "token": owner[1]}, encoding), words)
+    assert row_counts() == before
+
+
+BAD_DATES = [
+    ("addsms", {"timetosend": "tomorrow"}, "timetosend must look like"),
+    ("addsms", {"timetosend": "2026-13-45 10:00:00"}, "timetosend is not a valid date"),
+    ("getallsms", {"begindate": "yesterday"}, "begindate must look like"),
+    ("getallsms", {"enddate": "2026-02-30"}, "enddate is not a valid date"),
+    ("savepaket", {"time_to_send": "someday"}, "time_to_send"),
+]
+
+
+def test_unparseable_dates(client, owner, valid):
+    before = row_counts()
+    for method, change, words in BAD_DATES:
+        refused(call(client, method, {**valid[method], **change, "token": owner[1]}), words)
+    assert row_counts() == before
+
+
+def test_sim_out_of_range(client, owner, valid):
+    before = row_counts()
+    for sim, words in [(6, "sim must be 0 to 5"), (-1, "sim must be 0 to 5"), (2, "not available on device"),
+                       ("9", "sim must be 0 to 5"), ("1.5", "sim must be an integer")]:
+        refused(call(client, "addsms", {**valid["addsms"], "sim": sim, "token": owner[1]}), words)
+        batch = [dict(valid["addalotofsms"]["smsdata"][0]), dict(valid["addalotofsms"]["smsdata"][0], sim=sim)]
+        refused(call(client, "addalotofsms", {"smsdata": batch, "token": owner[1]}, "json"), "smsdata[1].sim")
+    refused(call(client, "getallsms", {"sim": 6, "token": owner[1]}), "sim must be 0 to 5")
+    assert row_counts() == before
+
+
+def test_body_of_10000_characters(client, owner, valid):
+    token = owner[1]
+    before = row_counts()
+    long_body = "x" * 10_000
+    refused(call(client, "addsms", {**valid["addsms"], "body": long_body, "token": token}),
+            "body is too long", "10000 characters")
+    batch = [valid["addalotofsms"]["smsdata"][0]] * 3 + [dict(valid["addalotofsms"]["smsdata"][0], body=long_body)]
+    refused(call(client, "addalotofsms", {"smsdata": batch, "token": token}, "datajson"),
+            "smsdata[3].body is too long")
+    refused(call(client, "savepaket", {**valid["savepaket"], "body": long_body, "token": token}), "too long")
+    assert row_counts() == before
+
+
+def test_invalid_json_in_datajson(client, owner):
+    before = row_counts()
+    for datajson in ('{"token": "abc", "smsdata": [', "not json", "[1, 2]", ""):
+        response = client.post("/getdata/addalotofsms", data={"datajson": datajson, "token": owner[1]})
+        refused(response, "datajson")
+    assert row_counts() == before
+
+
+def test_invalid_json_body(client, owner):
+    response = client.post("/getdata/addsms", data='{"token": ', content_type="application/json")
+    refused(response, "not valid JSON")
+    response = client.post("/getdata/addsms", data="[1, 2]", content_type="application/json")
+    refused(response, "must be an object")
+
+
+def test_batch_of_100001_items(client, owner, valid):
+    before = row_counts()
+    item = valid["addalotofsms"]["smsdata"][0]
+    response = client.post("/getdata/addalotofsms", json={"token": owner[1], "smsdata": [item] * 100_001})
+    refused(response, "100001 messages", "at most 100000")
+    assert row_counts() == before
+
+
+def test_recipients_count_against_the_batch_limit(app, client, owner, valid):
+    app.config["MAX_BATCH_SIZE"] = 3
+    before = row_counts()
+    refused(call(client, "addsms", {**valid["addsms"], "sendto": "+4915752982212,+4915752982213," * 2,
+                                    "token": owner[1]}), "4 recipients", "at most 3")
+    assert row_counts() == before
+
+
+def test_huge_request_body(app, client, owner, valid):
+    app.config["MAX_CONTENT_LENGTH"] = 4096
+    before = row_counts()
+    params = {**valid["addsms"], "body": "y" * 5000, "token": owner[1]}
+    for encoding in ("form", "multipart", "json", "datajson"):
+        refused(call(client, "addsms", params, encoding), "too large", "4096 bytes", status=413)
+    assert row_counts() == before
+
+
+def test_unknown_methods_and_http_methods(client, owner):
+    refused(client.get("/getdata/sendsms"), "unknown method", "addsms", status=404)
+    refused(client.post("/getdata/addsms/extra", data={"token": owner[1]}), "unknown method", status=404)
+    refused(client.get("/getdata"), "unknown method", status=404)
+    refused(client.put("/getdata/addsms"), "PUT is not allowed", status=405)
+    refused(client.delete("/getdata/getallsms/"), "DELETE is not allowed", status=405)
+
+
+def test_server_fault_answers_json_and_saves_nothing(client, owner, valid, monkeypatch):
+    from smsplatform.api.legacy import routes
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(routes, "ok", explode)
+    before = row_counts()
+    message = refused(call(client, "addsms", {**valid["addsms"], "token": owner[1]}), "internal server error",
+                      status=500)
+    assert "disk" not in message
+    assert row_counts() == before
+
+
+def test_nested_php_arrays_cannot_be_abused(client, owner):
+    deep = "smsdata" + "[0]" * 10
+    refused(client.post("/getdata/addalotofsms", data={deep: "x", "token": owner[1]}), "nested too deeply")
+
+
+def test_gettoken_refuses_wrong_and_missing_credentials(client, owner):
+    before = row_counts()
+    refused(call(client, "gettoken", {"email": "owner@example.com"}), "pass is required")
+    refused(call(client, "gettoken", {"pass": "x"}), "email is required")
+    refused(call(client, "gettoken", {"email": "owner@example.com", "pass": "wrong password"}),
+            "Login or password incorrect")
+    refused(call(client, "gettoken", {"email": "nobody@example.com", "pass": "correct horse battery"}),
+            "Login or password incorrect")
+    after = row_counts()
+    assert after["api_tokens"] == before["api_tokens"]
+    assert after["auth_failures"] == before["auth_failures"] + 4  # per address and per email, both committed
+
+
+def test_gettoken_and_smstosend_are_rate_limited(app, client, owner, valid):
+    app.config["AUTH_FAILURE_LIMIT_PER_EMAIL"] = 3
+    for _ in range(3):
+        refused(call(client, "gettoken", {"email": "owner@example.com", "pass": "guess"}), "incorrect")
+    refused(call(client, "gettoken", {"email": "OWNER@example.com", "pass": "correct horse battery"}),
+            "too many failed login attempts")
+    before = row_counts()
+    refused(call(client, "smstosend", {**valid["addsms"], "email": "owner@example.com",
+                                       "pass": "correct horse battery"}), "too many failed login attempts")
+    assert row_counts() == before
+    assert db.session.query(AuthFailure).count() == 6
+
+
+def test_smstosend_with_wrong_password_stores_nothing(client, owner, valid):
+    before = row_counts()
+    refused(call(client, "smstosend", {**valid["addsms"], "email": "owner@example.com", "pass": "nope"}),
+            "Login or password incorrect")
+    after = row_counts()
+    assert after["messages"] == before["messages"]
+
+
+def test_error_answers_are_http_200_json(client):
+    response = client.get("/getdata/getallsms?token=nope")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert json.loads(response.data) == {"error": 1, "message": "token is invalid or revoked"}
