@@ -1,0 +1,303 @@
+"""Newsletters: savepaket validation, the state machine, fan-out, pause/resume/cancel, finishing and stats."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, update
+
+from smsplatform.campaigns import services
+from smsplatform.contacts import optout
+from smsplatform.errors import ConflictError, NotFoundError, ValidationError
+from smsplatform.events import WAKE_KEY
+from smsplatform.extensions import db
+from smsplatform.messaging import statuses
+from smsplatform.models import Message, Paket
+from smsplatform.timeutil import utcnow
+from tests.campaigns.conftest import bulk_contacts, make_device, make_tag
+
+
+def new_paket(owner, device, tags, body="Big sale today", time_to_send="0", **kwargs):
+    paket = services.create_paket(owner, title="Sale", body=body, device_id=device.id, sim=0,
+                                  tag_ids=",".join(str(t.id) for t in tags), time_to_send=time_to_send, **kwargs)
+    db.session.commit()
+    return paket
+
+
+def started(owner, device, tags, **kwargs):
+    paket = new_paket(owner, device, tags, **kwargs)
+    services.start_due_newsletters()
+    db.session.commit()
+    db.session.refresh(paket)
+    return paket
+
+
+def messages_of(paket):
+    return list(db.session.scalars(select(Message).where(Message.paket_id == paket.id).order_by(Message.phone)))
+
+
+# savepaket validation -----------------------------------------------------------------------------
+
+def test_create_paket_schedules_it_now_with_legacy_inputs(owner, device):
+    vip, berlin = make_tag(owner, "VIP"), make_tag(owner, "Berlin")
+    before = utcnow()
+    paket = services.create_paket(owner, title="", body="Hello", device_id=str(device.id), sim="0",
+                                  tag_ids=f" {vip.id}, {berlin.id} ,", time_to_send=0)
+    assert paket.status == services.SCHEDULED and paket.title == "Hello"
+    assert before <= paket.time_to_send <= utcnow()
+    assert {t.id for t in paket.tags} == {vip.id, berlin.id}
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("24.12.2030 18:30:00", datetime(2030, 12, 24, 17, 30, tzinfo=timezone.utc)),
+    ("2030-12-24 18:30", datetime(2030, 12, 24, 17, 30, tzinfo=timezone.utc)),
+    ("2030-07-01", datetime(2030, 6, 30, 22, 0, tzinfo=timezone.utc)),
+])
+def test_time_to_send_formats_are_in_the_account_zone(owner, device, value, expected):
+    owner.timezone = "Europe/Berlin"
+    paket = new_paket(owner, device, [make_tag(owner, "VIP")], time_to_send=value)
+    assert paket.time_to_send == expected
+
+
+@pytest.mark.parametrize("change, error, text", [
+    ({"tag_ids": "999999"}, NotFoundError, "tag 999999 not found"),
+    ({"tag_ids": ""}, ValidationError, "tags is required"),
+    ({"tag_ids": "12,abc"}, ValidationError, "tags must be an integer"),
+    ({"device_id": 999999}, NotFoundError, "device 999999 not found"),
+    ({"device_id": None}, ValidationError, "device_id is required"),
+    ({"body": "   "}, ValidationError, "body is empty"),
+    ({"body": None}, ValidationError, "body is required"),
+    ({"time_to_send": "31/12/2030"}, ValidationError, "time_to_send must look like"),
+    ({"time_to_send": "32.12.2030 10:00:00"}, ValidationError, "time_to_send is not a valid date"),
+    ({"sim": 7}, ValidationError, "sim must be 0 to 5"),
+    ({"sim": 2}, ValidationError, "sim 2 (WhatsApp Business) is not available"),
+    ({"title": "t" * 300}, ValidationError, "title is too long"),
+])
+def test_bad_savepaket_input_is_refused_with_a_clear_message(owner, device, change, error, text):
+    tag = make_tag(owner, "VIP")
+    arguments = {"title": "T", "body": "Hi", "device_id": device.id, "sim": 0, "tag_ids": str(tag.id),
+                 "time_to_send": "0", **change}
+    with pytest.raises(error) as raised:
+        services.create_paket(owner, **arguments)
+    assert text in raised.value.message
+    assert db.session.query(Paket).count() == 0
+
+
+def test_foreign_tags_and_devices_are_not_found(owner, device, make_account):
+    stranger = make_account(email="stranger@example.com")[0]
+    foreign_tag, foreign_device = make_tag(stranger, "Theirs"), make_device(stranger)
+    mine = make_tag(owner, "Mine")
+    with pytest.raises(NotFoundError):
+        services.create_paket(owner, title="T", body="Hi", device_id=device.id, sim=0,
+                              tag_ids=f"{mine.id},{foreign_tag.id}", time_to_send=None)
+    with pytest.raises(NotFoundError):
+        services.create_paket(owner, title="T", body="Hi", device_id=foreign_device.id, sim=0,
+                              tag_ids=str(mine.id), time_to_send=None)
+    paket = new_paket(owner, device, [mine])
+    with pytest.raises(NotFoundError):
+        services.pause_paket(stranger, paket.id)
+    with pytest.raises(NotFoundError):
+        services.audience_size(stranger, [mine.id])
+
+
+# State machine ------------------------------------------------------------------------------------
+
+def test_only_valid_transitions_are_allowed(owner, device):
+    tag = make_tag(owner, "VIP")
+    draft = new_paket(owner, device, [tag], schedule=False)
+    assert draft.status == services.DRAFT
+    for move in (services.pause_paket, services.resume_paket):
+        with pytest.raises(ConflictError):
+            move(owner, draft.id)
+    services.schedule_paket(owner, draft.id, "2099-01-01 10:00")
+    assert draft.status == services.SCHEDULED
+    services.unschedule_paket(owner, draft.id)
+    services.schedule_paket(owner, draft.id)
+    services.start_due_newsletters()
+    db.session.refresh(draft)
+    assert draft.status == services.RUNNING
+    with pytest.raises(ConflictError):
+        services.resume_paket(owner, draft.id)
+    with pytest.raises(ConflictError):
+        services.schedule_paket(owner, draft.id)
+    services.pause_paket(owner, draft.id)
+    with pytest.raises(ConflictError):
+        services.pause_paket(owner, draft.id)
+    services.cancel_paket(owner, draft.id)
+    for move in (services.pause_paket, services.resume_paket, services.cancel_paket, services.schedule_paket):
+        with pytest.raises(ConflictError) as error:
+            move(owner, draft.id)
+        assert "is cancelled" in error.value.message
+
+
+# Start and fan-out --------------------------------------------------------------------------------
+
+def test_start_due_starts_only_due_newsletters_once(owner, device):
+    tag = make_tag(owner, "VIP")
+    bulk_contacts(owner, {"+4915752982212": [tag.id]})
+    due = new_paket(owner, device, [tag], time_to_send="2020-01-01 00:00:00")  # the past means now
+    later = new_paket(owner, device, [tag], time_to_send="2099-01-01")
+    assert services.start_due_newsletters() == 1
+    db.session.commit()
+    assert services.start_due_newsletters() == 0
+    db.session.refresh(due), db.session.refresh(later)
+    assert (due.status, later.status) == (services.RUNNING, services.SCHEDULED)
+    assert due.total_recipients == 1 and due.fanout_completed_at is not None
+    assert services.start_due_newsletters(now=datetime(2099, 1, 1, tzinfo=timezone.utc)) == 1
+
+
+def test_fan_out_unites_tags_dedupes_and_skips_opted_out_and_other_accounts(owner, device, make_account):
+    vip, berlin, other = make_tag(owner, "VIP"), make_tag(owner, "Berlin"), make_tag(owner, "Other")
+    stranger = make_account(email="stranger@example.com")[0]
+    bulk_contacts(owner, {
+        "+491111": [vip.id, berlin.id], "+492222": [vip.id], "+493333": [berlin.id],
+        "+494444": [vip.id], "+495555": [other.id], "+496666": [],
+    }, opted_out=["+494444"])
+    bulk_contacts(stranger, {"+497777": []})
+    paket = started(owner, device, [vip, berlin])
+    rows = messages_of(paket)
+    assert [m.phone for m in rows] == ["+491111", "+492222", "+493333"]
+    assert all(m.status == statuses.PENDING and m.ready and not m.urgent and m.device_id == device.id
+               and m.body == "Big sale today" and m.segments == 1 and m.contact_id for m in rows)
+    assert paket.total_recipients == 3
+    assert services.fan_out(paket.id) == 3  # a re-run writes nothing new
+    assert len(messages_of(paket)) == 3
+
+
+def test_fan_out_wakes_the_device_after_commit(owner, device):
+    tag = make_tag(owner, "VIP")
+    bulk_contacts(owner, {"+491111": [tag.id]})
+    paket = new_paket(owner, device, [tag])
+    db.session.execute(update(Paket).where(Paket.id == paket.id).values(status=services.RUNNING))
+    services.fan_out(paket.id)
+    assert device.id in db.session.info[WAKE_KEY]
+
+
+def test_personalised_bodies_render_per_contact_with_segments(owner, device):
+    tag = make_tag(owner, "VIP")
+    bulk_contacts(owner, {"+491111": [tag.id], "+492222": [tag.id], "+493333": [tag.id]},
+                  names={"+491111": "Anna Schmidt", "+493333": "Zoë Ωmega " + "x" * 60})
+    paket = started(owner, device, [tag], body="Hi {first_name|friend}, your number {PHONE}. {unknown} stays")
+    rows = {m.phone: m for m in messages_of(paket)}
+    assert rows["+491111"].body == "Hi Anna, your number +491111. {unknown} stays"
+    assert rows["+492222"].body == "Hi friend, your number +492222. {unknown} stays"
+    assert rows["+493333"].encoding == "UCS-2" and rows["+493333"].segments == 1
+    assert rows["+491111"].encoding == "GSM-7"
+
+
+def test_fan_out_of_a_paused_newsletter_writes_held_messages(owner, device):
+    tag = make_tag(owner, "VIP")
+    bulk_contacts(owner, {"+491111": [tag.id]})
+    paket = new_paket(owner, device, [tag])
+    db.session.execute(update(Paket).where(Paket.id == paket.id).values(status=services.PAUSED))
+    services.fan_out(paket.id)
+    assert [m.ready for m in messages_of(paket)] == [False]
+    services.resume_paket(owner, paket.id)
+    assert [m.ready for m in messages_of(paket)] == [True]
+
+
+def test_fan_out_refuses_newsletters_that_are_not_running(owner, device):
+    tag = make_tag(owner, "VIP")
+    paket = new_paket(owner, device, [tag])
+    with pytest.raises(ConflictError):
+        services.fan_out(paket.id)
+    with pytest.raises(NotFoundError):
+        services.fan_out(999999)
+
+
+def test_pause_resume_cancel_act_on_pending_messages_only(owner, device):
+    tag = make_tag(owner, "VIP")
+    bulk_contacts(owner, {f"+4910000{i}": [tag.id] for i in range(4)})
+    paket = started(owner, device, [tag])
+    first, second, *_ = messages_of(paket)
+    first.status = statuses.TAKEN
+    second.status = statuses.DELIVERED
+    db.session.commit()
+    services.pause_paket(owner, paket.id)
+    db.session.commit()
+    assert [m.ready for m in messages_of(paket) if m.status == statuses.PENDING] == [False, False]
+    db.session.expire_all()
+    services.resume_paket(owner, paket.id)
+    db.session.commit()
+    assert [m.ready for m in messages_of(paket) if m.status == statuses.PENDING] == [True, True]
+    services.cancel_paket(owner, paket.id)
+    db.session.commit()
+    db.session.expire_all()
+    assert [m.status for m in messages_of(paket)] == [statuses.TAKEN, statuses.DELIVERED, 13, 13]
+    assert services.paket_stats(paket) == {"total": 4, "pending": 0, "taken": 1, "sent": 0, "delivered": 1,
+                                           "failed": 0, "opted_out": 0, "cancelled": 2}
+
+
+def test_opt_out_after_fan_out_withdraws_the_message_and_stats_add_up(owner, device):
+    tag = make_tag(owner, "VIP")
+    bulk_contacts(owner, {"+491111": [tag.id], "+492222": [tag.id], "+493333": [tag.id]})
+    paket = started(owner, device, [tag])
+    optout.handle_incoming(owner, "+492222", "stop")
+    rows = messages_of(paket)
+    rows[0].status = statuses.FAILED_NO_SERVICE
+    db.session.commit()
+    stats = services.paket_stats(paket)
+    assert stats == {"total": 3, "pending": 1, "taken": 0, "sent": 0, "delivered": 0, "failed": 1,
+                     "opted_out": 1, "cancelled": 0}
+
+
+def test_finish_completed_only_when_nothing_is_left_to_send(owner, device):
+    tag = make_tag(owner, "VIP")
+    bulk_contacts(owner, {"+491111": [tag.id], "+492222": [tag.id]})
+    paket = started(owner, device, [tag])
+    empty = started(owner, device, [make_tag(owner, "Nobody")])
+    assert empty.total_recipients == 0
+    assert services.finish_completed() == 1  # the empty one
+    for message in messages_of(paket):
+        message.status = statuses.SENT
+    db.session.commit()
+    assert services.finish_completed() == 1
+    db.session.refresh(paket)
+    assert paket.status == services.FINISHED and paket.finished_at is not None
+
+
+def test_start_due_completes_a_fan_out_left_incomplete(owner, device):
+    tag = make_tag(owner, "VIP")
+    bulk_contacts(owner, {f"+4910000{i}": [tag.id] for i in range(5)})
+    paket = new_paket(owner, device, [tag], body="Hi {name|there}")
+    db.session.execute(update(Paket).where(Paket.id == paket.id).values(status=services.RUNNING))
+    db.session.commit()
+    # A crashed batch run: two of five written, completion not recorded.
+    services.fan_out(paket.id, batch_size=2, commit=lambda: None)
+    db.session.execute(update(Paket).where(Paket.id == paket.id).values(fanout_completed_at=None, total_recipients=None))
+    db.session.execute(Message.__table__.delete().where(Message.phone.in_(["+49100002", "+49100003", "+49100004"])))
+    db.session.commit()
+    assert services.start_due_newsletters() == 0
+    db.session.commit()
+    db.session.refresh(paket)
+    assert paket.total_recipients == 5 and len(messages_of(paket)) == 5
+
+
+def test_preview_and_audience_size(owner, device):
+    vip, berlin = make_tag(owner, "VIP"), make_tag(owner, "Berlin")
+    bulk_contacts(owner, {"+491111": [vip.id, berlin.id], "+492222": [berlin.id], "+493333": [vip.id]},
+                  opted_out=["+493333"], names={"+491111": "Anna"})
+    assert services.audience_size(owner, f"{vip.id},{berlin.id}") == 2
+    preview = services.preview_newsletter(owner, "Hallo {name|Kunde} 👋", [vip.id, berlin.id])
+    assert preview.preview.text == "Hallo Anna 👋" and preview.preview.segments.encoding == "UCS-2"
+    assert preview.audience == 2 and preview.sample_phone == "+491111"
+    empty = services.preview_newsletter(owner, "Hallo {name|Kunde}", [make_tag(owner, "None").id])
+    assert (empty.preview.text, empty.audience, empty.sample_phone) == ("Hallo Kunde", 0, None)
+
+
+def test_long_body_segments(owner, device):
+    tag = make_tag(owner, "VIP")
+    bulk_contacts(owner, {"+491111": [tag.id]})
+    paket = started(owner, device, [tag], body="a" * 161)
+    assert messages_of(paket)[0].segments == 2
+    euros = started(owner, device, [tag], body="€" * 81)  # GSM-7 extension characters count twice
+    assert (messages_of(euros)[0].encoding, messages_of(euros)[0].segments) == ("GSM-7", 2)
+
+
+def test_time_to_send_in_the_future_is_kept_until_due(owner, device):
+    tag = make_tag(owner, "VIP")
+    bulk_contacts(owner, {"+491111": [tag.id]})
+    soon = utcnow() + timedelta(hours=1)
+    paket = new_paket(owner, device, [tag], time_to_send=soon.strftime("%Y-%m-%d %H:%M:%S"))
+    assert services.start_due_newsletters() == 0
+    assert services.start_due_newsletters(now=soon + timedelta(seconds=1)) == 1
+    db.session.refresh(paket)
+    assert messages_of(paket)[0].time_to_send == paket.time_to_send
