@@ -1,0 +1,98 @@
+"""accept_messages: validation of whole batches, one row per recipient, wake-ups for ready messages."""
+from datetime import timedelta
+
+import pytest
+
+from smsplatform.errors import ValidationError
+from smsplatform.events import WAKE_KEY
+from smsplatform.extensions import db
+from smsplatform.messaging.service import accept_message_ids, accept_messages, as_flag, as_int, split_recipients
+from smsplatform.models import Device, Message, StoredObject
+from smsplatform.timeutil import utcnow
+
+
+def _device(account, **fields):
+    device = Device(account_id=account.id, name="phone", webhook_signing_key="k" * 32, **fields)
+    db.session.add(device)
+    db.session.commit()
+    return device
+
+
+def test_one_row_per_recipient_in_order(account):
+    owner = account[0]
+    device = _device(owner)
+    stored = accept_messages(owner, [
+        {"sendto": "+4915752982212, +4915752982213", "body": "a", "device_id": device.id},
+        {"sendto": "+4915752982214", "body": "b", "device_id": str(device.id), "urgent": "1", "customerid": "5"},
+    ])
+    assert [(m.phone, m.body) for m in stored] == [("+4915752982212", "a"), ("+4915752982213", "a"),
+                                                   ("+4915752982214", "b")]
+    assert [m.id for m in stored] == sorted(m.id for m in stored)
+    assert (stored[2].priority, stored[2].customer_id, stored[0].priority) == (100, 5, 0)
+    assert all(m.status == 1 and m.ready and m.account_id == owner.id for m in stored)
+
+
+def test_ready_messages_wake_their_device_after_commit(account):
+    owner = account[0]
+    now_device, later_device = _device(owner), _device(owner)
+    future = (utcnow() + timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S")
+    accept_message_ids(owner, [{"sendto": "+4915752982212", "body": "now", "device_id": now_device.id},
+                               {"sendto": "+4915752982212", "body": "later", "device_id": later_device.id,
+                                "timetosend": future}])
+    assert db.session.info[WAKE_KEY] == {now_device.id}
+    later = db.session.query(Message).filter_by(device_id=later_device.id).one()
+    assert later.ready is False and later.due_at == later.time_to_send
+    db.session.rollback()
+
+
+def test_default_device_and_single_message_errors(account):
+    owner = account[0]
+    device = _device(owner)
+    [message] = accept_messages(owner, [{"sendto": "+4915752982212", "body": "x"}], default_device_id=device.id)
+    assert message.device_id == device.id
+    with pytest.raises(ValidationError) as error:
+        accept_messages(owner, [{"sendto": "+4915752982212", "body": " "}], default_device_id=device.id,
+                        field_prefix=None)
+    assert (error.value.message, error.value.field) == ("body is empty", "body")
+
+
+def test_errors_name_the_index_and_field_and_store_nothing(account):
+    owner = account[0]
+    device = _device(owner)
+    good = {"sendto": "+4915752982212", "body": "x", "device_id": device.id}
+    cases = [
+        ({**good, "timetosend": "soon"}, "smsdata[2].timetosend must look like"),
+        ({**good, "urgent": "very"}, "smsdata[2].urgent must be 0 or 1"),
+        ({**good, "device_id": None}, "smsdata[2].device_id is required"),
+        ({**good, "device_id": 10 ** 6}, "smsdata[2].device_id: device 1000000 not found"),
+        ({**good, "sendto": ",,"}, "smsdata[2].sendto is empty"),
+        ({**good, "sendto": ["+4915752982212", {"x": 1}]}, "smsdata[2].sendto must be a string"),
+        ("text", "smsdata[2] must be an object"),
+    ]
+    for bad, expected in cases:
+        with pytest.raises(ValidationError) as error:
+            accept_messages(owner, [good, good, bad, good])
+        assert error.value.message.startswith(expected), error.value.message
+        assert error.value.field.startswith("smsdata[2]")
+    assert db.session.query(Message).count() == 0
+
+
+def test_media_must_belong_to_the_account(account, make_account):
+    owner = account[0]
+    stranger, _ = make_account(email="stranger@example.com")
+    device = _device(owner)
+    foreign = StoredObject(account_id=stranger.id, backend="local", key="k1", content_type="image/png", size=1,
+                           sha256="0" * 64)
+    db.session.add(foreign)
+    db.session.commit()
+    with pytest.raises(ValidationError, match="unknown upload"):
+        accept_messages(owner, [{"sendto": "+4915752982212", "device_id": device.id, "media": foreign}])
+
+
+def test_value_helpers():
+    assert [as_int(v, "n") for v in ("260", 260, 260.0, True, " 7 ", "", None)] == [260, 260, 260, 1, 7, None, None]
+    assert [as_flag(v, "f") for v in ("1", 1, True, "true", "0", 0, "", None, "false")] == \
+        [True, True, True, True, False, False, False, False, False]
+    assert split_recipients("+49 157,  0157 1, 4915,,") == ["+49 157", "0157 1", " 4915"]
+    with pytest.raises(ValidationError, match="n must be an integer"):
+        as_int("12abc", "n")
