@@ -2,6 +2,11 @@
 
 A thin edge: parse the app's request, call one service, commit once, answer exactly as the app
 expects (JSON with ``{"message": …}`` errors, dates with milliseconds and ``Z``, no redirects).
+
+Compatibility with older apps (the version comes from ``User-Agent: me.capcom.smsgateway/<ver>``):
+scheduled messages are held on the server until due (apps < 1.61.0 ignore ``scheduleAt``), no
+message is ever handed out as ``Cancelling`` (apps < 1.67.0 would send it), text always travels in
+``message`` too (apps < 1.39.1), and settings and webhook events are limited to what the version knows.
 """
 import re
 from functools import wraps

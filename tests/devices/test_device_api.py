@@ -253,3 +253,20 @@ def test_cli_cannot_revoke_another_accounts_device(app, account, make_account):
     assert result.exit_code == 1 and "error" in json.loads(result.output)
     db.session.refresh(device)
     assert device.revoked_at is None
+
+
+def test_simulated_phone_declares_whatsapp_slots(app, client, account):
+    code, _ = pairing.create_pairing_code(account[0], 600)
+    db.session.commit()
+    response = _register(client, f"Code {code}", body={"name": "sim/phone", "simCards": [], "slots": [3, 2, 2]})
+    device = db.session.get(Device, int(response.get_json()["id"]))
+    assert device.extra_slots == "2,3" and device.slot_list() == {2, 3}
+
+
+def test_oversized_body_is_refused_and_changes_nothing(app, client, account):
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    code, _ = pairing.create_pairing_code(account[0], 600)
+    db.session.commit()
+    response = _register(client, f"Code {code}", body={"name": "x", "simCards": [], "pad": "y" * 4096})
+    assert response.status_code == 413 and response.get_json()["message"]
+    assert _devices() == 0 and db.session.scalar(select(PairingCode.used_at)) is None
