@@ -7,6 +7,8 @@ happen to contain braces are sent unchanged.
 import re
 from dataclasses import dataclass
 
+from sqlalchemy import String, case, func, literal
+
 from smsplatform.messaging.segments import SegmentInfo, count_segments
 
 FIELDS = ("name", "first_name", "last_name", "phone")
@@ -18,6 +20,7 @@ def is_personalised(body: str) -> bool:
 
 
 def contact_fields(name: str | None, phone: str | None) -> dict[str, str]:
+    """The placeholder values of a contact; first/last name split at the first space."""
     parts = (name or "").split()
     return {
         "name": " ".join(parts),
@@ -33,6 +36,34 @@ def render(body: str, fields: dict[str, str]) -> str:
         return value if value else (match.group(2) or "").strip()
 
     return PLACEHOLDER.sub(substitute, body)
+
+
+def sql_render(body: str, name_column, phone_column):
+    """The same rendering as :func:`render`, as a SQL expression over the contact's columns.
+
+    Contact names are stored whitespace-normalised (single spaces, trimmed), so splitting at the first
+    space in SQL gives the same first and last name as ``str.split`` in :func:`contact_fields`.
+    """
+    space = func.instr(name_column, " ")
+    values = {
+        "name": name_column,
+        "first_name": case((space > 0, func.substr(name_column, 1, space - 1)), else_=name_column),
+        "last_name": case((space > 0, func.substr(name_column, space + 1)), else_=""),
+        "phone": phone_column,
+    }
+    parts, position = [], 0
+    for match in PLACEHOLDER.finditer(body):
+        if match.start() > position:
+            parts.append(literal(body[position:match.start()], String()))
+        fallback = literal((match.group(2) or "").strip(), String())
+        parts.append(func.coalesce(func.nullif(values[match.group(1).lower()], ""), fallback, type_=String()))
+        position = match.end()
+    if position < len(body):
+        parts.append(literal(body[position:], String()))
+    expression = parts[0]
+    for part in parts[1:]:
+        expression = expression.concat(part)
+    return expression
 
 
 @dataclass(frozen=True)

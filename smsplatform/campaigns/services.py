@@ -48,7 +48,7 @@ TRANSITIONS = {
     CANCELLED: set(),
     FINISHED: set(),
 }
-FANOUT_BATCH = 5_000
+FANOUT_BATCH = 5_000  # contacts per committed part when the CLI runs a fan-out
 MAX_TITLE = 255
 # Messages a phone may still send: a running newsletter with none of these left is finished.
 UNFINISHED = (statuses.PENDING, statuses.TAKEN, statuses.QUEUED)
@@ -293,14 +293,14 @@ def _ignore_duplicates(statement):
             .prefix_with("IGNORE", dialect="mysql").prefix_with("IGNORE", dialect="mariadb"))
 
 
-def fan_out(paket_id: int, *, batch_size: int = FANOUT_BATCH, commit: Callable[[], None] | None = None,
+def fan_out(paket_id: int, *, batch_size: int | None = None, commit: Callable[[], None] | None = None,
             now: datetime | None = None) -> int:
     """Write one pending message per audience number for a running (or paused) newsletter; idempotent.
 
-    A plain body is one ``INSERT … SELECT``; a personalised body is rendered in batches of
-    ``batch_size`` contacts. ``commit`` (a CLI passes it) is called after each batch so progress
-    survives a crash; the scheduler job leaves it out and commits everything at once. Returns the
-    newsletter's total number of recipients.
+    Each part is one ``INSERT … SELECT`` (personalised bodies are rendered by the database), over the
+    whole audience or, with ``batch_size``, over the next ``batch_size`` contacts in id order.
+    ``commit`` (the CLI passes it) is called after each part so progress survives a crash; the
+    scheduler job leaves both out and commits everything at once. Returns the total recipients.
     """
     now = now or utcnow()
     paket = db.session.get(Paket, paket_id)
@@ -317,85 +317,106 @@ def fan_out(paket_id: int, *, batch_size: int = FANOUT_BATCH, commit: Callable[[
         ready = state.status == RUNNING
         written = spec.write(ready, batch_size)
         if written and ready:
-            wake_after_commit(db.session, [paket.device_id])
+            wake_after_commit(db.session, [spec.device_id])
         if written is None:
-            # Nothing left: freeze the total. The count is taken inside the same (locking) statement.
+            # Nothing left: freeze the total, counted inside the same conditional statement.
             total = select(func.count()).select_from(Message).where(Message.paket_id == paket_id).scalar_subquery()
             db.session.execute(
                 update(Paket).where(Paket.id == paket_id, Paket.fanout_completed_at.is_(None))
                 .values(total_recipients=total, fanout_completed_at=now, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
-            if commit:
-                commit()
-            break
         if commit:
             commit()
+        if written is None:
+            break
     db.session.refresh(paket)
     return paket.total_recipients or 0
 
 
+_CONSTANT_TYPES = {"ready": Boolean(), "urgent": Boolean(), "time_to_send": UTCDateTime(), "due_at": UTCDateTime(),
+                   "created_at": UTCDateTime(), "updated_at": UTCDateTime(), "encoding": String(),
+                   "segments": SmallInteger(), "sim": SmallInteger(), "priority": SmallInteger(),
+                   "status": SmallInteger()}
+_SEGMENT_UPDATE_CHUNK = 1_000
+
+
 class _FanOut:
-    """The rows of one newsletter's fan-out: what every message shares, and how to write the next part."""
+    """One newsletter's fan-out: the values every message shares, and how to write the next part."""
 
     def __init__(self, paket: Paket, now: datetime):
         self.paket_id = paket.id
         self.account_id = paket.account_id
+        self.device_id = paket.device_id
         self.tag_ids = [t.id for t in paket.tags]
         self.body = paket.body
         self.personalised = personalisation.is_personalised(paket.body)
+        # Segments of a contact with empty fields; personalised rows that differ are corrected after insert.
+        guess = count_segments(personalisation.render(paket.body, personalisation.contact_fields("", "")))
+        self.default_segments = (guess.segments, guess.encoding)
         self.shared = {
             "account_id": paket.account_id, "device_id": paket.device_id, "sim": paket.sim, "customer_id": None,
             "urgent": False, "priority": 0, "status": statuses.PENDING, "time_to_send": paket.time_to_send,
             "due_at": now, "created_at": now, "updated_at": now, "handed_count": 0, "paket_id": paket.id,
+            "segments": guess.segments, "encoding": guess.encoding,
         }
         self.last_contact_id = 0
         self.done = False
 
-    def write(self, ready: bool, batch_size: int) -> int | None:
-        """Write the next part; the number of rows written (0 when all were there), None when nothing is left."""
+    def write(self, ready: bool, batch_size: int | None) -> int | None:
+        """Write the next part: rows written (0 if a concurrent run wrote them), None when nothing is left."""
         if self.done or not self.tag_ids:
             return None
-        if self.personalised:
-            return self._write_batch(ready, batch_size)
-        self.done = True
-        return self._insert_select(ready)
-
-    def _insert_select(self, ready: bool) -> int:
-        info = count_segments(self.body)
-        constants = dict(self.shared, body=self.body, segments=info.segments, encoding=info.encoding, ready=ready)
-        types = {"body": String(), "encoding": String(), "ready": Boolean(), "urgent": Boolean(),
-                 "time_to_send": UTCDateTime(), "due_at": UTCDateTime(), "created_at": UTCDateTime(),
-                 "updated_at": UTCDateTime(), "segments": SmallInteger(), "sim": SmallInteger(),
-                 "priority": SmallInteger(), "status": SmallInteger()}
-        names = list(constants)
-        source = audience(self.account_id, self.tag_ids).with_only_columns(
-            *[literal(constants[n], types.get(n, Integer())).label(n) for n in names],
-            Contact.phone.label("sendto"), Contact.phone.label("phone"), Contact.id.label("contact_id"),
-        ).where(_not_yet_messaged(self.paket_id))
-        statement = _ignore_duplicates(insert(Message.__table__).from_select(names + ["sendto", "phone", "contact_id"], source))
-        return db.session.execute(statement).rowcount
-
-    def _write_batch(self, ready: bool, batch_size: int) -> int | None:
-        contacts = db.session.execute(
-            audience(self.account_id, self.tag_ids)
-            .where(Contact.id > self.last_contact_id, _not_yet_messaged(self.paket_id))
-            .order_by(Contact.id).limit(batch_size)
-        ).all()
-        if not contacts:
+        pending = audience(self.account_id, self.tag_ids).where(
+            Contact.id > self.last_contact_id, _not_yet_messaged(self.paket_id))
+        upper = None
+        if batch_size:
+            upper = db.session.scalar(pending.with_only_columns(Contact.id).order_by(Contact.id)
+                                      .offset(batch_size - 1).limit(1))
+        if upper is None:
             self.done = True
+        else:
+            pending = pending.where(Contact.id <= upper)
+            self.last_contact_id = upper
+        first_new_id = db.session.scalar(select(func.max(Message.id))) or 0
+        written = db.session.execute(self._insert(pending, ready)).rowcount
+        if self.personalised and written:
+            self._correct_segments(first_new_id)
+        if self.done and not written:
             return None
-        self.last_contact_id = contacts[-1].id
-        segments: dict[str, tuple[int, str]] = {}
-        rows = []
-        for contact in contacts:
-            body = personalisation.render(self.body, personalisation.contact_fields(contact.name, contact.phone))
-            if body not in segments:
-                info = count_segments(body)
-                segments[body] = (info.segments, info.encoding)
-            rows.append(dict(self.shared, body=body, segments=segments[body][0], encoding=segments[body][1],
-                             ready=ready, sendto=contact.phone, phone=contact.phone, contact_id=contact.id))
-        return db.session.execute(_ignore_duplicates(insert(Message.__table__)), rows).rowcount
+        return written
+
+    def _insert(self, pending, ready: bool):
+        constants = dict(self.shared, ready=ready)
+        names = list(constants)
+        body = (personalisation.sql_render(self.body, Contact.name, Contact.phone) if self.personalised
+                else literal(self.body, String()))
+        source = pending.with_only_columns(
+            *[literal(constants[n], _CONSTANT_TYPES.get(n, Integer())).label(n) for n in names],
+            body.label("body"), Contact.phone.label("sendto"), Contact.phone.label("phone"),
+            Contact.id.label("contact_id"),
+        )
+        columns = names + ["body", "sendto", "phone", "contact_id"]
+        return _ignore_duplicates(insert(Message.__table__).from_select(columns, source))
+
+    def _correct_segments(self, after_id: int) -> None:
+        """Count the segments of each rendered body; rewrite only rows that differ from the shared guess."""
+        rows = db.session.execute(
+            select(Message.id, Message.body).where(Message.id > after_id, Message.paket_id == self.paket_id)
+            .execution_options(yield_per=_SEGMENT_UPDATE_CHUNK)
+        )
+        differing: dict[tuple[int, str], list[int]] = {}
+        for message_id, body in rows:
+            info = count_segments(body)
+            key = (info.segments, info.encoding)
+            if key != self.default_segments:
+                differing.setdefault(key, []).append(message_id)
+        for (segments, encoding), ids in differing.items():
+            for start in range(0, len(ids), _SEGMENT_UPDATE_CHUNK):
+                db.session.execute(
+                    update(Message).where(Message.id.in_(ids[start:start + _SEGMENT_UPDATE_CHUNK]))
+                    .values(segments=segments, encoding=encoding).execution_options(synchronize_session=False)
+                )
 
 
 # Progress -----------------------------------------------------------------------------------------

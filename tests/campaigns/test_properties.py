@@ -4,12 +4,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from smsplatform.campaigns import services
+from smsplatform.campaigns import personalisation, services
 from smsplatform.contacts import optout
 from smsplatform.contacts import services as contacts
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
-from smsplatform.models import Account, Message, Paket
+from smsplatform.messaging.segments import count_segments
+from smsplatform.models import Account, Contact, Message, Paket
 from tests.campaigns.conftest import make_device
 
 # The same subscriber written in different ways: all normalise to +49157529822NN (region DE).
@@ -20,7 +21,7 @@ ALL_STATUSES = [statuses.PENDING, statuses.TAKEN, statuses.QUEUED, statuses.SENT
 
 contact_rows = st.lists(
     st.tuples(st.integers(0, 25), st.sampled_from(FORMATS), st.sets(st.integers(0, 3), max_size=3),
-              st.sampled_from(["", "Anna", "Zoë Ω"])),
+              st.sampled_from(["", "Anna", "Zoë Ω", "Anna Maria Schmidt", "€uro [x]"])),
     max_size=30,
 )
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -69,7 +70,7 @@ def _phones(paket):
        batch=st.integers(1, 7), crash_after=st.integers(0, 4))
 def test_fan_out_reaches_exactly_the_unique_reachable_numbers(app, rows, opted, targets, personalised, batch,
                                                               crash_after):
-    body = "Hi {first_name|you}" if personalised else "Hi all"
+    body = "Hi {first_name|you} {LAST_NAME} ({name|?}) {phone} " + "x" * 140 if personalised else "Hi all"
     _, paket, expected = _world(rows, opted, targets, body)
     commits = []
 
@@ -87,6 +88,11 @@ def test_fan_out_reaches_exactly_the_unique_reachable_numbers(app, rows, opted, 
     phones = _phones(paket)
     assert len(phones) == len(set(phones)) == total
     assert set(phones) == expected
+    for message in db.session.scalars(select(Message).where(Message.paket_id == paket.id)):
+        contact = db.session.get(Contact, message.contact_id)
+        rendered = personalisation.render(body, personalisation.contact_fields(contact.name, contact.phone))
+        info = count_segments(rendered)
+        assert (message.body, message.segments, message.encoding) == (rendered, info.segments, info.encoding)
 
 
 @SETTINGS
