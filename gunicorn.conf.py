@@ -25,3 +25,5 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 wsgi_app = "wsgi:app"
+# The runtime-control socket is a per-user path: several servers on one machine would fight over it.
+control_socket_disable = True

@@ -31,9 +31,11 @@ def phone_cli():
 @click.option("--exit-after", type=click.FloatRange(0), default=None, help="Exit after this many seconds.")
 @click.option("--poll-seconds", type=click.FloatRange(0.1), default=30.0, show_default=True,
               help="Pull this often even without events (the app: 15 minutes).")
+@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Messages sent and reported at once.")
 @click.option("--verbose", is_flag=True)
 def simulate(server, code, name, sims, whatsapp, fail_rate, delivery_delay, count_incoming, state_path, log_path,
-             max_messages, exit_after, poll_seconds, verbose):
+             max_messages, exit_after, poll_seconds, workers, verbose):
     """Pair (or resume), hold the event stream, send what the server hands out, report every state."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s phone %(levelname)s %(message)s")
@@ -43,7 +45,7 @@ def simulate(server, code, name, sims, whatsapp, fail_rate, delivery_delay, coun
     phone = SimulatedPhone(
         server, code=code, name=name, sims=sims, whatsapp=whatsapp, fail_rate=fail_rate,
         delivery_delay=delivery_delay, count_incoming=count_incoming, state_path=state, log_path=sent_log,
-        max_messages=max_messages, exit_after=exit_after, poll_seconds=poll_seconds, seed=name,
+        max_messages=max_messages, exit_after=exit_after, poll_seconds=poll_seconds, seed=name, workers=workers,
     )
     try:
         phone.run(announce=click.echo)

@@ -5,6 +5,7 @@ Nothing here imports the server: this module is the protocol's reference client 
 import hashlib
 import hmac
 import json
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -33,8 +34,16 @@ class MobileClient:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
-        self.http = requests.Session()
-        self.http.headers["User-Agent"] = APP_USER_AGENT
+        self._local = threading.local()
+
+    @property
+    def http(self) -> requests.Session:
+        """One keep-alive session per thread (the phone reports from several workers, like WorkManager)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.headers["User-Agent"] = APP_USER_AGENT
+        return session
 
     def _url(self, path: str) -> str:
         return f"{self.base_url}/{path}"

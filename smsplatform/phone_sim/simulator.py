@@ -10,6 +10,7 @@ import random
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -74,7 +75,7 @@ class SimulatedPhone:
                  whatsapp: bool = False, fail_rate: float = 0.0, delivery_delay: float = 0.0,
                  count_incoming: int = 0, state_path: Path, log_path: Path, max_messages: int | None = None,
                  exit_after: float | None = None, poll_seconds: float = 30.0, reconnect_seconds: float = 1.0,
-                 seed: str = ""):
+                 seed: str = "", workers: int = 4):
         self.client = MobileClient(server.rstrip("/"))
         self.code = code
         self.name = name
@@ -97,6 +98,7 @@ class SimulatedPhone:
         self._delayed: list[tuple[float, str, dict]] = []
         self._delayed_lock = threading.Condition()
         self.events_seen = 0
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sender")
 
     # -- pairing ---------------------------------------------------------------------------------
     def sim_cards(self) -> list:
@@ -232,19 +234,21 @@ class SimulatedPhone:
             self.log.finished(message_id)
 
     def pull_once(self) -> int:
+        """One ``GET /message``: new messages are sent (several at once), returning ones re-reported."""
         messages = self.client.get_messages(order="fifo")
-        handled = 0
+        fresh, returning = [], []
         for message in messages:
             message_id = str(message["id"])
             if message_id in self.log.outcomes:
                 if message_id not in self.awaiting_delivery:
-                    self.re_report(message_id)
-                continue
-            self.send(message)
-            handled += 1
-            if self.limit_reached():
-                break
-        return handled
+                    returning.append(message_id)
+            elif message_id not in {str(m["id"]) for m in fresh}:
+                if self.max_messages is not None and len(self.log.outcomes) + len(fresh) >= self.max_messages:
+                    break
+                fresh.append(message)
+        list(self.pool.map(self.re_report, returning))
+        list(self.pool.map(self.send, fresh))
+        return len(fresh)
 
     def limit_reached(self) -> bool:
         return self.max_messages is not None and len(self.log.outcomes) >= self.max_messages

@@ -1,0 +1,183 @@
+"""Real processes for end-to-end tests and benchmarks: gunicorn servers, scheduler processes, simulated phones.
+
+Everything listens on 127.0.0.1 on free ports and is stopped (by pid) when the platform is stopped.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, make_url, text
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def fresh_database(test_database_url: str | None, workdir: Path, name: str = "smsplatform_e2e"):
+    """A new, empty database: a SQLite file, or a separate database on the test MariaDB server."""
+    if not test_database_url or not test_database_url.startswith("mysql"):
+        yield f"sqlite:///{workdir / (name + '.db')}"
+        return
+    url = make_url(test_database_url)
+    database = f"{name}_{os.getpid()}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {database}"))
+        connection.execute(text(f"CREATE DATABASE {database} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+    try:
+        yield url.set(database=database).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {database}"))
+        admin.dispose()
+
+
+def gevent_friendly(database_url: str) -> str:
+    """gevent workers need a cooperative driver: PyMySQL instead of the C mysqlclient."""
+    url = make_url(database_url)
+    if url.drivername.startswith("mysql"):
+        return url.set(drivername="mysql+pymysql").render_as_string(hide_password=False)
+    return database_url
+
+
+class Platform:
+    def __init__(self, workdir: Path, database_url: str, *, env: dict | None = None):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.database_url = database_url
+        self.web: list[tuple[subprocess.Popen, str]] = []
+        self.schedulers: list[subprocess.Popen] = []
+        self.phones: dict[str, subprocess.Popen] = {}
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k != "REDIS_URL"},
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": str(self.workdir / "instance"),
+            "SECRET_KEY": "e2e-secret",
+            "EVENTS_SOCKET_DIR": str(self.workdir / "events"),
+            "UPLOAD_DIR": str(self.workdir / "uploads"),
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+
+    # -- commands ---------------------------------------------------------------------------------
+    def flask(self, *args, env: dict | None = None, check=True) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
+                              env={**self.env, **(env or {})}, capture_output=True, text=True, check=check,
+                              timeout=120)
+
+    def cli_json(self, *args) -> dict:
+        result = self.flask(*args)
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def pairing_codes(self, email: str, count: int) -> list[str]:
+        """``flask devices pairing-code`` run ``count`` times at once (each CLI start loads the app)."""
+        processes = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "devices", "pairing-code",
+                                       "--email", email], cwd=ROOT, env=self.env, stdout=subprocess.PIPE, text=True)
+                     for _ in range(count)]
+        return [json.loads(p.communicate(timeout=120)[0].strip().splitlines()[-1])["code"] for p in processes]
+
+    def migrate(self) -> None:
+        self.flask("db", "upgrade")
+
+    # -- processes --------------------------------------------------------------------------------
+    def _log(self, name: str):
+        return (self.workdir / f"{name}.log").open("ab")
+
+    def start_web(self, workers: int = 2, accesslog: bool = False) -> str:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {**self.env, "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": str(workers),
+               "DATABASE_URL": gevent_friendly(self.database_url), "PUBLIC_BASE_URL": self.env.get(
+                   "PUBLIC_BASE_URL", base)}
+        if accesslog:
+            env["GUNICORN_ACCESS_LOG"] = str(self.workdir / f"access-{port}.log")
+        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
+                                   cwd=ROOT, env=env, stdout=self._log(f"web-{port}"), stderr=subprocess.STDOUT)
+        self.web.append((process, base))
+        wait_http(base + "/api/mobile/v1/device", process)
+        return base
+
+    def start_scheduler(self) -> subprocess.Popen:
+        process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run"], cwd=ROOT,
+                                   env=self.env, stdout=self._log(f"scheduler-{len(self.schedulers)}"),
+                                   stderr=subprocess.STDOUT)
+        self.schedulers.append(process)
+        return process
+
+    def start_phone(self, name: str, server: str, code: str | None, *extra: str, via_flask: bool = False
+                    ) -> subprocess.Popen:
+        """A simulated phone; ``via_flask`` runs it as ``flask phone simulate`` (else without loading the app)."""
+        command = ["-m", "flask", "--app", "wsgi", "phone"] if via_flask else ["-m", "smsplatform.phone_sim"]
+        args = [sys.executable, *command, "simulate", "--server",
+                f"{server}/api/mobile/v1", "--name", name, "--state", str(self.workdir / f"{name}.json"),
+                "--log", str(self.workdir / f"{name}.sent"), "--poll-seconds", "5", *extra]
+        if code:
+            args += ["--code", code]
+        process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=self._log(f"phone-{name}"),
+                                   stderr=subprocess.STDOUT)
+        self.phones[name] = process
+        return process
+
+    def phone_device_id(self, name: str, timeout: float = 30) -> int:
+        state = self.workdir / f"{name}.json"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if state.exists():
+                return int(json.loads(state.read_text())["device_id"])
+            if self.phones[name].poll() is not None:
+                raise RuntimeError(f"phone {name} exited: {(self.workdir / f'phone-{name}.log').read_text()}")
+            time.sleep(0.1)
+        raise TimeoutError(f"phone {name} did not pair")
+
+    def sent_lines(self, name: str) -> list[list[str]]:
+        path = self.workdir / f"{name}.sent"
+        if not path.exists():
+            return []
+        return [line.split() for line in path.read_text().split("\n")[:-1] if line.startswith("sent ")]
+
+    def stop(self) -> None:
+        processes = [p for p in self.phones.values()] + self.schedulers + [p for p, _ in self.web]
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_http(url: str, process: subprocess.Popen | None = None, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def submit_batch(server: str, token: str, items: list[dict]) -> list[int]:
+    """The legacy batch call, as an integration sends it (``datajson`` form field)."""
+    response = requests.post(f"{server}/getdata/addalotofsms",
+                             data={"datajson": json.dumps({"token": token, "smsdata": items})}, timeout=120)
+    body = response.json()
+    if body.get("error") != 0:
+        raise RuntimeError(f"addalotofsms refused the batch: {body.get('message')}")
+    return body.get("sms_ids", [])
