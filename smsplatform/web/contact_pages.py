@@ -6,15 +6,15 @@ from smsplatform.contacts import services
 from smsplatform.contacts.importer import MODE_BLOCKLIST, MODE_UPSERT, ImportAborted, import_contacts
 from smsplatform.errors import DomainError, NotFoundError, ValidationError
 from smsplatform.extensions import db
+from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me
-from smsplatform.web.forms import opts, BulkTagForm, ContactForm, ImportForm, TagForm, show_error
-from smsplatform.web.queries import PAGE_SIZE, Page
+from smsplatform.web.forms import BulkTagForm, ContactForm, ImportForm, TagForm, opts, show_error
 
 _OPTED = {"yes": True, "no": False}
 
 
 def _tag_choices(account) -> list[tuple[int, str]]:
-    return [(tc.tag.id, tc.tag.title) for tc in services.tags_with_counts(account)]
+    return [(tc.tag.id, tc.tag.title) for tc in queries.tag_counts(account)]
 
 
 @bp.route("/contacts")
@@ -27,13 +27,13 @@ def contacts():
     number = max(1, request.args.get("page", 1, type=int))
     try:
         found = services.search_contacts(account, query=search, tag_id=tag_arg or None, opted_out=opted,
-                                         limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+                                         limit=queries.PAGE_SIZE, offset=(number - 1) * queries.PAGE_SIZE)
     except NotFoundError:
         abort(404)
     except ValidationError:
         abort(400)
-    page = Page(found.contacts, number, found.total)
-    tags = services.tags_with_counts(account)
+    page = queries.Page(found.contacts, number, found.total)
+    tags = queries.tag_counts(account)
     bulk = BulkTagForm()
     bulk.tag_id.choices = opts([(tc.tag.id, tc.tag.title) for tc in tags])
     args = {k: v for k, v in request.args.items() if k != "page" and v}

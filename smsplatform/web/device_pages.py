@@ -14,7 +14,7 @@ from smsplatform.models import Device
 from smsplatform.timeutil import utcnow
 from smsplatform.web import queries, services
 from smsplatform.web.blueprint import bp, me
-from smsplatform.web.forms import opts, DeviceSettingsForm, RemoveDeviceForm, show_error
+from smsplatform.web.forms import DeviceSettingsForm, RemoveDeviceForm, opts, show_error
 
 MOBILE_API_PATH = "/api/mobile/v1"
 

@@ -14,7 +14,7 @@ from smsplatform.models import Message
 from smsplatform.phones import normalize_phone
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me, owned
-from smsplatform.web.forms import opts, MessageFilterForm, ReplyForm, SendForm, show_error
+from smsplatform.web.forms import MessageFilterForm, ReplyForm, SendForm, opts, show_error
 
 # accept_messages names its fields after the legacy API; the send form names them after its inputs.
 _SEND_FIELDS = {"sendto": "recipients", "timetosend": "send_at", "file": "image", "media": "image"}

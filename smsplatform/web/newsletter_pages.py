@@ -3,14 +3,13 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from flask_login import login_required
 
 from smsplatform.campaigns import services as campaigns
-from smsplatform.contacts.services import tags_with_counts
 from smsplatform.devices.queries import list_devices
 from smsplatform.errors import DomainError, NotFoundError
 from smsplatform.extensions import db
 from smsplatform.models import Paket
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me, owned
-from smsplatform.web.forms import opts, NewsletterForm, show_error
+from smsplatform.web.forms import NewsletterForm, opts, show_error
 
 ACTIONS = ("start", "unschedule", "pause", "resume", "cancel")
 _FORM_FIELDS = {"time_to_send": "send_at", "tags": "tag_ids"}
@@ -39,7 +38,7 @@ def new_newsletter():
     account = me()
     form = NewsletterForm()
     form.device_id.choices = opts([(d.id, f"{d.name} (#{d.id})") for d in list_devices(account)])
-    form.tag_ids.choices = opts([(tc.tag.id, f"{tc.tag.title} ({tc.reachable})") for tc in tags_with_counts(account)])
+    form.tag_ids.choices = opts([(tc.tag.id, f"{tc.tag.title} ({tc.reachable})") for tc in queries.tag_counts(account)])
     if form.validate_on_submit():
         try:
             paket = campaigns.create_paket(
