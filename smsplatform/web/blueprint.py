@@ -33,6 +33,8 @@ def _configure(state) -> None:
     app.permanent_session_lifetime = timedelta(seconds=app.config["SESSION_LIFETIME_SECONDS"])
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
+    if app.config["PUBLIC_BASE_URL"].startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True  # served over TLS: never send the session in clear
     login_manager.login_view = "web.login"
     login_manager.login_message = "Please log in to see this page."
     login_manager.login_message_category = "info"
@@ -106,7 +108,7 @@ def _template_globals() -> dict:
 
 @cache
 def _zone_names() -> list[str]:
-    return sorted(available_timezones())
+    return sorted(z for z in available_timezones() if "/" in z or z == "UTC")
 
 
 @bp.errorhandler(404)

@@ -44,6 +44,7 @@ def add_device():
     server = current_app.config["PUBLIC_BASE_URL"] + MOBILE_API_PATH
     code = enrolment_token = qr = None
     ttl = current_app.config["PAIRING_CODE_TTL_SECONDS"]
+    had_token = account.enrolment_token_hash is not None
     if request.method == "POST":
         code, _row = pairing.create_pairing_code(account, ttl)
         if request.form.get("rotate_token"):
@@ -51,7 +52,8 @@ def add_device():
         db.session.commit()
         qr = _qr_svg(f"{server}\n{code}")
     return render_template("web/add_device.html", server=server, code=code, qr=qr, ttl_minutes=ttl // 60,
-                           enrolment_token=enrolment_token, has_token=account.enrolment_token_hash is not None)
+                           enrolment_token=enrolment_token, has_token=account.enrolment_token_hash is not None,
+                           had_token=had_token)
 
 
 @bp.route("/devices/<int:device_id>", methods=["GET", "POST"])

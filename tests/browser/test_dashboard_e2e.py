@@ -146,6 +146,19 @@ def test_send_a_newsletter_and_watch_it_finish(browser):
     assert browser.page_source.count("20% off") >= 3 or "Hi Ada" in browser.page_source
 
 
+def test_the_live_counter_matches_the_server_segment_rules(browser):
+    from smsplatform.messaging.segments import count_segments
+
+    go(browser, "/send")
+    samples = ["", "a" * 160, "a" * 161, "€" * 80, "€" * 81, "[" * 77 + "a", "ü" * 160, "ç" * 70, "ç" * 71,
+               "Ç" * 153 * 2 + "x", "😀" * 35, "😀" * 36, "Grüße {name}\n", "\\^~|" * 40, "Привет " * 20]
+    for text in samples:
+        info = browser.execute_script("return window.countSegments(arguments[0]);", text)
+        expected = count_segments(text)
+        assert (info["encoding"], info["units"], info["segments"]) == \
+            (expected.encoding, expected.units, expected.segments), text
+
+
 def test_pages_fit_a_phone_screen(browser):
     browser.set_window_size(390, 844)
     try:

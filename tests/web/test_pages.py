@@ -389,3 +389,24 @@ def test_timezone_is_applied_to_shown_times(web, me, device):
     db.session.commit()
     assert message.created_at.strftime("%Y-%m-%d") + " 05:30" in web.get("/messages").get_data(as_text=True)
     assert db.session.get(Account, me.id).timezone == "Asia/Kolkata"
+
+
+def test_hostile_text_is_escaped_everywhere_it_is_shown(web, me, device):
+    evil = '<script>alert("x")</script>'
+    contacts.create_contact(me, "+4915100000001", evil)
+    add_incoming(me, device, "+4915100000001", evil)
+    accept_messages(me, [{"sendto": "+4915100000002", "body": evil, "device_id": device.id}], field_prefix=None)
+    db.session.commit()
+    for url in ["/contacts", "/inbox", "/inbox/conversation?phone=%2B4915100000001", "/messages"]:
+        html = web.get(url).get_data(as_text=True)
+        assert "<script>alert" not in html and "&lt;script&gt;" in html, url
+    response = web.post("/send", data={"device_id": device.id, "sim": 0, "recipients": evil, "body": "x"})
+    assert "<script>alert" not in response.get_data(as_text=True)
+    assert web.get("/messages?number=" + "9" * 5000).status_code == 400
+
+
+def test_session_cookie_is_secure_behind_https(base_config, _schema):
+    from smsplatform import create_app
+
+    assert create_app({**base_config, "PUBLIC_BASE_URL": "https://sms.example.com"}).config["SESSION_COOKIE_SECURE"]
+    assert not create_app(base_config).config["SESSION_COOKIE_SECURE"]
