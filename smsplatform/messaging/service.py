@@ -281,6 +281,11 @@ def _has_second_sim(sim_cards: list) -> bool:
 
 
 def _own_devices(account: Account, device_ids: set[int]) -> dict[int, Device]:
+    """The account's live devices among ``device_ids`` (one primary-key get for the usual single device)."""
+    if len(device_ids) == 1:
+        device = db.session.get(Device, next(iter(device_ids)))
+        live = device is not None and device.account_id == account.id and device.revoked_at is None
+        return {device.id: device} if live else {}
     found: dict[int, Device] = {}
     ordered = sorted(device_ids)
     for start in range(0, len(ordered), _CHUNK):

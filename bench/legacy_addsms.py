@@ -1,0 +1,132 @@
+"""``addsms`` throughput under gunicorn vs a bare endpoint on the same server (target: >= 40% of it).
+
+Usage: ``.venv/bin/python bench/legacy_addsms.py [--requests 2000] [--clients 8] [--workers 2]
+[--database-url URL]`` (SQLite in a temporary directory by default; give a MariaDB URL of an empty
+database for the other).
+
+gunicorn runs with the product's ``gunicorn.conf.py`` (gevent workers) on 127.0.0.1 and a free port,
+serving ``bench/legacy_addsms_wsgi.py``: the product app plus ``/bench-bare``, a fixed answer that
+never reaches Flask (the floor: server, worker and HTTP round trip). Clients are threads with one
+keep-alive connection each, posting urlencoded forms as PHP curl does, each to a different number.
+Both endpoints get the same number of requests; the server is stopped at the end.
+"""
+import argparse
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flask_migrate import upgrade  # noqa: E402
+
+from smsplatform import create_app  # noqa: E402
+from smsplatform.accounts.services import create_account, issue_token  # noqa: E402
+from smsplatform.extensions import db  # noqa: E402
+from smsplatform.models import Device, Message  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(port: int, server: subprocess.Popen) -> None:
+    for _ in range(200):
+        if server.poll() is not None:
+            raise SystemExit("gunicorn exited during start-up")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("gunicorn did not start")
+
+
+def load(port: int, path: str, bodies: list[bytes], clients: int) -> float:
+    """Send every body once, spread over ``clients`` keep-alive connections; requests per second."""
+    errors = []
+
+    def worker(share: list[bytes]) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for body in share:
+            connection.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
+            response = connection.getresponse()
+            answer = response.read()
+            if response.status != 200 or b'"error":0' not in answer:
+                errors.append(answer[:200])
+        connection.close()
+
+    threads = [threading.Thread(target=worker, args=(bodies[i::clients],)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise SystemExit(f"{len(errors)} failed requests, e.g. {errors[0]!r}")
+    return len(bodies) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+    tmp = tempfile.mkdtemp()
+    database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
+    env = {**os.environ, "DATABASE_URL": database_url, "INSTANCE_PATH": tmp, "EVENTS_SOCKET_DIR": f"{tmp}/events",
+           "SECRET_KEY": "bench", "HOST": "127.0.0.1", "PORT": str(free_port()),
+           "WEB_CONCURRENCY": str(args.workers), "GUNICORN_LOG_LEVEL": "warning"}
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": tmp,
+                      "EVENTS_SOCKET_DIR": f"{tmp}/events"})
+    with app.app_context():
+        upgrade()
+        account = create_account("bench@example.com", "bench-password")
+        token = issue_token(account)
+        device = Device(account_id=account.id, name="bench phone", webhook_signing_key="k" * 32)
+        db.session.add(device)
+        db.session.commit()
+        device_id = device.id
+
+    def bodies(offset: int) -> list[bytes]:
+        return [urlencode({"token": token, "sendto": f"+4915{offset + i:09d}", "body": f"Your code is {i:06d}",
+                           "device_id": device_id, "sim": 0, "urgent": 1}).encode() for i in range(args.requests)]
+
+    port = int(env["PORT"])
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "legacy_addsms_wsgi:app"],
+        cwd=ROOT / "bench", env={**env, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+    try:
+        wait_until_up(port, server)
+        load(port, "/getdata/addsms", bodies(10_000_000)[:50], args.clients)  # warm-up both workers
+        load(port, "/bench-bare", bodies(0)[:50], args.clients)
+        bare = load(port, "/bench-bare", bodies(0), args.clients)
+        addsms = load(port, "/getdata/addsms", bodies(0), args.clients)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    with app.app_context():
+        stored = db.session.query(Message).count()
+    assert stored == args.requests + 50, stored
+    backend = "MariaDB" if database_url.startswith("mysql") else "SQLite"
+    print(f"addsms under gunicorn ({args.workers} gevent workers), {backend}, {args.requests} requests, "
+          f"{args.clients} keep-alive clients")
+    print(f"  bare endpoint (floor): {bare:8.1f} requests/s")
+    print(f"  addsms               : {addsms:8.1f} requests/s")
+    print(f"  ratio to floor: {addsms / bare:.0%}   (target: >= 40%)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""``getallsms`` on 1,000,000 messages with a device + status + date filter (target: p95 < 100 ms).
+
+Usage: ``.venv/bin/python bench/legacy_getallsms.py [--count 1000000] [--calls 200] [--database-url URL]``
+(SQLite in a temporary directory by default; give a MariaDB URL of an empty database for the other).
+
+The table is seeded with one bulk insert per 20,000 rows: 10 devices, a year of messages, statuses
+as a busy account has them (mostly delivered, some pending, sent, failed and incoming). Each call
+asks for one device's delivered messages of one random day (about 160 rows), through the whole
+legacy edge (Flask test client: parsing, token, query, PHP dates, JSON). The floor is the same
+query as plain SQL through the database driver, rows fetched, no ORM and no JSON: the index's cost.
+"""
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from smsplatform import create_app  # noqa: E402
+from smsplatform.accounts.services import create_account, issue_token  # noqa: E402
+from smsplatform.extensions import db  # noqa: E402
+from smsplatform.models import Device, Message  # noqa: E402
+
+DEVICES = 10
+DAYS = 365
+STATUSES = [7] * 12 + [1, 6, 6, 6, 8, 9, 5, 2]  # 60% delivered
+START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+FLOOR_SQL = text(
+    "SELECT id, phone, body, customer_id, status, device_id, urgent, created_at, sent_at, time_to_send, sim, "
+    "paket_id FROM messages WHERE account_id = :account AND device_id = :device AND status = :status "
+    "AND created_at >= :begin AND created_at < :end ORDER BY created_at, id LIMIT 10000")
+
+
+def seed(account_id: int, device_ids: list[int], count: int) -> float:
+    started = time.perf_counter()
+    rng = random.Random(7)
+    step = DAYS * 86400 / count
+    chunk = 20_000
+    for first in range(0, count, chunk):
+        rows = []
+        for i in range(first, min(first + chunk, count)):
+            created = START + timedelta(seconds=i * step)
+            phone = f"+4915{rng.randrange(10 ** 9):09d}"
+            status = STATUSES[rng.randrange(len(STATUSES))]
+            rows.append({
+                "account_id": account_id, "device_id": device_ids[rng.randrange(DEVICES)], "sendto": phone,
+                "phone": phone, "body": "Your order has shipped", "segments": 1, "encoding": "GSM-7",
+                "sim": 0, "customer_id": rng.randrange(10_000), "urgent": False, "priority": 0, "status": status,
+                "ready": True, "due_at": created, "created_at": created, "updated_at": created,
+                "sent_at": created + timedelta(seconds=5) if status in (6, 7) else None, "handed_count": 1,
+            })
+        db.session.execute(Message.__table__.insert(), rows)
+        db.session.commit()
+    return time.perf_counter() - started
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=1_000_000)
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+    tmp = tempfile.mkdtemp()
+    database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": tmp,
+                      "EVENTS_SOCKET_DIR": f"{tmp}/events"})
+    with app.app_context():
+        upgrade()
+        account = create_account("bench@example.com", "bench-password")
+        token = issue_token(account)
+        devices = [Device(account_id=account.id, name=f"phone {i}", webhook_signing_key="k" * 32)
+                   for i in range(DEVICES)]
+        db.session.add_all(devices)
+        db.session.commit()
+        device_ids = [device.id for device in devices]
+        seconds = seed(account.id, device_ids, args.count)
+        if database_url.startswith("sqlite"):
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
+        else:
+            db.session.execute(text("ANALYZE TABLE messages"))
+        print(f"seeded {args.count} messages in {seconds:.1f} s")
+
+        rng = random.Random(11)
+        queries = []
+        for _ in range(args.calls):
+            day = START + timedelta(days=rng.randrange(DAYS - 1))
+            queries.append((rng.choice(device_ids), day))
+        client = app.test_client()
+        edge_ms, floor_ms, rows = [], [], []
+        for device_id, day in queries[:10]:  # warm-up: caches, compiled statements
+            client.get("/getdata/getallsms", query_string={"token": token, "device_id": device_id, "status": 7,
+                                                           "begindate": day.strftime("%Y-%m-%d")})
+        for device_id, day in queries:
+            params = {"account": account.id, "device": device_id, "status": 7, "begin": day.replace(tzinfo=None),
+                      "end": (day + timedelta(days=1)).replace(tzinfo=None)}
+            started = time.perf_counter()
+            with db.engine.connect() as conn:
+                conn.execute(FLOOR_SQL, params).fetchall()
+            floor_ms.append((time.perf_counter() - started) * 1000)
+
+            started = time.perf_counter()
+            answer = client.get("/getdata/getallsms", query_string={
+                "token": token, "device_id": device_id, "status": 7, "begindate": day.strftime("%Y-%m-%d"),
+                "enddate": day.strftime("%Y-%m-%d")}).get_json()
+            edge_ms.append((time.perf_counter() - started) * 1000)
+            assert answer["error"] == 0, answer
+            rows.append(answer["count"])
+    backend = "MariaDB" if database_url.startswith("mysql") else "SQLite"
+    print(f"getallsms, {backend}, {args.count} messages, {args.calls} calls, device+status+one day, "
+          f"median {statistics.median(rows):.0f} rows per answer")
+    print(f"  plain SQL (floor): p50 {statistics.median(floor_ms):6.1f} ms   p95 {p95(floor_ms):6.1f} ms")
+    print(f"  getallsms        : p50 {statistics.median(edge_ms):6.1f} ms   p95 {p95(edge_ms):6.1f} ms")
+    print(f"  ratio to floor (p95): {p95(edge_ms) / p95(floor_ms):.1f}x   (target: p95 < 100 ms)")
+
+
+if __name__ == "__main__":
+    main()
