@@ -25,10 +25,10 @@ from datetime import datetime
 from typing import Callable
 
 from flask import current_app
-from sqlalchemy import Boolean, Integer, SmallInteger, String, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Boolean, Integer, SmallInteger, String, exists, func, literal, or_, select, update
 
 from smsplatform.campaigns import personalisation
-from smsplatform.contacts.services import tags_by_ids
+from smsplatform.contacts.services import insert_ignoring_duplicates, tags_by_ids
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.events import wake_after_commit
 from smsplatform.extensions import db
@@ -287,12 +287,6 @@ def _not_yet_messaged(paket_id: int):
     return ~exists().where(Message.paket_id == paket_id, Message.phone == Contact.phone)
 
 
-def _ignore_duplicates(statement):
-    """Skip rows that would break ``uq_messages_paket_phone`` (a concurrent fan-out wrote them first)."""
-    return (statement.prefix_with("OR IGNORE", dialect="sqlite")
-            .prefix_with("IGNORE", dialect="mysql").prefix_with("IGNORE", dialect="mariadb"))
-
-
 def fan_out(paket_id: int, *, batch_size: int | None = None, commit: Callable[[], None] | None = None,
             now: datetime | None = None) -> int:
     """Write one pending message per audience number for a running (or paused) newsletter; idempotent.
@@ -397,7 +391,8 @@ class _FanOut:
             Contact.id.label("contact_id"),
         )
         columns = names + ["body", "sendto", "phone", "contact_id"]
-        return _ignore_duplicates(insert(Message.__table__).from_select(columns, source))
+        # Rows a concurrent run wrote first break uq_messages_paket_phone and are skipped.
+        return insert_ignoring_duplicates(Message.__table__).from_select(columns, source)
 
     def _correct_segments(self, after_id: int) -> None:
         """Count the segments of each rendered body; rewrite only rows that differ from the shared guess."""

@@ -24,7 +24,9 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from smsplatform.contacts.optout import withdraw_pending_newsletter_messages
-from smsplatform.contacts.services import MAX_NAME, MAX_TAG_TITLE, normalize_contact_phone, tag_key, tags_by_ids
+from smsplatform.contacts.services import (
+    MAX_NAME, MAX_TAG_TITLE, insert_ignoring_duplicates, normalize_contact_phone, tag_key, tags_by_ids,
+)
 from smsplatform.errors import DomainError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import Account, Contact, Tag, contact_tags
@@ -384,20 +386,25 @@ class _ChunkWriter:
                 if key not in self.tag_ids:
                     titles.setdefault(key, title)
         if titles:
-            existing = dict(db.session.execute(
-                select(Tag.title_key, Tag.id).where(Tag.account_id == self.account_id, Tag.title_key.in_(list(titles)))
-            ).all())
-            missing = [k for k in titles if k not in existing]
+            keys = list(titles)
+            found = self._tag_ids_for(keys)
+            missing = [k for k in keys if k not in found]
             if missing:
-                db.session.execute(insert(Tag.__table__), [
+                db.session.execute(insert_ignoring_duplicates(Tag.__table__), [
                     {"account_id": self.account_id, "title": titles[k], "title_key": k, "created_at": self.now}
                     for k in missing
                 ])
-                existing.update(db.session.execute(
-                    select(Tag.title_key, Tag.id).where(Tag.account_id == self.account_id, Tag.title_key.in_(missing))
-                ).all())
-            self.tag_ids.update(existing)
+                found.update(self._tag_ids_for(missing))
+            for key in keys:
+                # A key the database's collation equates with another (MariaDB: "café" = "cafe") uses that tag.
+                self.tag_ids[key] = found[key] if key in found else db.session.scalar(
+                    select(Tag.id).where(Tag.account_id == self.account_id, Tag.title_key == key))
         return self.tag_ids
+
+    def _tag_ids_for(self, keys: list[str]) -> dict[str, int]:
+        return dict(db.session.execute(
+            select(Tag.title_key, Tag.id).where(Tag.account_id == self.account_id, Tag.title_key.in_(keys))
+        ).all())
 
     def _opt_out(self, contact_ids: list[int]) -> None:
         if not contact_ids:

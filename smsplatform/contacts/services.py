@@ -5,7 +5,7 @@ per account ignoring case (``Tag.title_key``). Services flush; the caller commit
 """
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import case, delete, func, insert, or_, select
 
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
@@ -15,6 +15,12 @@ from smsplatform.phones import Phone, normalize_phone
 MAX_TAG_TITLE = 100
 MAX_NAME = 255
 MAX_SEARCH_ROWS = 1000
+
+
+def insert_ignoring_duplicates(table):
+    """An INSERT that skips rows breaking a unique constraint (``INSERT OR IGNORE`` / ``INSERT IGNORE``)."""
+    return (insert(table).prefix_with("OR IGNORE", dialect="sqlite")
+            .prefix_with("IGNORE", dialect="mysql").prefix_with("IGNORE", dialect="mariadb"))
 
 
 def normalize_contact_phone(account: Account, raw, field: str = "phone") -> Phone:
@@ -118,7 +124,7 @@ def tags_with_counts(account: Account) -> list[TagCount]:
         select(
             Tag,
             func.count(Contact.id),
-            func.count(Contact.id).filter(Contact.opted_out.is_(False)),
+            func.count(case((Contact.opted_out.is_(False), Contact.id))),
         )
         .outerjoin(contact_tags, contact_tags.c.tag_id == Tag.id)
         .outerjoin(Contact, Contact.id == contact_tags.c.contact_id)

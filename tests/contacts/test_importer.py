@@ -255,3 +255,13 @@ def test_a_failing_chunk_leaves_nothing_of_itself_and_reports_progress(owner):
 def test_bad_mode_is_refused(owner):
     with pytest.raises(ValidationError):
         run(owner, "phone\n+4915752982212\n", mode="replace")
+
+
+def test_tags_equal_under_the_database_collation_do_not_break_the_import(owner):
+    services.save_tag(owner, "Cafe")
+    db.session.commit()
+    report, _ = run(owner, "phone,tags\n+4915752982212,Café|CAFE\n+4915752982213,café\n")
+    assert report.created == 2 and report.invalid == 0
+    titles = {t.title for t in db.session.query(Tag)}
+    assert titles in ({"Cafe"}, {"Cafe", "Café"})  # MariaDB's collation equates them, SQLite does not
+    assert all(c.tags for c in contacts_by_phone().values())
