@@ -347,6 +347,7 @@ class _ChunkWriter:
         contacts = self._table_rows(phones)
         blocklist = self.mode == MODE_BLOCKLIST
         new = [p for p in phones if p not in contacts]
+        existing = [p for p in phones if p in contacts]
         if new:
             db.session.execute(insert(Contact.__table__), [
                 {"account_id": self.account_id, "phone": p, "phone_raw": chunk[p].raw, "name": chunk[p].name,
@@ -358,9 +359,9 @@ class _ChunkWriter:
             contacts.update(self._table_rows(new))
             self.report.created += len(new)
             self.report.opted_out += len(new) if blocklist else 0
-        self.report.updated += len(phones) - len(new)
-        renamed = [{"cid": contacts[p][0], "new_name": chunk[p].name} for p in phones
-                   if p not in new and chunk[p].name and chunk[p].name != contacts[p][1]]
+        self.report.updated += len(existing)
+        renamed = [{"cid": contacts[p][0], "new_name": chunk[p].name} for p in existing
+                   if chunk[p].name and chunk[p].name != contacts[p][1]]
         if renamed:
             table = Contact.__table__
             db.session.execute(
@@ -368,7 +369,7 @@ class _ChunkWriter:
                 renamed,
             )
         if blocklist:
-            self._opt_out([contacts[p][0] for p in phones if p not in new and not contacts[p][2]])
+            self._opt_out([contacts[p][0] for p in existing if not contacts[p][2]])
             withdraw_pending_newsletter_messages(self.account_id, phones, self.now)
         self._link(chunk, contacts, tag_ids)
 

@@ -1,0 +1,111 @@
+"""CSV import of 100,000 contacts, against a floor of the same work done by hand with no checks.
+
+Runs in-process on a temporary SQLite database (or DATABASE_URL). The file has a header, 100,000
+rows with names and one to three tags (``|``-separated), 2% duplicate numbers and 1% invalid rows.
+Prints, in the same run: the floor (csv parse + phone normalisation + one raw executemany insert of
+the contacts, no tags, no checks), ``import_contacts`` (whole-file checks, chunks of 5,000, tags,
+per-row report, a commit per chunk), and a re-import of the same file (everything exists already);
+with ratios against the floor, the target (< 10 s) and the process's peak memory.
+Usage: .venv/bin/python bench/contacts_import.py [--rows N]
+"""
+import argparse
+import csv
+import io
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import func, insert, select  # noqa: E402
+
+from smsplatform import create_app  # noqa: E402
+from smsplatform.contacts.importer import import_contacts  # noqa: E402
+from smsplatform.extensions import db  # noqa: E402
+from smsplatform.models import Account, Contact, contact_tags  # noqa: E402
+from smsplatform.phones import normalize_phone  # noqa: E402
+from smsplatform.timeutil import utcnow  # noqa: E402
+
+TARGET_SECONDS = 10.0
+TAGS = ("VIP", "Berlin", "Hamburg", "Employees", "Newsletter", "Stammkunde")
+
+
+def make_csv(rows: int) -> bytes:
+    out = io.StringIO()
+    out.write("phone;name;tags\n")
+    for i in range(rows):
+        number = i - 1 if i % 50 == 0 and i else i  # 2% repeat the previous number
+        phone = "not-a-phone" if i % 100 == 99 else f"0157 {number:08d}"
+        tags = "|".join(TAGS[(i + k) % len(TAGS)] for k in range(1 + i % 3))
+        out.write(f"{phone};Kunde {i};{tags}\n")
+    return out.getvalue().encode("utf-8")
+
+
+def floor(account: Account, data: bytes) -> tuple[float, float]:
+    """Parse, normalise and insert the same contacts in one executemany, with no checks and no tags."""
+    start, cpu = time.perf_counter(), time.process_time()
+    now = utcnow()
+    seen = {}
+    reader = csv.reader(io.StringIO(data.decode("utf-8")), delimiter=";")
+    next(reader)
+    for phone, name, _tags in reader:
+        try:
+            seen[normalize_phone(phone, "DE").normalized] = (phone, name)
+        except Exception:
+            continue
+    db.session.execute(insert(Contact), [
+        {"account_id": account.id, "phone": p, "phone_raw": raw, "name": name, "opted_out": False,
+         "created_at": now, "updated_at": now}
+        for p, (raw, name) in seen.items()
+    ])
+    db.session.commit()
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="bench-import-")
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{workdir}/bench.db"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": workdir})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        floor_account = Account(email="floor@example.com", password_hash="-", default_region="DE")
+        account = Account(email="bench@example.com", password_hash="-", default_region="DE")
+        db.session.add_all([floor_account, account])
+        db.session.commit()
+        data = make_csv(args.rows)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        start, cpu = time.perf_counter(), time.process_time()
+        report = import_contacts(account, io.BytesIO(data), commit=db.session.commit)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        start = time.perf_counter()
+        again = import_contacts(account, io.BytesIO(data), commit=db.session.commit)
+        reimport = time.perf_counter() - start
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        floor_seconds, floor_cpu = floor(floor_account, data)
+        contacts = db.session.scalar(select(func.count()).select_from(Contact).where(Contact.account_id == account.id))
+        links = db.session.scalar(select(func.count()).select_from(contact_tags))
+        assert again.created == 0 and contacts == report.created
+        print(f"database: {db.engine.dialect.name}; file: {args.rows:,} rows, {len(data) / 1e6:.1f} MB")
+        print(f"floor  parse + normalise + raw insert:   {floor_seconds:6.2f} s  (CPU {floor_cpu:5.2f} s)  "
+              f"{args.rows / floor_seconds:9,.0f} rows/s")
+        print(f"import_contacts (5,000-row chunks):      {seconds:6.2f} s  (CPU {cpu:5.2f} s)  "
+              f"{args.rows / seconds:9,.0f} rows/s  ratio {seconds / floor_seconds:.2f}× floor "
+              f"(target < {TARGET_SECONDS:.0f} s: {'ok' if seconds < TARGET_SECONDS else 'MISSED'})")
+        print(f"re-import of the same file:              {reimport:6.2f} s  (all {again.updated:,} rows exist)")
+        print(f"result: {report.created:,} contacts, {links:,} tag links, {report.merged + again.merged:,} merged "
+              f"duplicates over two runs, {report.invalid:,} invalid rows reported, {report.chunks} chunks")
+        print(f"peak RSS after both imports: {rss_after / 1024:.0f} MB (was {rss_before / 1024:.0f} MB with the file "
+              "in memory, before importing; the floor runs afterwards)")
+        db.session.remove()
+        db.drop_all()
+
+
+if __name__ == "__main__":
+    main()
