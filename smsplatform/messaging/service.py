@@ -141,18 +141,18 @@ def _validated_rows(account: Account, items, default_device_id, now: datetime,
         try:
             if not isinstance(item, dict):
                 raise ValidationError("must be an object with sendto, body and device_id")
-            device_ids.append(as_int(item.get("device_id", default_device_id), "device_id", required=True, minimum=1))
+            device_id = item.get("device_id")
+            device_ids.append(as_int(default_device_id if device_id is None else device_id, "device_id",
+                                     required=True, minimum=1))
         except ValidationError as error:
             raise _located(error, field_prefix, index) from None
     devices = _own_devices(account, set(device_ids))
-    batch = _Batch(account, devices, now, config["MAX_BODY_CHARS"])
+    batch = _Batch(account, devices, now, config["MAX_BODY_CHARS"], max_batch)
     for index, (item, device_id) in enumerate(zip(items, device_ids)):
         try:
             batch.add(item, device_id, index)
         except ValidationError as error:
             raise _located(error, field_prefix, index) from None
-    if len(batch.rows) > max_batch:
-        raise ValidationError(f"{len(batch.rows)} recipients in one call; at most {max_batch}", field=field_prefix)
     if not account.allow_direct_to_opted_out:
         _refuse_opted_out(account, batch.rows, batch.row_items, field_prefix)
     return batch.rows, batch.ready_devices
@@ -172,8 +172,8 @@ def _located(error: ValidationError, prefix: str | None, index: int) -> Validati
 class _Batch:
     """The rows of one call, built item by item; caches what repeats across a big batch."""
 
-    def __init__(self, account: Account, devices: dict[int, Device], now: datetime, max_body: int):
-        self.account, self.devices, self.now, self.max_body = account, devices, now, max_body
+    def __init__(self, account: Account, devices: dict[int, Device], now: datetime, max_body: int, max_rows: int):
+        self.account, self.devices, self.now, self.max_body, self.max_rows = account, devices, now, max_body, max_rows
         self.rows: list[dict] = []
         self.row_items: list[int] = []  # the item index of each row, for error messages
         self.ready_devices: set[int] = set()
@@ -213,6 +213,8 @@ class _Batch:
         recipients = split_recipients(as_text(sendto, "sendto", required=True))
         if not recipients:
             raise ValidationError("sendto is empty: give a phone number", field="sendto")
+        if len(self.rows) + len(recipients) > self.max_rows:
+            raise ValidationError(f"sendto: more than {self.max_rows} recipients in one call", field="sendto")
         ready = due <= self.now
         if ready:
             self.ready_devices.add(device_id)

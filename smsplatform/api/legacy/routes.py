@@ -15,11 +15,11 @@ from smsplatform.api.legacy.responses import fail, human_date, ok, php_date
 from smsplatform.campaigns.services import create_paket
 from smsplatform.contacts.services import save_contact, save_tag
 from smsplatform.devices import queries as devices
-from smsplatform.errors import AuthenticationError, DomainError, NotFoundError, RateLimitedError, ValidationError
+from smsplatform.errors import AuthenticationError, DomainError, NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.messaging import listing, statuses
 from smsplatform.messaging.service import accept_message_ids, as_int, as_text
-from smsplatform.models import Message
+from smsplatform.models import Account, Message
 from smsplatform.storage.services import store_image
 from smsplatform.timeutil import utcnow, zone
 
@@ -54,9 +54,6 @@ def legacy_method(name: str, auth: str = "token"):
                     response = view(params, files)
                 db.session.commit()
                 return response
-            except AuthenticationError as error:
-                db.session.commit()  # keeps recorded login failures; nothing else was written
-                return fail(error.message)
             except DomainError as error:
                 db.session.rollback()
                 return fail(error.message)
@@ -67,7 +64,8 @@ def legacy_method(name: str, auth: str = "token"):
     return register
 
 
-def _login(params) -> object:
+def _login(params) -> Account:
+    """``email`` + ``pass`` under the brute-force limits; a failed attempt is committed before refusing."""
     email = params.get("email")
     password = params.get("pass", params.get("password"))
     if email is None or (isinstance(email, str) and not email.strip()):
@@ -76,8 +74,9 @@ def _login(params) -> object:
         raise ValidationError("pass is required", field="pass")
     try:
         return authenticate(email, password, request.remote_addr, current_app.config)
-    except RateLimitedError as error:
-        raise ValidationError("Too many failed login attempts; try again in a few minutes") from error
+    except AuthenticationError:
+        db.session.commit()  # the recorded failure must count even though the call is refused
+        raise
 
 
 @legacy_method("gettoken", auth="login")
