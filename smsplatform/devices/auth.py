@@ -3,7 +3,7 @@ import re
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from smsplatform.accounts.services import hash_secret
 from smsplatform.errors import AuthenticationError
@@ -14,6 +14,8 @@ from smsplatform.timeutil import utcnow
 MAX_CREDENTIAL_LENGTH = 1024
 # A busy phone calls several times a second; its presence is written at most this often.
 TOUCH_INTERVAL_SECONDS = 5
+# Built once: every phone call runs it, and building the statement costs more than running it.
+_DEVICE_BY_TOKEN_HASH = select(Device).where(Device.token_hash == bindparam("token_hash"))
 _USER_AGENT_RE = re.compile(r"me\.capcom\.smsgateway/(\d+(?:\.\d+){0,3})", re.IGNORECASE)
 
 
@@ -43,7 +45,7 @@ def device_for_token(token: str) -> Device:
     token = (token or "").strip()
     if not token:
         raise AuthenticationError("device token is required")
-    device = db.session.scalar(select(Device).where(Device.token_hash == hash_secret(token)))
+    device = db.session.scalar(_DEVICE_BY_TOKEN_HASH, {"token_hash": hash_secret(token)})
     if device is None or device.revoked_at is not None:
         raise AuthenticationError("device token is invalid or revoked")
     return device

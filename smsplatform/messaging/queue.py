@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, delete, exists, false, func, not_, or_, select, true, update
+from sqlalchemy import and_, bindparam, delete, exists, false, func, not_, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from smsplatform.contacts import optout
@@ -35,6 +35,13 @@ _FAILURE_CODES = (
 )
 _PERMISSION_RE = re.compile(r"permission|securityexception|not allowed", re.IGNORECASE)
 _ID_RE = re.compile(r"^\d{1,18}$")
+# (status, priority) of a device's claimable rows. Built once: every pull runs it, and for an idle
+# phone it is the whole claim, so building the statement would cost more than running it.
+_PENDING_LEVELS = select(Message.status, Message.priority).where(
+    Message.device_id == bindparam("device_id"), Message.ready == true(),
+    ((Message.status == statuses.TAKEN) & (Message.last_handed_at < bindparam("cutoff", type_=Message.last_handed_at.type)))
+    | ((Message.status == statuses.PENDING) & Message.sim.in_(bindparam("slots", expanding=True))),
+).distinct()
 
 
 def _row_locks() -> bool:
@@ -42,7 +49,7 @@ def _row_locks() -> bool:
     return db.session.get_bind().dialect.name in ("mysql", "mariadb")
 
 
-def _take(where, condition, values, limit: int) -> list[int]:
+def _take(where, condition, values, limit: int, levels) -> list[int]:
     """Claim up to ``limit`` rows matching ``where``, urgent first then oldest; return the ids this call won.
 
     Candidates are read one priority at a time in id order, so the queue index serves the read.
@@ -52,9 +59,8 @@ def _take(where, condition, values, limit: int) -> list[int]:
     ``SKIP LOCKED``; there the same conditional UPDATE runs with ``RETURNING`` to learn which rows it won.
     """
     locks = _row_locks()
-    levels = sorted(db.session.scalars(select(Message.priority).where(where).distinct()), reverse=True)
     won: list[int] = []
-    for level in levels:
+    for level in sorted(levels, reverse=True):
         need = limit - len(won)
         if need <= 0:
             break
@@ -94,17 +100,20 @@ def claim_for_device(device: Device, *, limit: int = MAX_CLAIM, order: str = "li
     if redeliver_after_seconds is None:
         redeliver_after_seconds = current_app.config["UNACKED_REDELIVERY_SECONDS"]
     cutoff = ago(redeliver_after_seconds, now)
+    slots = sorted(set(SMS_SLOTS) | device.slot_list())
+    # One cheap index read decides whether there is anything to do (an idle phone's pull stops here).
+    found = db.session.execute(_PENDING_LEVELS, {"device_id": device.id, "cutoff": cutoff, "slots": slots}).all()
+    if not found:
+        return []
     handed = {"last_handed_at": now, "handed_count": Message.handed_count + 1, "updated_at": now}
     mine = (Message.device_id == device.id) & (Message.ready == true())
-
     unacked = (Message.status == statuses.TAKEN) & (Message.last_handed_at < cutoff)
-    won = _take(mine & unacked, unacked, handed, limit)
+    fresh = (Message.status == statuses.PENDING) & Message.sim.in_(slots)
+    won = _take(mine & unacked, unacked, handed, limit, {p for s, p in found if s == statuses.TAKEN})
     if len(won) < limit:
-        slots = sorted(set(SMS_SLOTS) | device.slot_list())
-        fresh = mine & (Message.status == statuses.PENDING) & Message.sim.in_(slots)
-        won += _take(fresh, Message.status == statuses.PENDING,
+        won += _take(mine & fresh, Message.status == statuses.PENDING,
                      {**handed, "status": statuses.TAKEN, "taken_at": func.coalesce(Message.taken_at, now)},
-                     limit - len(won))
+                     limit - len(won), {p for s, p in found if s == statuses.PENDING})
     if not won:
         return []
     messages = list(db.session.scalars(

@@ -1,0 +1,135 @@
+"""Idle ``GET /api/mobile/v1/message`` throughput through the real web server (target >= 1,000 req/s).
+
+Usage: ``.venv/bin/python bench/mobile_pull.py [--seconds 10] [--devices 50] [--connections 16]
+[--database-url URL]`` (SQLite in a temporary directory by default).
+
+Starts gunicorn with the project's ``gunicorn.conf.py`` (gevent workers) on a free 127.0.0.1 port,
+pairs ``--devices`` phones, then keeps ``--connections`` keep-alive connections busy from two client
+processes. Each device pull is a real one: token lookup, presence, the claim of an empty queue, the
+commit. The floor is the server's barest endpoint (``GET /api/mobile/v1/device`` without a token: no
+database at all), measured in the same run with the same clients.
+"""
+import argparse
+import http.client
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(database_url: str, instance: str, devices: int) -> list[str]:
+    from flask_migrate import upgrade
+
+    from smsplatform import create_app
+    from smsplatform.accounts.services import create_account
+    from smsplatform.devices.services import DeviceFields, register_device
+    from smsplatform.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": instance,
+                      "EVENTS_SOCKET_DIR": f"{instance}/events"})
+    with app.app_context():
+        upgrade()
+        account = create_account("bench@example.com", "bench-password")
+        tokens = [register_device(account, DeviceFields(f"phone {i}", None, False, [], ""), "1.68.0")[1]
+                  for i in range(devices)]
+        db.session.commit()
+    return tokens
+
+
+def client_process(port: int, path: str, tokens: list[str], connections: int, seconds: float, out) -> None:
+    """``connections`` threads, one keep-alive connection each, for ``seconds``; reports (ok, errors)."""
+    counts = [[0, 0] for _ in range(connections)]
+    deadline = time.monotonic() + seconds
+
+    def run(index):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        headers = {"User-Agent": "me.capcom.smsgateway/1.68.0"}
+        if tokens:
+            headers["Authorization"] = f"Bearer {tokens[index % len(tokens)]}"
+        while time.monotonic() < deadline:
+            try:
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                counts[index][0 if response.status == 200 else 1] += 1
+            except (OSError, http.client.HTTPException):
+                counts[index][1] += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put((sum(c[0] for c in counts), sum(c[1] for c in counts)))
+
+
+def measure(port, path, tokens, connections, seconds) -> tuple[float, int]:
+    out = multiprocessing.Queue()
+    half = max(1, connections // 2)
+    procs = [multiprocessing.Process(target=client_process,
+                                     args=(port, path, tokens[i::2] if tokens else [], half, seconds, out))
+             for i in range(2)]
+    started = time.monotonic()
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    elapsed = time.monotonic() - started
+    ok, errors = sum(r[0] for r in results), sum(r[1] for r in results)
+    return ok / elapsed, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--devices", type=int, default=50)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+    tmp = tempfile.mkdtemp()
+    database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
+    tokens = prepare(database_url, tmp, args.devices)
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "INSTANCE_PATH": tmp, "HOST": "127.0.0.1",
+           "PORT": str(port), "EVENTS_SOCKET_DIR": f"{tmp}/events", "GUNICORN_LOG_LEVEL": "warning"}
+    server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")],
+                              cwd=ROOT, env=env)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        measure(port, "/api/mobile/v1/device", [], 4, 1)  # warm-up: workers import, connections open
+        floor, floor_errors = measure(port, "/api/mobile/v1/device", [], args.connections, args.seconds)
+        pull, pull_errors = measure(port, "/api/mobile/v1/message?order=lifo", tokens, args.connections, args.seconds)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(f"{database_url.split(':')[0]}: {args.devices} paired phones, {args.connections} keep-alive connections, "
+          f"{os.environ.get('WEB_CONCURRENCY', '2')} gevent workers")
+    print(f"floor GET /device (no token, no database): {floor:.0f} req/s  errors {floor_errors}")
+    print(f"idle GET /message (token, presence, claim, commit): {pull:.0f} req/s  errors {pull_errors}  "
+          f"ratio to floor {pull / floor:.2f}  target >= 1000 req/s: {'met' if pull >= 1000 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
