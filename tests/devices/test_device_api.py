@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from smsplatform.accounts.services import hash_secret
 from smsplatform.devices import pairing, services
 from smsplatform.extensions import db
-from smsplatform.models import AuthFailure, Device, Message, PairingCode
+from smsplatform.models import AuthFailure, Device, PairingCode
 from smsplatform.timeutil import utcnow
 from tests.devices.helpers import JSON, MILLIS_Z, PREFIX, UA, add_message, basic, bearer, pair
 
@@ -270,3 +270,15 @@ def test_oversized_body_is_refused_and_changes_nothing(app, client, account):
     response = _register(client, f"Code {code}", body={"name": "x", "simCards": [], "pad": "y" * 4096})
     assert response.status_code == 413 and response.get_json()["message"]
     assert _devices() == 0 and db.session.scalar(select(PairingCode.used_at)) is None
+
+
+def test_phone_calls_need_no_csrf_token_when_csrf_is_on(app, client, account):
+    app.config["WTF_CSRF_ENABLED"] = True
+    code, _ = pairing.create_pairing_code(account[0], 600)
+    db.session.commit()
+    response = _register(client, f"Code {code}")
+    assert response.status_code == 201
+    token = response.get_json()["token"]
+    device_id = response.get_json()["id"]
+    assert client.patch(f"{PREFIX}/device", json={"id": device_id}, headers=bearer(token)).status_code == 204
+    assert client.patch(f"{PREFIX}/message", json=[], headers=bearer(token)).status_code == 204

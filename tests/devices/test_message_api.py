@@ -223,3 +223,12 @@ def test_dates_are_milliseconds_z(app, client, account):
     db.session.commit()
     item = _pull(client, token).get_json()[0]
     assert re.match(MILLIS_Z, item["createdAt"])
+
+
+def test_old_apps_without_order_get_lifo(app, client, account):
+    device, token = pair(account[0], version="1.40.0")
+    first, second = add_message(device), add_message(device)
+    db.session.commit()
+    response = client.get(f"{PREFIX}/message", headers={"Authorization": f"Bearer {token}",
+                                                       "User-Agent": "me.capcom.smsgateway/1.40.0"})
+    assert [i["id"] for i in response.get_json()] == [str(second.id), str(first.id)]
