@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests  # noqa: E402
 
-from smsplatform.phone_sim.protocol import MobileClient, read_events  # noqa: E402
+from smsplatform.phone_sim.protocol import MobileClient, ProtocolError, read_events  # noqa: E402
 from tests.e2e.harness import Platform  # noqa: E402
 
 EMAIL = "bench@example.com"
@@ -42,17 +42,24 @@ class BenchPhone:
         self.arrivals: dict[str, float] = {}
         self.connected = threading.Event()
         self.lock = threading.Lock()
+        self.reconnects = 0
+        self.events = 0
+        self.errors: list[str] = []
 
     def run(self) -> None:
         while True:
             try:
                 with self.client.open_events(read_timeout=600) as response:
                     self.connected.set()
+                    self.pull()  # the app pulls on every successful open
                     for event in read_events(response):
+                        self.events += 1
                         if event == "MessageEnqueued":
                             self.pull()
-            except requests.RequestException:
-                time.sleep(0.5)
+            except (requests.RequestException, ProtocolError) as error:
+                self.errors.append(str(error)[:200])
+            self.reconnects += 1
+            time.sleep(0.5)
 
     def pull(self) -> None:
         messages = self.client.get_messages(order="lifo")
@@ -127,7 +134,8 @@ def main() -> int:
                 while message_id not in phone.arrivals and time.perf_counter() < deadline:
                     time.sleep(0.0005)
                 if message_id not in phone.arrivals:
-                    raise SystemExit(f"message {message_id} never reached its phone")
+                    raise SystemExit(f"message {message_id} never reached phone {phone.device_id} "
+                                     f"(its events: {phone.events}, reconnects: {phone.reconnects}, errors: {phone.errors[-3:]})")
                 latencies.append(max(0.0, phone.arrivals[message_id] - answered))
                 # Floor: a phone without an event stream that pulls the instant the answer arrives.
                 message_id, answered = addsms(floor_device)

@@ -11,8 +11,10 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
+
+from smsplatform.models import Message
 
 from tests.conftest import TEST_DATABASE_URL, database_is_mariadb
 from tests.e2e.harness import Platform, fresh_database, submit_batch
@@ -107,8 +109,11 @@ def test_every_message_sent_exactly_once_through_kills_and_restarts(tmp_path):
         finally:
             platform.stop()
 
-        with engine.connect() as connection:
-            rows = connection.execute(text("SELECT id, device_id, status, sim FROM messages WHERE status <> 5")).all()
+        with Session(engine) as session:
+            rows = session.execute(
+                select(Message.id, Message.device_id, Message.status, Message.sim, Message.time_to_send,
+                       Message.taken_at).where(Message.status != 5)
+            ).all()
         engine.dispose()
 
     sent = Counter()
@@ -126,5 +131,7 @@ def test_every_message_sent_exactly_once_through_kills_and_restarts(tmp_path):
         assert sent_by[str(row.id)] == row.device_id  # only its own device
         if row.sim >= 2:
             assert row.device_id == devices["wa"]
+        if row.time_to_send is not None:  # held on the server until due, then released by the scheduler
+            assert row.taken_at >= row.time_to_send, row
     print(f"\n{TOTAL} messages final in {elapsed:.1f} s ({TOTAL / elapsed:.0f}/s) on "
           f"{'MariaDB' if mariadb else 'SQLite'}")

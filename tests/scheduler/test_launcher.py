@@ -1,0 +1,71 @@
+"""The one-command launcher: gunicorn (gevent) + scheduler, a crashed child restarted, SIGTERM stops both."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import database_is_mariadb
+from tests.e2e.harness import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie is not alive
+        return stat.read().split()[2] != "Z"
+
+
+def _started(output: list[str], name: str) -> list[int]:
+    return [int(m.group(1)) for line in output for m in [re.search(rf"started {name} \(pid (\d+)\)", line)] if m]
+
+
+@pytest.mark.skipif(database_is_mariadb(), reason="process supervision does not depend on the database")
+def test_launcher_runs_both_restarts_a_crash_and_stops_both(tmp_path, _schema, base_config):
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": base_config["SQLALCHEMY_DATABASE_URI"], "INSTANCE_PATH": str(tmp_path),
+           "SECRET_KEY": "x", "PORT": str(port), "WEB_CONCURRENCY": "1", "EVENTS_SOCKET_DIR": str(tmp_path / "ev")}
+    launcher = subprocess.Popen([sys.executable, "-m", "smsplatform.launcher"], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/api/mobile/v1/device", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the web server did not come up")
+        while len(_started(output, "scheduler")) < 1 or len(_started(output, "web")) < 1:
+            output.append(launcher.stdout.readline())
+        web_pid, scheduler_pid = _started(output, "web")[0], _started(output, "scheduler")[0]
+
+        os.kill(scheduler_pid, signal.SIGKILL)  # a crash: the launcher starts a new scheduler
+        while len(_started(output, "scheduler")) < 2:
+            line = launcher.stdout.readline()
+            assert line, "launcher exited"
+            output.append(line)
+        restarted = _started(output, "scheduler")[1]
+        assert restarted != scheduler_pid and _alive(restarted)
+
+        launcher.send_signal(signal.SIGTERM)
+        rest, _ = launcher.communicate(timeout=30)
+        output.append(rest)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
+    assert launcher.returncode == 0, "".join(output)
+    assert "launcher: stopped" in "".join(output)
+    assert not _alive(web_pid) and not _alive(restarted)
