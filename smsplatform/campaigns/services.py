@@ -127,11 +127,6 @@ def get_paket(account: Account, paket_id) -> Paket:
     return paket
 
 
-def list_pakets(account: Account, limit: int = 100) -> list[Paket]:
-    return list(db.session.scalars(
-        select(Paket).where(Paket.account_id == account.id).order_by(Paket.id.desc()).limit(limit)))
-
-
 def _move(paket: Paket, target: str, now: datetime, **values) -> None:
     """Conditional state change: only from a state that allows ``target`` and only if nobody moved it first."""
     sources = [state for state, targets in TRANSITIONS.items() if target in targets]

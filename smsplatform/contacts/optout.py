@@ -17,7 +17,6 @@ from smsplatform.timeutil import utcnow
 
 DEFAULT_OPTOUT_KEYWORDS = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT")
 RESUBSCRIBE_KEYWORDS = ("START", "UNSTOP")
-MAX_KEYWORD_LENGTH = 32
 
 OPTED_OUT = "opted_out"
 RESUBSCRIBED = "resubscribed"
@@ -28,29 +27,10 @@ def _keyword(text) -> str:
 
 
 def optout_keywords(account: Account) -> frozenset[str]:
-    """The account's opt-out keywords (casefolded), or the platform defaults when it set none."""
+    """The account's opt-out keywords (casefolded; set in the account settings), or the platform defaults."""
     if account.optout_keywords is None:
         return frozenset(k.casefold() for k in DEFAULT_OPTOUT_KEYWORDS)
     return frozenset(k for k in (_keyword(part) for part in account.optout_keywords.split(",")) if k)
-
-
-def set_optout_keywords(account: Account, keywords) -> None:
-    """Replace the account's keywords (a list or a comma-separated string); ``None`` restores the defaults."""
-    if keywords is None:
-        account.optout_keywords = None
-        return
-    parts = keywords.split(",") if isinstance(keywords, str) else list(keywords)
-    cleaned = list(dict.fromkeys(" ".join(str(p).split()).upper() for p in parts if str(p).strip()))
-    if not cleaned:
-        raise ValidationError("give at least one opt-out keyword", field="optout_keywords")
-    for word in cleaned:
-        if "," in word or len(word) > MAX_KEYWORD_LENGTH:
-            raise ValidationError(f"opt-out keyword {word[:40]!r} is too long or contains a comma",
-                                  field="optout_keywords")
-        if word.casefold() in {k.casefold() for k in RESUBSCRIBE_KEYWORDS}:
-            raise ValidationError(f"{word} re-subscribes; it cannot also be an opt-out keyword", field="optout_keywords")
-    account.optout_keywords = ",".join(cleaned)
-    db.session.flush()
 
 
 def withdraw_pending_newsletter_messages(account_id: int, phones, now: datetime) -> int:
