@@ -145,6 +145,29 @@ def create_tag():
     return redirect(url_for("web.contacts"))
 
 
+@bp.route("/tags/<int:tag_id>/rename", methods=["POST"])
+@login_required
+def rename_tag(tag_id: int):
+    account = me()
+    try:
+        services.get_tag(account, tag_id)
+    except NotFoundError:
+        abort(404)
+    form = TagForm()
+    if form.validate_on_submit():
+        try:
+            tag = services.rename_tag(account, tag_id, form.title.data)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(f"Tag not renamed: {exc.message}", "error")
+        else:
+            db.session.commit()
+            flash(f"Tag renamed to “{tag.title}”.", "success")
+    else:
+        flash("Give the tag a title (at most 100 characters).", "error")
+    return redirect(url_for("web.contacts"))
+
+
 @bp.route("/tags/<int:tag_id>/delete", methods=["POST"])
 @login_required
 def delete_tag(tag_id: int):

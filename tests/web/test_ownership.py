@@ -23,6 +23,7 @@ def test_another_accounts_ids_are_404_everywhere(web, theirs, device):
         (f"/contacts/{t['contact'].id}", {"phone": "+4915199999999", "name": "stolen"}),
         (f"/contacts/{t['contact'].id}/delete", {}),
         (f"/tags/{t['tag'].id}/delete", {}),
+        (f"/tags/{t['tag'].id}/rename", {"title": "stolen"}),
         ("/contacts/bulk", {"contact_ids": [t["contact"].id], "action": "untag", "tag_id": t["tag"].id}),
         (f"/inbox/conversation?phone={quote(t['incoming'].phone)}", {"body": "hi"}),
     ] + [(f"/newsletters/{t['paket'].id}/{action}", {}) for action in ("start", "unschedule", "pause", "resume", "cancel")]
@@ -51,7 +52,7 @@ def test_another_accounts_ids_are_404_everywhere(web, theirs, device):
     assert db.session.get(ApiToken, t["token"].id).revoked_at is None
     contact = db.session.get(Contact, t["contact"].id)
     assert contact.name == "Their Contact" and [tag.id for tag in contact.tags] == [t["tag"].id]
-    assert db.session.get(Tag, t["tag"].id) is not None
+    assert db.session.get(Tag, t["tag"].id).title == "VIP"
     assert db.session.get(Paket, t["paket"].id).status == "draft"
     assert db.session.get(Message, t["message"].id).status == st.PENDING
     assert db.session.query(Message).filter_by(device_id=device.id).count() == 0

@@ -301,6 +301,10 @@ def test_contacts_add_edit_search_bulk_and_opt_out_visible(web, me):
     assert "replied STOP" in web.get(f"/contacts/{bob.id}").get_data(as_text=True)
 
     assert web.post("/tags", data={"title": "vip"}).status_code == 302  # existing title, case-insensitive
+    assert web.post(f"/tags/{other_tag.id}/rename", data={"title": "Munich"}).status_code == 302
+    web.post(f"/tags/{other_tag.id}/rename", data={"title": "VIP"})  # taken: refused
+    db.session.expire_all()
+    assert other_tag.title == "Munich"
     assert web.post(f"/tags/{other_tag.id}/delete").status_code == 302
     assert web.post(f"/contacts/{bob.id}/delete").status_code == 302
     assert db.session.query(Contact).count() == 1
