@@ -418,19 +418,11 @@ class _ChunkWriter:
         self.report.opted_out += result.rowcount
 
     def _link(self, chunk: dict[str, _Entry], contacts: dict, tag_ids: dict[str, int]) -> None:
-        wanted = set()
+        """Give every row its tags; pairs the contact already has are skipped by the primary key."""
+        rows = []
         for phone, entry in chunk.items():
-            cid = contacts[phone][0]
-            wanted.update((cid, tag_ids[k]) for k in entry.tags)
-            wanted.update((cid, t) for t in self.extra_tag_ids)
-        if not wanted:
-            return
-        cids = {c for c, _ in wanted}
-        tids = {t for _, t in wanted}
-        have = {(c, t) for c, t in db.session.execute(
-            select(contact_tags.c.contact_id, contact_tags.c.tag_id)
-            .where(contact_tags.c.contact_id.in_(cids), contact_tags.c.tag_id.in_(tids))
-        )}
-        rows = [{"contact_id": c, "tag_id": t} for c, t in wanted - have]
+            contact_id = contacts[phone][0]
+            wanted = {tag_ids[k] for k in entry.tags} | self.extra_tag_ids
+            rows.extend({"contact_id": contact_id, "tag_id": t} for t in wanted)
         if rows:
-            db.session.execute(insert(contact_tags), rows)
+            db.session.execute(insert_ignoring_duplicates(contact_tags), rows)
