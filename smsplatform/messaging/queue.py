@@ -39,7 +39,8 @@ _ID_RE = re.compile(r"^\d{1,18}$")
 # phone it is the whole claim, so building the statement would cost more than running it.
 _PENDING_LEVELS = select(Message.status, Message.priority).where(
     Message.device_id == bindparam("device_id"), Message.ready == true(),
-    ((Message.status == statuses.TAKEN) & (Message.last_handed_at < bindparam("cutoff", type_=Message.last_handed_at.type)))
+    ((Message.status == statuses.TAKEN)
+     & (Message.last_handed_at < bindparam("cutoff", type_=Message.last_handed_at.type)))
     | ((Message.status == statuses.PENDING) & Message.sim.in_(bindparam("slots", expanding=True))),
 ).distinct()
 
@@ -253,10 +254,11 @@ def redeliver_or_fail_unacknowledged(config, now: datetime | None = None) -> dic
         ).distinct()
     ))
     wake_after_commit(db.session, stale_devices)
+    silent_since = ago(config["DEVICE_ONLINE_WINDOW_SECONDS"], now)
     offline = db.session.execute(
         update(Device)
         .where(Device.marked_offline_at.is_(None), Device.revoked_at.is_(None),
-               or_(Device.last_seen_at.is_(None), Device.last_seen_at < ago(config["DEVICE_ONLINE_WINDOW_SECONDS"], now)))
+               or_(Device.last_seen_at.is_(None), Device.last_seen_at < silent_since))
         .values(marked_offline_at=now),
         execution_options={"synchronize_session": False},
     ).rowcount
