@@ -14,7 +14,8 @@ def phone_cli():
 
 
 @phone_cli.command("simulate")
-@click.option("--server", required=True, help="The platform's address, e.g. http://127.0.0.1:8000")
+@click.option("--server", required=True, help="The API URL as typed into the app, e.g. http://127.0.0.1:8000/api/mobile/v1 "
+                   "(a bare address gets /api/mobile/v1 appended).")
 @click.option("--code", default=None, help="A pairing code (flask devices pairing-code); not needed to resume.")
 @click.option("--name", default="Simulated/phone", show_default=True)
 @click.option("--sims", type=click.IntRange(1, 2), default=2, show_default=True)

@@ -12,6 +12,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -29,6 +30,7 @@ ERRORS = {
 }
 FAILURES = tuple(ERRORS)
 REPORT_ATTEMPTS = 10
+DEFAULT_API_PATH = "/api/mobile/v1"
 
 
 class SentLog:
@@ -76,7 +78,10 @@ class SimulatedPhone:
                  count_incoming: int = 0, state_path: Path, log_path: Path, max_messages: int | None = None,
                  exit_after: float | None = None, poll_seconds: float = 30.0, reconnect_seconds: float = 1.0,
                  seed: str = "", workers: int = 4):
-        self.client = MobileClient(server.rstrip("/"))
+        server = server.rstrip("/")
+        if urlsplit(server).path in ("", "/"):  # a bare address: the platform serves the API here
+            server += DEFAULT_API_PATH
+        self.client = MobileClient(server)
         self.code = code
         self.name = name
         self.sims = sims
