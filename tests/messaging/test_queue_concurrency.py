@@ -118,3 +118,30 @@ def test_parallel_incoming_and_pairing_races_store_once(app, account):
     db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(Message)) == 1
     assert db.session.scalar(select(func.count()).select_from(PairingCode).where(PairingCode.used_at.is_not(None))) == 1
+
+
+def test_parallel_reports_for_the_same_messages_only_move_forward(app, account):
+    device, _ = pair(account[0])
+    ids = [add_message(device, status=2, taken_at=utcnow(), last_handed_at=utcnow()).id for _ in range(40)]
+    db.session.commit()
+    device_id = device.id
+    order = ["Pending", "Processed", "Sent", "Delivered", "Sent", "Processed", "Delivered", "Pending"]
+    states = {"Pending": "2026-07-10T05:00:00.000Z", "Processed": "2026-07-10T05:00:01.000Z",
+              "Sent": "2026-07-10T05:00:02.000Z", "Delivered": "2026-07-10T05:00:03.000Z"}
+    counter = iter(range(THREADS))
+    lock = threading.Lock()
+
+    def report():
+        with lock:
+            state = order[next(counter)]
+        own = db.session.get(Device, device_id)
+        for message_id in ids:
+            queue.apply_state_report(own, str(message_id), state, [], states)
+            db.session.commit()
+        return state
+
+    _run(app, report)
+    db.session.commit()
+    rows = db.session.execute(select(Message.status, Message.queued_at, Message.sent_at, Message.delivered_at)).all()
+    assert {r.status for r in rows} == {7}
+    assert {(r.queued_at.second, r.sent_at.second, r.delivered_at.second) for r in rows} == {(0, 2, 3)}
