@@ -6,7 +6,7 @@ de-duplication and the opt-out filter both matter. Prints, for the same rows in 
 the floor (one hand-written ``INSERT … SELECT`` of the same audience, no checks), ``fan_out`` of a
 plain body + commit, and ``fan_out`` of a personalised body (rendered in batches) + commit, with
 ratios against the floor and the targets (< 5 s, within 3× of the floor).
-Usage: .venv/bin/python bench/newsletter_fanout.py [--contacts N]
+Usage: .venv/bin/python bench/newsletter_fanout.py [--contacts N] [--rounds R]
 """
 import argparse
 import os
@@ -93,6 +93,7 @@ def timed_fan_out(paket: Paket) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="bench-fanout-")
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{workdir}/bench.db"
@@ -102,18 +103,25 @@ def main() -> None:
         db.drop_all()
         db.create_all()
         account, device, tag_ids = build_world(args.contacts)
-        floor_paket = running_paket(account, device, tag_ids, "Big sale today")
-        floor = raw_floor(account, device, tag_ids, floor_paket.id)
-        expected = db.session.scalar(select(func.count()).select_from(Message).where(Message.paket_id == floor_paket.id))
-        plain, plain_total = timed_fan_out(running_paket(account, device, tag_ids, "Big sale today"))
-        personal, personal_total = timed_fan_out(running_paket(account, device, tag_ids, "Hallo {name|Kunde}, Sale!"))
-        rerun_paket = db.session.scalar(select(Paket).where(Paket.body == "Big sale today").order_by(Paket.id.desc()))
-        db.session.execute(update(Paket).where(Paket.id == rerun_paket.id).values(fanout_completed_at=None))
+        floors, plains, personals = [], [], []
+        for _ in range(args.rounds):  # alternate, keep the best of each: the machine is shared
+            floor_paket = running_paket(account, device, tag_ids, "Big sale today")
+            floors.append(raw_floor(account, device, tag_ids, floor_paket.id))
+            expected = db.session.scalar(
+                select(func.count()).select_from(Message).where(Message.paket_id == floor_paket.id))
+            plain_paket = running_paket(account, device, tag_ids, "Big sale today")
+            plain, plain_total = timed_fan_out(plain_paket)
+            personal, personal_total = timed_fan_out(running_paket(account, device, tag_ids, "Hallo {name|Kunde}, Sale!"))
+            assert plain_total == personal_total == expected, (plain_total, personal_total, expected)
+            plains.append(plain)
+            personals.append(personal)
+        floor, plain, personal = min(floors), min(plains), min(personals)
+        db.session.execute(update(Paket).where(Paket.id == plain_paket.id).values(fanout_completed_at=None))
         db.session.commit()
-        rerun, _ = timed_fan_out(rerun_paket)
-        assert plain_total == personal_total == expected, (plain_total, personal_total, expected)
+        rerun, _ = timed_fan_out(plain_paket)
         dialect = db.engine.dialect.name
-        print(f"database: {dialect}; contacts: {args.contacts:,}; audience after de-dup and opt-outs: {expected:,}")
+        print(f"database: {dialect}; contacts: {args.contacts:,}; audience after de-dup and opt-outs: {expected:,}; "
+              f"best of {args.rounds} alternating rounds")
         print(f"floor  raw INSERT … SELECT + commit:        {floor:6.2f} s  {expected / floor:10,.0f} msg/s")
         print(f"fan_out plain body + commit:                {plain:6.2f} s  {expected / plain:10,.0f} msg/s  "
               f"ratio {plain / floor:.2f}× floor (target ≤ {TARGET_RATIO:.0f}×, < {TARGET_SECONDS:.0f} s: "
