@@ -123,9 +123,10 @@ def main() -> None:
         print(f"database: {dialect}; contacts: {args.contacts:,}; audience after de-dup and opt-outs: {expected:,}; "
               f"best of {args.rounds} alternating rounds")
         print(f"floor  raw INSERT … SELECT + commit:        {floor:6.2f} s  {expected / floor:10,.0f} msg/s")
+        met = plain / floor <= TARGET_RATIO and (dialect != "sqlite" or plain < TARGET_SECONDS)
         print(f"fan_out plain body + commit:                {plain:6.2f} s  {expected / plain:10,.0f} msg/s  "
-              f"ratio {plain / floor:.2f}× floor (target ≤ {TARGET_RATIO:.0f}×, < {TARGET_SECONDS:.0f} s: "
-              f"{'ok' if plain < TARGET_SECONDS and plain / floor <= TARGET_RATIO else 'MISSED'})")
+              f"ratio {plain / floor:.2f}× floor (target ≤ {TARGET_RATIO:.0f}×, and < {TARGET_SECONDS:.0f} s on "
+              f"SQLite: {'met' if met else 'MISSED'})")
         print(f"fan_out personalised body + commit:         {personal:6.2f} s  {expected / personal:10,.0f} msg/s  "
               f"ratio {personal / floor:.2f}× floor")
         print(f"fan_out re-run after completion was lost:   {rerun:6.2f} s  (writes nothing, checks every number)")
