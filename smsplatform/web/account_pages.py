@@ -2,7 +2,7 @@
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 
 from smsplatform.accounts import services
 from smsplatform.errors import AuthenticationError, DomainError, RateLimitedError
@@ -30,6 +30,8 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/signup", methods=["GET", "POST"])
 def signup():
+    if current_user.is_authenticated:
+        return redirect(url_for("web.overview"))
     form = SignupForm()
     if form.validate_on_submit():
         try:
@@ -47,6 +49,8 @@ def signup():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():

@@ -78,12 +78,14 @@ def local_time(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return to_zone(value, tz_name).strftime(fmt)
 
 
-@bp.app_template_filter("combine_invalid")
-def combine_invalid(attrs: dict, invalid: bool, field_id: str) -> dict:
-    """Input attributes plus the ARIA wiring that points an invalid input at its error text."""
-    if not invalid:
-        return attrs
-    return {**attrs, "aria-invalid": "true", "aria-describedby": f"{field_id}-error"}
+@bp.app_template_filter("described_by")
+def described_by(attrs: dict, field, with_hint: bool) -> dict:
+    """Input attributes plus the ARIA wiring to the field's hint and, when invalid, its error text."""
+    ids = [f"{field.id}-hint"] if with_hint and field.description else []
+    if field.errors:
+        ids.append(f"{field.id}-error")
+        attrs = {**attrs, "aria-invalid": "true"}
+    return {**attrs, "aria-describedby": " ".join(ids)} if ids else attrs
 
 
 @bp.app_template_filter("status_title")

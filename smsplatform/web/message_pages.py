@@ -12,6 +12,8 @@ from smsplatform.messaging import statuses as st
 from smsplatform.messaging.service import accept_messages
 from smsplatform.models import Message
 from smsplatform.phones import normalize_phone
+from smsplatform.storage.services import store_image
+from smsplatform.timeutil import to_zone
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me, owned
 from smsplatform.web.forms import MessageFilterForm, ReplyForm, SendForm, opts, show_error
@@ -29,8 +31,6 @@ def _store_upload(account, upload):
     """The uploaded image as a StoredObject, or None when no file was chosen."""
     if upload is None or not getattr(upload, "filename", ""):
         return None
-    from smsplatform.storage.services import store_image
-
     data = upload.read(current_app.config["UPLOAD_MAX_BYTES"] + 1)
     return store_image(account, upload.filename, data, upload.mimetype or None)
 
@@ -140,8 +140,6 @@ def export_messages():
 
 
 def _csv_time(value, tz_name: str) -> str:
-    from smsplatform.timeutil import to_zone
-
     return to_zone(value, tz_name).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 

@@ -68,6 +68,8 @@ def test_login_and_logout(client, me):
     response = login(client, "me@example.com")
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert client.get("/").status_code == 200
+    assert client.get("/login").headers["Location"] == "/"  # already signed in
+    assert client.get("/signup").headers["Location"] == "/"
     assert client.post("/logout").status_code == 302
     assert client.get("/").status_code == 302
 

@@ -43,6 +43,7 @@ def test_pages_render_with_titles_and_labelled_inputs(web, device, me):
         response = web.get(url)
         assert response.status_code == 200, url
         every_page_has_a_title_and_labels(response.get_data(as_text=True))
+    web.post("/logout")
     for url in ["/login", "/signup"]:
         every_page_has_a_title_and_labels(web.get(url).get_data(as_text=True))
 
