@@ -219,7 +219,10 @@ def start_due_newsletters(now: datetime | None = None) -> int:
         select(Paket.id).where(Paket.status.in_((RUNNING, PAUSED)), Paket.fanout_completed_at.is_(None))
     ))
     for paket_id in incomplete:
-        fan_out(paket_id, now=now)
+        try:
+            fan_out(paket_id, now=now)
+        except ConflictError:
+            continue  # cancelled since the query above: nothing more to write
     return started
 
 
