@@ -1,0 +1,55 @@
+"""Newsletter controls against the real device queue: what a phone is handed after pause, resume, cancel
+and opt-out."""
+from smsplatform.campaigns import services
+from smsplatform.contacts import optout
+from smsplatform.extensions import db
+from smsplatform.messaging import statuses
+from smsplatform.messaging.queue import claim_for_device
+from tests.campaigns.conftest import bulk_contacts, make_tag
+
+
+def _claim(device):
+    claimed = claim_for_device(device, limit=100)
+    db.session.commit()
+    return sorted(m.phone for m in claimed)
+
+
+def _start(owner, device, tag, title):
+    paket = services.create_paket(owner, title=title, body=f"{title} for {{name|you}}", device_id=device.id, sim=0,
+                                  tag_ids=str(tag.id), time_to_send="0")
+    db.session.commit()
+    return paket
+
+
+def test_pause_holds_resume_hands_out_only_what_is_left_and_cancel_withdraws(owner, device):
+    tag = make_tag(owner, "VIP")
+    phones = [f"+4915100000{i:02d}" for i in range(6)]
+    bulk_contacts(owner, {p: [tag.id] for p in phones})
+    paket = _start(owner, device, tag, "Sale")
+    services.start_due_newsletters()
+    db.session.commit()
+    services.pause_paket(owner, paket.id)
+    db.session.commit()
+    assert _claim(device) == []  # paused: nothing is handed out
+    services.resume_paket(owner, paket.id)
+    db.session.commit()
+    first = claim_for_device(device, limit=2)
+    db.session.commit()
+    assert len(first) == 2 and all(m.status == statuses.TAKEN for m in first)
+    optout.handle_incoming(owner, phones[5], "STOP")
+    db.session.commit()
+    services.pause_paket(owner, paket.id)
+    services.resume_paket(owner, paket.id)
+    db.session.commit()
+    handed = set(_claim(device))
+    assert handed == set(phones[:5]) - {m.phone for m in first}  # the rest, once, minus the opted-out number
+    assert _claim(device) == []
+
+    second = _start(owner, device, tag, "Second")
+    services.start_due_newsletters()
+    services.cancel_paket(owner, second.id)
+    db.session.commit()
+    assert _claim(device) == []
+    assert services.paket_stats(second)["cancelled"] == 5
+    assert services.paket_stats(paket) == {"total": 6, "pending": 0, "taken": 5, "sent": 0, "delivered": 0,
+                                           "failed": 0, "opted_out": 1, "cancelled": 0}
