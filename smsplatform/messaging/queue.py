@@ -185,13 +185,16 @@ def apply_state_report(device: Device, message_id: str, state: str, recipients: 
         return
     states = states if isinstance(states, dict) else {}
     errors = [r["error"] for r in recipients or [] if isinstance(r, dict) and isinstance(r.get("error"), str)]
+    lookup = select(Message).where(
+        Message.id == int(message_id), Message.device_id == device.id,
+        Message.account_id == device.account_id, Message.status != statuses.INCOMING,
+    ).execution_options(populate_existing=True)
+    if _row_locks():
+        # A locking read sees the latest committed status (a plain read would see this transaction's
+        # snapshot, and a report racing another one could then never win its update).
+        lookup = lookup.with_for_update()
     for _attempt in range(3):
-        current = db.session.scalar(
-            select(Message).where(
-                Message.id == int(message_id), Message.device_id == device.id,
-                Message.account_id == device.account_id, Message.status != statuses.INCOMING,
-            ).execution_options(populate_existing=True)
-        )
+        current = db.session.scalar(lookup)
         if current is None or current.status in statuses.FINAL:
             return
         target = _target_status(state, current, errors, states)
@@ -208,7 +211,7 @@ def apply_state_report(device: Device, message_id: str, state: str, recipients: 
         if won:
             db.session.expire(current)
             return
-        # Another report moved it meanwhile: re-read and decide again.
+        # SQLite: another report moved it between the read and the update; read again and decide again.
 
 
 def release_due_messages(now: datetime | None = None) -> int:
