@@ -2,10 +2,8 @@
 
 States and the only allowed moves (anything else is a ConflictError)::
 
-    draft ──► scheduled ──► running ──► finished
-      │  ◄──────┘  │          ▲  │
-      │            │  paused ◄┘  │          cancelled: from draft, scheduled, running or paused
-      └────────────┴─────────────┴──► cancelled
+    draft → scheduled → running → finished       scheduled → draft (unschedule)
+    running ⇄ paused                             draft, scheduled, running, paused → cancelled
 
 ``savepaket`` creates a newsletter *scheduled* (at once or at ``time_to_send``); the scheduler job
 ``start_due_newsletters`` (every few seconds) claims each due one with a conditional
@@ -13,8 +11,8 @@ States and the only allowed moves (anything else is a ConflictError)::
 newsletter starts sending within seconds without the web request building it.
 
 Fan-out freezes the audience: contacts holding any target tag, one per normalised number (contacts
-are unique per number), minus opted-out ones. Rows are written with one ``INSERT … SELECT`` (or, for
-personalised bodies, batched inserts) that skips numbers already holding a message of this newsletter,
+are unique per number), minus opted-out ones. Rows are written with ``INSERT … SELECT`` (personalised
+bodies are rendered by the database) that skips numbers already holding a message of this newsletter,
 on top of the ``uq_messages_paket_phone`` constraint (``INSERT OR IGNORE``/``INSERT IGNORE``). So a
 fan-out that is killed and re-run, or run twice at once, writes exactly one message per number.
 Every fan-out step first touches the paket row (a no-op ``UPDATE``), which serialises it with other
@@ -127,9 +125,10 @@ def get_paket(account: Account, paket_id) -> Paket:
     return paket
 
 
-def _move(paket: Paket, target: str, now: datetime, **values) -> None:
-    """Conditional state change: only from a state that allows ``target`` and only if nobody moved it first."""
-    sources = [state for state, targets in TRANSITIONS.items() if target in targets]
+def _move(paket: Paket, target: str, now: datetime, sources=None, **values) -> None:
+    """Conditional state change: only from a state that allows ``target`` (or from ``sources``), and only
+    if nobody moved it first."""
+    sources = sources or [state for state, targets in TRANSITIONS.items() if target in targets]
     result = db.session.execute(
         update(Paket).where(Paket.id == paket.id, Paket.status.in_(sources))
         .values(status=target, updated_at=now, **values).execution_options(synchronize_session=False)
@@ -172,7 +171,7 @@ def resume_paket(account: Account, paket_id, now: datetime | None = None) -> Pak
     """paused → running: what is still pending (and due) is handed out again; nothing is re-sent."""
     paket = get_paket(account, paket_id)
     now = now or utcnow()
-    _move(paket, RUNNING, now)
+    _move(paket, RUNNING, now, sources=[PAUSED])  # starting a scheduled one is the scheduler's job
     result = db.session.execute(
         update(Message).where(Message.paket_id == paket.id, Message.status == statuses.PENDING,
                               Message.due_at <= now)
@@ -276,9 +275,12 @@ def _lock(paket_id: int, now: datetime):
     db.session.execute(
         update(Paket).where(Paket.id == paket_id).values(updated_at=now).execution_options(synchronize_session=False)
     )
-    return db.session.execute(
+    state = db.session.execute(
         select(Paket.status, Paket.fanout_completed_at).where(Paket.id == paket_id).with_for_update()
     ).one_or_none()
+    if state is None:
+        raise NotFoundError(f"newsletter {paket_id} not found", field="paket_id")
+    return state
 
 
 def _not_yet_messaged(paket_id: int):

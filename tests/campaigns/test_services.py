@@ -109,6 +109,8 @@ def test_only_valid_transitions_are_allowed(owner, device):
             move(owner, draft.id)
     services.schedule_paket(owner, draft.id, "2099-01-01 10:00")
     assert draft.status == services.SCHEDULED
+    with pytest.raises(ConflictError):
+        services.resume_paket(owner, draft.id)
     services.unschedule_paket(owner, draft.id)
     services.schedule_paket(owner, draft.id)
     services.start_due_newsletters()
