@@ -62,7 +62,10 @@ def _publish_pending_wakes(session) -> None:
 
     device_ids = session.info.pop(WAKE_KEY, None)
     if device_ids and has_app_context():
-        publish(MESSAGE_ENQUEUED, device_ids, app=current_app)
+        try:
+            publish(MESSAGE_ENQUEUED, device_ids, app=current_app)
+        except Exception:  # the data is committed: a lost wake-up only delays the phone's next pull
+            current_app.logger.exception("events: could not publish wake-ups for %s", sorted(device_ids))
 
 
 def _drop_pending_wakes(session, previous_transaction) -> None:

@@ -83,7 +83,7 @@ def test_a_wake_up_crosses_processes(tmp_path):
     directory = str(tmp_path / "ev")
     bus = LocalBus(directory)
     with bus.subscribe(11) as eleven:
-        child = multiprocessing.get_context("spawn").Process(target=_child_publishes, args=(directory, 11))
+        child = multiprocessing.get_context("fork").Process(target=_child_publishes, args=(directory, 11))
         child.start()
         child.join(30)
         assert child.exitcode == 0
@@ -145,3 +145,18 @@ def test_app_uses_redis_when_configured(redis_url, base_config, _schema):
             assert _drain(nine) == "MessageEnqueued"
         db.session.remove()
         app.extensions["smsplatform_events"].close()
+
+
+def test_a_failing_bus_never_fails_the_commit(app, account, monkeypatch):
+    """The data is already committed when the wake-up is published: a broken bus must not turn that into an error."""
+    bus = app.extensions["smsplatform_events"]
+
+    def broken(*_args):
+        raise PermissionError("events directory not writable")
+
+    monkeypatch.setattr(bus, "publish", broken)
+    monkeypatch.setattr(app.logger, "disabled", False)
+    wake_after_commit(db.session, [1])
+    db.session.execute(text("SELECT 1"))
+    db.session.commit()  # no exception
+    assert WAKE_KEY not in db.session.info
