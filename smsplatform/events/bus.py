@@ -16,6 +16,7 @@ import os
 import queue
 import socket
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -204,6 +205,7 @@ class RedisBus(_BaseBus):
         self.channel = channel
         self._client = redis.Redis.from_url(url)
         self._pubsub = None
+        self._closed = False
 
     def publish(self, event: str, device_ids) -> None:
         for datagram in encode_notice(event, device_ids):
@@ -223,23 +225,25 @@ class RedisBus(_BaseBus):
         threading.Thread(target=self._listen, name="events-bus-redis", daemon=True).start()
 
     def _listen(self) -> None:
-        import time
-
-        while True:
+        while not self._closed:
             try:
                 for message in self._pubsub.listen():
                     if message.get("type") == "message":
                         self._deliver(message["data"])
             except Exception as exc:  # lost connection: resubscribe after a pause, keep the streams
-                log.warning("event bus: redis subscription lost (%s); reconnecting", exc)
-                time.sleep(1)
-                try:
-                    self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-                    self._pubsub.subscribe(self.channel)
-                except Exception:  # still down: the loop retries
-                    continue
+                if not self._closed:
+                    log.warning("event bus: redis subscription lost (%s); reconnecting", exc)
+            if self._closed:
+                return
+            time.sleep(1)
+            try:
+                self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+                self._pubsub.subscribe(self.channel)
+            except Exception as exc:  # still down: the loop retries
+                log.warning("event bus: redis resubscribe failed (%s)", exc)
 
     def close(self) -> None:
+        self._closed = True
         if self._pubsub is not None:
             self._pubsub.close()
         self._client.close()
