@@ -29,6 +29,7 @@ ERRORS = {
     "delivery_failed": "Delivery result: 1",
 }
 FAILURES = tuple(ERRORS)
+NOT_SENT = ("failed", "no_service", "radio_off", "null_pdu", "sim_missing")  # failed before "Sent"
 REPORT_ATTEMPTS = 10
 DEFAULT_API_PATH = "/api/mobile/v1"
 
@@ -153,9 +154,11 @@ class SimulatedPhone:
             return "delivered"
         return rng.choice(FAILURES)
 
-    def _states_until(self, final: str, first: str) -> dict:
-        order = ["Pending", "Processed", "Sent", final] if final != "Processed" else ["Pending", "Processed"]
-        return {name: first for name in dict.fromkeys(order)}
+    @staticmethod
+    def _states_for(outcome: str, final: str, stamp: str) -> dict:
+        """The ``states`` map of a finished message: ``Sent`` only if it got that far."""
+        names = ["Pending", "Processed"] + ([] if outcome in NOT_SENT else ["Sent"]) + [final]
+        return {name: stamp for name in names}
 
     def _final_report(self, message: dict, outcome: str) -> tuple[str, list]:
         numbers = message["phoneNumbers"]
@@ -182,11 +185,10 @@ class SimulatedPhone:
         if sim_number is not None and sim_number > self.sims and not self.slots:
             outcome = "sim_missing"
         self.log.sent(message_id, outcome, [str(p) for p in message["phoneNumbers"]])
-        pending_at = phone_time()
-        states = {"Pending": pending_at, "Processed": phone_time()}
+        states = {"Pending": phone_time(), "Processed": phone_time()}
         numbers = message["phoneNumbers"]
         self._report(message_id, "Processed", [{"phoneNumber": p, "state": "Processed"} for p in numbers], states)
-        if outcome in ("failed", "no_service", "radio_off", "null_pdu", "sim_missing"):
+        if outcome in NOT_SENT:
             error = ERRORS.get(outcome, f"Can't send message: SIM {sim_number} not found")
             states["Failed"] = phone_time()
             if self._report(message_id, "Failed",
@@ -235,7 +237,7 @@ class SimulatedPhone:
                           for p in message["phoneNumbers"]]
         else:
             state, recipients = self._final_report(message, outcome)
-        if self._report(message_id, state, recipients, self._states_until(state, phone_time())):
+        if self._report(message_id, state, recipients, self._states_for(outcome, state, phone_time())):
             self.log.finished(message_id)
 
     def pull_once(self) -> int:
@@ -281,8 +283,9 @@ class SimulatedPhone:
     # -- main loop -------------------------------------------------------------------------------
     def run(self, announce=print) -> dict:
         started = time.monotonic()
-        announce(json.dumps({"event": "paired", **self.connect()}))
-        for message_id in self.log.unfinished():
+        unfinished = self.log.unfinished()  # sent before a crash, final report not confirmed
+        announce(json.dumps({"event": "paired", **self.connect(), "reporting_again": len(unfinished)}))
+        for message_id in unfinished:
             self.re_report(message_id)
         if self.count_incoming:
             announce(json.dumps({"event": "incoming", "stored": self.inject_incoming(self.count_incoming)}))

@@ -133,5 +133,7 @@ def test_every_message_sent_exactly_once_through_kills_and_restarts(tmp_path):
             assert row.device_id == devices["wa"]
         if row.time_to_send is not None:  # held on the server until due, then released by the scheduler
             assert row.taken_at >= row.time_to_send, row
+    resumed = [line for line in (tmp_path / "phone-b.log").read_text().splitlines() if '"resumed": true' in line]
+    assert len(resumed) == 1  # the restarted phone b came back as the same device
     print(f"\n{TOTAL} messages final in {elapsed:.1f} s ({TOTAL / elapsed:.0f}/s) on "
-          f"{'MariaDB' if mariadb else 'SQLite'}")
+          f"{'MariaDB' if mariadb else 'SQLite'}; phone b after its kill: {resumed[0]}")
