@@ -27,7 +27,8 @@ def php_date(value: datetime | None, tz: ZoneInfo) -> dict | None:
     if value is None:
         return None
     local = as_utc(value).astimezone(tz)
-    return {"date": local.strftime("%Y-%m-%d %H:%M:%S.000000"), "timezone_type": 3, "timezone": tz.key}
+    # isoformat is several times faster than strftime, which matters for 10,000-row listings.
+    return {"date": local.isoformat(" ", "seconds")[:19] + ".000000", "timezone_type": 3, "timezone": tz.key}
 
 
 def human_date(value: datetime | None, tz: ZoneInfo) -> str | None:
