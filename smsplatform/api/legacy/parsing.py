@@ -61,18 +61,23 @@ def _json_body(request) -> dict | None:
     return body
 
 
+def parse_json_text(value: str, field: str):
+    """A parameter that carries JSON text; names the parameter when the text is not JSON."""
+    try:
+        return lower_keys(json.loads(value))
+    except ValueError as exc:
+        raise ValidationError(f"{field} is not valid JSON: {_reason(exc)}", field=field) from exc
+
+
 def _datajson(value) -> dict:
     if isinstance(value, dict):
         return value
     if not isinstance(value, str) or not value.strip():
         raise ValidationError("datajson must be a JSON string like {\"token\":…,\"smsdata\":[…]}", field="datajson")
-    try:
-        data = json.loads(value)
-    except ValueError as exc:
-        raise ValidationError(f"datajson is not valid JSON: {_reason(exc)}", field="datajson") from exc
+    data = parse_json_text(value, "datajson")
     if not isinstance(data, dict):
         raise ValidationError("datajson must be a JSON object like {\"token\":…,\"smsdata\":[…]}", field="datajson")
-    return lower_keys(data)
+    return data
 
 
 def _reason(exc: Exception) -> str:

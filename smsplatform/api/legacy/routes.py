@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from smsplatform.accounts.services import account_for_token, authenticate, issue_token
 from smsplatform.api.legacy import schemas
-from smsplatform.api.legacy.parsing import collect_params, first
+from smsplatform.api.legacy.parsing import collect_params, first, parse_json_text
 from smsplatform.api.legacy.responses import fail, human_date, ok, php_date
 from smsplatform.campaigns.services import create_paket
 from smsplatform.contacts.services import save_contact, save_tag
@@ -115,6 +115,8 @@ def addalotofsms(params, files, account):
     items = params.get("smsdata")
     if items is None:
         raise ValidationError("smsdata is required: a list of messages (in datajson or the body)", field="smsdata")
+    if isinstance(items, str):  # some clients send the list itself as a JSON string
+        items = parse_json_text(items, "smsdata")
     if not isinstance(items, list):
         raise ValidationError("smsdata must be a list of messages", field="smsdata")
     ids = accept_message_ids(account, items)

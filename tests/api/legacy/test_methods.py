@@ -313,3 +313,21 @@ def test_addsms_refuses_two_files(client, owner):
             "file": [(io.BytesIO(png()), "a.png"), (io.BytesIO(png()), "b.png")]}
     refused(client.post("/getdata/addsms", data=data, content_type="multipart/form-data"), "exactly one image")
     assert row_counts() == before
+
+
+def test_big_php_form_arrays_are_accepted(client, owner):
+    """5,000 items as PHP form arrays: past Flask's default form limits (500 kB, 1,000 multipart parts)."""
+    _, token, device = owner
+    smsdata = [{"sendto": f"+4915{i:09d}", "body": f"Message number {i} for you", "device_id": device.id}
+               for i in range(5000)]
+    for encoding in ("form", "multipart"):
+        assert len(ok(call(client, "addalotofsms", {"token": token, "smsdata": smsdata}, encoding))["sms_ids"]) == 5000
+    assert db.session.query(Message).count() == 10_000
+
+
+def test_smsdata_may_be_a_json_string_in_a_form(client, owner):
+    _, token, device = owner
+    smsdata = '[{"SendTo":"+4915752982212","Body":"Hi","Device_Id":%d}]' % device.id
+    assert len(ok(client.post("/getdata/addalotofsms", data={"token": token, "smsdata": smsdata}))["sms_ids"]) == 1
+    refused(client.post("/getdata/addalotofsms", data={"token": token, "smsdata": "[{"}), "smsdata is not valid JSON")
+    assert len(messages()) == 1
