@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
+from smsplatform.errors import NotFoundError
 from smsplatform.extensions import db
 from smsplatform.models import Account, Message, Paket
 from smsplatform.phones import normalize_phone
@@ -41,6 +42,14 @@ class Filters:
 class Listing:
     count: int
     rows: list  # rows with Message's columns plus paket_title, paket_body
+
+
+def get_message(account: Account, message_id: int) -> Message:
+    """One of the account's messages; a foreign or unknown id is reported the same way."""
+    message = db.session.get(Message, message_id)
+    if message is None or message.account_id != account.id:
+        raise NotFoundError(f"sms_id {message_id} not found for this account", field="sms_id")
+    return message
 
 
 def list_messages(account: Account, filters: Filters) -> Listing:

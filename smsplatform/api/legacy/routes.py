@@ -15,11 +15,11 @@ from smsplatform.api.legacy.responses import fail, human_date, ok, php_date
 from smsplatform.campaigns.services import create_paket
 from smsplatform.contacts.services import save_contact, save_tag
 from smsplatform.devices import queries as devices
-from smsplatform.errors import AuthenticationError, DomainError, NotFoundError, ValidationError
+from smsplatform.errors import AuthenticationError, DomainError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.messaging import listing, statuses
 from smsplatform.messaging.service import accept_message_ids, as_int, as_text
-from smsplatform.models import Account, Message
+from smsplatform.models import Account
 from smsplatform.storage.services import store_image
 from smsplatform.timeutil import utcnow, zone
 
@@ -150,10 +150,7 @@ def getallsms(params, files, account):
 
 @legacy_method("getsmsstatus")
 def getsmsstatus(params, files, account):
-    sms_id = schemas.SmsStatusSchema().load(params)["sms_id"]
-    message = db.session.get(Message, sms_id)
-    if message is None or message.account_id != account.id:
-        raise NotFoundError(f"sms_id {sms_id} not found for this account", field="sms_id")
+    message = listing.get_message(account, schemas.SmsStatusSchema().load(params)["sms_id"])
     return ok("OK", sms_id=message.id, status=message.status, status_description=statuses.title(message.status))
 
 
