@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Callable
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Integer, bindparam, insert, literal, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from smsplatform.contacts.optout import withdraw_pending_newsletter_messages
@@ -356,7 +356,6 @@ class _ChunkWriter:
                  "created_at": self.now, "updated_at": self.now}
                 for p in new
             ])
-            contacts.update(self._table_rows(new))
             self.report.created += len(new)
             self.report.opted_out += len(new) if blocklist else 0
         self.report.updated += len(existing)
@@ -371,7 +370,7 @@ class _ChunkWriter:
         if blocklist:
             self._opt_out([contacts[p][0] for p in existing if not contacts[p][2]])
             withdraw_pending_newsletter_messages(self.account_id, phones, self.now)
-        self._link(chunk, contacts, tag_ids)
+        self._link(chunk, tag_ids)
 
     def _table_rows(self, phones: list[str]) -> dict[str, tuple[int, str, bool]]:
         rows = db.session.execute(
@@ -417,12 +416,13 @@ class _ChunkWriter:
         )
         self.report.opted_out += result.rowcount
 
-    def _link(self, chunk: dict[str, _Entry], contacts: dict, tag_ids: dict[str, int]) -> None:
-        """Give every row its tags; pairs the contact already has are skipped by the primary key."""
-        rows = []
+    def _link(self, chunk: dict[str, _Entry], tag_ids: dict[str, int]) -> None:
+        """Give every row its tags: one ``INSERT … SELECT`` per tag; pairs that exist are skipped."""
+        by_tag: dict[int, list[str]] = {t: list(chunk) for t in self.extra_tag_ids}
         for phone, entry in chunk.items():
-            contact_id = contacts[phone][0]
-            wanted = {tag_ids[k] for k in entry.tags} | self.extra_tag_ids
-            rows.extend({"contact_id": contact_id, "tag_id": t} for t in wanted)
-        if rows:
-            db.session.execute(insert_ignoring_duplicates(contact_tags), rows)
+            for key in entry.tags:
+                by_tag.setdefault(tag_ids[key], []).append(phone)
+        for tag_id, phones in by_tag.items():
+            source = select(Contact.id, literal(tag_id, Integer())).where(
+                Contact.account_id == self.account_id, Contact.phone.in_(phones))
+            db.session.execute(insert_ignoring_duplicates(contact_tags).from_select(["contact_id", "tag_id"], source))
