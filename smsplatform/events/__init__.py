@@ -1,8 +1,16 @@
 """Device wake-ups: services ask for them; they are published only after the transaction commits.
 
-Services call ``wake_after_commit(session, device_ids)``; nothing is sent if the transaction rolls
-back, so a phone is never woken for a message that was not stored.
+Services call ``wake_after_commit(session, device_ids)``; session listeners (installed by
+``init_app``) publish ``MessageEnqueued`` to those devices once the transaction commits and forget
+them when it rolls back, so a phone is never woken for a message that was not stored. The bus that
+carries them between processes is in ``smsplatform.events.bus``.
 """
+from flask import current_app, has_app_context
+from sqlalchemy import event
+
+from smsplatform.events.bus import MESSAGE_ENQUEUED, make_bus
+from smsplatform.extensions import db
+
 WAKE_KEY = "smsplatform_wake_devices"
 
 
@@ -13,24 +21,23 @@ def wake_after_commit(session, device_ids) -> None:
 
 
 def init_app(app) -> None:
-    """Attach this app's bus and (once per process) the session listeners that publish after commit."""
-    from smsplatform.events.bus import make_bus
-
+    """Attach this app's bus, and the session listeners that publish after commit."""
     app.extensions["smsplatform_events"] = make_bus(app.config)
-    _install_session_listeners()
+    # ``db.session`` is one scoped session shared by every app: its listeners are installed once.
+    if not event.contains(db.session, "after_commit", _publish_pending_wakes):
+        event.listen(db.session, "after_commit", _publish_pending_wakes)
+        event.listen(db.session, "after_soft_rollback", _drop_pending_wakes)
 
 
 def get_bus(app=None):
-    from flask import current_app
-
     return (app or current_app).extensions["smsplatform_events"]
 
 
-def publish(event: str, device_ids, app=None) -> None:
-    """Send ``event`` to every open stream of these devices, in every process. Call after commit."""
+def publish(event_name: str, device_ids, app=None) -> None:
+    """Send ``event_name`` to every open stream of these devices, in every process. Call after commit."""
     ids = [int(d) for d in device_ids if d is not None]
     if ids:
-        get_bus(app).publish(event, ids)
+        get_bus(app).publish(event_name, ids)
 
 
 def subscribe(device_id: int, app=None):
@@ -38,28 +45,7 @@ def subscribe(device_id: int, app=None):
     return get_bus(app).subscribe(device_id)
 
 
-_listeners_installed = False
-
-
-def _install_session_listeners() -> None:
-    """``db.session`` is one scoped session shared by every app, so its listeners are installed once."""
-    global _listeners_installed
-    if _listeners_installed:
-        return
-    from sqlalchemy import event
-
-    from smsplatform.extensions import db
-
-    event.listen(db.session, "after_commit", _publish_pending_wakes)
-    event.listen(db.session, "after_soft_rollback", _drop_pending_wakes)
-    _listeners_installed = True
-
-
 def _publish_pending_wakes(session) -> None:
-    from flask import current_app, has_app_context
-
-    from smsplatform.events.bus import MESSAGE_ENQUEUED
-
     device_ids = session.info.pop(WAKE_KEY, None)
     if device_ids and has_app_context():
         try:
@@ -69,6 +55,7 @@ def _publish_pending_wakes(session) -> None:
 
 
 def _drop_pending_wakes(session, previous_transaction) -> None:
-    # "soft": also fires for a rollback() with no transaction begun; a savepoint's rollback keeps them.
+    # Only the outermost rollback forgets them; a savepoint's rollback leaves the outer transaction's.
+    # (A rollback() with no transaction begun fires nothing: services always write before they ask.)
     if previous_transaction.parent is None:
         session.info.pop(WAKE_KEY, None)

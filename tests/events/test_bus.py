@@ -27,6 +27,7 @@ def test_commit_publishes_the_devices_a_service_asked_for(app):
         assert _drain(seven) == "MessageEnqueued"
         assert _drain(seven_again) == "MessageEnqueued"  # every stream of the device
         assert _drain(eight, 0.2) is None  # and no other device
+        assert _drain(seven, 0.2) is None  # once: many apps, one listener on the shared session
 
 
 def test_rollback_drops_the_wake_ups(app):
