@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from smsplatform.errors import NotFoundError
 from smsplatform.extensions import db
-from smsplatform.models import Account, Message, Paket
+from smsplatform.models import Account, Device, Message, Paket
 from smsplatform.phones import normalize_phone
 from smsplatform.timeutil import parse_local_datetime
 
@@ -103,9 +103,12 @@ def _until(text: str, tz_name: str):
 
 
 def _phone_forms(account: Account, raw: str) -> list[str]:
-    """The stored forms a number may have: E.164 with the account's region, and as written."""
-    phone = normalize_phone(raw, account.default_region, field="phone")
-    forms = {phone.normalized, raw.strip()}
-    if not phone.normalized.startswith("+"):
-        forms.add("+" + phone.normalized)
+    """Every stored form the number may have: normalised with the account's region or any of its
+    devices' regions (messages are normalised with their device's), the bare digits, and as written."""
+    regions = {account.default_region} | set(db.session.scalars(
+        select(Device.default_region).where(Device.account_id == account.id, Device.default_region.is_not(None))))
+    forms = {raw.strip()}
+    for region in regions:
+        normalized = normalize_phone(raw, region, field="phone").normalized
+        forms.update({normalized, normalized.lstrip("+")})
     return sorted(forms)

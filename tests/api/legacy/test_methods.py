@@ -165,6 +165,14 @@ def test_getallsms_filters(client, owner, make_device):
     assert listed(customerid=2) == (1, [ids[2]])
     assert listed(phone="+49 1575 2982212") == (2, [ids[0], ids[2]])
     assert listed(phone=" 4915752982212") == (2, [ids[0], ids[2]])
+    second.default_region = "DE"  # messages are normalised with their device's region
+    db.session.commit()
+    national = ok(call(client, "addsms", {"token": token, "sendto": "0157 52982299", "body": "d",
+                                          "device_id": second.id}))["sms_id"]
+    assert listed(phone="015752982299") == (1, [national])
+    assert listed(phone="+4915752982299") == (1, [national])
+    db.session.delete(db.session.get(Message, national))
+    db.session.commit()
     assert listed(orderbydesc=1) == (4, [incoming.id] + ids[::-1])
     today = utcnow().strftime("%Y-%m-%d")
     assert listed(begindate=today, enddate=today)[0] == 4
