@@ -158,6 +158,9 @@ def test_sim_out_of_range(client, owner, valid):
         batch = [dict(valid["addalotofsms"]["smsdata"][0]), dict(valid["addalotofsms"]["smsdata"][0], sim=sim)]
         refused(call(client, "addalotofsms", {"smsdata": batch, "token": owner[1]}, "json"), "smsdata[1].sim")
     refused(call(client, "getallsms", {"sim": 6, "token": owner[1]}), "sim must be 0 to 5")
+    refused(call(client, "savepaket", {**valid["savepaket"], "sim": 6, "token": owner[1]}), "sim must be 0 to 5")
+    refused(call(client, "smstosend", {**valid["addsms"], "sim": 7, "email": "owner@example.com",
+                                       "pass": "correct horse battery"}), "sim must be 0 to 5")
     assert row_counts() == before
 
 
@@ -171,14 +174,17 @@ def test_body_of_10000_characters(client, owner, valid):
     refused(call(client, "addalotofsms", {"smsdata": batch, "token": token}, "datajson"),
             "smsdata[3].body is too long")
     refused(call(client, "savepaket", {**valid["savepaket"], "body": long_body, "token": token}), "too long")
+    refused(call(client, "smstosend", {**valid["addsms"], "body": long_body, "email": "owner@example.com",
+                                       "pass": "correct horse battery"}), "body is too long")
     assert row_counts() == before
 
 
 def test_invalid_json_in_datajson(client, owner):
     before = row_counts()
-    for datajson in ('{"token": "abc", "smsdata": [', "not json", "[1, 2]", ""):
-        response = client.post("/getdata/addalotofsms", data={"datajson": datajson, "token": owner[1]})
-        refused(response, "datajson")
+    for method in TOKEN_METHODS + ("gettoken", "smstosend"):
+        for datajson in ('{"token": "abc", "smsdata": [', "not json", "[1, 2]", ""):
+            response = client.post(f"/getdata/{method}", data={"datajson": datajson, "token": owner[1]})
+            refused(response, "datajson")
     assert row_counts() == before
 
 
@@ -208,9 +214,11 @@ def test_recipients_count_against_the_batch_limit(app, client, owner, valid):
 def test_huge_request_body(app, client, owner, valid):
     app.config["MAX_CONTENT_LENGTH"] = 4096
     before = row_counts()
-    params = {**valid["addsms"], "body": "y" * 5000, "token": owner[1]}
-    for encoding in ("form", "multipart", "json", "datajson"):
-        refused(call(client, "addsms", params, encoding), "too large", "4096 bytes", status=413)
+    for method in TOKEN_METHODS:
+        params = {**valid[method], "padding": "y" * 5000, "token": owner[1]}
+        for encoding in ("form", "multipart", "json", "datajson"):
+            refused(call(client, method, params, encoding), "too large", "4096 bytes", status=413)
+    refused(call(client, "gettoken", {"email": "owner@example.com", "pass": "p" * 5000}), "too large", status=413)
     assert row_counts() == before
 
 
