@@ -23,7 +23,7 @@ from tests.conftest import database_is_mariadb
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = str(Path(sys.executable).with_name("flask"))
-AUDIENCE = 12_000
+AUDIENCE = 8_000
 
 
 def _running_newsletter(owner, device, size=AUDIENCE, body="Hi {first_name|there}, sale today"):
@@ -87,7 +87,7 @@ def test_sigkill_midway_then_rerun_gives_no_duplicate_and_no_gap(owner, device, 
 
 @pytest.mark.skipif(not database_is_mariadb(), reason="concurrent writers need MariaDB (SQLite serialises them)")
 def test_two_fan_outs_of_the_same_newsletter_at_once(owner, device, database_url, tmp_path):
-    paket, expected = _running_newsletter(owner, device, size=10_000)
+    paket, expected = _running_newsletter(owner, device, size=6_000)
     processes = [_fan_out_process(paket.id, database_url, tmp_path, batch_size=200) for _ in range(2)]
     for process in processes:
         out, err = process.communicate(timeout=180)

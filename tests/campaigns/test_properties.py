@@ -24,7 +24,7 @@ contact_rows = st.lists(
               st.sampled_from(["", "Anna", "Zoë Ω", "Anna Maria Schmidt", "€uro [x]"])),
     max_size=30,
 )
-SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 class Crash(Exception):
