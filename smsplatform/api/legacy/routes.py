@@ -268,8 +268,10 @@ def _too_large(error):
 
 @bp.errorhandler(HTTPException)
 def _http_error(error):
+    """Other refusals werkzeug raises while reading a request (a malformed body) are legacy errors: HTTP 200."""
     db.session.rollback()
-    return fail(error.description or error.name, error.code or 500)
+    code = error.code or 500
+    return fail(error.description or error.name, code if code >= 500 else 200)
 
 
 @bp.errorhandler(Exception)

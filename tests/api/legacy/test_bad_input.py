@@ -287,3 +287,15 @@ def test_error_answers_are_http_200_json(client):
     response = client.get("/getdata/getallsms?token=nope")
     assert response.status_code == 200 and response.mimetype == "application/json"
     assert json.loads(response.data) == {"error": 1, "message": "token is invalid or revoked"}
+
+
+def test_a_request_werkzeug_refuses_is_a_legacy_error(client, owner, monkeypatch):
+    from werkzeug.exceptions import BadRequest
+
+    from smsplatform.api.legacy import routes
+
+    def broken(request):
+        raise BadRequest("The browser (or proxy) sent a request that this server could not understand.")
+
+    monkeypatch.setattr(routes, "collect_params", broken)
+    refused(client.post("/getdata/addsms", data={"token": owner[1]}), "could not understand")
