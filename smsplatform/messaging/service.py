@@ -234,6 +234,7 @@ class _Batch:
             self.row_items.append(index)
 
     def _rules(self, device: Device) -> tuple:
+        """(region, plus prefixes, extra slots) of a device; its own region wins over the account's."""
         if device.id not in self._device_rules:
             self._device_rules[device.id] = (device.default_region or self.account.default_region,
                                              device.plus_prefix_list(), device.slot_list())
