@@ -186,6 +186,9 @@ def _check_text(data: BinaryIO) -> None:
     """UTF-8 text without NUL bytes, or a ValidationError naming the first bad line."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     data.seek(0)
+    if data.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        raise ValidationError("the file is UTF-16 text; save it as 'CSV UTF-8' and upload it again", field="file")
+    data.seek(0)
     lines_before = 0
     seen_any = False
     while block := data.read(_BLOCK):

@@ -157,7 +157,8 @@ def test_formulas_in_name_or_tags_are_rejected_rows(owner):
     (b"\n\n  \n", "the file is empty"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + os.urandom(200), "not a CSV text file"),
     (bytes(range(256)) * 4, "not a CSV text file"),
-    (b"\xff\xfe" + "phone\n+4915752982212\n".encode("utf-16-le"), "not a CSV text file"),
+    (b"\xff\xfe" + "phone\n+4915752982212\n".encode("utf-16-le"), "the file is UTF-16 text"),
+    ("phone\n+4915752982212\n".encode("utf-16-le"), "not a CSV text file"),
     ("phone,name\n+4915752982212,Zoë\n".encode("cp1252"), "not UTF-8 text (invalid bytes on line 2)"),
 ])
 def test_unusable_files_are_refused_whole_with_a_clear_error(owner, data, message):
