@@ -21,6 +21,7 @@ def test_gettoken_answers_a_new_working_token_each_call(client, owner):
     assert first != second
     for token in (first, second):
         assert ok(call(client, "getalldevices", {"token": token}))["count"] == 1
+    assert ok(client.post("/getdata/getalldevices/", data={"token": first}))["count"] == 1  # trailing slash
 
 
 def test_parameter_names_are_case_insensitive_and_numbers_may_be_strings(client, owner):
