@@ -1,7 +1,9 @@
 """smsplatform: a self-hosted bulk-SMS platform that sends through paired Android phones."""
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from smsplatform import events
 from smsplatform.config import load_config
@@ -28,8 +30,23 @@ def create_app(config: dict | None = None) -> Flask:
     events.init_app(app)
 
     _register_blueprints(app)
+    _register_api_errors(app)
     _register_cli(app)
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind the TLS reverse proxy: client address (login limits, externalIp) and scheme from its headers.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
+
+
+def _register_api_errors(app: Flask) -> None:
+    """Machine clients get JSON even for paths no blueprint matched (the phone app shows the text)."""
+
+    @app.errorhandler(HTTPException)
+    def _api_http_error(error):
+        if not request.path.startswith("/api/"):
+            return error
+        return jsonify({"message": error.description or error.name, "code": error.code}), error.code
 
 
 def _configure_sqlite(app: Flask) -> None:

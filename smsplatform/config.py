@@ -42,6 +42,8 @@ def load_config() -> dict:
         "AUTH_FAILURE_WINDOW_SECONDS": _int("AUTH_FAILURE_WINDOW_SECONDS", 900),
         "AUTH_FAILURE_LIMIT_PER_ADDRESS": _int("AUTH_FAILURE_LIMIT_PER_ADDRESS", 20),
         "AUTH_FAILURE_LIMIT_PER_EMAIL": _int("AUTH_FAILURE_LIMIT_PER_EMAIL", 10),
+        # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host to trust (0: none).
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "EVENTS_SOCKET_DIR": os.environ.get("EVENTS_SOCKET_DIR") or str(instance / "events"),
         # Event streams: a keep-alive comment this often, and "last seen" refreshed this often while open.

@@ -44,14 +44,23 @@ def base_config(database_url, tmp_path_factory):
 @pytest.fixture(scope="session")
 def _schema(base_config):
     """Build the schema once per run with the Alembic migrations (so they are tested too)."""
-    from flask_migrate import downgrade, upgrade
+    from flask_migrate import upgrade
 
     app = create_app(base_config)
     with app.app_context():
         if database_is_mariadb():
-            downgrade(revision="base")
+            _drop_every_table()  # a reused database may hold an older schema
         upgrade()
     return True
+
+
+def _drop_every_table() -> None:
+    with db.engine.begin() as connection:
+        names = connection.execute(text("SHOW TABLES")).scalars().all()
+        connection.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+        for name in names:
+            connection.execute(text(f"DROP TABLE `{name}`"))
+        connection.execute(text("SET FOREIGN_KEY_CHECKS=1"))
 
 
 @pytest.fixture

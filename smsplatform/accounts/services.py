@@ -4,6 +4,7 @@ import re
 import secrets
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from smsplatform.errors import AuthenticationError, ConflictError, NotFoundError, RateLimitedError, ValidationError
@@ -132,7 +133,9 @@ def account_for_token(token) -> Account:
     token = token.strip()
     if len(token) > 128:
         raise AuthenticationError("token is invalid", field="token")
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(token)))
+    row = db.session.scalar(
+        select(ApiToken).options(joinedload(ApiToken.account)).where(ApiToken.token_hash == hash_secret(token))
+    )
     if row is None or row.revoked_at is not None:
         raise AuthenticationError("token is invalid or revoked", field="token")
     now = utcnow()
