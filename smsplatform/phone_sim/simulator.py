@@ -292,16 +292,13 @@ class SimulatedPhone:
         for target in (self._events_loop, self._delivery_loop):
             threading.Thread(target=target, daemon=True).start()
         self.wake.set()
-        while not self.stop.is_set():
-            if self.exit_after is not None and time.monotonic() - started >= self.exit_after:
+        deadline = None if self.exit_after is None else started + self.exit_after
+        while not self.stop.is_set() and not self.limit_reached():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
                 break
-            if self.limit_reached():
-                break
-            timeout = self.poll_seconds
-            if self.exit_after is not None:
-                timeout = min(timeout, max(0.01, self.exit_after - (time.monotonic() - started)))
-            if not self.wake.wait(timeout) and self.exit_after is not None and \
-                    time.monotonic() - started >= self.exit_after:
+            self.wake.wait(self.poll_seconds if left is None else min(self.poll_seconds, left))
+            if deadline is not None and time.monotonic() >= deadline:
                 break
             self.wake.clear()
             try:
