@@ -1,22 +1,11 @@
 """``flask accounts …``: operator commands, each printing one JSON object."""
-import json
-
 import click
 from flask.cli import with_appcontext
 
 from smsplatform.accounts import services
+from smsplatform.cli_output import emit, fail
 from smsplatform.errors import DomainError
 from smsplatform.extensions import db
-
-
-def _emit(payload: dict) -> None:
-    click.echo(json.dumps(payload))
-
-
-def _fail(error: DomainError) -> None:
-    db.session.rollback()
-    _emit({"error": error.message})
-    raise SystemExit(1)
 
 
 @click.group("accounts")
@@ -36,8 +25,8 @@ def create(email, password, timezone):
         token = services.issue_token(account, label="created by CLI")
         db.session.commit()
     except DomainError as error:
-        _fail(error)
-    _emit({"id": account.id, "email": account.email, "token": token})
+        fail(error)
+    emit({"id": account.id, "email": account.email, "token": token})
 
 
 @accounts_cli.command("token")
@@ -51,8 +40,8 @@ def token(email, label):
         value = services.issue_token(account, label=label)
         db.session.commit()
     except DomainError as error:
-        _fail(error)
-    _emit({"id": account.id, "email": account.email, "token": value})
+        fail(error)
+    emit({"id": account.id, "email": account.email, "token": value})
 
 
 @accounts_cli.command("delete")
@@ -67,5 +56,5 @@ def delete(email):
         objects = services.delete_account(account)
         db.session.commit()
     except DomainError as error:
-        _fail(error)
-    _emit({"id": account_id, "email": account_email, "deleted": True, "objects": objects})
+        fail(error)
+    emit({"id": account_id, "email": account_email, "deleted": True, "objects": objects})

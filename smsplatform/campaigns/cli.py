@@ -1,16 +1,11 @@
 """``flask newsletters …``: operator commands for newsletters, each printing one JSON object."""
-import json
-
 import click
 from flask.cli import with_appcontext
 
 from smsplatform.campaigns import services
+from smsplatform.cli_output import emit, fail
 from smsplatform.errors import DomainError
 from smsplatform.extensions import db
-
-
-def _emit(payload: dict) -> None:
-    click.echo(json.dumps(payload))
 
 
 @click.group("newsletters")
@@ -28,10 +23,8 @@ def fan_out(paket_id, batch_size):
         total = services.fan_out(paket_id, batch_size=batch_size, commit=db.session.commit)
         db.session.commit()
     except DomainError as error:
-        db.session.rollback()
-        _emit({"error": error.message})
-        raise SystemExit(1)
-    _emit({"paket_id": paket_id, "total_recipients": total})
+        fail(error)
+    emit({"paket_id": paket_id, "total_recipients": total})
 
 
 @newsletters_cli.command("start-due")
@@ -41,4 +34,4 @@ def start_due():
     started = services.start_due_newsletters()
     finished = services.finish_completed()
     db.session.commit()
-    _emit({"started": started, "finished": finished})
+    emit({"started": started, "finished": finished})

@@ -1,26 +1,15 @@
 """``flask devices …``: pairing and device administration, each command printing one JSON object."""
-import json
-
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
 from smsplatform.accounts.services import get_account_by_email
+from smsplatform.cli_output import emit, fail
 from smsplatform.devices import pairing, services
 from smsplatform.devices.queries import is_online, list_devices
 from smsplatform.errors import DomainError
 from smsplatform.extensions import db
 from smsplatform.timeutil import iso_millis
-
-
-def _emit(payload: dict) -> None:
-    click.echo(json.dumps(payload))
-
-
-def _fail(error: DomainError) -> None:
-    db.session.rollback()
-    _emit({"error": error.message})
-    raise SystemExit(1)
 
 
 @click.group("devices")
@@ -38,8 +27,8 @@ def pairing_code(email):
         code, row = pairing.create_pairing_code(account, current_app.config["PAIRING_CODE_TTL_SECONDS"])
         db.session.commit()
     except DomainError as error:
-        _fail(error)
-    _emit({"code": code, "expires_at": iso_millis(row.expires_at)})
+        fail(error)
+    emit({"code": code, "expires_at": iso_millis(row.expires_at)})
 
 
 @devices_cli.command("enrolment-token")
@@ -52,8 +41,8 @@ def enrolment_token(email):
         token = pairing.rotate_enrolment_token(account)
         db.session.commit()
     except DomainError as error:
-        _fail(error)
-    _emit({"email": account.email, "enrolment_token": token})
+        fail(error)
+    emit({"email": account.email, "enrolment_token": token})
 
 
 @devices_cli.command("list")
@@ -64,8 +53,8 @@ def list_command(email):
     try:
         account = get_account_by_email(email)
     except DomainError as error:
-        _fail(error)
-    _emit({"email": account.email, "devices": [
+        fail(error)
+    emit({"email": account.email, "devices": [
         {"id": d.id, "name": d.name, "app_version": d.app_version, "last_seen_at": iso_millis(d.last_seen_at),
          "online": is_online(d, current_app.config), "sim_cards": d.sim_cards or [],
          "extra_slots": sorted(d.slot_list())}
@@ -83,5 +72,5 @@ def revoke(email, device_id):
         device = services.revoke_device(get_account_by_email(email), device_id)
         db.session.commit()
     except DomainError as error:
-        _fail(error)
-    _emit({"id": device.id, "revoked_at": iso_millis(device.revoked_at)})
+        fail(error)
+    emit({"id": device.id, "revoked_at": iso_millis(device.revoked_at)})
