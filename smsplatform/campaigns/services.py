@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Callable
 
 from flask import current_app
-from sqlalchemy import Boolean, Integer, SmallInteger, String, exists, func, literal, or_, select, update
+from sqlalchemy import Boolean, Integer, SmallInteger, String, case, exists, func, literal, or_, select, update
 
 from smsplatform.campaigns import personalisation
 from smsplatform.contacts.services import insert_ignoring_duplicates, tags_by_ids
@@ -32,8 +32,9 @@ from smsplatform.events import wake_after_commit
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.messaging.segments import count_segments
-from smsplatform.messaging.service import MAX_SLOT, SLOT_NAMES, as_int, as_text
-from smsplatform.models import Account, Contact, Device, Message, Paket, contact_tags
+from smsplatform.messaging.service import MAX_SLOT, as_int, as_text, check_slot
+from smsplatform.models import Account, Contact, Device, Message, Paket, StoredObject, contact_tags
+from smsplatform.storage.services import public_url
 from smsplatform.models.types import UTCDateTime
 from smsplatform.timeutil import parse_local_datetime, utcnow
 
@@ -93,28 +94,56 @@ def _tag_ids(value) -> list:
     return ids
 
 
-def create_paket(account: Account, *, title, body, device_id, sim, tag_ids, time_to_send, schedule: bool = True) -> Paket:
-    """A validated newsletter, scheduled to start at ``time_to_send`` (now when absent), or a draft."""
-    text = as_text(body, "body", required=True)
+def create_paket(account: Account, *, title, body, device_id, sim, tag_ids, time_to_send, schedule: bool = True,
+                 media: StoredObject | None = None) -> Paket:
+    """A validated newsletter, scheduled to start at ``time_to_send`` (now when absent), or a draft.
+
+    ``media`` (an uploaded image of the account) goes with every message: its URL follows the text,
+    which may then be empty.
+    """
+    if media is not None and (not isinstance(media, StoredObject) or media.account_id != account.id):
+        raise NotFoundError("image not found for this account", field="media")
+    text = as_text(body, "body", required=media is None) or ""
     if not text.strip():
-        raise ValidationError("body is empty", field="body")
+        if media is None:
+            raise ValidationError("body is empty", field="body")
+        text = ""
     max_body = current_app.config["MAX_BODY_CHARS"]
     if len(text) > max_body:
         raise ValidationError(f"body is too long: {len(text)} characters, at most {max_body}", field="body")
-    name = " ".join((as_text(title, "title") or "").split()) or " ".join(text.split())[:60]
+    name = " ".join((as_text(title, "title") or "").split()) or " ".join(text.split())[:60] or "Image newsletter"
     if len(name) > MAX_TITLE:
         raise ValidationError(f"title is too long (at most {MAX_TITLE} characters)", field="title")
     device = _device(account, device_id)
     slot = as_int(sim, "sim", minimum=0, maximum=MAX_SLOT) or 0
-    if slot >= 2 and slot not in device.slot_list():
-        raise ValidationError(f"sim {slot} ({SLOT_NAMES[slot]}) is not available on device {device.id}", field="sim")
+    check_slot(device, slot)
     tags = tags_by_ids(account, _tag_ids(tag_ids), field="tags")
     when = parse_time_to_send(account, time_to_send)
     paket = Paket(account_id=account.id, title=name, body=text, device_id=device.id, sim=slot, tags=tags,
-                  status=SCHEDULED if schedule else DRAFT, time_to_send=when or (utcnow() if schedule else None))
+                  status=SCHEDULED if schedule else DRAFT, time_to_send=when or (utcnow() if schedule else None),
+                  media_object_id=media.id if media is not None else None,
+                  media_url=public_url(media) if media is not None else None)
     db.session.add(paket)
     db.session.flush()
     return paket
+
+
+def body_as_sent(text: str, media_url: str | None) -> str:
+    """A message's body: the text, then the image URL on a line of its own (the URL alone without text).
+
+    SMS slots thus carry a link to the image; phones that can send media also get ``mediaUrl``.
+    """
+    if not media_url:
+        return text
+    return f"{text}\n{media_url}" if text else media_url
+
+
+def media_url_now(paket: Paket) -> str | None:
+    """The image URL to send: a fresh one from storage (presigned S3 URLs expire), else the stored one."""
+    if paket.media_object_id is None:
+        return paket.media_url
+    obj = db.session.get(StoredObject, paket.media_object_id)
+    return public_url(obj) if obj is not None else paket.media_url
 
 
 def get_paket(account: Account, paket_id) -> Paket:
@@ -331,7 +360,7 @@ def fan_out(paket_id: int, *, batch_size: int | None = None, commit: Callable[[]
 _CONSTANT_TYPES = {"ready": Boolean(), "urgent": Boolean(), "time_to_send": UTCDateTime(), "due_at": UTCDateTime(),
                    "created_at": UTCDateTime(), "updated_at": UTCDateTime(), "encoding": String(),
                    "segments": SmallInteger(), "sim": SmallInteger(), "priority": SmallInteger(),
-                   "status": SmallInteger()}
+                   "status": SmallInteger(), "media_url": String()}
 _SEGMENT_UPDATE_CHUNK = 1_000
 
 
@@ -344,15 +373,18 @@ class _FanOut:
         self.device_id = paket.device_id
         self.tag_ids = [t.id for t in paket.tags]
         self.body = paket.body
+        self.media_url = media_url_now(paket)  # one constant for the whole newsletter
         self.personalised = personalisation.is_personalised(paket.body)
         # Segments of a contact with empty fields; personalised rows that differ are corrected after insert.
-        guess = count_segments(personalisation.render(paket.body, personalisation.contact_fields("", "")))
+        guess = count_segments(body_as_sent(
+            personalisation.render(paket.body, personalisation.contact_fields("", "")), self.media_url))
         self.default_segments = (guess.segments, guess.encoding)
         self.shared = {
             "account_id": paket.account_id, "device_id": paket.device_id, "sim": paket.sim, "customer_id": None,
             "urgent": False, "priority": 0, "status": statuses.PENDING, "time_to_send": paket.time_to_send,
             "due_at": now, "created_at": now, "updated_at": now, "handed_count": 0, "paket_id": paket.id,
             "segments": guess.segments, "encoding": guess.encoding,
+            "media_object_id": paket.media_object_id, "media_url": self.media_url,
         }
         self.last_contact_id = 0
         self.done = False
@@ -383,8 +415,14 @@ class _FanOut:
     def _insert(self, pending, ready: bool):
         constants = dict(self.shared, ready=ready)
         names = list(constants)
-        body = (personalisation.sql_render(self.body, Contact.name, Contact.phone) if self.personalised
-                else literal(self.body, String()))
+        if not self.personalised:
+            body = literal(body_as_sent(self.body, self.media_url), String())
+        elif self.media_url:
+            text = personalisation.sql_render(self.body, Contact.name, Contact.phone)
+            body = case((text == "", literal(self.media_url, String())),
+                        else_=text.concat(literal("\n" + self.media_url, String())))
+        else:
+            body = personalisation.sql_render(self.body, Contact.name, Contact.phone)
         source = pending.with_only_columns(
             *[literal(constants[n], _CONSTANT_TYPES.get(n, Integer())).label(n) for n in names],
             body.label("body"), Contact.phone.label("sendto"), Contact.phone.label("phone"),

@@ -198,7 +198,7 @@ class _Batch:
                 self._media_urls[media.id] = public_url(media)
             body = media_url = self._media_urls[media.id]
         sim = as_int(item.get("sim"), "sim", minimum=0, maximum=MAX_SLOT) or 0
-        _check_slot(device, slots, sim)
+        check_slot(device, sim, slots=slots)
         time_to_send = self._time(item.get("timetosend"))
         due = max(time_to_send, self.now) if time_to_send is not None else self.now
         customer_id = as_int(item.get("customerid"), "customerid", minimum=-(2 ** 63), maximum=2 ** 63 - 1)
@@ -267,13 +267,17 @@ def _body(value, media, max_chars: int) -> str:
     return text
 
 
-def _check_slot(device: Device, slots: set[int], sim: int) -> None:
-    """Slots 2-5 only where the device declared them; SIM 2 only when the device has a second SIM."""
-    if sim >= 2 and sim not in slots:
+def check_slot(device: Device, sim: int, field: str = "sim", *, slots: set[int] | None = None) -> None:
+    """Slots 2-5 only where the device declared them; SIM 2 only when the device has a second SIM.
+
+    ``slots`` is the device's ``slot_list()`` when the caller already has it (a batch caches it).
+    """
+    if sim >= 2 and sim not in (device.slot_list() if slots is None else slots):
         raise ValidationError(
-            f"sim {sim} ({SLOT_NAMES[sim]}) is not available on device {device.id}", field="sim")
+            f"{field} {sim} ({SLOT_NAMES[sim]}) is not available on device {device.id}", field=field)
     if sim == 1 and device.sim_cards and not _has_second_sim(device.sim_cards):
-        raise ValidationError(f"sim 1 (SIM 2): device {device.id} has no second SIM card; use sim 0", field="sim")
+        raise ValidationError(f"{field} 1 (SIM 2): device {device.id} has no second SIM card; use sim 0",
+                              field=field)
 
 
 def _has_second_sim(sim_cards: list) -> bool:
