@@ -120,6 +120,7 @@ class TagCount:
 
 
 def tags_with_counts(account: Account) -> list[TagCount]:
+    """The account's tags by title with their contact counts (portable SQL: no ``FILTER`` clause)."""
     rows = db.session.execute(
         select(
             Tag,

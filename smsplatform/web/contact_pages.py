@@ -14,7 +14,7 @@ _OPTED = {"yes": True, "no": False}
 
 
 def _tag_choices(account) -> list[tuple[int, str]]:
-    return [(tc.tag.id, tc.tag.title) for tc in queries.tag_counts(account)]
+    return [(tc.tag.id, tc.tag.title) for tc in services.tags_with_counts(account)]
 
 
 @bp.route("/contacts")
@@ -33,7 +33,7 @@ def contacts():
     except ValidationError:
         abort(400)
     page = queries.Page(found.contacts, number, found.total)
-    tags = queries.tag_counts(account)
+    tags = services.tags_with_counts(account)
     bulk = BulkTagForm()
     bulk.tag_id.choices = opts([(tc.tag.id, tc.tag.title) for tc in tags])
     args = {k: v for k, v in request.args.items() if k != "page" and v}

@@ -4,11 +4,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, case, desc, func, select
+from sqlalchemy import Select, desc, func, select
 
+from smsplatform.contacts.services import tags_with_counts as tag_counts  # noqa: F401 (newsletter_pages)
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses as st
-from smsplatform.models import Account, Contact, Message, Paket, Tag, contact_tags
+from smsplatform.models import Account, Contact, Message, Paket
 from smsplatform.timeutil import UTC, utcnow, zone
 
 PAGE_SIZE = 50
@@ -229,24 +230,3 @@ def account_pakets(account: Account) -> list[Paket]:
     return list(db.session.scalars(
         select(Paket).where(Paket.account_id == account.id).order_by(Paket.created_at.desc(), Paket.id.desc())
     ))
-
-
-
-@dataclass(frozen=True)
-class TagCount:
-    tag: Tag
-    contacts: int      # all contacts holding the tag
-    reachable: int     # of those, not opted out
-
-
-def tag_counts(account: Account) -> list[TagCount]:
-    """The account's tags by title with their contact counts (portable SQL: no ``FILTER`` clause)."""
-    rows = db.session.execute(
-        select(Tag, func.count(Contact.id), func.coalesce(func.sum(case((Contact.opted_out.is_(False), 1), else_=0)), 0))
-        .outerjoin(contact_tags, contact_tags.c.tag_id == Tag.id)
-        .outerjoin(Contact, Contact.id == contact_tags.c.contact_id)
-        .where(Tag.account_id == account.id)
-        .group_by(Tag.id)
-        .order_by(Tag.title_key)
-    ).all()
-    return [TagCount(tag, total, int(reachable)) for tag, total, reachable in rows]
