@@ -34,7 +34,9 @@ from smsplatform.messaging import statuses
 from smsplatform.messaging.segments import count_segments
 from smsplatform.messaging.service import MAX_SLOT, as_int, as_text, check_slot
 from smsplatform.models import Account, Contact, Device, Message, Paket, StoredObject, contact_tags
-from smsplatform.storage.services import public_url
+from smsplatform.storage import get_storage
+from smsplatform.storage.images import JPEG
+from smsplatform.storage.services import new_key, public_url
 from smsplatform.models.types import UTCDateTime
 from smsplatform.timeutil import parse_local_datetime, utcnow
 
@@ -289,14 +291,22 @@ class AudiencePreview:
     audience: int
 
 
-def preview_newsletter(account: Account, body: str, tag_ids) -> AudiencePreview:
-    """Dashboard preview: rendered for the first contact of the audience, and the audience size."""
+def preview_newsletter(account: Account, body: str, tag_ids, *, with_image: bool = False) -> AudiencePreview:
+    """Dashboard preview: rendered for the first contact of the audience, and the audience size.
+
+    ``with_image``: an image is chosen but not uploaded yet; a link of the same shape follows the text,
+    so the segment count is the one the messages will have.
+    """
     tags = tags_by_ids(account, _tag_ids(tag_ids), field="tags")
     ids = [t.id for t in tags]
     sample = db.session.execute(audience(account.id, ids).order_by(Contact.id).limit(1)).first()
     size = db.session.scalar(select(func.count()).select_from(audience(account.id, ids).subquery()))
     name, phone = (sample.name, sample.phone) if sample else (None, None)
-    return AudiencePreview(personalisation.preview(body, name, phone), phone, size)
+    shown = personalisation.preview(body, name, phone)
+    if with_image:
+        text = body_as_sent(shown.text, get_storage().url(new_key(JPEG)))
+        shown = personalisation.Preview(text, count_segments(text))
+    return AudiencePreview(shown, phone, size)
 
 
 def _lock(paket_id: int, now: datetime):

@@ -6,7 +6,7 @@ from wtforms import (
 )
 from wtforms.fields import DateField, DateTimeLocalField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from smsplatform.errors import DomainError
@@ -143,11 +143,18 @@ class ImportForm(FlaskForm):
 
 class NewsletterForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=255)])
-    body = TextAreaField("Message", validators=[DataRequired(), Length(max=5000)],
+    body = TextAreaField("Message", validators=[Length(max=5000)],
                          description="Personalise with {name}, {first_name}, {last_name}, {phone}; a fallback after |, e.g. {first_name|there}.")
+    image = FileField("Image (optional)",
+                      description="JPEG, PNG, WebP or GIF; its link follows the text (the message may then be empty).")
     device_id = SelectField("Device", coerce=int, validate_choice=False)
     sim = SelectField("SIM / channel", coerce=int, choices=opts(SIM_CHOICES), default=0)
     tag_ids = MultiCheckboxField("Send to contacts tagged", coerce=int, validate_choice=False)
     send_at = DateTimeLocalField("Send at (optional)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
                                  validators=[Optional()], description="In your time zone.")
+
+    def validate_body(self, field) -> None:
+        """A message or an image: the body may be empty only when an image goes with it."""
+        if not (field.data or "").strip() and not getattr(self.image.data, "filename", ""):
+            raise ValidationError("write a message or choose an image")
 

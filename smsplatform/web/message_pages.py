@@ -2,7 +2,7 @@
 import csv
 import io
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import login_required
 
 from smsplatform.devices.queries import list_devices
@@ -12,11 +12,11 @@ from smsplatform.messaging import statuses as st
 from smsplatform.messaging.service import accept_messages
 from smsplatform.models import Message
 from smsplatform.phones import normalize_phone
-from smsplatform.storage.services import store_image
 from smsplatform.timeutil import to_zone
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me, owned
 from smsplatform.web.forms import MessageFilterForm, ReplyForm, SendForm, opts, show_error
+from smsplatform.web.uploads import store_upload
 
 # accept_messages names its fields after the legacy API; the send form names them after its inputs.
 _SEND_FIELDS = {"sendto": "recipients", "timetosend": "send_at", "file": "image", "media": "image"}
@@ -25,14 +25,6 @@ EXPORT_BATCH = 1000
 
 def _device_choices(devices) -> list[tuple[int, str]]:
     return [(d.id, f"{d.name} (#{d.id})") for d in devices]
-
-
-def _store_upload(account, upload):
-    """The uploaded image as a StoredObject, or None when no file was chosen."""
-    if upload is None or not getattr(upload, "filename", ""):
-        return None
-    data = upload.read(current_app.config["UPLOAD_MAX_BYTES"] + 1)
-    return store_image(account, upload.filename, data, upload.mimetype or None)
 
 
 @bp.route("/send", methods=["GET", "POST"])
@@ -49,7 +41,7 @@ def send():
         try:
             if not numbers:
                 raise ValidationError("give at least one recipient", field="recipients")
-            media = _store_upload(account, form.image.data)
+            media = store_upload(account, form.image.data)
             item = {
                 "sendto": ",".join(numbers), "body": form.body.data, "device_id": form.device_id.data,
                 "sim": form.sim.data, "urgent": form.urgent.data, "media": media,

@@ -10,9 +10,10 @@ from smsplatform.models import Paket
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me, owned
 from smsplatform.web.forms import NewsletterForm, opts, show_error
+from smsplatform.web.uploads import store_upload
 
 ACTIONS = ("start", "unschedule", "pause", "resume", "cancel")
-_FORM_FIELDS = {"time_to_send": "send_at", "tags": "tag_ids"}
+_FORM_FIELDS = {"time_to_send": "send_at", "tags": "tag_ids", "file": "image", "media": "image"}
 MAX_PREVIEW_TAGS = 200
 
 
@@ -41,11 +42,12 @@ def new_newsletter():
     form.tag_ids.choices = opts([(tc.tag.id, f"{tc.tag.title} ({tc.reachable})") for tc in queries.tag_counts(account)])
     if form.validate_on_submit():
         try:
+            media = store_upload(account, form.image.data)
             paket = campaigns.create_paket(
                 account, title=form.title.data, body=form.body.data, device_id=form.device_id.data,
                 sim=form.sim.data, tag_ids=form.tag_ids.data or [],
                 time_to_send=form.send_at.data.strftime("%Y-%m-%d %H:%M:%S") if form.send_at.data else None,
-                schedule=request.form.get("intent") != "draft",
+                schedule=request.form.get("intent") != "draft", media=media,
             )
         except DomainError as exc:
             db.session.rollback()
@@ -65,7 +67,7 @@ def newsletter_preview():
     body = (request.args.get("body") or "")[:5000]
     tag_ids = [t for t in request.args.getlist("tag_ids")[:MAX_PREVIEW_TAGS] if t.isdigit() and len(t) < 18]
     try:
-        shown = campaigns.preview_newsletter(me(), body, tag_ids)
+        shown = campaigns.preview_newsletter(me(), body, tag_ids, with_image=request.args.get("image") == "1")
     except NotFoundError:
         abort(404)
     info = shown.preview.segments
@@ -79,7 +81,8 @@ def newsletter(paket_id: int):
     paket = owned(Paket, paket_id)
     progress = _progress(paket, queries.paket_counts([paket.id]).get(paket.id, queries.Totals()))
     return render_template("web/newsletter.html", paket=paket, progress=progress,
-                           stats=campaigns.paket_stats(paket))
+                           stats=campaigns.paket_stats(paket),
+                           as_sent=campaigns.body_as_sent(paket.body, campaigns.media_url_now(paket)))
 
 
 @bp.route("/newsletters/<int:paket_id>/<action>", methods=["POST"])

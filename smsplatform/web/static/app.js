@@ -71,6 +71,19 @@
     var refresh = function () {
       var params = new URLSearchParams();
       params.set("body", newsletter.querySelector("[name=body]").value);
+      var image = newsletter.querySelector("input[name=image]");
+      var picture = document.getElementById("preview-image");
+      if (image && image.files && image.files.length) {
+        params.set("image", "1");
+        if (picture.chosen !== image.files[0]) {
+          if (picture.chosen) { URL.revokeObjectURL(picture.src); }
+          picture.chosen = image.files[0];
+          picture.src = URL.createObjectURL(picture.chosen);
+        }
+        picture.hidden = false;
+      } else if (picture) {
+        picture.hidden = true;
+      }
       newsletter.querySelectorAll("input[name=tag_ids]:checked").forEach(function (b) { params.append("tag_ids", b.value); });
       fetch(newsletter.getAttribute("data-preview-url") + "?" + params.toString(), { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.json() : null; })
