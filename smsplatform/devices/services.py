@@ -1,4 +1,5 @@
-"""Device rules: registering a phone to an account, updating it, revoking it, and what it is told."""
+"""Device rules: registering a phone to an account, updating it, revoking it, and what it is told;
+the dashboard's settings of a phone and moving its queue to another phone."""
 import base64
 import binascii
 import secrets
@@ -6,13 +7,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from smsplatform.accounts import services as accounts
 from smsplatform.devices import pairing
 from smsplatform.devices.auth import new_device_token, touch, version_at_least
 from smsplatform.devices.queries import get_device
 from smsplatform.errors import AuthenticationError, ConflictError, ValidationError
+from smsplatform.events import wake_after_commit
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.models import Account, Device, Message
@@ -23,6 +25,7 @@ MAX_PUSH_TOKEN = 256
 MAX_SIM_CARDS = 8
 MAX_SIM_TEXT = 64
 EXTRA_SLOTS = (2, 3, 4, 5)
+MAX_DELAY_SECONDS = 3600
 MIN_APP_PASSWORD = 14  # the app refuses shorter new passwords; we hold the same line
 WEBHOOK_PATH = "/api/mobile/v1/hooks/{device_id}"
 # Webhook events we ask the phone to post to us, with the first app version that knows each.
@@ -179,6 +182,57 @@ def revoke_device(account: Account, device_id: int, now: datetime | None = None)
     )
     db.session.flush()
     return device
+
+
+def update_device_settings(account: Account, device_id: int, *, name: str, delay_between_each_sms: int | None,
+                           delay_between_request: int | None, plus_prefixes: str) -> Device:
+    device = get_device(account, device_id)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("name is required", field="name")
+    if len(name) > MAX_NAME:
+        raise ValidationError(f"name is longer than {MAX_NAME} characters", field="name")
+    for field, value in (("delay_between_each_sms", delay_between_each_sms),
+                         ("delay_between_request", delay_between_request)):
+        if value is not None and not 0 <= value <= MAX_DELAY_SECONDS:
+            raise ValidationError(f"must be between 0 and {MAX_DELAY_SECONDS} seconds", field=field)
+    prefixes = [p.strip().lstrip("+") for p in (plus_prefixes or "").split(",") if p.strip()]
+    if any(not p.isdigit() or len(p) > 6 for p in prefixes):
+        raise ValidationError("give digits only, comma-separated, e.g. 91,49", field="plus_prefixes")
+    joined = ",".join(dict.fromkeys(prefixes))
+    if len(joined) > 64:
+        raise ValidationError("too many prefixes (at most 64 characters)", field="plus_prefixes")
+    device.name = name
+    device.delay_between_each_sms = delay_between_each_sms
+    device.delay_between_request = delay_between_request
+    device.plus_prefixes = joined
+    db.session.flush()
+    return device
+
+
+def move_pending_messages(account: Account, source_id: int, target_id: int, now: datetime | None = None) -> int:
+    """Hand a device's not-yet-taken messages to another of the account's devices; returns how many moved.
+
+    Refused when the target cannot carry a slot (WhatsApp/RCS) some of those messages use.
+    """
+    source, target = get_device(account, source_id), get_device(account, target_id)
+    if source.id == target.id:
+        raise ValidationError("choose another device to move the messages to", field="target_device_id")
+    used_slots = set(db.session.scalars(select(Message.sim).distinct().where(
+        Message.device_id == source.id, Message.status == statuses.PENDING)))
+    missing = sorted(s for s in used_slots if s >= 2 and s not in target.slot_list())
+    if missing:
+        raise ValidationError(f"{target.name} cannot carry slot(s) {', '.join(map(str, missing))} "
+                              f"that queued messages use", field="target_device_id")
+    now = now or utcnow()
+    moved = db.session.execute(
+        update(Message).where(Message.device_id == source.id, Message.status == statuses.PENDING)
+        .values(device_id=target.id, updated_at=now),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if moved:
+        wake_after_commit(db.session, {target.id})
+    return moved
 
 
 def device_settings(device: Device, version: str | None) -> dict:

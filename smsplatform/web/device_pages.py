@@ -7,12 +7,12 @@ from markupsafe import Markup
 
 from smsplatform.devices import pairing
 from smsplatform.devices.queries import get_device, is_online, list_devices
-from smsplatform.devices.services import revoke_device
+from smsplatform.devices import services
 from smsplatform.errors import DomainError, NotFoundError
 from smsplatform.extensions import db
 from smsplatform.models import Device
 from smsplatform.timeutil import utcnow
-from smsplatform.web import queries, services
+from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me
 from smsplatform.web.forms import DeviceSettingsForm, RemoveDeviceForm, opts, show_error
 
@@ -89,7 +89,7 @@ def remove_device(device_id: int):
         try:
             if form.queued.data == "move":
                 moved = services.move_pending_messages(account, dev.id, form.target_device_id.data)
-            revoke_device(account, dev.id)
+            services.revoke_device(account, dev.id)
         except DomainError as exc:
             db.session.rollback()
             show_error(form, exc, "target_device_id")
