@@ -1,0 +1,105 @@
+"""The newsletter form with an image: the same upload path as the send form, nothing half-saved."""
+import io
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from smsplatform.contacts import services as contacts
+from smsplatform.extensions import db
+from smsplatform.models import Paket, StoredObject
+from smsplatform.storage.services import public_url
+from tests.storage.images import TEXT, png
+from tests.web.test_pages import error_for
+
+
+@pytest.fixture
+def upload_root(app, tmp_path):
+    """A private upload directory, to see exactly what a request stored."""
+    saved = app.config["UPLOAD_DIR"]
+    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
+    app.extensions.pop("smsplatform.storage", None)
+    yield tmp_path / "uploads"
+    app.config["UPLOAD_DIR"] = saved
+    app.extensions.pop("smsplatform.storage", None)
+
+
+@pytest.fixture
+def tag(me):
+    tag = contacts.create_tag(me, "VIP")
+    contacts.create_contact(me, "+4915100000001", "Ada Lovelace", [tag.id])
+    db.session.commit()
+    return tag
+
+
+def stored_files(root):
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def post(web, device, tag, body, image=None, **extra):
+    data = {"title": "Spring sale", "body": body, "device_id": device.id, "sim": 0, "tag_ids": [tag.id],
+            "intent": "draft", **extra}
+    if image is not None:
+        data["image"] = (io.BytesIO(image[1]), image[0])
+    return web.post("/newsletters/new", data=data, content_type="multipart/form-data")
+
+
+def test_a_newsletter_with_an_image_shows_it_and_the_body_as_sent(web, me, device, tag, upload_root):
+    response = post(web, device, tag, "Hi {first_name|there}", ("spring.jpg", png()))
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    paket = db.session.query(Paket).one()
+    obj = db.session.get(StoredObject, paket.media_object_id)
+    assert obj.account_id == me.id and obj.content_type == "image/png" and obj.key.endswith(".png")
+    assert paket.media_url == public_url(obj) and len(stored_files(upload_root)) == 1
+
+    page = web.get(response.headers["Location"]).get_data(as_text=True)
+    assert re.search(rf'<img src="{re.escape(paket.media_url)}"[^>]*alt="[^"]+"', page)
+    assert re.search(rf'id="paket-body">Hi {{first_name\|there}}\n{re.escape(paket.media_url)}</p>', page)
+    served = web.get(urlsplit(paket.media_url).path)
+    assert served.status_code == 200 and served.data == png() and served.mimetype == "image/png"
+
+
+def test_an_image_alone_is_enough(web, me, device, tag, upload_root):
+    response = post(web, device, tag, "", ("only.png", png()))
+    assert response.status_code == 302
+    paket = db.session.query(Paket).one()
+    assert paket.body == "" and paket.media_object_id is not None
+    page = web.get(response.headers["Location"]).get_data(as_text=True)
+    assert f'id="paket-body">{paket.media_url}</p>' in page
+
+
+@pytest.mark.parametrize("image, message", [
+    (("photo.jpg", TEXT), "only JPEG, PNG, WebP or GIF"),
+    (("empty.png", b""), "file is empty"),
+    (("../../etc/passwd.png", png()), "path"),
+])
+def test_a_bad_image_is_refused_beside_the_field_and_nothing_is_saved(web, device, tag, upload_root, image, message):
+    response = post(web, device, tag, "Hi", image)
+    assert response.status_code == 400
+    assert message in error_for(response.get_data(as_text=True), "image")
+    assert db.session.query(Paket).count() == 0 and db.session.query(StoredObject).count() == 0
+    assert stored_files(upload_root) == []
+
+
+def test_a_good_image_with_a_bad_field_is_not_kept(web, device, tag, upload_root):
+    response = post(web, device, tag, "Hi", ("ok.png", png()), sim=3)  # WhatsApp is not declared on the phone
+    assert response.status_code == 400 and "not available" in error_for(response.get_data(as_text=True), "sim")
+    assert db.session.query(Paket).count() == 0 and db.session.query(StoredObject).count() == 0
+    assert stored_files(upload_root) == []
+
+
+def test_neither_text_nor_image_is_an_error_beside_the_body(web, device, tag, upload_root):
+    response = post(web, device, tag, "  ")
+    assert response.status_code == 400
+    assert "write a message or choose an image" in error_for(response.get_data(as_text=True), "body")
+    assert db.session.query(Paket).count() == 0
+
+
+def test_the_form_uploads_and_the_preview_counts_the_link(web, device, tag, upload_root):
+    page = web.get("/newsletters/new").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in page and 'type="file"' in page and 'id="preview-image"' in page
+    plain = web.get(f"/newsletters/preview?body=Hi+{{first_name}}&tag_ids={tag.id}").get_json()
+    shown = web.get(f"/newsletters/preview?body=Hi+{{first_name}}&tag_ids={tag.id}&image=1").get_json()
+    assert plain["text"] == "Hi Ada"
+    assert re.fullmatch(r"Hi Ada\nhttp://localhost/\S+\.jpg", shown["text"])
+    assert shown["units"] == len(shown["text"]) and shown["audience"] == 1
