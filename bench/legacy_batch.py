@@ -12,23 +12,16 @@ item (numbers through ``phonenumbers``, dates, slots, segments), fetching the ne
 import argparse
 import logging
 import statistics
-import sys
-import tempfile
 import threading
-import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import requests
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
 
-import requests  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
-
-from smsplatform import create_app  # noqa: E402
-from smsplatform.accounts.services import create_account, issue_token  # noqa: E402
-from smsplatform.extensions import db  # noqa: E402
-from smsplatform.models import Device, Message  # noqa: E402
-from smsplatform.timeutil import utcnow  # noqa: E402
+import common  # first of the project's imports: it puts the project root on sys.path
+from smsplatform.extensions import db
+from smsplatform.models import Message
+from smsplatform.timeutil import utcnow
 
 
 def main() -> None:
@@ -37,18 +30,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    tmp = tempfile.mkdtemp()
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": args.database_url or f"sqlite:///{tmp}/bench.db",
-        "INSTANCE_PATH": tmp, "EVENTS_SOCKET_DIR": f"{tmp}/events",
-    })
+    app, database_url, _ = common.make_app(args.database_url)
     with app.app_context():
         upgrade()
-        account = create_account("bench@example.com", "bench-password")
-        token = issue_token(account)
-        device = Device(account_id=account.id, name="bench phone", webhook_signing_key="k" * 32)
-        db.session.add(device)
-        db.session.commit()
+        account, token, device = common.account_with_device()
         account_id, device_id = account.id, device.id
     smsdata = [{"sendto": f"+4915{i:09d}", "body": f"Your code is {i:06d}", "device_id": device_id, "sim": 0,
                 "customerid": i, "urgent": i % 10 == 0, "timetosend": "2019-07-01 23:50:00"}
@@ -61,24 +46,22 @@ def main() -> None:
     session = requests.Session()
 
     def over_http() -> tuple[float, float]:
-        started, cpu = time.perf_counter(), time.process_time()
-        answer = session.post(url, json={"token": token, "smsdata": smsdata}, timeout=60).json()
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        with common.Stopwatch() as watch:
+            answer = session.post(url, json={"token": token, "smsdata": smsdata}, timeout=60).json()
         assert answer["error"] == 0 and len(answer["sms_ids"]) == args.count, answer.get("message")
-        return elapsed, cpu
+        return watch.seconds, watch.cpu
 
     def raw_insert() -> tuple[float, float]:
         now = utcnow()
-        rows = [{"account_id": account_id, "device_id": device_id, "sendto": item["sendto"], "phone": item["sendto"],
-                 "body": item["body"], "segments": 1, "encoding": "GSM-7", "sim": 0, "customer_id": item["customerid"],
-                 "urgent": item["urgent"], "priority": 100 if item["urgent"] else 0, "status": 1, "ready": True,
-                 "time_to_send": now, "due_at": now, "created_at": now, "updated_at": now,
-                 "media_object_id": None, "media_url": None} for item in smsdata]
-        with app.app_context():
-            started, cpu = time.perf_counter(), time.process_time()
+        rows = [common.message_row(
+            account_id=account_id, device_id=device_id, sendto=item["sendto"], phone=item["sendto"], body=item["body"],
+            customer_id=item["customerid"], urgent=item["urgent"], priority=100 if item["urgent"] else 0,
+            time_to_send=now, due_at=now, created_at=now, updated_at=now, media_object_id=None, media_url=None,
+        ) for item in smsdata]
+        with app.app_context(), common.Stopwatch() as watch:
             db.session.execute(Message.__table__.insert(), rows)
             db.session.commit()
-            return time.perf_counter() - started, time.process_time() - cpu
+        return watch.seconds, watch.cpu
 
     over_http()  # warm-up: imports, connection pool, phonenumbers metadata
     raw_insert()
@@ -87,7 +70,7 @@ def main() -> None:
         raw_times.append(raw_insert())
         http_times.append(over_http())
     server.shutdown()
-    backend = "MariaDB" if (args.database_url or "").startswith("mysql") else "SQLite"
+    backend = common.backend_name(database_url)
     print(f"addalotofsms {args.count} messages, {backend}, median of {args.repeat} "
           f"(wall clock; CPU seconds of this process, client and server, in brackets)")
     http, raw = (statistics.median(t[0] for t in http_times), statistics.median(t[0] for t in raw_times))

@@ -13,21 +13,16 @@ query as plain SQL through the database driver, rows fetched, no ORM and no JSON
 import argparse
 import random
 import statistics
-import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from flask_migrate import upgrade
+from sqlalchemy import func, select, text
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import func, select, text  # noqa: E402
-
-from smsplatform import create_app  # noqa: E402
-from smsplatform.accounts.services import create_account, issue_token  # noqa: E402
-from smsplatform.extensions import db  # noqa: E402
-from smsplatform.models import Account, Device, Message  # noqa: E402
+import common  # first of the project's imports: it puts the project root on sys.path
+from smsplatform.accounts.services import create_account, issue_token
+from smsplatform.extensions import db
+from smsplatform.models import Account, Device, Message
 
 DEVICES = 10
 DAYS = 365
@@ -50,13 +45,12 @@ def seed(account_id: int, device_ids: list[int], count: int) -> float:
             created = START + timedelta(seconds=i * step)
             phone = f"+4915{rng.randrange(10 ** 9):09d}"
             status = STATUSES[rng.randrange(len(STATUSES))]
-            rows.append({
-                "account_id": account_id, "device_id": device_ids[rng.randrange(DEVICES)], "sendto": phone,
-                "phone": phone, "body": "Your order has shipped", "segments": 1, "encoding": "GSM-7",
-                "sim": 0, "customer_id": rng.randrange(10_000), "urgent": False, "priority": 0, "status": status,
-                "ready": True, "due_at": created, "created_at": created, "updated_at": created,
-                "sent_at": created + timedelta(seconds=5) if status in (6, 7) else None, "handed_count": 1,
-            })
+            rows.append(common.message_row(
+                account_id=account_id, device_id=device_ids[rng.randrange(DEVICES)], sendto=phone, phone=phone,
+                body="Your order has shipped", customer_id=rng.randrange(10_000), status=status,
+                due_at=created, created_at=created, updated_at=created,
+                sent_at=created + timedelta(seconds=5) if status in (6, 7) else None, handed_count=1,
+            ))
         db.session.execute(Message.__table__.insert(), rows)
         db.session.commit()
     return time.perf_counter() - started
@@ -72,19 +66,16 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    tmp = tempfile.mkdtemp()
-    database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": tmp,
-                      "EVENTS_SOCKET_DIR": f"{tmp}/events"})
+    app, database_url, _ = common.make_app(args.database_url)
     with app.app_context():
         upgrade()
-        account = db.session.scalar(select(Account).where(Account.email == "bench@example.com"))
+        account = db.session.scalar(select(Account).where(Account.email == common.BENCH_EMAIL))
         if account is not None:  # a database seeded by an earlier run: measure again without re-seeding
             device_ids = list(db.session.scalars(select(Device.id).where(Device.account_id == account.id)))
             total = db.session.scalar(select(func.count()).select_from(Message))
             print(f"reusing {total} messages seeded by an earlier run")
         else:
-            account = create_account("bench@example.com", "bench-password")
+            account = create_account(common.BENCH_EMAIL, common.BENCH_PASSWORD)
             devices = [Device(account_id=account.id, name=f"phone {i}", webhook_signing_key="k" * 32)
                        for i in range(DEVICES)]
             db.session.add_all(devices)
@@ -125,7 +116,7 @@ def main() -> None:
             edge_ms.append((time.perf_counter() - started) * 1000)
             assert answer["error"] == 0, answer
             rows.append(answer["count"])
-    backend = "MariaDB" if database_url.startswith("mysql") else "SQLite"
+    backend = common.backend_name(database_url)
     print(f"getallsms, {backend}, {total} messages, {args.calls} calls, device+status+one day, "
           f"median {statistics.median(rows):.0f} rows per answer")
     print(f"  plain SQL (floor): p50 {statistics.median(floor_ms):6.1f} ms   p95 {p95(floor_ms):6.1f} ms")

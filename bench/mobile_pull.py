@@ -13,41 +13,21 @@ import argparse
 import http.client
 import multiprocessing
 import os
-import socket
 import subprocess
-import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from flask_migrate import upgrade
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+import common  # first of the project's imports: it puts the project root on sys.path
+from smsplatform.accounts.services import create_account
 
 
-def prepare(database_url: str, instance: str, devices: int) -> list[str]:
-    from flask_migrate import upgrade
-
-    from smsplatform import create_app
-    from smsplatform.accounts.services import create_account
-    from smsplatform.devices.services import DeviceFields, register_device
-    from smsplatform.extensions import db
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": instance,
-                      "EVENTS_SOCKET_DIR": f"{instance}/events"})
+def prepare(app, devices: int) -> list[str]:
     with app.app_context():
         upgrade()
-        account = create_account("bench@example.com", "bench-password")
-        tokens = [register_device(account, DeviceFields(f"phone {i}", None, False, [], ""), "1.68.0")[1]
-                  for i in range(devices)]
-        db.session.commit()
-    return tokens
+        account = create_account(common.BENCH_EMAIL, common.BENCH_PASSWORD)
+        return [token for _device, token in common.paired_phones(account, devices)]
 
 
 def client_process(port: int, path: str, tokens: list[str], connections: int, seconds: float, out) -> None:
@@ -103,21 +83,15 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    tmp = tempfile.mkdtemp()
-    database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
-    tokens = prepare(database_url, tmp, args.devices)
-    port = free_port()
+    app, database_url, tmp = common.make_app(args.database_url)
+    tokens = prepare(app, args.devices)
+    port = common.free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "INSTANCE_PATH": tmp, "HOST": "127.0.0.1",
            "PORT": str(port), "EVENTS_SOCKET_DIR": f"{tmp}/events", "GUNICORN_LOG_LEVEL": "warning"}
-    server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")],
-                              cwd=ROOT, env=env)
+    server = subprocess.Popen([str(common.ROOT / ".venv/bin/gunicorn"), "-c", str(common.ROOT / "gunicorn.conf.py")],
+                              cwd=common.ROOT, env=env)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        common.wait_until_up(port, server)
         measure(port, "/api/mobile/v1/device", [], 4, 1)  # warm-up: workers import, connections open
         floor, floor_errors = measure(port, "/api/mobile/v1/device", [], args.connections, args.seconds)
         pull, pull_errors = measure(port, "/api/mobile/v1/message?order=lifo", tokens, args.connections, args.seconds)

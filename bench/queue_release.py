@@ -9,24 +9,18 @@ check (paused/cancelled pakets stay held), the distinct list of devices to wake 
 Floor and service run alternately, twice each, on freshly held rows; the best of each is printed.
 """
 import argparse
-import sys
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from flask_migrate import upgrade
+from sqlalchemy import update
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import update  # noqa: E402
-
-from smsplatform import create_app  # noqa: E402
-from smsplatform.accounts.services import create_account  # noqa: E402
-from smsplatform.devices.services import DeviceFields, register_device  # noqa: E402
-from smsplatform.extensions import db  # noqa: E402
-from smsplatform.messaging import queue  # noqa: E402
-from smsplatform.models import Message  # noqa: E402
-from smsplatform.timeutil import utcnow  # noqa: E402
+import common  # first of the project's imports: it puts the project root on sys.path
+from smsplatform.accounts.services import create_account
+from smsplatform.extensions import db
+from smsplatform.messaging import queue
+from smsplatform.models import Message
+from smsplatform.timeutil import utcnow
 
 
 def hold_all() -> None:
@@ -40,22 +34,15 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=20)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    tmp = tempfile.mkdtemp()
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": args.database_url or f"sqlite:///{tmp}/bench.db",
-        "INSTANCE_PATH": tmp, "EVENTS_SOCKET_DIR": f"{tmp}/events",
-    })
+    app, _, _ = common.make_app(args.database_url)
     with app.app_context():
         upgrade()
-        account = create_account("bench@example.com", "bench-password")
-        devices = [register_device(account, DeviceFields(f"phone {i}", None, False, [], ""), "1.68.0")[0]
-                   for i in range(args.devices)]
-        db.session.commit()
+        account = create_account(common.BENCH_EMAIL, common.BENCH_PASSWORD)
+        devices = [device for device, _token in common.paired_phones(account, args.devices)]
         now = utcnow()
-        row = {"account_id": account.id, "sendto": "+15551234567", "phone": "+15551234567", "body": "Sale today",
-               "status": 1, "ready": False, "due_at": now - timedelta(seconds=1), "created_at": now,
-               "updated_at": now, "priority": 0, "sim": 0, "urgent": False, "segments": 1, "encoding": "GSM-7",
-               "handed_count": 0}
+        row = common.message_row(account_id=account.id, sendto="+15551234567", phone="+15551234567",
+                                 body="Sale today", ready=False, due_at=now - timedelta(seconds=1), created_at=now,
+                                 updated_at=now, handed_count=0)
         for start in range(0, args.count, 5000):
             db.session.execute(Message.__table__.insert(), [
                 {**row, "device_id": devices[i % args.devices].id} for i in range(start, min(start + 5000, args.count))

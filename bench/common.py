@@ -1,0 +1,96 @@
+"""What the benchmarks share: an app on a fresh database, a bench account with its phones, message rows
+for bulk seeding, a free port and a server's start-up wait, and a stopwatch.
+
+Importing this module puts the project root on ``sys.path`` (the scripts run as ``bench/<name>.py``).
+"""
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from smsplatform import create_app  # noqa: E402
+from smsplatform.accounts.services import create_account, issue_token  # noqa: E402
+from smsplatform.devices.services import DeviceFields, register_device  # noqa: E402
+from smsplatform.extensions import db  # noqa: E402
+from smsplatform.models import Account, Device  # noqa: E402
+
+BENCH_EMAIL = "bench@example.com"
+BENCH_PASSWORD = "bench-password"
+
+
+def make_app(database_url: str | None = None, *, prefix: str | None = None, **config):
+    """The app on ``database_url`` (default: SQLite in a new temporary directory); returns (app, url, workdir)."""
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    url = database_url or f"sqlite:///{workdir}/bench.db"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": workdir,
+                      "EVENTS_SOCKET_DIR": f"{workdir}/events", **config})
+    return app, url, workdir
+
+
+def backend_name(database_url: str) -> str:
+    return "MariaDB" if database_url.startswith("mysql") else "SQLite"
+
+
+def account_with_device(email: str = BENCH_EMAIL, device_name: str = "bench phone") -> tuple[Account, str, Device]:
+    """A committed account with an API token and one phone row (not paired: no device token)."""
+    account = create_account(email, BENCH_PASSWORD)
+    token = issue_token(account)
+    device = Device(account_id=account.id, name=device_name, webhook_signing_key="k" * 32)
+    db.session.add(device)
+    db.session.commit()
+    return account, token, device
+
+
+def paired_phones(account: Account, count: int) -> list[tuple[Device, str]]:
+    """``count`` phones registered the way the app does it (1.68.0); (device, device token) each, committed."""
+    phones = [register_device(account, DeviceFields(f"phone {i}", None, False, [], ""), "1.68.0")
+              for i in range(count)]
+    db.session.commit()
+    return phones
+
+
+def message_row(**fields) -> dict:
+    """A ``messages`` row for a bulk insert: a ready one-segment GSM-7 SMS on SIM 0 unless ``fields`` say otherwise."""
+    return {"segments": 1, "encoding": "GSM-7", "sim": 0, "urgent": False, "priority": 0, "status": 1,
+            "ready": True, **fields}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(port: int, server: subprocess.Popen, attempts: int = 200) -> None:
+    """Wait until ``server`` accepts connections on 127.0.0.1:``port``; exits the benchmark if it does not."""
+    for _ in range(attempts):
+        if server.poll() is not None:
+            raise SystemExit("the server exited during start-up")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("the server did not start")
+
+
+@dataclass
+class Stopwatch:
+    """Wall-clock and CPU seconds (of this process) of a ``with`` block."""
+    seconds: float = 0.0
+    cpu: float = 0.0
+
+    def __enter__(self):
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds, self.cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu
+        return False
