@@ -3,8 +3,7 @@ import hashlib
 import re
 import secrets
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from smsplatform.errors import AuthenticationError, ConflictError, NotFoundError, RateLimitedError, ValidationError
@@ -18,6 +17,18 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,188}\.[^@\s]{2,63}$")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
+# A token's last use is recorded at most this often, so hot paths do not write on every call.
+TOKEN_USE_INTERVAL_SECONDS = 60
+# Built once: every legacy call runs them, and building a statement costs more than running it.
+_ACCOUNT_BY_TOKEN_HASH = (
+    select(Account, ApiToken.id, ApiToken.last_used_at)
+    .join(ApiToken, ApiToken.account_id == Account.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+)
+_TOKEN_USED = (
+    update(ApiToken).where(ApiToken.id == bindparam("token_id")).values(last_used_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
 
 
 def hash_secret(secret: str) -> str:
@@ -133,15 +144,14 @@ def account_for_token(token) -> Account:
     token = token.strip()
     if len(token) > 128:
         raise AuthenticationError("token is invalid", field="token")
-    row = db.session.scalar(
-        select(ApiToken).options(joinedload(ApiToken.account)).where(ApiToken.token_hash == hash_secret(token))
-    )
-    if row is None or row.revoked_at is not None:
+    row = db.session.execute(_ACCOUNT_BY_TOKEN_HASH, {"token_hash": hash_secret(token)}).first()
+    if row is None:
         raise AuthenticationError("token is invalid or revoked", field="token")
+    account, token_id, last_used_at = row
     now = utcnow()
-    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-        row.last_used_at = now  # coarse, so hot paths do not write on every call
-    return row.account
+    if last_used_at is None or (now - last_used_at).total_seconds() > TOKEN_USE_INTERVAL_SECONDS:
+        db.session.execute(_TOKEN_USED, {"token_id": token_id, "now": now})
+    return account
 
 
 def list_tokens(account: Account) -> list[ApiToken]:
