@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from smsplatform.errors import ValidationError
 from smsplatform.events import wake_after_commit
@@ -27,6 +27,10 @@ _CHUNK = 500  # ids per IN (...) lookup; well under every database's bound-param
 _INTEGER = re.compile(r"^[+-]?\d{1,18}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off", "null"}
+# Built once: every addsms runs them, and building a statement costs more than running it.
+_INSERT_MESSAGES = Message.__table__.insert().returning(Message.__table__.c.id)
+_LIVE_DEVICE = select(Device).where(Device.id == bindparam("device_id"), Device.account_id == bindparam("account_id"),
+                                    Device.revoked_at.is_(None))
 
 
 def as_int(value, field: str, *, required: bool = False, minimum: int | None = None,
@@ -120,9 +124,8 @@ def accept_message_ids(account: Account, items: list[dict], *, default_device_id
                        now: datetime | None = None, field_prefix: str | None = "smsdata") -> list[int]:
     """``accept_messages`` returning only the new ids, for big batches (no ORM object per message)."""
     rows, ready_devices = _validated_rows(account, items, default_device_id, now or utcnow(), field_prefix)
-    table = Message.__table__
     # One executemany; autoincrement ids are assigned in row order, so sorted ids follow the rows.
-    ids = sorted(db.session.scalars(table.insert().returning(table.c.id), rows))
+    ids = sorted(db.session.scalars(_INSERT_MESSAGES, rows))
     wake_after_commit(db.session, ready_devices)
     return ids
 
@@ -290,9 +293,8 @@ def _has_second_sim(sim_cards: list) -> bool:
 def _own_devices(account: Account, device_ids: set[int]) -> dict[int, Device]:
     """The account's live devices among ``device_ids`` (one primary-key get for the usual single device)."""
     if len(device_ids) == 1:
-        device = db.session.get(Device, next(iter(device_ids)))
-        live = device is not None and device.account_id == account.id and device.revoked_at is None
-        return {device.id: device} if live else {}
+        device = db.session.scalar(_LIVE_DEVICE, {"device_id": next(iter(device_ids)), "account_id": account.id})
+        return {device.id: device} if device is not None else {}
     found: dict[int, Device] = {}
     ordered = sorted(device_ids)
     for start in range(0, len(ordered), _CHUNK):
