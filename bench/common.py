@@ -25,9 +25,10 @@ BENCH_EMAIL = "bench@example.com"
 BENCH_PASSWORD = "bench-password"
 
 
-def make_app(database_url: str | None = None, *, prefix: str | None = None, **config):
-    """The app on ``database_url`` (default: SQLite in a new temporary directory); returns (app, url, workdir)."""
-    workdir = tempfile.mkdtemp(prefix=prefix)
+def make_app(database_url: str | None = None, *, prefix: str | None = None, workdir: str | None = None, **config):
+    """The app on ``database_url`` (default: SQLite in ``workdir``, a new temporary directory unless given);
+    returns (app, url, workdir)."""
+    workdir = workdir or tempfile.mkdtemp(prefix=prefix)
     url = database_url or f"sqlite:///{workdir}/bench.db"
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": workdir,
                       "EVENTS_SOCKET_DIR": f"{workdir}/events", **config})

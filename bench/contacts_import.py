@@ -13,21 +13,15 @@ import csv
 import io
 import os
 import resource
-import sys
-import tempfile
-import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from sqlalchemy import func, insert, select
 
-from sqlalchemy import func, insert, select  # noqa: E402
-
-from smsplatform import create_app  # noqa: E402
-from smsplatform.contacts.importer import import_contacts  # noqa: E402
-from smsplatform.extensions import db  # noqa: E402
-from smsplatform.models import Account, Contact, contact_tags  # noqa: E402
-from smsplatform.phones import normalize_phone  # noqa: E402
-from smsplatform.timeutil import utcnow  # noqa: E402
+import common  # first of the project's imports: it puts the project root on sys.path
+from smsplatform.contacts.importer import import_contacts
+from smsplatform.extensions import db
+from smsplatform.models import Account, Contact, contact_tags
+from smsplatform.phones import normalize_phone
+from smsplatform.timeutil import utcnow
 
 TARGET_SECONDS = 10.0
 TAGS = ("VIP", "Berlin", "Hamburg", "Employees", "Newsletter", "Stammkunde")
@@ -46,32 +40,30 @@ def make_csv(rows: int) -> bytes:
 
 def floor(account: Account, data: bytes) -> tuple[float, float]:
     """Parse, normalise and insert the same contacts in one executemany, with no checks and no tags."""
-    start, cpu = time.perf_counter(), time.process_time()
-    now = utcnow()
-    seen = {}
-    reader = csv.reader(io.StringIO(data.decode("utf-8")), delimiter=";")
-    next(reader)
-    for phone, name, _tags in reader:
-        try:
-            seen[normalize_phone(phone, "DE").normalized] = (phone, name)
-        except Exception:
-            continue
-    db.session.execute(insert(Contact), [
-        {"account_id": account.id, "phone": p, "phone_raw": raw, "name": name, "opted_out": False,
-         "created_at": now, "updated_at": now}
-        for p, (raw, name) in seen.items()
-    ])
-    db.session.commit()
-    return time.perf_counter() - start, time.process_time() - cpu
+    with common.Stopwatch() as watch:
+        now = utcnow()
+        seen = {}
+        reader = csv.reader(io.StringIO(data.decode("utf-8")), delimiter=";")
+        next(reader)
+        for phone, name, _tags in reader:
+            try:
+                seen[normalize_phone(phone, "DE").normalized] = (phone, name)
+            except Exception:
+                continue
+        db.session.execute(insert(Contact), [
+            {"account_id": account.id, "phone": p, "phone_raw": raw, "name": name, "opted_out": False,
+             "created_at": now, "updated_at": now}
+            for p, (raw, name) in seen.items()
+        ])
+        db.session.commit()
+    return watch.seconds, watch.cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
-    workdir = tempfile.mkdtemp(prefix="bench-import-")
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{workdir}/bench.db"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": workdir})
+    app, _, _ = common.make_app(os.environ.get("DATABASE_URL"), prefix="bench-import-")
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -81,12 +73,12 @@ def main() -> None:
         db.session.commit()
         data = make_csv(args.rows)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        start, cpu = time.perf_counter(), time.process_time()
-        report = import_contacts(account, io.BytesIO(data), commit=db.session.commit)
-        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-        start = time.perf_counter()
-        again = import_contacts(account, io.BytesIO(data), commit=db.session.commit)
-        reimport = time.perf_counter() - start
+        with common.Stopwatch() as watch:
+            report = import_contacts(account, io.BytesIO(data), commit=db.session.commit)
+        seconds, cpu = watch.seconds, watch.cpu
+        with common.Stopwatch() as watch:
+            again = import_contacts(account, io.BytesIO(data), commit=db.session.commit)
+        reimport = watch.seconds
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         floor_seconds, floor_cpu = floor(floor_account, data)
         contacts = db.session.scalar(select(func.count()).select_from(Contact).where(Contact.account_id == account.id))

@@ -10,20 +10,14 @@ Usage: .venv/bin/python bench/newsletter_fanout.py [--contacts N] [--rounds R]
 """
 import argparse
 import os
-import sys
-import tempfile
-import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from sqlalchemy import func, insert, select, text, update
 
-from sqlalchemy import func, insert, select, text, update  # noqa: E402
-
-from smsplatform import create_app  # noqa: E402
-from smsplatform.campaigns import services  # noqa: E402
-from smsplatform.extensions import db  # noqa: E402
-from smsplatform.models import Account, Contact, Device, Message, Paket, Tag, contact_tags  # noqa: E402
-from smsplatform.timeutil import utcnow  # noqa: E402
+import common  # first of the project's imports: it puts the project root on sys.path
+from smsplatform.campaigns import services
+from smsplatform.extensions import db
+from smsplatform.models import Account, Contact, Device, Message, Paket, Tag, contact_tags
+from smsplatform.timeutil import utcnow
 
 TARGET_SECONDS = 5.0
 TARGET_RATIO = 3.0
@@ -76,18 +70,18 @@ def raw_floor(account, device, tag_ids, paket_id) -> float:
         " 0, :paket, c.id FROM contacts c WHERE c.account_id = :account AND c.opted_out = :false"
         f" AND c.id IN (SELECT contact_id FROM contact_tags WHERE tag_id IN ({tags}))"
     )
-    start = time.perf_counter()
-    db.session.execute(sql, {"device": device.id, "body": "Big sale today", "false": False, "true": True, "now": now,
-                             "paket": paket_id, "account": account.id})
-    db.session.commit()
-    return time.perf_counter() - start
+    with common.Stopwatch() as watch:
+        db.session.execute(sql, {"device": device.id, "body": "Big sale today", "false": False, "true": True,
+                                 "now": now, "paket": paket_id, "account": account.id})
+        db.session.commit()
+    return watch.seconds
 
 
 def timed_fan_out(paket: Paket) -> tuple[float, int]:
-    start = time.perf_counter()
-    total = services.fan_out(paket.id)
-    db.session.commit()
-    return time.perf_counter() - start, total
+    with common.Stopwatch() as watch:
+        total = services.fan_out(paket.id)
+        db.session.commit()
+    return watch.seconds, total
 
 
 def main() -> None:
@@ -95,10 +89,7 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    workdir = tempfile.mkdtemp(prefix="bench-fanout-")
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{workdir}/bench.db"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": workdir,
-                      "EVENTS_SOCKET_DIR": f"{workdir}/events"})
+    app, _, _ = common.make_app(os.environ.get("DATABASE_URL"), prefix="bench-fanout-")
     with app.app_context():
         db.drop_all()
         db.create_all()

@@ -17,19 +17,16 @@ import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import boto3
+from flask_migrate import upgrade
 
-import boto3  # noqa: E402
-
-from smsplatform import create_app  # noqa: E402
-from smsplatform.accounts.services import create_account, issue_token  # noqa: E402
-from smsplatform.extensions import db  # noqa: E402
-from smsplatform.models import Device  # noqa: E402
-from smsplatform.storage import get_storage  # noqa: E402
-from smsplatform.storage.services import new_key, store_image  # noqa: E402
-from smsplatform.storage.images import PNG  # noqa: E402
-from tests.storage.conftest import free_port, stop, wait_for_http  # noqa: E402
-from tests.storage.images import png  # noqa: E402
+import common  # first of the project's imports: it puts the project root on sys.path
+from smsplatform.extensions import db
+from smsplatform.storage import get_storage
+from smsplatform.storage.images import PNG
+from smsplatform.storage.services import new_key, store_image
+from tests.storage.conftest import stop, wait_for_http
+from tests.storage.images import png
 
 
 def rate(count: int, seconds: float) -> float:
@@ -83,22 +80,13 @@ def main() -> None:
     args = parser.parse_args()
     data = png(64, 64, padding=max(0, args.size - 10_000))
     work = Path(tempfile.mkdtemp(prefix="bench-storage-"))
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL") or f"sqlite:///{work / 'bench.db'}",
-        "INSTANCE_PATH": str(work / "instance"), "UPLOAD_DIR": str(work / "uploads"),
-        "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False, "STORAGE_BACKEND": "local",
-        "EVENTS_SOCKET_DIR": str(work / "events"),
-    })
+    app, _, _ = common.make_app(os.environ.get("DATABASE_URL"), workdir=str(work), INSTANCE_PATH=str(work / "instance"),
+                                UPLOAD_DIR=str(work / "uploads"), SECRET_KEY="bench", WTF_CSRF_ENABLED=False,
+                                STORAGE_BACKEND="local")
     print(f"{args.count} uploads of a {len(data) / 1e6:.2f} MB PNG per measurement")
     with app.app_context():
-        from flask_migrate import upgrade
-
         upgrade()
-        account = create_account(f"bench-{uuid.uuid4().hex[:8]}@example.com", "bench-password")
-        token = issue_token(account)
-        device = Device(account_id=account.id, name="bench", webhook_signing_key="k" * 64)
-        db.session.add(device)
-        db.session.commit()
+        account, token, device = common.account_with_device(f"bench-{uuid.uuid4().hex[:8]}@example.com", "bench")
         floor_rate = run_backend(app, account, "local", data, args.count)
         run_addsms(app, token, device.id, data, args.count, floor_rate)
         if not args.no_s3:
@@ -107,7 +95,7 @@ def main() -> None:
 
 
 def run_s3(app, account, data: bytes, count: int) -> None:
-    port = free_port()
+    port = common.free_port()
     endpoint = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
