@@ -3,6 +3,7 @@ import logging
 from pathlib import Path
 
 import click
+import requests
 
 from smsplatform.phone_sim.protocol import ProtocolError
 from smsplatform.phone_sim.simulator import SimulatedPhone
@@ -50,7 +51,7 @@ def simulate(server, code, name, sims, whatsapp, fail_rate, delivery_delay, coun
     )
     try:
         phone.run(announce=click.echo)
-    except ProtocolError as error:
+    except (ProtocolError, requests.RequestException) as error:
         raise click.ClickException(str(error)) from error
     except KeyboardInterrupt:
         phone.stop.set()
