@@ -61,6 +61,16 @@ def _wait(predicate, timeout, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _diagnosis(engine, platform) -> str:
+    """What was left where, and what the phones said: enough to tell a stuck phone from a stuck server."""
+    with engine.connect() as connection:
+        left = connection.execute(text(
+            "SELECT device_id, status, ready, COUNT(*) FROM messages WHERE status <> 5 GROUP BY device_id, status, ready"
+        )).all()
+    tails = {name: (platform.workdir / f"phone-{name}.log").read_text()[-800:] for name in platform.phones}
+    return f"messages by (device, status, ready): {left}\nphone logs: {tails}"
+
+
 def test_every_message_sent_exactly_once_through_kills_and_restarts(tmp_path):
     mariadb = database_is_mariadb()
     with fresh_database(TEST_DATABASE_URL, tmp_path) as database_url:
@@ -104,7 +114,10 @@ def test_every_message_sent_exactly_once_through_kills_and_restarts(tmp_path):
             time.sleep(1)
             platform.start_phone("b", servers[-1], None)
 
-            _wait(lambda: _count(engine, f"status IN {FINAL}") == TOTAL, DEADLINE_SECONDS, "every final state")
+            try:
+                _wait(lambda: _count(engine, f"status IN {FINAL}") == TOTAL, DEADLINE_SECONDS, "every final state")
+            except AssertionError as error:
+                raise AssertionError(f"{error}\n{_diagnosis(engine, platform)}") from None
             elapsed = time.monotonic() - started
         finally:
             platform.stop()
