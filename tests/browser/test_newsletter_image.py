@@ -1,0 +1,32 @@
+"""Headless Chromium: the newsletter form's live preview shows the chosen image and the link after the text."""
+import re
+
+from selenium.webdriver.common.by import By
+
+from tests.browser.test_dashboard_e2e import go, submit, wait_for
+from tests.storage.images import png
+
+
+def test_the_preview_shows_the_chosen_image_and_counts_its_link(browser, stack):
+    go(browser, "/signup")
+    browser.find_element(By.ID, "email").send_keys("images@example.com")
+    browser.find_element(By.ID, "password").send_keys("a long browser password")
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    go(browser, "/contacts")
+    browser.find_element(By.ID, "title").send_keys("VIP")
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "form.row button[type=submit]"))
+
+    picture = stack.workdir / "spring.png"
+    picture.write_bytes(png(32, 32))
+    go(browser, "/newsletters/new")
+    browser.find_element(By.ID, "body").send_keys("Hi {first_name|there}")
+    browser.find_element(By.XPATH, "//ul[@id='tag_ids']//label[starts-with(normalize-space(), 'VIP')]").click()
+    wait_for(browser, lambda b: b.find_element(By.ID, "preview-text").text == "Hi there", 10)
+    assert not browser.find_element(By.ID, "preview-image").is_displayed()
+
+    browser.find_element(By.ID, "image").send_keys(str(picture))
+    wait_for(browser, lambda b: "\n" in b.find_element(By.ID, "preview-text").text, 10)
+    assert re.fullmatch(r"Hi there\nhttps?://\S+\.jpg", browser.find_element(By.ID, "preview-text").text)
+    image = browser.find_element(By.ID, "preview-image")
+    assert image.is_displayed() and image.get_attribute("src").startswith("blob:")
+    assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image) == 32
