@@ -13,42 +13,18 @@ Both endpoints get the same number of requests; the server is stopped at the end
 import argparse
 import http.client
 import os
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from flask_migrate import upgrade
 
-from flask_migrate import upgrade  # noqa: E402
-
-from smsplatform import create_app  # noqa: E402
-from smsplatform.accounts.services import create_account, issue_token  # noqa: E402
-from smsplatform.extensions import db  # noqa: E402
-from smsplatform.models import Device, Message  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(port: int, server: subprocess.Popen) -> None:
-    for _ in range(200):
-        if server.poll() is not None:
-            raise SystemExit("gunicorn exited during start-up")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("gunicorn did not start")
+import common  # first of the project's imports: it puts the project root on sys.path
+from smsplatform.extensions import db
+from smsplatform.models import Message
 
 
 def server_cpu(master: int) -> float:
@@ -95,20 +71,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    tmp = tempfile.mkdtemp()
-    database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
+    app, database_url, tmp = common.make_app(args.database_url)
     env = {**os.environ, "DATABASE_URL": database_url, "INSTANCE_PATH": tmp, "EVENTS_SOCKET_DIR": f"{tmp}/events",
-           "SECRET_KEY": "bench", "HOST": "127.0.0.1", "PORT": str(free_port()),
+           "SECRET_KEY": "bench", "HOST": "127.0.0.1", "PORT": str(common.free_port()),
            "WEB_CONCURRENCY": str(args.workers), "GUNICORN_LOG_LEVEL": "warning"}
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": tmp,
-                      "EVENTS_SOCKET_DIR": f"{tmp}/events"})
     with app.app_context():
         upgrade()
-        account = create_account("bench@example.com", "bench-password")
-        token = issue_token(account)
-        device = Device(account_id=account.id, name="bench phone", webhook_signing_key="k" * 32)
-        db.session.add(device)
-        db.session.commit()
+        _account, token, device = common.account_with_device()
         device_id = device.id
 
     def bodies(offset: int) -> list[bytes]:
@@ -117,10 +86,10 @@ def main() -> None:
 
     port = int(env["PORT"])
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "legacy_addsms_wsgi:app"],
-        cwd=ROOT / "bench", env={**env, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+        [sys.executable, "-m", "gunicorn", "-c", str(common.ROOT / "gunicorn.conf.py"), "legacy_addsms_wsgi:app"],
+        cwd=common.ROOT / "bench", env={**env, "PYTHONPATH": str(common.ROOT)}, start_new_session=True)
     try:
-        wait_until_up(port, server)
+        common.wait_until_up(port, server)
         load(port, "/getdata/addsms", bodies(10_000_000)[:50], args.clients)  # warm-up both workers
         load(port, "/bench-bare", bodies(0)[:50], args.clients)
         cpu = server_cpu(server.pid)
@@ -134,7 +103,7 @@ def main() -> None:
     with app.app_context():
         stored = db.session.query(Message).count()
     assert stored == args.requests + 50, stored
-    backend = "MariaDB" if database_url.startswith("mysql") else "SQLite"
+    backend = common.backend_name(database_url)
     print(f"addsms under gunicorn ({args.workers} gevent workers), {backend}, {args.requests} requests, "
           f"{args.clients} keep-alive clients")
     per_request = 1000 / args.requests
