@@ -173,11 +173,18 @@ def wait_http(url: str, process: subprocess.Popen | None = None, timeout: float 
     raise TimeoutError(url)
 
 
-def submit_batch(server: str, token: str, items: list[dict]) -> list[int]:
-    """The legacy batch call, as an integration sends it (``datajson`` form field)."""
-    response = requests.post(f"{server}/getdata/addalotofsms",
-                             data={"datajson": json.dumps({"token": token, "smsdata": items})}, timeout=120)
-    body = response.json()
-    if body.get("error") != 0:
-        raise RuntimeError(f"addalotofsms refused the batch: {body.get('message')}")
-    return body.get("sms_ids", [])
+def submit_batch(server: str, token: str, items: list[dict], attempts: int = 3) -> list[int]:
+    """The legacy batch call, as an integration sends it (``datajson`` form field).
+
+    A batch the server answers "not saved" (e.g. a MariaDB deadlock victim, rolled back whole) is
+    sent again, as an integration would; any other refusal is an error.
+    """
+    for attempt in range(attempts):
+        response = requests.post(f"{server}/getdata/addalotofsms",
+                                 data={"datajson": json.dumps({"token": token, "smsdata": items})}, timeout=120)
+        body = response.json()
+        if body.get("error") == 0:
+            return body.get("sms_ids", [])
+        if "not saved" not in body.get("message", "") or attempt == attempts - 1:
+            raise RuntimeError(f"addalotofsms refused the batch: {body.get('message')}")
+        time.sleep(0.5)
