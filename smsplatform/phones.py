@@ -1,6 +1,7 @@
 """Phone number normalisation: E.164 where ``phonenumbers`` can parse it, dialable digits otherwise."""
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 
@@ -8,6 +9,11 @@ from smsplatform.errors import ValidationError
 
 MAX_RAW_LENGTH = 64
 _DIALABLE = re.compile(r"[^0-9+*#]")
+_NON_DIGIT = re.compile(r"\D")
+_SPACE_FOR_PLUS = re.compile(r"^ +\d")
+# Results for recent (raw, region, prefixes, field): senders message the same numbers again and again,
+# and parsing costs far more than the lookup. Bounded; a ``Phone`` is immutable, so sharing is safe.
+CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -24,19 +30,30 @@ def normalize_phone(raw, region: str | None = None, plus_prefixes: tuple[str, ..
     National numbers that cannot become E.164 (no default region) are kept as dialable digits,
     because the phone can still dial them; only input with no digits at all is rejected.
     """
+    if isinstance(raw, str) and isinstance(plus_prefixes, tuple) and (region is None or isinstance(region, str)):
+        return _normalize_cached(raw, region, plus_prefixes, field)
+    return _normalize(raw, region, plus_prefixes, field)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _normalize_cached(raw: str, region: str | None, plus_prefixes: tuple[str, ...], field: str) -> Phone:
+    return _normalize(raw, region, plus_prefixes, field)
+
+
+def _normalize(raw, region: str | None, plus_prefixes, field: str) -> Phone:
     if raw is None:
         raise ValidationError(f"{field} is required", field=field)
     original = str(raw)
     if len(original) > MAX_RAW_LENGTH:
         raise ValidationError(f"{field} is too long (at most {MAX_RAW_LENGTH} characters)", field=field)
     text = original
-    if re.match(r"^ +\d", text):
+    if _SPACE_FOR_PLUS.match(text):
         text = "+" + text.lstrip(" ")
     text = text.strip()
     if text.startswith("00") and len(text) > 4:
         text = "+" + text[2:]
     dialable = _DIALABLE.sub("", text)
-    digits = re.sub(r"\D", "", dialable)
+    digits = _NON_DIGIT.sub("", dialable)
     if not digits:
         raise ValidationError(f"{field} {original!r} is not a phone number", field=field)
     if not dialable.startswith("+") and any(digits.startswith(p) for p in plus_prefixes if p):
