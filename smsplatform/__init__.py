@@ -16,6 +16,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(load_config())
     if config:
         app.config.update(config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("mysql"):
+        # No gap locks: concurrent inserts, claims and range updates on messages do not deadlock each other.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+                                                   "isolation_level": "READ COMMITTED"}
     app.instance_path = app.config["INSTANCE_PATH"]
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     # Routes are exact: werkzeug must not answer a phone's PATCH with a slash-fixing redirect.
