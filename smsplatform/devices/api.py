@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from smsplatform.accounts.services import authenticate
+from smsplatform.db_retry import retry_on_deadlock
 from smsplatform.devices import auth, pairing, services, webhooks
 from smsplatform.errors import AuthenticationError, ConflictError, DomainError, RateLimitedError, ValidationError
 from smsplatform.extensions import db
@@ -83,7 +84,7 @@ def device_call(view):
             return _fail(error)
         auth.touch(device, auth.app_version(request.headers.get("User-Agent")), request.remote_addr)
         return view(device, *args, **kwargs)
-    return wrapper
+    return retry_on_deadlock(wrapper)
 
 
 @bp.errorhandler(HTTPException)
@@ -92,6 +93,7 @@ def _http_error(error: HTTPException):
 
 
 @bp.post("/device")
+@retry_on_deadlock
 def register():
     try:
         fields = services.parse_device_fields(_json_body(), require_name=True)
@@ -209,6 +211,7 @@ def webhook_list(device):
 
 
 @bp.get("/user/code")
+@retry_on_deadlock
 def login_code():
     """A one-time pairing code for another phone, asked for with the account's login and password."""
     try:
@@ -252,6 +255,7 @@ def password(device):
 
 
 @bp.post("/hooks/<int:device_id>")
+@retry_on_deadlock
 def hook(device_id):
     """The per-device webhook URL: ``sms:received`` and, as a second path, ``sms:sent/delivered/failed``."""
     try:

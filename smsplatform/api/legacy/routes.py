@@ -14,6 +14,7 @@ from smsplatform.api.legacy.parsing import collect_params, first, parse_json_tex
 from smsplatform.api.legacy.responses import fail, human_date, ok, php_date
 from smsplatform.campaigns.services import create_paket
 from smsplatform.contacts.services import save_contact, save_tag
+from smsplatform.db_retry import retry_on_deadlock
 from smsplatform.devices import queries as devices
 from smsplatform.errors import AuthenticationError, DomainError, ValidationError
 from smsplatform.extensions import db
@@ -59,7 +60,7 @@ def legacy_method(name: str, auth: str = "token"):
                 return fail(error.message)
 
         METHODS.add(name)
-        bp.add_url_rule(f"/{name}", endpoint=name, view_func=endpoint, methods=["GET", "POST"])
+        bp.add_url_rule(f"/{name}", endpoint=name, view_func=retry_on_deadlock(endpoint), methods=["GET", "POST"])
         return endpoint
     return register
 
@@ -97,6 +98,7 @@ def _stored_upload(account, files):
     if len(files) != 1 or files[0][0] != "file":
         raise ValidationError("send exactly one image, in the multipart field named file", field="file")
     upload = files[0][1]
+    upload.stream.seek(0)  # a deadlock victim's retry reads the file again
     return store_image(account, upload.filename, upload.read(), upload.mimetype or None)
 
 
