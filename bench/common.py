@@ -1,8 +1,9 @@
 """What the benchmarks share: an app on a fresh database, a bench account with its phones, message rows
-for bulk seeding, a free port and a server's start-up wait, and a stopwatch.
+for bulk seeding, a free port and a server's start-up wait, a stopwatch, and the CPU a server has used.
 
 Importing this module puts the project root on ``sys.path`` (the scripts run as ``bench/<name>.py``).
 """
+import os
 import socket
 import subprocess
 import sys
@@ -95,3 +96,14 @@ class Stopwatch:
     def __exit__(self, *exc):
         self.seconds, self.cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu
         return False
+
+
+def server_cpu(master: int) -> float:
+    """CPU seconds used so far by gunicorn's master and its workers (from /proc; Linux only)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    total = 0.0
+    for pid in [master, *map(int, children)]:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total

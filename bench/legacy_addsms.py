@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from urllib.parse import urlencode
 
 from flask_migrate import upgrade
@@ -25,17 +24,6 @@ from flask_migrate import upgrade
 import common  # first of the project's imports: it puts the project root on sys.path
 from smsplatform.extensions import db
 from smsplatform.models import Message
-
-
-def server_cpu(master: int) -> float:
-    """CPU seconds used so far by gunicorn's master and its workers (from /proc; Linux only)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    total = 0.0
-    for pid in [master, *map(int, children)]:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-    return total
 
 
 def load(port: int, path: str, bodies: list[bytes], clients: int) -> float:
@@ -92,11 +80,11 @@ def main() -> None:
         common.wait_until_up(port, server)
         load(port, "/getdata/addsms", bodies(10_000_000)[:50], args.clients)  # warm-up both workers
         load(port, "/bench-bare", bodies(0)[:50], args.clients)
-        cpu = server_cpu(server.pid)
+        cpu = common.server_cpu(server.pid)
         bare = load(port, "/bench-bare", bodies(0), args.clients)
-        cpu, bare_cpu = server_cpu(server.pid), server_cpu(server.pid) - cpu
+        cpu, bare_cpu = common.server_cpu(server.pid), common.server_cpu(server.pid) - cpu
         addsms = load(port, "/getdata/addsms", bodies(0), args.clients)
-        addsms_cpu = server_cpu(server.pid) - cpu
+        addsms_cpu = common.server_cpu(server.pid) - cpu
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -16,7 +16,6 @@ import os
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 from flask_migrate import upgrade
 
@@ -60,17 +59,6 @@ def client_process(port: int, path: str, tokens: list[str], connections: int, se
     out.put((sum(c[0] for c in counts), sum(c[1] for c in counts)))
 
 
-def server_cpu(master: int) -> float:
-    """CPU seconds used so far by gunicorn's master and its workers (from /proc; Linux only)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    total = 0.0
-    for pid in [master, *map(int, children)]:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-    return total
-
-
 def measure(port, path, tokens, connections, seconds) -> tuple[float, int]:
     out = multiprocessing.Queue()
     half = max(1, connections // 2)
@@ -105,11 +93,11 @@ def main() -> None:
     try:
         common.wait_until_up(port, server)
         measure(port, "/api/mobile/v1/device", [], 4, 1)  # warm-up: workers import, connections open
-        cpu = server_cpu(server.pid)
+        cpu = common.server_cpu(server.pid)
         floor, floor_errors = measure(port, "/api/mobile/v1/device", [], args.connections, args.seconds)
-        cpu, floor_cpu = server_cpu(server.pid), server_cpu(server.pid) - cpu
+        cpu, floor_cpu = common.server_cpu(server.pid), common.server_cpu(server.pid) - cpu
         pull, pull_errors = measure(port, "/api/mobile/v1/message?order=lifo", tokens, args.connections, args.seconds)
-        pull_cpu = server_cpu(server.pid) - cpu
+        pull_cpu = common.server_cpu(server.pid) - cpu
     finally:
         server.terminate()
         server.wait(timeout=30)

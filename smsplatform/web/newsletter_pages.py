@@ -3,6 +3,7 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from flask_login import login_required
 
 from smsplatform.campaigns import services as campaigns
+from smsplatform.contacts.services import tags_with_counts
 from smsplatform.devices.queries import list_devices
 from smsplatform.errors import DomainError, NotFoundError
 from smsplatform.extensions import db
@@ -39,7 +40,7 @@ def new_newsletter():
     account = me()
     form = NewsletterForm()
     form.device_id.choices = opts([(d.id, f"{d.name} (#{d.id})") for d in list_devices(account)])
-    form.tag_ids.choices = opts([(tc.tag.id, f"{tc.tag.title} ({tc.reachable})") for tc in queries.tag_counts(account)])
+    form.tag_ids.choices = opts([(tc.tag.id, f"{tc.tag.title} ({tc.reachable})") for tc in tags_with_counts(account)])
     if form.validate_on_submit():
         try:
             media = store_upload(account, form.image.data)

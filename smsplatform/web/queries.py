@@ -6,7 +6,6 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Select, desc, func, select
 
-from smsplatform.contacts.services import tags_with_counts as tag_counts  # noqa: F401 (newsletter_pages)
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses as st
 from smsplatform.models import Account, Contact, Message, Paket
