@@ -4,7 +4,6 @@ import threading
 import pytest
 from sqlalchemy import select, text
 
-from smsplatform import create_app
 from smsplatform.db_retry import retry_on_deadlock
 from smsplatform.extensions import db
 from smsplatform.models import Account
@@ -18,7 +17,7 @@ def test_engine_uses_read_committed(app):
     assert level == "READ-COMMITTED"
 
 
-def test_deadlock_victim_is_retried_and_both_transactions_commit(app, make_account, base_config):
+def test_deadlock_victim_is_retried_and_both_transactions_commit(app, make_account):
     first, _ = make_account(email="a@example.com")
     second, _ = make_account(email="b@example.com")
     ids = (first.id, second.id)
@@ -27,8 +26,6 @@ def test_deadlock_victim_is_retried_and_both_transactions_commit(app, make_accou
     errors = []
 
     def lock_in_order(name, order):
-        thread_app = create_app(base_config)
-
         @retry_on_deadlock
         def unit_of_work():
             attempts[name] += 1
@@ -40,7 +37,7 @@ def test_deadlock_victim_is_retried_and_both_transactions_commit(app, make_accou
                     barrier.wait(timeout=10)  # both hold their first row: the second lock closes the cycle
             db.session.commit()
 
-        with thread_app.app_context():
+        with app.app_context():  # its own scoped session; apps are not built in threads (CPython 3.11 AST race)
             try:
                 unit_of_work()
             except Exception as error:  # reported to the main thread
