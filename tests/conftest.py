@@ -106,6 +106,22 @@ def make_account(app):
     return _make
 
 
+def create_device(account, name="Test phone", slots="", **fields):
+    """A committed device of ``account``, without a token (protocol tests pair theirs over HTTP)."""
+    from smsplatform.models import Device
+
+    device = Device(account_id=account.id, name=name, webhook_signing_key="k" * 32, extra_slots=slots, **fields)
+    db.session.add(device)
+    db.session.commit()
+    return device
+
+
+@pytest.fixture
+def make_device(app):
+    """``make_device(account, name=…, slots="2,3", **columns)`` -> a committed Device."""
+    return create_device
+
+
 @pytest.fixture
 def account(make_account):
     return make_account(email="owner@example.com")

@@ -3,15 +3,9 @@ import pytest
 from sqlalchemy import insert, select
 
 from smsplatform.extensions import db
-from smsplatform.models import Contact, Device, Tag, contact_tags
+from smsplatform.models import Contact, Tag, contact_tags
 from smsplatform.timeutil import utcnow
-
-
-def make_device(account, name="newsletter phone", slots=""):
-    device = Device(account_id=account.id, name=name, webhook_signing_key="k" * 32, extra_slots=slots)
-    db.session.add(device)
-    db.session.commit()
-    return device
+from tests.conftest import create_device
 
 
 def make_tag(account, title):
@@ -46,4 +40,4 @@ def owner(account):
 
 @pytest.fixture
 def device(owner):
-    return make_device(owner)
+    return create_device(owner)

@@ -12,7 +12,8 @@ from smsplatform.models import Message, Paket, StoredObject
 from smsplatform.storage import get_storage
 from smsplatform.storage.services import delete_unreferenced, public_url, store_image
 from smsplatform.timeutil import utcnow
-from tests.campaigns.conftest import bulk_contacts, make_device, make_tag
+from tests.campaigns.conftest import bulk_contacts, make_tag
+from tests.conftest import create_device
 from tests.storage.images import png
 
 PHONES = {"+4915100000001": "Ada Lovelace", "+4915100000002": "", "+4915100000003": "Grace Hopper"}
@@ -116,7 +117,7 @@ def test_the_cleanup_job_keeps_a_newsletters_image(owner, device):
 # The SIM-slot rule, the same as for direct messages ----------------------------------------------
 
 def slot_device(owner, sim_cards, slots=""):
-    device = make_device(owner, name="slots", slots=slots)
+    device = create_device(owner, name="slots", slots=slots)
     device.sim_cards = sim_cards
     db.session.commit()
     return device

@@ -11,7 +11,7 @@ from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.messaging.segments import count_segments
 from smsplatform.models import Account, Contact, Message, Paket
-from tests.campaigns.conftest import make_device
+from tests.conftest import create_device
 
 # The same subscriber written in different ways: all normalise to +49157529822NN (region DE).
 FORMATS = ("+49157529822{:02d}", "0157 529822{:02d}", "0049 157 529822{:02d}", "+49 (157) 5298-22{:02d}")
@@ -38,7 +38,7 @@ def _world(rows, opted, targets, body):
     account = Account(email=f"prop{next(_counter)}@example.com", password_hash="-", default_region="DE")
     db.session.add(account)
     db.session.flush()
-    device = make_device(account)
+    device = create_device(account)
     tags = [contacts.save_tag(account, f"T{i}") for i in range(4)]
     expected_tags: dict[str, set[int]] = {}
     for number, fmt, tag_indexes, name in rows:

@@ -12,7 +12,8 @@ from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.models import Message, Paket
 from smsplatform.timeutil import utcnow
-from tests.campaigns.conftest import bulk_contacts, make_device, make_tag
+from tests.campaigns.conftest import bulk_contacts, make_tag
+from tests.conftest import create_device
 
 
 def new_paket(owner, device, tags, body="Big sale today", time_to_send="0", **kwargs):
@@ -83,7 +84,7 @@ def test_bad_savepaket_input_is_refused_with_a_clear_message(owner, device, chan
 
 def test_foreign_tags_and_devices_are_not_found(owner, device, make_account):
     stranger = make_account(email="stranger@example.com")[0]
-    foreign_tag, foreign_device = make_tag(stranger, "Theirs"), make_device(stranger)
+    foreign_tag, foreign_device = make_tag(stranger, "Theirs"), create_device(stranger)
     mine = make_tag(owner, "Mine")
     with pytest.raises(NotFoundError):
         services.create_paket(owner, title="T", body="Hi", device_id=device.id, sim=0,

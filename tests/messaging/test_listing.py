@@ -5,15 +5,13 @@ from sqlalchemy import insert, text
 
 from smsplatform.extensions import db
 from smsplatform.messaging import listing
-from smsplatform.models import Device, Message
+from smsplatform.models import Message
 from smsplatform.timeutil import utcnow
-from tests.conftest import database_is_mariadb
+from tests.conftest import create_device, database_is_mariadb
 
 
 def _seed(account, count=30):
-    device = Device(account_id=account.id, name="phone", webhook_signing_key="k" * 32)
-    db.session.add(device)
-    db.session.commit()
+    device = create_device(account)
     start = utcnow() - timedelta(days=count)
     rows = [{"account_id": account.id, "device_id": device.id, "sendto": f"+49157{i:08d}",
              "phone": f"+49157{i:08d}", "body": "b", "status": (1, 6, 7)[i % 3], "sim": i % 2,

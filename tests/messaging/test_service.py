@@ -7,20 +7,14 @@ from smsplatform.errors import ValidationError
 from smsplatform.events import WAKE_KEY
 from smsplatform.extensions import db
 from smsplatform.messaging.service import accept_message_ids, accept_messages, as_flag, as_int, split_recipients
-from smsplatform.models import Device, Message, StoredObject
+from smsplatform.models import Message, StoredObject
 from smsplatform.timeutil import utcnow
-
-
-def _device(account, **fields):
-    device = Device(account_id=account.id, name="phone", webhook_signing_key="k" * 32, **fields)
-    db.session.add(device)
-    db.session.commit()
-    return device
+from tests.conftest import create_device
 
 
 def test_one_row_per_recipient_in_order(account):
     owner = account[0]
-    device = _device(owner)
+    device = create_device(owner)
     stored = accept_messages(owner, [
         {"sendto": "+4915752982212, +4915752982213", "body": "a", "device_id": device.id},
         {"sendto": "+4915752982214", "body": "b", "device_id": str(device.id), "urgent": "1", "customerid": "5"},
@@ -34,7 +28,7 @@ def test_one_row_per_recipient_in_order(account):
 
 def test_ready_messages_wake_their_device_after_commit(account):
     owner = account[0]
-    now_device, later_device = _device(owner), _device(owner)
+    now_device, later_device = create_device(owner), create_device(owner)
     future = (utcnow() + timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S")
     accept_message_ids(owner, [{"sendto": "+4915752982212", "body": "now", "device_id": now_device.id},
                                {"sendto": "+4915752982212", "body": "later", "device_id": later_device.id,
@@ -47,7 +41,7 @@ def test_ready_messages_wake_their_device_after_commit(account):
 
 def test_default_device_and_single_message_errors(account):
     owner = account[0]
-    device = _device(owner)
+    device = create_device(owner)
     [message] = accept_messages(owner, [{"sendto": "+4915752982212", "body": "x"}], default_device_id=device.id)
     assert message.device_id == device.id
     with pytest.raises(ValidationError) as error:
@@ -58,7 +52,7 @@ def test_default_device_and_single_message_errors(account):
 
 def test_errors_name_the_index_and_field_and_store_nothing(account):
     owner = account[0]
-    device = _device(owner)
+    device = create_device(owner)
     good = {"sendto": "+4915752982212", "body": "x", "device_id": device.id}
     cases = [
         ({**good, "timetosend": "soon"}, "smsdata[2].timetosend must look like"),
@@ -80,7 +74,7 @@ def test_errors_name_the_index_and_field_and_store_nothing(account):
 def test_media_must_belong_to_the_account(account, make_account):
     owner = account[0]
     stranger, _ = make_account(email="stranger@example.com")
-    device = _device(owner)
+    device = create_device(owner)
     foreign = StoredObject(account_id=stranger.id, backend="local", key="k1", content_type="image/png", size=1,
                            sha256="0" * 64)
     db.session.add(foreign)

@@ -10,8 +10,6 @@ import boto3
 import pytest
 import requests
 
-from smsplatform.extensions import db
-from smsplatform.models import Device
 
 
 def free_port() -> int:
@@ -99,13 +97,3 @@ def bucket_keys(client) -> list[str]:
     return sorted(item["Key"] for item in client.list_objects_v2(Bucket=client.bucket).get("Contents", []))
 
 
-@pytest.fixture
-def make_device():
-    """``make_device(account, slots="")`` -> a committed Device of that account."""
-    def _make(account, slots: str = ""):
-        device = Device(account_id=account.id, name="Test phone", webhook_signing_key="k" * 64, extra_slots=slots)
-        db.session.add(device)
-        db.session.commit()
-        return device
-
-    return _make

@@ -7,20 +7,8 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from smsplatform.extensions import db
-from smsplatform.models import Device
 
 ENCODINGS = ("query", "form", "multipart", "json", "datajson")
-
-
-@pytest.fixture
-def make_device():
-    def _make(account, name="Pixel", **fields):
-        device = Device(account_id=account.id, name=name, webhook_signing_key="k" * 32, **fields)
-        db.session.add(device)
-        db.session.commit()
-        return device
-
-    return _make
 
 
 @pytest.fixture
