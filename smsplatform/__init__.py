@@ -8,6 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from smsplatform import events
 from smsplatform.config import load_config
 from smsplatform.extensions import csrf, db, login_manager, migrate
+from smsplatform.sessions import DashboardSessionInterface
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -20,7 +21,11 @@ def create_app(config: dict | None = None) -> Flask:
         # No gap locks: concurrent inserts, claims and range updates on messages do not deadlock each other.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
                                                    "isolation_level": "READ COMMITTED"}
+    elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A file never drops a connection: pinging it would cost a statement on every request.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
     app.instance_path = app.config["INSTANCE_PATH"]
+    app.session_interface = DashboardSessionInterface()
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     # Routes are exact: werkzeug must not answer a phone's PATCH with a slash-fixing redirect.
     app.url_map.strict_slashes = False

@@ -153,20 +153,26 @@ class LocalBus(_BaseBus):
 
     def publish(self, event: str, device_ids) -> None:
         datagrams = encode_notice(event, device_ids)
-        if not datagrams or not self.directory.is_dir():
+        if not datagrams:
+            return
+        try:  # scandir, not Path.glob: this runs after every accepted message
+            listeners = [entry.path for entry in os.scandir(self.directory) if entry.name.endswith(".sock")]
+        except FileNotFoundError:  # no process has listened yet
+            return
+        if not listeners:
             return
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
             sender.settimeout(_SEND_TIMEOUT_SECONDS)
-            for path in self.directory.glob("*.sock"):
+            for path in listeners:
                 for datagram in datagrams:
                     try:
-                        sender.sendto(datagram, str(path))
+                        sender.sendto(datagram, path)
                     except (ConnectionRefusedError, FileNotFoundError):
                         # Nobody listens any more: its process died without cleaning up.
-                        path.unlink(missing_ok=True)
+                        Path(path).unlink(missing_ok=True)
                         break
                     except OSError as exc:  # a full receive buffer (timeout) or similar: log, never raise
-                        log.warning("event bus: could not notify %s: %s", path.name, exc)
+                        log.warning("event bus: could not notify %s: %s", os.path.basename(path), exc)
                         break
 
     def _start_listener(self) -> None:

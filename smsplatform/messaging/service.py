@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
 
 from smsplatform.errors import ValidationError
 from smsplatform.events import wake_after_commit
@@ -16,6 +16,7 @@ from smsplatform.extensions import db
 from smsplatform.messaging.segments import count_segments
 from smsplatform.messaging.statuses import PENDING
 from smsplatform.models import Account, Contact, Device, Message, StoredObject
+from smsplatform.models.devices import parse_plus_prefixes, parse_slots
 from smsplatform.phones import Phone, normalize_phone
 from smsplatform.storage.services import public_url
 from smsplatform.timeutil import parse_local_datetime, utcnow
@@ -27,10 +28,13 @@ _CHUNK = 500  # ids per IN (...) lookup; well under every database's bound-param
 _INTEGER = re.compile(r"^[+-]?\d{1,18}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off", "null"}
-# Built once: every addsms runs them, and building a statement costs more than running it.
+# Built once: every addsms runs them, and building a statement costs more than running it. They are
+# Core statements: an ORM entity per device (or per id) would cost more than the insert itself.
 _INSERT_MESSAGES = Message.__table__.insert().returning(Message.__table__.c.id)
-_LIVE_DEVICE = select(Device).where(Device.id == bindparam("device_id"), Device.account_id == bindparam("account_id"),
-                                    Device.revoked_at.is_(None))
+# What accepting a message needs of a device (rows with these attribute names, not Device objects).
+_DEVICE_RULES = select(Device.id, Device.default_region, Device.plus_prefixes, Device.extra_slots, Device.sim_cards)
+_LIVE_DEVICE = _DEVICE_RULES.where(Device.id == bindparam("device_id"), Device.account_id == bindparam("account_id"),
+                                   Device.revoked_at.is_(None))
 
 
 def as_int(value, field: str, *, required: bool = False, minimum: int | None = None,
@@ -124,8 +128,12 @@ def accept_message_ids(account: Account, items: list[dict], *, default_device_id
                        now: datetime | None = None, field_prefix: str | None = "smsdata") -> list[int]:
     """``accept_messages`` returning only the new ids, for big batches (no ORM object per message)."""
     rows, ready_devices = _validated_rows(account, items, default_device_id, now or utcnow(), field_prefix)
-    # One executemany; autoincrement ids are assigned in row order, so sorted ids follow the rows.
-    ids = sorted(db.session.scalars(_INSERT_MESSAGES, rows))
+    connection = db.session.connection()
+    if len(rows) == 1:  # addsms to one number: a plain insert, cheaper than the executemany machinery
+        ids = [connection.execute(_INSERT_MESSAGES, rows[0]).scalar_one()]
+    else:
+        # One executemany; autoincrement ids are assigned in row order, so sorted ids follow the rows.
+        ids = sorted(connection.execute(_INSERT_MESSAGES, rows).scalars())
     wake_after_commit(db.session, ready_devices)
     return ids
 
@@ -175,7 +183,7 @@ def _located(error: ValidationError, prefix: str | None, index: int) -> Validati
 class _Batch:
     """The rows of one call, built item by item; caches what repeats across a big batch."""
 
-    def __init__(self, account: Account, devices: dict[int, Device], now: datetime, max_body: int, max_rows: int):
+    def __init__(self, account: Account, devices: dict[int, Row], now: datetime, max_body: int, max_rows: int):
         self.account, self.devices, self.now, self.max_body, self.max_rows = account, devices, now, max_body, max_rows
         self.rows: list[dict] = []
         self.row_items: list[int] = []  # the item index of each row, for error messages
@@ -236,11 +244,12 @@ class _Batch:
             })
             self.row_items.append(index)
 
-    def _rules(self, device: Device) -> tuple:
+    def _rules(self, device: Row) -> tuple:
         """(region, plus prefixes, extra slots) of a device; its own region wins over the account's."""
         if device.id not in self._device_rules:
             self._device_rules[device.id] = (device.default_region or self.account.default_region,
-                                             device.plus_prefix_list(), device.slot_list())
+                                             parse_plus_prefixes(device.plus_prefixes),
+                                             parse_slots(device.extra_slots))
         return self._device_rules[device.id]
 
     def _time(self, value) -> datetime | None:
@@ -270,12 +279,13 @@ def _body(value, media, max_chars: int) -> str:
     return text
 
 
-def check_slot(device: Device, sim: int, field: str = "sim", *, slots: set[int] | None = None) -> None:
+def check_slot(device: Device | Row, sim: int, field: str = "sim", *, slots: set[int] | None = None) -> None:
     """Slots 2-5 only where the device declared them; SIM 2 only when the device has a second SIM.
 
-    ``slots`` is the device's ``slot_list()`` when the caller already has it (a batch caches it).
+    ``device`` is a Device or a ``_DEVICE_RULES`` row; ``slots`` its parsed ``extra_slots`` when the
+    caller already has them (a batch caches them).
     """
-    if sim >= 2 and sim not in (device.slot_list() if slots is None else slots):
+    if sim >= 2 and sim not in (parse_slots(device.extra_slots) if slots is None else slots):
         raise ValidationError(
             f"{field} {sim} ({SLOT_NAMES[sim]}) is not available on device {device.id}", field=field)
     if sim == 1 and device.sim_cards and not _has_second_sim(device.sim_cards):
@@ -290,16 +300,18 @@ def _has_second_sim(sim_cards: list) -> bool:
                for card in sim_cards)
 
 
-def _own_devices(account: Account, device_ids: set[int]) -> dict[int, Device]:
-    """The account's live devices among ``device_ids`` (one primary-key get for the usual single device)."""
+def _own_devices(account: Account, device_ids: set[int]) -> dict[int, Row]:
+    """The sending rules (``_DEVICE_RULES``) of the account's live devices among ``device_ids``
+    (one primary-key lookup for the usual single device)."""
+    connection = db.session.connection()
     if len(device_ids) == 1:
-        device = db.session.scalar(_LIVE_DEVICE, {"device_id": next(iter(device_ids)), "account_id": account.id})
+        device = connection.execute(_LIVE_DEVICE, {"device_id": next(iter(device_ids)), "account_id": account.id}).first()
         return {device.id: device} if device is not None else {}
-    found: dict[int, Device] = {}
+    found: dict[int, Row] = {}
     ordered = sorted(device_ids)
     for start in range(0, len(ordered), _CHUNK):
         chunk = ordered[start:start + _CHUNK]
-        for device in db.session.scalars(select(Device).where(
+        for device in connection.execute(_DEVICE_RULES.where(
                 Device.id.in_(chunk), Device.account_id == account.id, Device.revoked_at.is_(None))):
             found[device.id] = device
     return found

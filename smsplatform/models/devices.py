@@ -45,10 +45,20 @@ class Device(db.Model):
     account = relationship("Account")
 
     def slot_list(self) -> set[int]:
-        return {int(s) for s in self.extra_slots.split(",") if s.strip().isdigit()}
+        return parse_slots(self.extra_slots)
 
     def plus_prefix_list(self) -> tuple[str, ...]:
-        return tuple(p.strip() for p in self.plus_prefixes.split(",") if p.strip())
+        return parse_plus_prefixes(self.plus_prefixes)
+
+
+def parse_slots(extra_slots: str) -> set[int]:
+    """``Device.extra_slots`` ("2,3") as a set of slot numbers."""
+    return {int(s) for s in extra_slots.split(",") if s.strip().isdigit()}
+
+
+def parse_plus_prefixes(plus_prefixes: str) -> tuple[str, ...]:
+    """``Device.plus_prefixes`` ("91,49") as a tuple of prefixes."""
+    return tuple(p.strip() for p in plus_prefixes.split(",") if p.strip())
 
 
 class PairingCode(db.Model):
