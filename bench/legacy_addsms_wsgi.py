@@ -1,7 +1,9 @@
-"""The product's WSGI app for ``bench/legacy_addsms.py``, plus a bare endpoint that exists only here.
+"""The product's WSGI app for ``bench/legacy_addsms.py``, plus two bare endpoints that exist only here.
 
-``/bench-bare`` answers a fixed legacy-shaped JSON without touching Flask or the database: the cost
-of the server, the worker and the HTTP round trip alone.
+``/getdata/bench-bare`` is a Flask view of the product app answering a fixed legacy-shaped JSON:
+the same server, worker, WSGI stack, request and response objects as ``/getdata/addsms``, and no
+work (the floor of the issue's target). ``/bench-wsgi`` answers the same bytes without reaching
+Flask at all: the cost of the server, the worker and the HTTP round trip alone.
 """
 import sys
 from pathlib import Path
@@ -10,11 +12,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from wsgi import app as product  # noqa: E402
 
-BARE = b'{"error":0,"sms_id":1,"message":"Sms has been saved successfully"}'
+from smsplatform.api.legacy.responses import ok  # noqa: E402
+from smsplatform.extensions import csrf  # noqa: E402
+
+
+@product.route("/getdata/bench-bare", methods=["GET", "POST"])
+@csrf.exempt
+def bench_bare():
+    return ok("Sms has been saved successfully", sms_id=1, sms_ids=[1])
+
+
+BARE = b'{"error":0,"message":"Sms has been saved successfully","sms_id":1,"sms_ids":[1]}'
 
 
 def app(environ, start_response):
-    if environ.get("PATH_INFO") == "/bench-bare":
+    if environ.get("PATH_INFO") == "/bench-wsgi":
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(BARE)))])
         return [BARE]
     return product(environ, start_response)

@@ -74,6 +74,7 @@ def _configure_sqlite(app: Flask) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA temp_store=MEMORY")  # statement journals in memory, not temporary files
         cursor.close()
 
 
