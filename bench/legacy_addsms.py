@@ -29,16 +29,20 @@ from smsplatform.extensions import db
 from smsplatform.models import Message
 
 
-def load(port: int, path: str, bodies: list[bytes], clients: int) -> float:
-    """Send every body once, spread over ``clients`` keep-alive connections; requests per second."""
-    errors = []
+def load(port: int, path: str, bodies: list[bytes], clients: int) -> tuple[float, list[float]]:
+    """Send every body once, spread over ``clients`` keep-alive connections; (requests per second,
+    each request's latency in seconds)."""
+    errors: list[bytes] = []
+    latencies: list[float] = []
 
     def worker(share: list[bytes]) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         for body in share:
+            started = time.perf_counter()
             connection.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
             response = connection.getresponse()
             answer = response.read()
+            latencies.append(time.perf_counter() - started)
             if response.status != 200 or b'"error":0' not in answer:
                 errors.append(answer[:200])
         connection.close()
@@ -52,7 +56,12 @@ def load(port: int, path: str, bodies: list[bytes], clients: int) -> float:
     elapsed = time.perf_counter() - started
     if errors:
         raise SystemExit(f"{len(errors)} failed requests, e.g. {errors[0]!r}")
-    return len(bodies) / elapsed
+    return len(bodies) / elapsed, latencies
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def main() -> None:
@@ -78,6 +87,7 @@ def main() -> None:
 
     endpoints = {"wsgi": "/bench-wsgi", "bare": "/getdata/bench-bare", "addsms": "/getdata/addsms"}
     rounds: dict[str, list[tuple[float, float]]] = {name: [] for name in endpoints}
+    latencies: dict[str, list[float]] = {name: [] for name in endpoints}
     port = int(env["PORT"])
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(common.ROOT / "gunicorn.conf.py"), "legacy_addsms_wsgi:app"],
@@ -90,8 +100,9 @@ def main() -> None:
             for name, path in endpoints.items():
                 batch = bodies(round_number * args.requests, args.requests)
                 cpu = common.server_cpu(server.pid)
-                rate = load(port, path, batch, args.clients)
+                rate, took = load(port, path, batch, args.clients)
                 rounds[name].append((rate, (common.server_cpu(server.pid) - cpu) * 1000 / args.requests))
+                latencies[name].extend(took)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -104,7 +115,9 @@ def main() -> None:
           f"(median round; server CPU per request)")
     labels = {"wsgi": "raw WSGI answer (no Flask)", "bare": "bare Flask endpoint (floor)", "addsms": "addsms"}
     for name, (rate, cpu) in median.items():
-        print(f"  {labels[name]:28s}: {rate:8.1f} requests/s   {cpu:.2f} ms CPU/request")
+        print(f"  {labels[name]:28s}: {rate:8.1f} requests/s   {cpu:.2f} ms CPU/request   latency p50 "
+              f"{percentile(latencies[name], 0.5) * 1000:5.1f} ms, p99 {percentile(latencies[name], 0.99) * 1000:5.1f} ms, "
+              f"max {max(latencies[name]) * 1000:5.1f} ms")
     print(f"  ratio to floor: {median['addsms'][0] / median['bare'][0]:.0%}   (target: >= 40%); "
           f"to the raw WSGI answer: {median['addsms'][0] / median['wsgi'][0]:.0%}")
 
