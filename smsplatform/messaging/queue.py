@@ -26,6 +26,9 @@ FAILURE_REASON_MAX = Message.__table__.c.failure_reason.type.length
 SMS_SLOTS = (0, 1)
 # Webhook receipts only guard against replays inside the timestamp window; a day is ample.
 RECEIPT_RETENTION_SECONDS = 24 * 3600
+# The reason the recovery job gives a handed-out message the phone never acknowledged. That failure
+# is our guess, not the phone's word: a late report from the phone replaces it.
+UNACKNOWLEDGED_REASON = "not acknowledged by the phone within {seconds} s"
 
 # What a phone's "Failed" means, by the error text it reports (§5.4 of the protocol).
 _FAILURE_CODES = (
@@ -178,7 +181,8 @@ def apply_state_report(device: Device, message_id: str, state: str, recipients: 
     """Move one of this device's messages forward by a phone report; anything else is ignored.
 
     Unknown, foreign or malformed ids, unknown states and reports that would move a message
-    backwards change nothing (the phone gets 204 either way and must not retry forever).
+    backwards change nothing (the phone gets 204 either way and must not retry forever). A final
+    status stays final, except the recovery job's "not acknowledged" failure, which was only a guess.
     """
     now = now or utcnow()
     if not isinstance(message_id, str) or not _ID_RE.match(message_id) or not isinstance(state, str):
@@ -195,13 +199,23 @@ def apply_state_report(device: Device, message_id: str, state: str, recipients: 
         lookup = lookup.with_for_update()
     for _attempt in range(3):
         current = db.session.scalar(lookup)
-        if current is None or current.status in statuses.FINAL:
+        if current is None:
+            return
+        guessed = _failed_unacknowledged(current)
+        if current.status in statuses.FINAL and not guessed:
             return
         target = _target_status(state, current, errors, states)
-        if target is None or statuses.RANK.get(target, 0) <= statuses.RANK.get(current.status, 0):
+        rank = statuses.RANK[statuses.TAKEN] if guessed else statuses.RANK.get(current.status, 0)
+        if target is None or statuses.RANK.get(target, 0) <= rank:
             return
         values = {"status": target, "updated_at": now, "taken_at": func.coalesce(Message.taken_at, now)}
         values.update(_time_columns(target, states, now))
+        if guessed:  # the phone had it after all: its report replaces our timeout's verdict
+            values["failure_reason"] = None
+            values["failed_at"] = None
+            if target in statuses.FAILED:
+                values["failed_at"] = parse_phone_datetime(states["Failed"], default=now) if "Failed" in states \
+                    else now
         if target in statuses.FAILED and errors:
             values["failure_reason"] = "; ".join(errors)[:FAILURE_REASON_MAX]
         won = db.session.execute(
@@ -212,6 +226,12 @@ def apply_state_report(device: Device, message_id: str, state: str, recipients: 
             db.session.expire(current)
             return
         # SQLite: another report moved it between the read and the update; read again and decide again.
+
+
+def _failed_unacknowledged(message: Message) -> bool:
+    """Failed by the recovery job's timeout (not by the phone)."""
+    prefix = UNACKNOWLEDGED_REASON.split("{", 1)[0]
+    return message.status == statuses.FAILED_GENERIC and (message.failure_reason or "").startswith(prefix)
 
 
 def release_due_messages(now: datetime | None = None) -> int:
@@ -235,7 +255,8 @@ def release_due_messages(now: datetime | None = None) -> int:
 def redeliver_or_fail_unacknowledged(config, now: datetime | None = None) -> dict:
     """Scheduler job: recover work the phones did not acknowledge, and keep presence and codes tidy.
 
-    - handed out (2) longer than ``UNACKED_FAIL_SECONDS`` ago: failed (9) with the reason, never dropped;
+    - handed out (2) longer than ``UNACKED_FAIL_SECONDS`` ago: failed (9) with the reason, never dropped
+      (a late report from the phone still moves it on, see ``apply_state_report``);
     - handed out and unacknowledged for ``UNACKED_REDELIVERY_SECONDS``: wake the device so it pulls
       again (``GET /message`` hands such messages out again);
     - silent for ``DEVICE_ONLINE_WINDOW_SECONDS``: marked offline;
@@ -243,7 +264,7 @@ def redeliver_or_fail_unacknowledged(config, now: datetime | None = None) -> dic
     """
     now = now or utcnow()
     fail_after = config["UNACKED_FAIL_SECONDS"]
-    reason = f"not acknowledged by the phone within {fail_after} s"
+    reason = UNACKNOWLEDGED_REASON.format(seconds=fail_after)
     failed = db.session.execute(
         update(Message)
         .where(Message.status == statuses.TAKEN, Message.taken_at < ago(fail_after, now))

@@ -106,3 +106,56 @@ def test_cancelled_report_and_unknown_states(app, account):
     queue.apply_state_report(device, str(message.id), "Sent", [], {})
     db.session.refresh(message)
     assert message.status == 13
+
+
+def _failed_by_timeout(app, device):
+    """A handed-out message the recovery job failed because the phone did not acknowledge it."""
+    now = utcnow()
+    late = now - timedelta(seconds=app.config["UNACKED_FAIL_SECONDS"] + 1)
+    message = add_message(device, status=2, taken_at=late, last_handed_at=late)
+    db.session.commit()
+    assert queue.redeliver_or_fail_unacknowledged(app.config, now=now)["failed"] == 1
+    db.session.commit()
+    db.session.refresh(message)
+    assert message.status == 9 and message.failed_at is not None
+    return message
+
+
+def test_a_late_report_replaces_the_timeout_failure(app, account):
+    device, _ = pair(account[0])
+    message = _failed_by_timeout(app, device)
+    queue.apply_state_report(device, str(message.id), "Sent", [], {"Sent": "2026-07-10T05:00:00.000Z"})
+    db.session.commit()
+    db.session.refresh(message)
+    assert (message.status, message.failure_reason, message.failed_at) == (6, None, None)
+    assert message.sent_at.year == 2026
+    queue.apply_state_report(device, str(message.id), "Delivered", [], {})
+    db.session.commit()
+    db.session.refresh(message)
+    assert message.status == 7 and message.delivered_at is not None
+
+
+def test_a_late_failure_report_gives_the_phones_reason(app, account):
+    device, _ = pair(account[0])
+    message = _failed_by_timeout(app, device)
+    queue.apply_state_report(device, str(message.id), "Failed", [{"error": "RESULT_ERROR_NO_SERVICE"}],
+                             {"Failed": "2026-07-10T05:00:00.000Z"})
+    db.session.commit()
+    db.session.refresh(message)
+    assert message.status == 10 and message.failure_reason == "RESULT_ERROR_NO_SERVICE"
+    assert message.failed_at.year == 2026
+
+
+def test_a_failure_the_phone_reported_stays_final(app, account):
+    device, _ = pair(account[0])
+    message = add_message(device)
+    db.session.commit()
+    queue.claim_for_device(device)
+    queue.apply_state_report(device, str(message.id), "Failed", [{"error": "RESULT_ERROR_GENERIC_FAILURE"}], {})
+    db.session.commit()
+    db.session.refresh(message)
+    assert message.status == 9
+    queue.apply_state_report(device, str(message.id), "Delivered", [], {})
+    db.session.commit()
+    db.session.refresh(message)
+    assert message.status == 9 and message.failure_reason == "RESULT_ERROR_GENERIC_FAILURE"
