@@ -52,9 +52,9 @@ def parse_device_fields(body, *, require_name: bool) -> DeviceFields:
     if name is not None or require_name:
         if not isinstance(name, str) or not name.strip():
             raise ValidationError("name is required", field="name")
+        name = name.strip()  # measured after stripping, as the dashboard's rename does
         if len(name) > MAX_NAME:
             raise ValidationError(f"name is longer than {MAX_NAME} characters", field="name")
-        name = name.strip()
     push_token = body.get("pushToken")
     if push_token is not None and (not isinstance(push_token, str) or len(push_token) > MAX_PUSH_TOKEN):
         raise ValidationError(f"pushToken must be a string of at most {MAX_PUSH_TOKEN} characters", field="pushToken")

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from smsplatform.accounts.services import hash_secret
 from smsplatform.devices import pairing, services
+from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import AuthFailure, Device, PairingCode
 from smsplatform.timeutil import utcnow
@@ -282,3 +283,10 @@ def test_phone_calls_need_no_csrf_token_when_csrf_is_on(app, client, account):
     device_id = response.get_json()["id"]
     assert client.patch(f"{PREFIX}/device", json={"id": device_id}, headers=bearer(token)).status_code == 204
     assert client.patch(f"{PREFIX}/message", json=[], headers=bearer(token)).status_code == 204
+
+
+def test_a_device_name_is_measured_after_stripping_like_the_dashboards_rename():
+    name = "P" * services.MAX_NAME
+    assert services.parse_device_fields({"name": f"  {name}\n"}, require_name=True).name == name
+    with pytest.raises(ValidationError, match="longer than"):
+        services.parse_device_fields({"name": name + "P"}, require_name=True)
