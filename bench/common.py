@@ -1,5 +1,6 @@
 """What the benchmarks share: an app on a fresh database, a bench account with its phones, message rows
-for bulk seeding, a free port and a server's start-up wait, a stopwatch, and the CPU a server has used.
+for bulk seeding, a free port and a server's start-up wait, the product's gunicorn, a stopwatch, and the
+CPU a server has used.
 
 Importing this module puts the project root on ``sys.path`` (the scripts run as ``bench/<name>.py``).
 """
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +83,26 @@ def wait_until_up(port: int, server: subprocess.Popen, attempts: int = 200) -> N
         except OSError:
             time.sleep(0.1)
     raise SystemExit("the server did not start")
+
+
+@contextmanager
+def gunicorn(database_url: str, workdir: str, wsgi_app: str = "wsgi:app", **env: str):
+    """The product's gunicorn (its ``gunicorn.conf.py``: gevent workers) serving ``wsgi_app`` on a free
+    127.0.0.1 port, with ``env`` added to its environment; yields (port, server) once it accepts
+    connections and stops it afterwards. A ``wsgi_app`` from ``bench/`` is imported from there."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), wsgi_app],
+        cwd=Path(__file__).resolve().parent, start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url, "INSTANCE_PATH": workdir,
+             "EVENTS_SOCKET_DIR": f"{workdir}/events", "SECRET_KEY": "bench", "HOST": "127.0.0.1",
+             "PORT": str(port), "GUNICORN_LOG_LEVEL": "warning", **env})
+    try:
+        wait_until_up(port, server)
+        yield port, server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 @dataclass

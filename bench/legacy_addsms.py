@@ -15,9 +15,6 @@ CPU per request is read from ``/proc``. The server is stopped at the end.
 """
 import argparse
 import http.client
-import os
-import subprocess
-import sys
 import threading
 import time
 from urllib.parse import urlencode
@@ -73,9 +70,6 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
     app, database_url, tmp = common.make_app(args.database_url)
-    env = {**os.environ, "DATABASE_URL": database_url, "INSTANCE_PATH": tmp, "EVENTS_SOCKET_DIR": f"{tmp}/events",
-           "SECRET_KEY": "bench", "HOST": "127.0.0.1", "PORT": str(common.free_port()),
-           "WEB_CONCURRENCY": str(args.workers), "GUNICORN_LOG_LEVEL": "warning"}
     with app.app_context():
         upgrade()
         _account, token, device = common.account_with_device()
@@ -88,12 +82,7 @@ def main() -> None:
     endpoints = {"wsgi": "/bench-wsgi", "bare": "/getdata/bench-bare", "addsms": "/getdata/addsms"}
     rounds: dict[str, list[tuple[float, float]]] = {name: [] for name in endpoints}
     latencies: dict[str, list[float]] = {name: [] for name in endpoints}
-    port = int(env["PORT"])
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(common.ROOT / "gunicorn.conf.py"), "legacy_addsms_wsgi:app"],
-        cwd=common.ROOT / "bench", env={**env, "PYTHONPATH": str(common.ROOT)}, start_new_session=True)
-    try:
-        common.wait_until_up(port, server)
+    with common.gunicorn(database_url, tmp, "legacy_addsms_wsgi:app", WEB_CONCURRENCY=str(args.workers)) as (port, server):
         for path in endpoints.values():  # warm-up: both workers, every endpoint
             load(port, path, bodies(90_000_000, 100), args.clients)
         for round_number in range(args.rounds):
@@ -103,9 +92,6 @@ def main() -> None:
                 rate, took = load(port, path, batch, args.clients)
                 rounds[name].append((rate, (common.server_cpu(server.pid) - cpu) * 1000 / args.requests))
                 latencies[name].extend(took)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     with app.app_context():
         stored = db.session.query(Message).count()
     assert stored == args.requests * args.rounds + 100, stored

@@ -13,7 +13,6 @@ import argparse
 import http.client
 import multiprocessing
 import os
-import subprocess
 import threading
 import time
 
@@ -85,22 +84,13 @@ def main() -> None:
     args = parser.parse_args()
     app, database_url, tmp = common.make_app(args.database_url)
     tokens = prepare(app, args.devices)
-    port = common.free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "INSTANCE_PATH": tmp, "HOST": "127.0.0.1",
-           "PORT": str(port), "EVENTS_SOCKET_DIR": f"{tmp}/events", "GUNICORN_LOG_LEVEL": "warning"}
-    server = subprocess.Popen([str(common.ROOT / ".venv/bin/gunicorn"), "-c", str(common.ROOT / "gunicorn.conf.py")],
-                              cwd=common.ROOT, env=env)
-    try:
-        common.wait_until_up(port, server)
+    with common.gunicorn(database_url, tmp) as (port, server):
         measure(port, "/api/mobile/v1/device", [], 4, 1)  # warm-up: workers import, connections open
         cpu = common.server_cpu(server.pid)
         floor, floor_errors = measure(port, "/api/mobile/v1/device", [], args.connections, args.seconds)
         cpu, floor_cpu = common.server_cpu(server.pid), common.server_cpu(server.pid) - cpu
         pull, pull_errors = measure(port, "/api/mobile/v1/message?order=lifo", tokens, args.connections, args.seconds)
         pull_cpu = common.server_cpu(server.pid) - cpu
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     print(f"{database_url.split(':')[0]}: {args.devices} paired phones, {args.connections} keep-alive connections, "
           f"{os.environ.get('WEB_CONCURRENCY', '2')} gevent workers")
     print(f"floor GET /device (no token, no database): {floor:.0f} req/s  errors {floor_errors}  "
