@@ -1,6 +1,5 @@
 """The wake-up bus and the after-commit publishing, with real sockets and real processes."""
 import multiprocessing
-import os
 import shutil
 import socket
 import subprocess

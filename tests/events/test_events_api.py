@@ -65,7 +65,8 @@ def test_stream_headers_and_the_first_connect_events(stream_app, account):
 
 
 def test_every_stream_of_the_device_gets_every_event_and_no_other_device_does(stream_app, account):
-    mine, other = _device(account[0], "tok-a"), _device(account[0], "tok-b", name="other")
+    mine = _device(account[0], "tok-a")
+    _device(account[0], "tok-b", name="other")
     client = stream_app.test_client()
     first, first_chunks = _open(client, "tok-a")
     second, second_chunks = _open(client, "tok-a")

@@ -33,8 +33,8 @@ def every_page_has_a_title_and_labels(html: str) -> None:
     for input_id in re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', html):
         if 'type="hidden"' in html.split(f'id="{input_id}"')[0].rsplit("<", 1)[-1]:
             continue
-        assert f'for="{input_id}"' in html or f'aria-label=' in html.split(f'id="{input_id}"')[1].split(">")[0] \
-            or f'aria-label=' in html.split(f'id="{input_id}"')[0].rsplit("<", 1)[-1], input_id
+        assert f'for="{input_id}"' in html or 'aria-label=' in html.split(f'id="{input_id}"')[1].split(">")[0] \
+            or 'aria-label=' in html.split(f'id="{input_id}"')[0].rsplit("<", 1)[-1], input_id
 
 
 def test_pages_render_with_titles_and_labelled_inputs(web, device, me):
