@@ -26,9 +26,9 @@ FAILURE_REASON_MAX = Message.__table__.c.failure_reason.type.length
 SMS_SLOTS = (0, 1)
 # Webhook receipts only guard against replays inside the timestamp window; a day is ample.
 RECEIPT_RETENTION_SECONDS = 24 * 3600
-# The reason the recovery job gives a handed-out message the phone never acknowledged. That failure
-# is our guess, not the phone's word: a late report from the phone replaces it.
-UNACKNOWLEDGED_REASON = "not acknowledged by the phone within {seconds} s"
+# How the recovery job's reason starts when it fails a handed-out message the phone never
+# acknowledged. That failure is our guess, not the phone's word: a late report from the phone replaces it.
+UNACKNOWLEDGED_PREFIX = "not acknowledged by the phone within "
 
 # What a phone's "Failed" means, by the error text it reports (§5.4 of the protocol).
 _FAILURE_CODES = (
@@ -151,15 +151,16 @@ def _target_status(state: str, current: Message, errors: list[str], states: dict
     return statuses.FAILED_GENERIC
 
 
-def _time_columns(target: int, states: dict, now: datetime) -> dict:
-    """First time of each state, from the phone's ``states`` map (lenient), never overwriting a kept one."""
+def _time_columns(target: int, states: dict, now: datetime, *, replace_guessed_failure: bool = False) -> dict:
+    """First time of each state, from the phone's ``states`` map (lenient), never overwriting a kept one,
+    except the failure time of a guessed failure (``replace_guessed_failure``), which the phone's report replaces."""
     def stamp(*names):
         for name in names:
             if name in states:
                 return parse_phone_datetime(states[name], default=now)
         return None
 
-    values = {}
+    values = {"failed_at": None} if replace_guessed_failure else {}
     wanted = [("queued_at", ("Pending", "Processed"), statuses.QUEUED)]
     if target in statuses.WITHDRAWN:
         wanted.append(("cancelled_at", ("Cancelled",), target))
@@ -172,7 +173,8 @@ def _time_columns(target: int, states: dict, now: datetime) -> dict:
         if when is None and status == target:
             when = now
         if when is not None:
-            values[column] = func.coalesce(getattr(Message, column), when)
+            replace = replace_guessed_failure and column == "failed_at"
+            values[column] = when if replace else func.coalesce(getattr(Message, column), when)
     return values
 
 
@@ -209,13 +211,9 @@ def apply_state_report(device: Device, message_id: str, state: str, recipients: 
         if target is None or statuses.RANK.get(target, 0) <= rank:
             return
         values = {"status": target, "updated_at": now, "taken_at": func.coalesce(Message.taken_at, now)}
-        values.update(_time_columns(target, states, now))
+        values.update(_time_columns(target, states, now, replace_guessed_failure=guessed))
         if guessed:  # the phone had it after all: its report replaces our timeout's verdict
             values["failure_reason"] = None
-            values["failed_at"] = None
-            if target in statuses.FAILED:
-                values["failed_at"] = parse_phone_datetime(states["Failed"], default=now) if "Failed" in states \
-                    else now
         if target in statuses.FAILED and errors:
             values["failure_reason"] = "; ".join(errors)[:FAILURE_REASON_MAX]
         won = db.session.execute(
@@ -230,8 +228,8 @@ def apply_state_report(device: Device, message_id: str, state: str, recipients: 
 
 def _failed_unacknowledged(message: Message) -> bool:
     """Failed by the recovery job's timeout (not by the phone)."""
-    prefix = UNACKNOWLEDGED_REASON.split("{", 1)[0]
-    return message.status == statuses.FAILED_GENERIC and (message.failure_reason or "").startswith(prefix)
+    reason = message.failure_reason or ""
+    return message.status == statuses.FAILED_GENERIC and reason.startswith(UNACKNOWLEDGED_PREFIX)
 
 
 def release_due_messages(now: datetime | None = None) -> int:
@@ -264,7 +262,7 @@ def redeliver_or_fail_unacknowledged(config, now: datetime | None = None) -> dic
     """
     now = now or utcnow()
     fail_after = config["UNACKED_FAIL_SECONDS"]
-    reason = UNACKNOWLEDGED_REASON.format(seconds=fail_after)
+    reason = f"{UNACKNOWLEDGED_PREFIX}{fail_after} s"
     failed = db.session.execute(
         update(Message)
         .where(Message.status == statuses.TAKEN, Message.taken_at < ago(fail_after, now))
