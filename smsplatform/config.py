@@ -1,8 +1,10 @@
 """Settings from the environment (and a ``.env`` file), with defaults that run out of the box."""
 import os
+import sys
 from pathlib import Path
 
 from dotenv import load_dotenv
+from sqlalchemy.engine import make_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,6 +20,21 @@ def _int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def cooperative_database_url(database_url: str) -> str:
+    """The URL to use in this process. Under gevent (the web server's workers) a MariaDB/MySQL URL is
+    served by PyMySQL: mysqlclient's C calls would stop every greenlet of the worker, open event
+    streams included, for the length of each query; PyMySQL speaks the same protocol over gevent's
+    sockets. Elsewhere (scheduler, CLI) the URL is used as given."""
+    if "gevent.monkey" not in sys.modules:
+        return database_url
+    from gevent import monkey
+
+    url = make_url(database_url)
+    if not monkey.is_module_patched("socket") or url.get_backend_name() not in ("mysql", "mariadb"):
+        return database_url
+    return url.set(drivername=f"{url.get_backend_name()}+pymysql").render_as_string(hide_password=False)
+
+
 def load_config() -> dict:
     """Read every setting once, at app creation (never at import time)."""
     load_dotenv(PROJECT_ROOT / ".env", override=False)
@@ -25,7 +42,7 @@ def load_config() -> dict:
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'smsplatform.db'}"
     return {
         "INSTANCE_PATH": str(instance),
-        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_DATABASE_URI": cooperative_database_url(database_url),
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _dev_secret_key(instance),
         # Address the platform is reached at; used in every URL handed out (uploads, webhooks, pairing).
         "PUBLIC_BASE_URL": (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),

@@ -1,5 +1,10 @@
-"""App-wide behaviour: JSON errors for API clients, proxy headers only when trusted."""
+"""App-wide behaviour: JSON errors for API clients, proxy headers only when trusted, the database driver."""
+import subprocess
+import sys
+from pathlib import Path
+
 from smsplatform import create_app
+from smsplatform.config import cooperative_database_url
 
 
 def test_unknown_api_path_answers_json_not_html(client):
@@ -24,3 +29,15 @@ def test_forwarded_address_used_with_one_trusted_proxy(base_config, _schema):
     app = create_app({**base_config, "TRUSTED_PROXIES": 1})
     response = app.test_client().get("/api/mobile/v1/device", headers={"X-Forwarded-For": "203.0.113.7"})
     assert response.get_json()["externalIp"] == "203.0.113.7"
+
+
+def test_mariadb_urls_use_the_cooperative_driver_under_gevent_only():
+    url = "mysql+mysqldb://user:secret@localhost/sms?charset=utf8mb4"
+    assert cooperative_database_url(url) == url  # pytest is not monkey-patched: the URL as given
+    script = ("from gevent import monkey; monkey.patch_all()\n"
+              "from smsplatform.config import cooperative_database_url as url\n"
+              f"print(url({url!r})); print(url('mariadb://u@h/d')); print(url('sqlite:///x.db'))")
+    printed = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert printed == ["mysql+pymysql://user:secret@localhost/sms?charset=utf8mb4", "mariadb+pymysql://u@h/d",
+                       "sqlite:///x.db"]

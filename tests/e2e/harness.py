@@ -44,14 +44,6 @@ def fresh_database(test_database_url: str | None, workdir: Path, name: str = "sm
         admin.dispose()
 
 
-def gevent_friendly(database_url: str) -> str:
-    """gevent workers need a cooperative driver: PyMySQL instead of the C mysqlclient."""
-    url = make_url(database_url)
-    if url.drivername.startswith("mysql"):
-        return url.set(drivername="mysql+pymysql").render_as_string(hide_password=False)
-    return database_url
-
-
 class Platform:
     def __init__(self, workdir: Path, database_url: str, *, env: dict | None = None):
         self.workdir = Path(workdir)
@@ -99,7 +91,7 @@ class Platform:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         env = {**self.env, "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": str(workers),
-               "DATABASE_URL": gevent_friendly(self.database_url), "PUBLIC_BASE_URL": self.env.get(
+               "DATABASE_URL": self.database_url, "PUBLIC_BASE_URL": self.env.get(
                    "PUBLIC_BASE_URL", base)}
         if accesslog:
             env["GUNICORN_ACCESS_LOG"] = str(self.workdir / f"access-{port}.log")
