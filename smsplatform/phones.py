@@ -10,7 +10,9 @@ from smsplatform.errors import ValidationError
 MAX_RAW_LENGTH = 64
 _DIALABLE = re.compile(r"[^0-9+*#]")
 _NON_DIGIT = re.compile(r"\D")
-_SPACE_FOR_PLUS = re.compile(r"^ +\d")
+# " 4915…" is "+4915…" that a GET query turned into a space; " 0157…" is a national number with a
+# stray space (no country code starts with 0).
+SPACE_FOR_PLUS = re.compile(r"^ +[1-9]")
 # Results for recent (raw, region, prefixes, field): senders message the same numbers again and again,
 # and parsing costs far more than the lookup. Bounded; a ``Phone`` is immutable, so sharing is safe.
 CACHE_SIZE = 4096
@@ -26,7 +28,7 @@ def normalize_phone(raw, region: str | None = None, plus_prefixes: tuple[str, ..
     """Normalise one number.
 
     ``plus_prefixes`` is the device rule "add a plus if the number starts with …" (e.g. ``("91",)``).
-    A leading space followed by digits is a ``+`` that a GET query turned into a space.
+    A leading space before a digit 1-9 is a ``+`` that a GET query turned into a space.
     National numbers that cannot become E.164 (no default region) are kept as dialable digits,
     because the phone can still dial them; only input with no digits at all is rejected.
     """
@@ -47,7 +49,7 @@ def _normalize(raw, region: str | None, plus_prefixes, field: str) -> Phone:
     if len(original) > MAX_RAW_LENGTH:
         raise ValidationError(f"{field} is too long (at most {MAX_RAW_LENGTH} characters)", field=field)
     text = original
-    if _SPACE_FOR_PLUS.match(text):
+    if SPACE_FOR_PLUS.match(text):
         text = "+" + text.lstrip(" ")
     text = text.strip()
     if text.startswith("00") and len(text) > 4:

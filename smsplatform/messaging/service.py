@@ -17,7 +17,7 @@ from smsplatform.messaging.segments import count_segments
 from smsplatform.messaging.statuses import PENDING
 from smsplatform.models import Account, Contact, Device, Message, StoredObject
 from smsplatform.models.devices import parse_plus_prefixes, parse_slots
-from smsplatform.phones import Phone, normalize_phone
+from smsplatform.phones import SPACE_FOR_PLUS, Phone, normalize_phone
 from smsplatform.storage.services import public_url
 from smsplatform.timeutil import parse_local_datetime, utcnow
 
@@ -102,8 +102,7 @@ def split_recipients(sendto: str) -> list[str]:
         part = part.rstrip()
         if not part.strip():
             continue
-        # " 4915…" is "+4915…" that a GET query turned into a space; " 0157…" after a comma is not.
-        parts.append(part if re.match(r"^ +[1-9]", part) else part.strip())
+        parts.append(part if SPACE_FOR_PLUS.match(part) else part.strip())  # the space that is a "+" stays
     return parts
 
 
