@@ -98,6 +98,17 @@ def status_group(status: int) -> str:
     return group_of(status)
 
 
+@bp.app_template_test("incoming")
+def is_incoming(status: int) -> bool:
+    return status == statuses.INCOMING
+
+
+@bp.app_template_test("still_going")
+def is_still_going(status: int) -> bool:
+    """An outgoing message not final yet (its page refreshes itself)."""
+    return status in statuses.OUTGOING_OPEN
+
+
 @bp.app_template_filter("percent")
 def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f} %"
