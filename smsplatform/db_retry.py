@@ -27,7 +27,8 @@ def is_retryable(error: BaseException) -> bool:
 
 
 def retry_on_deadlock(unit_of_work):
-    """Wrap a view (or job) that commits its own transaction: a deadlock victim is rolled back and run again."""
+    """Wrap a view that commits its own transaction: a deadlock victim is rolled back and run again.
+    (Scheduler jobs are not wrapped: a job that loses a deadlock fails that run, and the next run redoes it.)"""
 
     @wraps(unit_of_work)
     def wrapper(*args, **kwargs):

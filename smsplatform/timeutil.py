@@ -37,19 +37,17 @@ def is_valid_zone(name: str) -> bool:
         return False
 
 
-def parse_local_datetime(value: str, tz_name: str, field: str, allow_dotted: bool = True) -> datetime:
+def parse_local_datetime(value: str, tz_name: str, field: str) -> datetime:
     """Parse a legacy input date-time; a naive value is in ``tz_name``. Returns an aware UTC datetime.
 
     Accepts ``YYYY-MM-DD[ HH:MM[:SS]]``, an ISO-8601 value with ``T`` and/or an offset, and
-    (``allow_dotted``) ``DD.MM.YYYY[ H:i[:s]]``.
+    ``DD.MM.YYYY[ H:i[:s]]``.
     """
     text = (value or "").strip()
     if not text:
         raise ValidationError(f"{field} is empty", field=field)
     parsed = None
     for fmt, pattern in _INPUT_FORMATS:
-        if not allow_dotted and "." in fmt:
-            continue
         if pattern.match(text):
             try:
                 parsed = datetime.strptime(text, fmt)

@@ -17,7 +17,6 @@ from smsplatform.timeutil import ago, is_valid_zone, utcnow
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,188}\.[^@\s]{2,63}$")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
-TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
 # A token's last use is recorded at most this often, so hot paths do not write on every call.
 TOKEN_USE_INTERVAL_SECONDS = 60
 

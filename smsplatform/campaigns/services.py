@@ -15,8 +15,8 @@ are unique per number), minus opted-out ones. Rows are written with ``INSERT …
 bodies are rendered by the database) that skips numbers already holding a message of this newsletter,
 on top of the ``uq_messages_paket_phone`` constraint (``INSERT OR IGNORE``/``INSERT IGNORE``). So a
 fan-out that is killed and re-run, or run twice at once, writes exactly one message per number.
-Every fan-out step first touches the paket row (a no-op ``UPDATE``), which serialises it with other
-fan-outs and with pause/resume/cancel on both SQLite and MariaDB.
+Every fan-out step first touches the paket row (an ``UPDATE`` of its ``updated_at``), which
+serialises it with other fan-outs and with pause/resume/cancel on both SQLite and MariaDB.
 """
 from dataclasses import dataclass
 from datetime import datetime

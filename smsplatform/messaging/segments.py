@@ -13,7 +13,6 @@ class SegmentInfo:
     encoding: str     # "GSM-7" or "UCS-2"
     units: int        # septets (GSM-7) or UTF-16 code units (UCS-2)
     segments: int
-    per_segment: int  # capacity of one segment of a multi-part message, or of the single one
 
 
 def count_segments(text: str) -> SegmentInfo:
@@ -24,5 +23,5 @@ def count_segments(text: str) -> SegmentInfo:
         units = len(text.encode("utf-16-le")) // 2
         single, multi, encoding = 70, 67, "UCS-2"
     if units <= single:
-        return SegmentInfo(encoding, units, 1, single)
-    return SegmentInfo(encoding, units, -(-units // multi), multi)
+        return SegmentInfo(encoding, units, 1)
+    return SegmentInfo(encoding, units, -(-units // multi))

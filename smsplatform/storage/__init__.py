@@ -14,20 +14,15 @@ BACKENDS = ("local", "s3")
 __all__ = ["BACKENDS", "KEY_RE", "LocalStorage", "Storage", "StoredKey", "get_storage"]
 
 
-def get_storage(app_or_config: Flask | Mapping | None = None, backend: str | None = None) -> Storage:
-    """The backend named ``backend`` (default: ``STORAGE_BACKEND``), built once per app.
-
-    Pass a Flask app (or nothing, for the current app) to reuse one client per process; a plain
-    config mapping builds a fresh backend.
-    """
-    target = current_app._get_current_object() if app_or_config is None else app_or_config
-    if isinstance(target, Flask):
-        name = backend or target.config["STORAGE_BACKEND"]
-        cache = target.extensions.setdefault("smsplatform.storage", {})
-        if name not in cache:
-            cache[name] = _build(target.config, name)
-        return cache[name]
-    return _build(target, backend or target["STORAGE_BACKEND"])
+def get_storage(app: Flask | None = None, backend: str | None = None) -> Storage:
+    """The backend named ``backend`` (default: ``STORAGE_BACKEND``) of ``app`` (default: the current
+    app), built once per app so a process reuses one client."""
+    app = app or current_app._get_current_object()
+    name = backend or app.config["STORAGE_BACKEND"]
+    cache = app.extensions.setdefault("smsplatform.storage", {})
+    if name not in cache:
+        cache[name] = _build(app.config, name)
+    return cache[name]
 
 
 def _build(config: Mapping, name: str) -> Storage:
