@@ -27,13 +27,14 @@ from sqlalchemy import Boolean, Integer, SmallInteger, String, case, exists, fun
 
 from smsplatform.campaigns import personalisation
 from smsplatform.contacts.services import insert_ignoring_duplicates, tags_by_ids
+from smsplatform.devices.queries import get_device
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.events import wake_after_commit
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.messaging.segments import count_segments
 from smsplatform.messaging.service import MAX_SLOT, as_int, as_text, check_slot
-from smsplatform.models import Account, Contact, Device, Message, Paket, StoredObject, contact_tags
+from smsplatform.models import Account, Contact, Message, Paket, StoredObject, contact_tags
 from smsplatform.storage import get_storage
 from smsplatform.storage.images import JPEG
 from smsplatform.storage.services import new_key, public_url
@@ -73,15 +74,6 @@ def parse_time_to_send(account: Account, value) -> datetime | None:
     return parse_local_datetime(as_text(value, "time_to_send"), account.timezone, "time_to_send")
 
 
-def _device(account: Account, device_id) -> Device:
-    number = as_int(device_id, "device_id", required=True, minimum=1)
-    device = db.session.scalar(select(Device).where(
-        Device.id == number, Device.account_id == account.id, Device.revoked_at.is_(None)))
-    if device is None:
-        raise NotFoundError(f"device {number} not found for this account", field="device_id")
-    return device
-
-
 def _tag_ids(value) -> list:
     """``"12,13,14"``, ``12`` or a list; every id must be a number."""
     if value is None:
@@ -116,7 +108,7 @@ def create_paket(account: Account, *, title, body, device_id, sim, tag_ids, time
     name = " ".join((as_text(title, "title") or "").split()) or " ".join(text.split())[:60] or "Image newsletter"
     if len(name) > MAX_TITLE:
         raise ValidationError(f"title is too long (at most {MAX_TITLE} characters)", field="title")
-    device = _device(account, device_id)
+    device = get_device(account, as_int(device_id, "device_id", required=True, minimum=1))
     slot = as_int(sim, "sim", minimum=0, maximum=MAX_SLOT) or 0
     check_slot(device, slot)
     tags = tags_by_ids(account, _tag_ids(tag_ids), field="tags")
@@ -281,7 +273,11 @@ def audience(account_id: int, tag_ids: list[int]):
 def audience_size(account: Account, tag_ids) -> int:
     """How many numbers a newsletter to these tags would reach now (after de-duplication and opt-outs)."""
     tags = tags_by_ids(account, _tag_ids(tag_ids), field="tags")
-    return db.session.scalar(select(func.count()).select_from(audience(account.id, [t.id for t in tags]).subquery()))
+    return _count_audience(account.id, [t.id for t in tags])
+
+
+def _count_audience(account_id: int, tag_ids: list[int]) -> int:
+    return db.session.scalar(select(func.count()).select_from(audience(account_id, tag_ids).subquery()))
 
 
 @dataclass(frozen=True)
@@ -300,7 +296,7 @@ def preview_newsletter(account: Account, body: str, tag_ids, *, with_image: bool
     tags = tags_by_ids(account, _tag_ids(tag_ids), field="tags")
     ids = [t.id for t in tags]
     sample = db.session.execute(audience(account.id, ids).order_by(Contact.id).limit(1)).first()
-    size = db.session.scalar(select(func.count()).select_from(audience(account.id, ids).subquery()))
+    size = _count_audience(account.id, ids)
     name, phone = (sample.name, sample.phone) if sample else (None, None)
     shown = personalisation.preview(body, name, phone)
     if with_image:
