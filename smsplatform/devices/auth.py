@@ -67,9 +67,18 @@ def app_version(user_agent: str | None) -> str | None:
 
 def version_at_least(version: str | None, minimum: str) -> bool:
     """Compatibility switches: an unknown client is treated as the newest app."""
-    if version is None:
-        return True
-    return tuple(int(p) for p in version.split(".")) >= tuple(int(p) for p in minimum.split("."))
+    return version is None or version_tuple(version) >= version_tuple(minimum)
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """``"1.68.0"`` as ``(1, 68, 0)``; lenient: digits of each part, up to the first part without any."""
+    parts = []
+    for piece in version.strip().split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
 
 
 def touch(device: Device, version: str | None, address: str | None = None, now: datetime | None = None) -> None:

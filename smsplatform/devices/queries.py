@@ -3,6 +3,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from smsplatform.devices.auth import version_tuple
 from smsplatform.errors import NotFoundError
 from smsplatform.extensions import db
 from smsplatform.models import Account, Device
@@ -36,14 +37,4 @@ def is_online(device: Device, config, now: datetime | None = None) -> bool:
 
 
 def is_app_version_actual(version: str | None) -> bool:
-    return _version_tuple(version) >= _version_tuple(LATEST_APP_VERSION)
-
-
-def _version_tuple(version: str | None) -> tuple[int, ...]:
-    parts = []
-    for piece in (version or "").strip().split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        if not digits:
-            break
-        parts.append(int(digits))
-    return tuple(parts)
+    return version is not None and version_tuple(version) >= version_tuple(LATEST_APP_VERSION)

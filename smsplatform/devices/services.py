@@ -50,11 +50,7 @@ def parse_device_fields(body, *, require_name: bool) -> DeviceFields:
         raise ValidationError("body must be a JSON object")
     name = body.get("name")
     if name is not None or require_name:
-        if not isinstance(name, str) or not name.strip():
-            raise ValidationError("name is required", field="name")
-        name = name.strip()  # measured after stripping, as the dashboard's rename does
-        if len(name) > MAX_NAME:
-            raise ValidationError(f"name is longer than {MAX_NAME} characters", field="name")
+        name = _clean_name(name)
     push_token = body.get("pushToken")
     if push_token is not None and (not isinstance(push_token, str) or len(push_token) > MAX_PUSH_TOKEN):
         raise ValidationError(f"pushToken must be a string of at most {MAX_PUSH_TOKEN} characters", field="pushToken")
@@ -184,14 +180,20 @@ def revoke_device(account: Account, device_id: int, now: datetime | None = None)
     return device
 
 
+def _clean_name(name) -> str:
+    """A device name, from the phone or the dashboard: required, trimmed, at most ``MAX_NAME`` characters."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError("name is required", field="name")
+    name = name.strip()
+    if len(name) > MAX_NAME:
+        raise ValidationError(f"name is longer than {MAX_NAME} characters", field="name")
+    return name
+
+
 def update_device_settings(account: Account, device_id: int, *, name: str, delay_between_each_sms: int | None,
                            delay_between_request: int | None, plus_prefixes: str) -> Device:
     device = get_device(account, device_id)
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError("name is required", field="name")
-    if len(name) > MAX_NAME:
-        raise ValidationError(f"name is longer than {MAX_NAME} characters", field="name")
+    name = _clean_name(name)
     for field, value in (("delay_between_each_sms", delay_between_each_sms),
                          ("delay_between_request", delay_between_request)):
         if value is not None and not 0 <= value <= MAX_DELAY_SECONDS:
