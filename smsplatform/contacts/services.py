@@ -5,7 +5,7 @@ per account ignoring case (``Tag.title_key``). Services flush; the caller commit
 """
 from dataclasses import dataclass
 
-from sqlalchemy import case, delete, func, insert, or_, select
+from sqlalchemy import case, delete, func, insert, literal, or_, select
 
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
@@ -244,14 +244,11 @@ def tag_contacts(account: Account, contact_ids, tag_id) -> int:
     ids = _account_contact_ids(account, contact_ids)
     if not ids:
         return 0
-    have = set(db.session.scalars(
-        select(contact_tags.c.contact_id).where(contact_tags.c.tag_id == tag.id, contact_tags.c.contact_id.in_(ids))
-    ))
-    rows = [{"contact_id": cid, "tag_id": tag.id} for cid in ids if cid not in have]
-    if rows:
-        db.session.execute(insert(contact_tags), rows)
+    # One INSERT … SELECT that skips contacts already holding the tag (also those a concurrent call just tagged).
+    result = db.session.execute(insert_ignoring_duplicates(contact_tags).from_select(
+        ["contact_id", "tag_id"], select(Contact.id, literal(tag.id)).where(Contact.id.in_(ids))))
     db.session.expire_all()
-    return len(rows)
+    return result.rowcount
 
 
 def untag_contacts(account: Account, contact_ids, tag_id) -> int:
