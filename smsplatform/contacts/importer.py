@@ -306,25 +306,28 @@ def _parse_row(account: Account, line: int, cells: list[str], columns: _Columns,
         report.skip(line, raw, exc.message)
         return None
     name = " ".join(_cell(cells, columns.name).split())
-    if _is_formula(name):
-        report.skip(line, name, "name looks like a spreadsheet formula")
-        return None
-    if len(name) > MAX_NAME:
-        report.skip(line, name, f"name is longer than {MAX_NAME} characters")
+    if _refused(report, line, name, "name", MAX_NAME):
         return None
     tags: dict[str, str] = {}
     for part in TAG_SEPARATORS.split(_cell(cells, columns.tags)):
         title = " ".join(part.split())
         if not title:
             continue
-        if _is_formula(title):
-            report.skip(line, title, "tag looks like a spreadsheet formula")
-            return None
-        if len(title) > MAX_TAG_TITLE:
-            report.skip(line, title, f"tag is longer than {MAX_TAG_TITLE} characters")
+        if _refused(report, line, title, "tag", MAX_TAG_TITLE):
             return None
         tags.setdefault(tag_key(title), title)
     return phone.normalized, _Entry(raw[:64], name, tags)
+
+
+def _refused(report: ImportReport, line: int, value: str, what: str, limit: int) -> bool:
+    """Skip the row (and say why) when a text cell is a spreadsheet formula or too long."""
+    if _is_formula(value):
+        report.skip(line, value, f"{what} looks like a spreadsheet formula")
+    elif len(value) > limit:
+        report.skip(line, value, f"{what} is longer than {limit} characters")
+    else:
+        return False
+    return True
 
 
 # Writing a chunk ----------------------------------------------------------------------------------
