@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import inspect, text  # noqa: E402
+
 from smsplatform import create_app  # noqa: E402
 from smsplatform.accounts.services import create_account, issue_token  # noqa: E402
 from smsplatform.devices.services import DeviceFields, register_device  # noqa: E402
@@ -36,6 +39,25 @@ def make_app(database_url: str | None = None, *, prefix: str | None = None, work
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": workdir,
                       "EVENTS_SOCKET_DIR": f"{workdir}/events", **config})
     return app, url, workdir
+
+
+@contextmanager
+def scratch_schema(app):
+    """An app context on the schema, migrated into an empty database and dropped afterwards. A
+    database that already has tables (a live platform's, say) is refused, never dropped."""
+    with app.app_context():
+        tables = inspect(db.engine).get_table_names()
+        if tables:
+            raise SystemExit(f"{db.engine.url.render_as_string()} already has tables ({', '.join(tables[:3])}, …): "
+                             "give the benchmark an empty database")
+        upgrade()
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.drop_all()
+            with db.engine.begin() as connection:
+                connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
 def backend_name(database_url: str) -> str:

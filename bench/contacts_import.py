@@ -1,17 +1,16 @@
 """CSV import of 100,000 contacts, against a floor of the same work done by hand with no checks.
 
-Runs in-process on a temporary SQLite database (or DATABASE_URL). The file has a header, 100,000
+Runs in-process on a temporary SQLite database (or ``--database-url``, an empty database). The file has a header, 100,000
 rows with names and one to three tags (``|``-separated), 2% duplicate numbers and 1% invalid rows.
 Prints, in the same run: the floor (csv parse + phone normalisation + one raw executemany insert of
 the contacts, no tags, no checks), ``import_contacts`` (whole-file checks, chunks of 5,000, tags,
 per-row report, a commit per chunk), and a re-import of the same file (everything exists already);
 with ratios against the floor, the target (< 10 s) and the process's peak memory.
-Usage: .venv/bin/python bench/contacts_import.py [--rows N]
+Usage: .venv/bin/python bench/contacts_import.py [--rows N] [--database-url URL]
 """
 import argparse
 import csv
 import io
-import os
 import resource
 
 from sqlalchemy import func, insert, select
@@ -62,11 +61,10 @@ def floor(account: Account, data: bytes) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--database-url", help="an empty database (default: SQLite in a temporary directory)")
     args = parser.parse_args()
-    app, _, _ = common.make_app(os.environ.get("DATABASE_URL"), prefix="bench-import-")
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
+    app, _, _ = common.make_app(args.database_url, prefix="bench-import-")
+    with common.scratch_schema(app):
         floor_account = Account(email="floor@example.com", password_hash="-", default_region="DE")
         account = Account(email="bench@example.com", password_hash="-", default_region="DE")
         db.session.add_all([floor_account, account])
@@ -95,8 +93,6 @@ def main() -> None:
               f"duplicates over two runs, {report.invalid:,} invalid rows reported, {report.chunks} chunks")
         print(f"peak RSS after both imports: {rss_after / 1024:.0f} MB (was {rss_before / 1024:.0f} MB with the file "
               "in memory, before importing; the floor runs afterwards)")
-        db.session.remove()
-        db.drop_all()
 
 
 if __name__ == "__main__":

@@ -1,15 +1,15 @@
 """Newsletter fan-out: 100,000 contacts across overlapping tags, against a raw INSERT … SELECT floor.
 
-Runs in-process on a temporary SQLite database (or DATABASE_URL, e.g. a MariaDB from scripts/mariadb).
+Runs in-process on a temporary SQLite database (or ``--database-url``, an empty database, e.g. a MariaDB
+from scripts/mariadb).
 Contacts sit under three tags (about a third hold two or three of them) and 5% have opted out, so
 de-duplication and the opt-out filter both matter. Prints, for the same rows in the same run:
 the floor (one hand-written ``INSERT … SELECT`` of the same audience, no checks), ``fan_out`` of a
 plain body + commit, and ``fan_out`` of a personalised body (rendered in batches) + commit, with
 ratios against the floor and the targets (< 5 s, within 3× of the floor).
-Usage: .venv/bin/python bench/newsletter_fanout.py [--contacts N] [--rounds R]
+Usage: .venv/bin/python bench/newsletter_fanout.py [--contacts N] [--rounds R] [--database-url URL]
 """
 import argparse
-import os
 
 from sqlalchemy import func, insert, select, text, update
 
@@ -88,11 +88,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--database-url", help="an empty database (default: SQLite in a temporary directory)")
     args = parser.parse_args()
-    app, _, _ = common.make_app(os.environ.get("DATABASE_URL"), prefix="bench-fanout-")
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
+    app, _, _ = common.make_app(args.database_url, prefix="bench-fanout-")
+    with common.scratch_schema(app):
         account, device, tag_ids = build_world(args.contacts)
         floors, plains, personals = [], [], []
         for _ in range(args.rounds):  # alternate, keep the best of each: the machine is shared
@@ -121,8 +120,6 @@ def main() -> None:
         print(f"fan_out personalised body + commit:         {personal:6.2f} s  {expected / personal:10,.0f} msg/s  "
               f"ratio {personal / floor:.2f}× floor")
         print(f"fan_out re-run after completion was lost:   {rerun:6.2f} s  (writes nothing, checks every number)")
-        db.session.remove()
-        db.drop_all()
 
 
 if __name__ == "__main__":
