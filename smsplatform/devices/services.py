@@ -14,7 +14,7 @@ from smsplatform.devices import pairing
 from smsplatform.devices.auth import new_device_token, touch, version_at_least
 from smsplatform.devices.queries import get_device
 from smsplatform.errors import AuthenticationError, ConflictError, ValidationError
-from smsplatform.events import wake_after_commit
+from smsplatform.events import settings_changed_after_commit, wake_after_commit
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.models import Account, Device, Message
@@ -204,6 +204,8 @@ def update_device_settings(account: Account, device_id: int, *, name: str, delay
     joined = ",".join(dict.fromkeys(prefixes))
     if len(joined) > 64:
         raise ValidationError("too many prefixes (at most 64 characters)", field="plus_prefixes")
+    if device.delay_between_each_sms != delay_between_each_sms:  # the phone's send interval (GET /settings)
+        settings_changed_after_commit(db.session, [device.id])
     device.name = name
     device.delay_between_each_sms = delay_between_each_sms
     device.delay_between_request = delay_between_request

@@ -1,23 +1,35 @@
-"""Device wake-ups: services ask for them; they are published only after the transaction commits.
+"""Device events that services ask for; they are published only after the transaction commits.
 
-Services call ``wake_after_commit(session, device_ids)``; session listeners (installed by
-``init_app``) publish ``MessageEnqueued`` to those devices once the transaction commits and forget
-them when it rolls back, so a phone is never woken for a message that was not stored. The bus that
-carries them between processes is in ``smsplatform.events.bus``.
+Services call ``wake_after_commit(session, device_ids)`` (new messages: ``MessageEnqueued``) or
+``settings_changed_after_commit`` (``SettingsUpdated``: the phone fetches its settings again).
+Session listeners (installed by ``init_app``) publish them to those devices once the transaction
+commits and forget them when it rolls back, so a phone is never told of a change that was not
+stored. The bus that carries them between processes is in ``smsplatform.events.bus``.
 """
 from flask import current_app, has_app_context
 from sqlalchemy import event
 
-from smsplatform.events.bus import MESSAGE_ENQUEUED, make_bus
+from smsplatform.events.bus import MESSAGE_ENQUEUED, SETTINGS_UPDATED, make_bus
 from smsplatform.extensions import db
 
 WAKE_KEY = "smsplatform_wake_devices"
+SETTINGS_KEY = "smsplatform_settings_changed"
+# Where a session keeps the devices owed each event until it commits.
+_PENDING = {WAKE_KEY: MESSAGE_ENQUEUED, SETTINGS_KEY: SETTINGS_UPDATED}
 
 
 def wake_after_commit(session, device_ids) -> None:
     """Remember that these devices must get ``MessageEnqueued`` once the current transaction commits."""
-    pending = session.info.setdefault(WAKE_KEY, set())
-    pending.update(int(d) for d in device_ids if d is not None)
+    _remember(session, WAKE_KEY, device_ids)
+
+
+def settings_changed_after_commit(session, device_ids) -> None:
+    """Remember that these devices must get ``SettingsUpdated`` once the current transaction commits."""
+    _remember(session, SETTINGS_KEY, device_ids)
+
+
+def _remember(session, key: str, device_ids) -> None:
+    session.info.setdefault(key, set()).update(int(d) for d in device_ids if d is not None)
 
 
 def init_app(app) -> None:
@@ -46,16 +58,18 @@ def subscribe(device_id: int, app=None):
 
 
 def _publish_pending_wakes(session) -> None:
-    device_ids = session.info.pop(WAKE_KEY, None)
-    if device_ids and has_app_context():
-        try:
-            publish(MESSAGE_ENQUEUED, device_ids, app=current_app)
-        except Exception:  # the data is committed: a lost wake-up only delays the phone's next pull
-            current_app.logger.exception("events: could not publish wake-ups for %s", sorted(device_ids))
+    for key, event_name in _PENDING.items():
+        device_ids = session.info.pop(key, None)
+        if device_ids and has_app_context():
+            try:
+                publish(event_name, device_ids, app=current_app)
+            except Exception:  # the data is committed: a lost event only delays the phone's next fetch
+                current_app.logger.exception("events: could not publish %s for %s", event_name, sorted(device_ids))
 
 
 def _drop_pending_wakes(session, previous_transaction) -> None:
     # Only the outermost rollback forgets them; a savepoint's rollback leaves the outer transaction's.
     # (A rollback() with no transaction begun fires nothing: services always write before they ask.)
     if previous_transaction.parent is None:
-        session.info.pop(WAKE_KEY, None)
+        for key in _PENDING:
+            session.info.pop(key, None)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from smsplatform.accounts.services import hash_secret
 from smsplatform.devices import pairing, services
 from smsplatform.errors import ValidationError
+from smsplatform.events import subscribe
 from smsplatform.extensions import db
 from smsplatform.models import AuthFailure, Device, PairingCode
 from smsplatform.timeutil import utcnow
@@ -290,3 +291,24 @@ def test_a_device_name_is_measured_after_stripping_like_the_dashboards_rename():
     assert services.parse_device_fields({"name": f"  {name}\n"}, require_name=True).name == name
     with pytest.raises(ValidationError, match="longer than"):
         services.parse_device_fields({"name": name + "P"}, require_name=True)
+
+
+def test_a_new_send_interval_tells_the_phone_after_commit_and_a_rejected_one_does_not(app, account):
+    device, _token = pair(account[0])
+    with subscribe(device.id) as stream:
+        services.update_device_settings(account[0], device.id, name="Pixel", delay_between_each_sms=5,
+                                        delay_between_request=None, plus_prefixes="")
+        assert stream.get(timeout=0.2) is None  # nothing before the commit
+        db.session.commit()
+        assert stream.get(timeout=2) == "SettingsUpdated"  # the phone fetches GET /settings again
+
+        services.update_device_settings(account[0], device.id, name="Renamed", delay_between_each_sms=5,
+                                        delay_between_request=None, plus_prefixes="")
+        db.session.commit()
+        assert stream.get(timeout=0.3) is None  # the interval did not change
+
+        services.update_device_settings(account[0], device.id, name="Pixel", delay_between_each_sms=9,
+                                        delay_between_request=None, plus_prefixes="")
+        db.session.rollback()
+        db.session.commit()
+        assert stream.get(timeout=0.3) is None  # a change that was not stored is not announced
