@@ -37,6 +37,15 @@ def is_valid_zone(name: str) -> bool:
         return False
 
 
+def means_now(value) -> bool:
+    """A legacy send time that means "now": absent, empty, ``"0"`` or ``0``."""
+    if value is None or isinstance(value, bool):
+        return value is None
+    if isinstance(value, (int, float)):
+        return value == 0
+    return isinstance(value, str) and value.strip() in ("", "0")
+
+
 def parse_local_datetime(value: str, tz_name: str, field: str) -> datetime:
     """Parse a legacy input date-time; a naive value is in ``tz_name``. Returns an aware UTC datetime.
 

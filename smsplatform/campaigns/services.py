@@ -39,7 +39,7 @@ from smsplatform.storage import get_storage
 from smsplatform.storage.images import JPEG
 from smsplatform.storage.services import new_key, public_url
 from smsplatform.models.types import UTCDateTime
-from smsplatform.timeutil import parse_local_datetime, utcnow
+from smsplatform.timeutil import means_now, parse_local_datetime, utcnow
 
 DRAFT, SCHEDULED, RUNNING, PAUSED, CANCELLED, FINISHED = "draft", "scheduled", "running", "paused", "cancelled", "finished"
 TRANSITIONS = {
@@ -58,18 +58,9 @@ UNFINISHED = (statuses.PENDING, statuses.TAKEN, statuses.QUEUED)
 
 # Creating and scheduling --------------------------------------------------------------------------
 
-def _means_now(value) -> bool:
-    """Legacy ``time_to_send``: absent, empty, ``"0"`` or ``0`` mean "now"."""
-    if value is None or isinstance(value, bool):
-        return value is None
-    if isinstance(value, (int, float)):
-        return value == 0
-    return isinstance(value, str) and value.strip() in ("", "0")
-
-
 def parse_time_to_send(account: Account, value) -> datetime | None:
     """UTC send time from ``YYYY-MM-DD[ HH:MM[:SS]]`` or ``DD.MM.YYYY H:i:s`` in the account's zone; None = now."""
-    if _means_now(value):
+    if means_now(value):
         return None
     return parse_local_datetime(as_text(value, "time_to_send"), account.timezone, "time_to_send")
 

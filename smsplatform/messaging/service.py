@@ -19,7 +19,7 @@ from smsplatform.models import Account, Contact, Device, Message, StoredObject
 from smsplatform.models.devices import parse_plus_prefixes, parse_slots
 from smsplatform.phones import SPACE_FOR_PLUS, Phone, normalize_phone
 from smsplatform.storage.services import public_url
-from smsplatform.timeutil import parse_local_datetime, utcnow
+from smsplatform.timeutil import means_now, parse_local_datetime, utcnow
 
 URGENT_PRIORITY = 100  # the Android app skips its delays and limits at priority >= 100
 SLOT_NAMES = {0: "SMS on SIM 1", 1: "SMS on SIM 2", 2: "WhatsApp Business", 3: "WhatsApp", 4: "RCS", 5: "RCS"}
@@ -253,18 +253,12 @@ class _Batch:
 
     def _time(self, value) -> datetime | None:
         """``timetosend`` in the account's zone, as UTC; None when absent, empty or ``0`` (now)."""
-        if _means_now(value):
+        if means_now(value):
             return None
         text = as_text(value, "timetosend")
         if text not in self._times:
             self._times[text] = parse_local_datetime(text, self.account.timezone, "timetosend")
         return self._times[text]
-
-
-def _means_now(value) -> bool:
-    """No ``timetosend``: absent, empty, or the legacy ``0``."""
-    return value is None or (isinstance(value, str) and value.strip() in ("", "0")) or \
-        (isinstance(value, int) and not isinstance(value, bool) and value == 0)
 
 
 def _body(value, media, max_chars: int) -> str:
