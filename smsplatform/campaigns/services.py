@@ -33,7 +33,7 @@ from smsplatform.events import wake_after_commit
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.messaging.segments import count_segments
-from smsplatform.messaging.service import MAX_SLOT, as_int, as_text, check_slot
+from smsplatform.messaging.service import MAX_SLOT, as_int, as_text, check_slot, clean_body
 from smsplatform.models import Account, Contact, Message, Paket, StoredObject, contact_tags
 from smsplatform.storage import get_storage
 from smsplatform.storage.images import JPEG
@@ -88,14 +88,7 @@ def create_paket(account: Account, *, title, body, device_id, sim, tag_ids, time
     """
     if media is not None and (not isinstance(media, StoredObject) or media.account_id != account.id):
         raise NotFoundError("image not found for this account", field="media")
-    text = as_text(body, "body", required=media is None) or ""
-    if not text.strip():
-        if media is None:
-            raise ValidationError("body is empty", field="body")
-        text = ""
-    max_body = current_app.config["MAX_BODY_CHARS"]
-    if len(text) > max_body:
-        raise ValidationError(f"body is too long: {len(text)} characters, at most {max_body}", field="body")
+    text = clean_body(body, media, current_app.config["MAX_BODY_CHARS"])
     name = " ".join((as_text(title, "title") or "").split()) or " ".join(text.split())[:60] or "Image newsletter"
     if len(name) > MAX_TITLE:
         raise ValidationError(f"title is too long (at most {MAX_TITLE} characters)", field="title")

@@ -199,7 +199,7 @@ class _Batch:
             raise ValidationError(f"device_id: device {device_id} not found for this account", field="device_id")
         region, prefixes, slots = self._rules(device)
         media = item.get("media")
-        body = _body(item.get("body"), media, self.max_body)
+        body = clean_body(item.get("body"), media, self.max_body)
         media_url = None
         if media is not None:
             if not isinstance(media, StoredObject) or media.account_id != self.account.id:
@@ -261,7 +261,8 @@ class _Batch:
         return self._times[text]
 
 
-def _body(value, media, max_chars: int) -> str:
+def clean_body(value, media, max_chars: int) -> str:
+    """A message or newsletter text: required unless an image goes with it, at most ``max_chars``."""
     if media is not None and (value is None or (isinstance(value, str) and not value.strip())):
         return ""
     text = as_text(value, "body", required=True)
