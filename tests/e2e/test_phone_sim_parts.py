@@ -38,9 +38,9 @@ def test_sent_log_survives_a_kill_mid_line(tmp_path):
 
 
 def test_outcomes_are_stable_per_message_and_follow_the_fail_rate(tmp_path):
-    def phone(rate):
+    def phone(rate, seed="x"):
         return SimulatedPhone("http://127.0.0.1:1", code=None, fail_rate=rate, state_path=tmp_path / "s.json",
-                              log_path=tmp_path / f"{rate}.sent", seed="x")
+                              log_path=tmp_path / f"{rate}.sent", seed=seed)
 
     never, always, some = phone(0.0), phone(1.0), phone(0.3)
     ids = [str(i) for i in range(2000)]
@@ -48,7 +48,9 @@ def test_outcomes_are_stable_per_message_and_follow_the_fail_rate(tmp_path):
     assert "delivered" not in {always.outcome_for(i) for i in ids}
     failed = sum(some.outcome_for(i) != "delivered" for i in ids)
     assert 450 < failed < 750
-    assert [some.outcome_for(i) for i in ids] == [some.outcome_for(i) for i in ids]
+    outcomes = [some.outcome_for(i) for i in ids]
+    assert [phone(0.3).outcome_for(i) for i in ids] == outcomes  # a new simulator with the seed decides the same
+    assert [phone(0.3, seed="y").outcome_for(i) for i in ids] != outcomes  # another seed decides otherwise
 
 
 def test_bare_server_address_gets_the_api_path(tmp_path):
