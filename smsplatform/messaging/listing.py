@@ -1,10 +1,24 @@
 """Listing an account's messages (outgoing and incoming) with the legacy ``getallsms`` filters.
 
-Every query starts with ``account_id =`` and, for the usual filters, matches one of the indexes in
-``models/messages.py`` (account+device+status+created, account+status+created, account+created,
-account+phone, account+customer); rows come back in ``created_at, id`` order from the index, so a
-page never sorts the whole account. At most ``LIST_MAX_ROWS`` rows are returned per call
-(``limit``/``offset`` page through the rest); ``count`` is always the full total.
+Every query starts with ``account_id =`` and, for the usual filters, both statements (the ``count``
+and the page) are range reads of one of the indexes in ``models/messages.py``; the page comes back in
+``created_at, id`` order from the index where it can, so it never sorts the whole account. At most
+``LIST_MAX_ROWS`` rows are returned per call (``limit``/``offset`` page through the rest); ``count``
+is always the full total. Filter -> index:
+
+- device, with or without dates and sim: account+device+created;
+- device + status, with or without dates: account+device+status+created;
+- status + dates: account+status+created;
+- dates alone (or no filter): account+created;
+- phone: account+phone; customer id (also with a device): account+customer. Both are selective
+  (a few rows per number or customer), so their pages are sorted after reading, and their indexes
+  need no date column.
+
+``sim`` (0-5, mostly 0) has no index: with a device it is checked on that device's rows only; alone
+it selects a large share of the account, where an index would not beat reading the account. The
+plans are checked on SQLite and MariaDB in ``tests/messaging/test_listing.py``. SQLite chooses the
+phone and customer indexes for the page only once it has statistics (``ANALYZE``, ``PRAGMA
+optimize``); without them it reads that page in date order from account+created.
 """
 import re
 from dataclasses import dataclass

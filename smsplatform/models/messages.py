@@ -24,6 +24,7 @@ class Message(db.Model):
         Index("ix_messages_status_due", "status", "ready", "due_at"),
         # getallsms: account-wide listing and its device/status/date filters.
         Index("ix_messages_account_created", "account_id", "created_at"),
+        Index("ix_messages_account_device_created", "account_id", "device_id", "created_at"),
         Index("ix_messages_account_device_status_created", "account_id", "device_id", "status", "created_at"),
         Index("ix_messages_account_status_created", "account_id", "status", "created_at"),
         Index("ix_messages_account_phone", "account_id", "phone"),

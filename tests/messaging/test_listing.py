@@ -1,7 +1,9 @@
 """list_messages: filters, totals, the row cap, and that the usual filters are served by an index."""
+import re
 from datetime import timedelta
 
-from sqlalchemy import insert, text
+import pytest
+from sqlalchemy import event, insert, text
 
 from smsplatform.extensions import db
 from smsplatform.messaging import listing
@@ -35,15 +37,95 @@ def test_dates_in_the_given_zone_and_paging(app, account):
     assert listing.list_messages(owner, listing.Filters(only_count=True, sim=1)).rows == []
 
 
-def test_the_device_status_date_filter_uses_the_index(app, account):
+# Which index serves each usual filter: (Filters arguments, with ``device_id=DEVICE`` for the seeded
+# device and ``begin``/``end`` as days after the first seeded day; the index the page must use; any
+# other index the count may use instead). The seed makes every filter selective enough that using
+# its index is the right plan on both databases.
+DEVICE = object()
+PAGE_AND_COUNT = {
+    "device": ({"device_id": DEVICE}, "ix_messages_account_device_created",
+               {"ix_messages_account_device_status_created"}),
+    "device+dates": ({"device_id": DEVICE, "begin": 3, "end": 5}, "ix_messages_account_device_created", set()),
+    "device+sim": ({"device_id": DEVICE, "sim": 1}, "ix_messages_account_device_created",
+                   {"ix_messages_account_device_status_created"}),
+    "device+status+dates": ({"device_id": DEVICE, "status": 8, "begin": 3, "end": 5},
+                            "ix_messages_account_device_status_created", set()),
+    "status+dates": ({"status": 8, "begin": 3, "end": 5}, "ix_messages_account_status_created", set()),
+    "dates": ({"begin": 3, "end": 3}, "ix_messages_account_created", set()),
+    "phone": ({"phone": "+4915700000042"}, "ix_messages_account_phone", set()),
+    "customerid": ({"customer_id": 42}, "ix_messages_account_customer", set()),
+}
+# Without statistics (a SQLite database nobody ran ANALYZE on) SQLite reads the page of these in
+# ``created_at`` order from ix_messages_account_created instead; MariaDB always keeps statistics.
+SQLITE_NEEDS_STATISTICS = {"phone", "customerid"}
+
+
+def _seed_for_plans(account, count=4000):
+    """``count`` messages over 20 days on 20 devices: 200 a day, 10 per device and day; a tenth failed
+    (status 8), half on sim 1, 8 per customer id and 4 per number. (With a few devices, one device's
+    messages are a large share of the table, and MariaDB rightly reads the whole table instead.)"""
+    devices = [create_device(account, name=f"phone {i}") for i in range(20)]
+    start = utcnow().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=20)
+    rows = [{"account_id": account.id, "device_id": devices[i % 20].id, "sendto": f"+49157{i % 1000:08d}",
+             "phone": f"+49157{i % 1000:08d}", "body": "b", "status": 8 if i % 10 == 3 else (7, 7, 6, 1)[i % 4],
+             "sim": i // 20 % 2, "customer_id": i % 500, "updated_at": start, "due_at": start,
+             "created_at": start + timedelta(seconds=i * 20 * 86400 // count)} for i in range(count)]
+    db.session.execute(insert(Message), rows)
+    db.session.commit()
+    return devices[0], start
+
+
+def _indexes_used(owner, filters) -> tuple[list[str], list[str]]:
+    """The indexes the count and the page of ``list_messages`` read ``messages`` with, from the plans of
+    the very statements it runs (``SCAN`` for a full table read)."""
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if re.search(r"\bFROM messages\b", statement):
+            statements.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        listing.list_messages(owner, filters)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    return tuple(_plan(statement, parameters) for statement, parameters in statements)
+
+
+def _plan(statement, parameters) -> list[str]:
+    connection = db.session.connection()
+    if database_is_mariadb():  # the chosen access key, not possible_keys; "a|b" is a key plus a rowid filter
+        rows = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters).mappings()
+        return [row["key"].split("|")[0] if row["key"] else "SCAN" for row in rows if row["table"] == "messages"]
+    details = [row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+    return [match.group(1) if (match := re.search(r"USING (?:COVERING )?INDEX (\w+)", detail)) else "SCAN"
+            for detail in details if re.match(r"(SEARCH|SCAN) messages\b", detail)]
+
+
+def _assert_plans(owner, filters, page_index, other_count_indexes):
+    count, page = _indexes_used(owner, filters)
+    assert page == [page_index]
+    assert len(count) == 1 and count[0] in {page_index} | other_count_indexes, count
+
+
+@pytest.mark.parametrize("case", list(PAGE_AND_COUNT))
+def test_each_usual_filter_is_served_by_its_index(app, account, case):
+    arguments, page_index, other_count_indexes = PAGE_AND_COUNT[case]
     owner = account[0]
-    device, start = _seed(owner)
-    filters = listing.Filters(device_id=device.id, status=1, begin=start.strftime("%Y-%m-%d"))
-    conditions = listing._conditions(owner, filters)
-    query = db.select(Message.id).where(*conditions).order_by(Message.created_at, Message.id).limit(50)
-    compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
-    if database_is_mariadb():
-        plan = " ".join(str(row) for row in db.session.execute(text(f"EXPLAIN {compiled}")))
-    else:
-        plan = " ".join(str(row) for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
-    assert "ix_messages_account_device_status_created" in plan, plan
+    device, start = _seed_for_plans(owner)
+    values = {**arguments, **{name: (start + timedelta(days=arguments[name])).strftime("%Y-%m-%d")
+                              for name in ("begin", "end") if name in arguments}}
+    filters = listing.Filters(**values | ({"device_id": device.id} if values.get("device_id") is DEVICE else {}))
+    if not database_is_mariadb() and case not in SQLITE_NEEDS_STATISTICS:
+        _assert_plans(owner, filters, page_index, other_count_indexes)  # as a fresh database has it
+    # With statistics: MariaDB's (InnoDB refreshes them in the background; ANALYZE makes it now), and
+    # SQLite's once ANALYZE (or PRAGMA optimize) has run.
+    db.session.execute(text("ANALYZE TABLE messages" if database_is_mariadb() else "ANALYZE"))
+    db.session.commit()
+    try:
+        _assert_plans(owner, filters, page_index, other_count_indexes)
+    finally:
+        if not database_is_mariadb():  # the next test starts without statistics again
+            db.session.execute(text("DROP TABLE IF EXISTS sqlite_stat1"))
+            db.session.execute(text("DROP TABLE IF EXISTS sqlite_stat4"))
+            db.session.commit()
