@@ -1,5 +1,6 @@
 """Device rules: registering a phone to an account, updating it, revoking it, and what it is told;
-the dashboard's settings of a phone and moving its queue to another phone."""
+the dashboard's settings of a phone and moving its queue to another phone; the scheduler's device
+housekeeping (presence, expired pairing codes, old webhook receipts)."""
 import base64
 import binascii
 import secrets
@@ -7,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 
 from smsplatform.accounts import services as accounts
 from smsplatform.devices import pairing
@@ -17,8 +18,8 @@ from smsplatform.errors import AuthenticationError, ConflictError, ValidationErr
 from smsplatform.events import settings_changed_after_commit, wake_after_commit
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
-from smsplatform.models import Account, Device, Message
-from smsplatform.timeutil import utcnow
+from smsplatform.models import Account, Device, Message, PairingCode, WebhookReceipt
+from smsplatform.timeutil import ago, utcnow
 
 MAX_NAME = 128
 MAX_PUSH_TOKEN = 256
@@ -32,6 +33,9 @@ WEBHOOK_PATH = "/api/mobile/v1/hooks/{device_id}"
 WEBHOOK_EVENTS = (("sms:received", "1.15.0"), ("sms:sent", "1.18.0"), ("sms:delivered", "1.19.0"),
                   ("sms:failed", "1.19.0"))
 _WEBHOOK_NAMESPACE = uuid.UUID("5b3c1f9e-6a0f-4d2b-9c59-1f1f0d9a8e21")
+# Webhook receipts only guard against replays inside the timestamp window (WEBHOOK_MAX_SKEW_SECONDS,
+# 5 min by default) and against a phone re-posting an event; a day is ample.
+RECEIPT_RETENTION_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -277,3 +281,34 @@ def change_password(device: Device, current, new, address: str | None, config) -
     except AuthenticationError:
         accounts.record_auth_failure(address, account.email)
         raise
+
+
+def mark_silent_devices_offline(config, now: datetime | None = None) -> int:
+    """Scheduler job: live devices silent for ``DEVICE_ONLINE_WINDOW_SECONDS`` are marked offline, once.
+
+    Returns how many were marked. The next call of the phone (``touch``) or its open event stream
+    clears the mark again.
+    """
+    now = now or utcnow()
+    silent_since = ago(config["DEVICE_ONLINE_WINDOW_SECONDS"], now)
+    return db.session.execute(
+        update(Device)
+        .where(Device.marked_offline_at.is_(None), Device.revoked_at.is_(None),
+               or_(Device.last_seen_at.is_(None), Device.last_seen_at < silent_since))
+        .values(marked_offline_at=now),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+
+
+def prune_expired_pairing_codes(now: datetime | None = None) -> int:
+    """Scheduler job: delete pairing codes past their expiry (they are refused anyway); returns how many."""
+    now = now or utcnow()
+    return db.session.execute(delete(PairingCode).where(PairingCode.expires_at < now)).rowcount
+
+
+def prune_webhook_receipts(now: datetime | None = None) -> int:
+    """Scheduler job: delete webhook receipts older than ``RECEIPT_RETENTION_SECONDS``; returns how many."""
+    now = now or utcnow()
+    return db.session.execute(
+        delete(WebhookReceipt).where(WebhookReceipt.received_at < ago(RECEIPT_RETENTION_SECONDS, now))
+    ).rowcount

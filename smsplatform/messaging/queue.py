@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, delete, exists, false, func, not_, or_, select, true, update
+from sqlalchemy import and_, bindparam, exists, false, func, not_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from smsplatform.contacts import optout
@@ -17,15 +17,13 @@ from smsplatform.events import wake_after_commit
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.messaging.segments import count_segments
-from smsplatform.models import Account, Device, Message, PairingCode, Paket, WebhookReceipt
+from smsplatform.models import Account, Device, Message, Paket
 from smsplatform.phones import normalize_phone
 from smsplatform.timeutil import ago, parse_phone_datetime, utcnow
 
 MAX_CLAIM = 100
 FAILURE_REASON_MAX = Message.__table__.c.failure_reason.type.length
 SMS_SLOTS = (0, 1)
-# Webhook receipts only guard against replays inside the timestamp window; a day is ample.
-RECEIPT_RETENTION_SECONDS = 24 * 3600
 # How the recovery job's reason starts when it fails a handed-out message the phone never
 # acknowledged. That failure is our guess, not the phone's word: a late report from the phone replaces it.
 UNACKNOWLEDGED_PREFIX = "not acknowledged by the phone within "
@@ -251,14 +249,14 @@ def release_due_messages(now: datetime | None = None) -> int:
 
 
 def redeliver_or_fail_unacknowledged(config, now: datetime | None = None) -> dict:
-    """Scheduler job: recover work the phones did not acknowledge, and keep presence and codes tidy.
+    """Scheduler job: recover work the phones did not acknowledge.
 
     - handed out (2) longer than ``UNACKED_FAIL_SECONDS`` ago: failed (9) with the reason, never dropped
       (a late report from the phone still moves it on, see ``apply_state_report``);
     - handed out and unacknowledged for ``UNACKED_REDELIVERY_SECONDS``: wake the device so it pulls
-      again (``GET /message`` hands such messages out again);
-    - silent for ``DEVICE_ONLINE_WINDOW_SECONDS``: marked offline;
-    - expired pairing codes and old webhook receipts: deleted.
+      again (``GET /message`` hands such messages out again).
+
+    Device housekeeping (presence, pairing codes, webhook receipts) is the devices' own jobs.
     """
     now = now or utcnow()
     fail_after = config["UNACKED_FAIL_SECONDS"]
@@ -276,20 +274,7 @@ def redeliver_or_fail_unacknowledged(config, now: datetime | None = None) -> dic
         ).distinct()
     ))
     wake_after_commit(db.session, stale_devices)
-    silent_since = ago(config["DEVICE_ONLINE_WINDOW_SECONDS"], now)
-    offline = db.session.execute(
-        update(Device)
-        .where(Device.marked_offline_at.is_(None), Device.revoked_at.is_(None),
-               or_(Device.last_seen_at.is_(None), Device.last_seen_at < silent_since))
-        .values(marked_offline_at=now),
-        execution_options={"synchronize_session": False},
-    ).rowcount
-    codes = db.session.execute(delete(PairingCode).where(PairingCode.expires_at < now)).rowcount
-    receipts = db.session.execute(
-        delete(WebhookReceipt).where(WebhookReceipt.received_at < ago(RECEIPT_RETENTION_SECONDS, now))
-    ).rowcount
-    return {"failed": failed, "woken_for_redelivery": len(stale_devices), "marked_offline": offline,
-            "pairing_codes_pruned": codes, "webhook_receipts_pruned": receipts}
+    return {"failed": failed, "woken_for_redelivery": len(stale_devices)}
 
 
 def record_incoming(device: Device, *, phone: str, text: str, received_at: datetime, external_id: str,

@@ -7,7 +7,7 @@ from smsplatform.devices import pairing
 from smsplatform.events import WAKE_KEY
 from smsplatform.extensions import db
 from smsplatform.messaging import queue
-from smsplatform.models import Message, PairingCode, Paket
+from smsplatform.models import Message, PairingCode, Paket, WebhookReceipt
 from smsplatform.timeutil import utcnow
 from tests.devices.helpers import add_message, pair
 
@@ -51,35 +51,41 @@ def test_claim_hands_out_only_ready_due_messages_of_this_device(app, account, ma
     assert queue.claim_for_device(device) == []
 
 
-def test_unacknowledged_messages_fail_with_a_reason_and_devices_go_offline(app, account):
+def test_unacknowledged_messages_fail_with_a_reason_and_their_devices_are_woken(app, account):
     config = app.config
     device, _ = pair(account[0])
-    quiet, _ = pair(account[0], name="quiet")
     now = utcnow()
     stuck = add_message(device, status=2, taken_at=now - timedelta(seconds=config["UNACKED_FAIL_SECONDS"] + 1),
                         last_handed_at=now - timedelta(seconds=config["UNACKED_FAIL_SECONDS"] + 1))
     waiting = add_message(device, status=2, taken_at=now - timedelta(seconds=config["UNACKED_REDELIVERY_SECONDS"] + 5),
                           last_handed_at=now - timedelta(seconds=config["UNACKED_REDELIVERY_SECONDS"] + 5))
     queued = add_message(device, status=3, taken_at=now - timedelta(days=2))
-    quiet.last_seen_at = now - timedelta(seconds=config["DEVICE_ONLINE_WINDOW_SECONDS"] + 1)
-    _code, expired = pairing.create_pairing_code(account[0], 60, now=now - timedelta(minutes=5))
-    _code2, live = pairing.create_pairing_code(account[0], 600, now=now)
     db.session.commit()
     result = queue.redeliver_or_fail_unacknowledged(config, now=now)
-    assert result == {"failed": 1, "woken_for_redelivery": 1, "marked_offline": 1, "pairing_codes_pruned": 1,
-                      "webhook_receipts_pruned": 0}
+    assert result == {"failed": 1, "woken_for_redelivery": 1}
     assert db.session.info[WAKE_KEY] == {device.id}
     db.session.commit()
     for m in (stuck, waiting, queued):
         db.session.refresh(m)
     assert stuck.status == 9 and stuck.failure_reason == f"not acknowledged by the phone within {config['UNACKED_FAIL_SECONDS']} s"
     assert stuck.failed_at == now and waiting.status == 2 and queued.status == 3
+    assert queue.redeliver_or_fail_unacknowledged(config, now=now)["failed"] == 0
+
+
+def test_the_recovery_job_leaves_device_housekeeping_to_the_device_jobs(app, account):
+    """Presence, pairing codes and webhook receipts are jobs of their own (tests/devices/test_housekeeping.py)."""
+    quiet, _ = pair(account[0], name="quiet")
+    now = utcnow()
+    quiet.last_seen_at = now - timedelta(days=1)
+    pairing.create_pairing_code(account[0], 60, now=now - timedelta(days=1))
+    db.session.add(WebhookReceipt(device_id=quiet.id, event_id="old", received_at=now - timedelta(days=30)))
+    db.session.commit()
+    queue.redeliver_or_fail_unacknowledged(app.config, now=now)
+    db.session.commit()
     db.session.refresh(quiet)
-    db.session.refresh(device)
-    assert quiet.marked_offline_at == now and device.marked_offline_at is None
-    assert db.session.scalars(select(PairingCode.id)).all() == [live.id]
-    again = queue.redeliver_or_fail_unacknowledged(config, now=now)
-    assert (again["failed"], again["marked_offline"], again["pairing_codes_pruned"]) == (0, 0, 0)
+    assert quiet.marked_offline_at is None
+    assert db.session.scalar(select(func.count()).select_from(PairingCode)) == 1
+    assert db.session.scalar(select(func.count()).select_from(WebhookReceipt)) == 1
 
 
 def test_record_incoming_once_per_external_id(app, account):
