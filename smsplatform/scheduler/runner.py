@@ -3,6 +3,8 @@ import importlib
 import inspect
 import logging
 import signal
+from dataclasses import dataclass
+from typing import Callable
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -12,33 +14,57 @@ from smsplatform.scheduler.jobs import JOBS, Job
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class PreparedJob:
+    """A job's service function, resolved once, and whether it takes the app's config."""
+    name: str
+    function: Callable
+    wants_config: bool
+
+
 def resolve(target: str):
     module_name, _, attribute = target.rpartition(".")
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def run_job(app, target: str):
-    """Call the service function once: commit what it did, or roll back and log. Never raises."""
+def prepare(target: str, name: str | None = None) -> PreparedJob:
+    """Resolve a dotted path (raises at once if it is wrong) and look at its signature, once."""
+    function = resolve(target)
+    return PreparedJob(name or target, function, "config" in inspect.signature(function).parameters)
+
+
+def run_prepared(app, job: PreparedJob):
+    """Call the service function once: commit what it did, or roll back and log. Never raises,
+    so one failing run changes nothing for the next run or for any other job."""
     with app.app_context():
         try:
-            function = resolve(target)
-            kwargs = {"config": app.config} if "config" in inspect.signature(function).parameters else {}
-            result = function(**kwargs)
+            result = job.function(config=app.config) if job.wants_config else job.function()
             db.session.commit()
             return result
         except Exception:
-            db.session.rollback()
-            log.exception("scheduler job %s failed", target)
+            log.exception("scheduler job %s failed", job.name)
+            try:
+                db.session.rollback()
+            except Exception:  # the database went away: the connection is discarded below
+                log.exception("scheduler job %s: rollback failed", job.name)
             return None
         finally:
             db.session.remove()
 
 
+def run_job(app, target: str):
+    """One run of the job at ``target`` (a dotted path), resolved now: for one-off runs (tests,
+    benchmarks). The scheduler resolves its jobs once, when it is built."""
+    return run_prepared(app, prepare(target))
+
+
 def build_scheduler(app, jobs: list[Job] = JOBS) -> BlockingScheduler:
+    """The scheduler with every job resolved: a wrong path fails here, at start, not an hour later."""
+    prepared = [(job, prepare(job.target, job.id)) for job in jobs]
     scheduler = BlockingScheduler(timezone="UTC")
-    for job in jobs:
+    for job, runnable in prepared:
         scheduler.add_job(
-            run_job, "interval", seconds=job.seconds, args=(app, job.target), id=job.id,
+            run_prepared, "interval", seconds=job.seconds, args=(app, runnable), id=job.id,
             # One run at a time per process; a late run is done once, not replayed.
             max_instances=1, coalesce=True, misfire_grace_time=max(1, int(job.seconds)),
         )
@@ -55,7 +81,5 @@ def run_forever(app, jobs: list[Job] = JOBS) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    for job in jobs:  # fail at start, not an hour later, if a path is wrong
-        resolve(job.target)
     log.info("scheduler: %d jobs: %s", len(jobs), ", ".join(j.id for j in jobs))
     scheduler.start()

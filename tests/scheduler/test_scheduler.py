@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 from smsplatform.extensions import db
 from smsplatform.models import Account, Message
 from smsplatform.scheduler import runner
-from smsplatform.scheduler.jobs import JOBS
+from smsplatform.scheduler.jobs import JOBS, Job
 from smsplatform.timeutil import utcnow
 from tests.conftest import database_is_mariadb
 
@@ -78,6 +79,70 @@ def test_scheduler_builds_one_interval_job_per_entry(app):
     assert sorted(job.id for job in scheduler.get_jobs()) == sorted(job.id for job in JOBS)
     job = scheduler.get_job("release-due-messages")
     assert job.max_instances == 1 and job.coalesce
+
+
+def test_the_scheduler_resolves_each_job_once_when_it_is_built(app, account, monkeypatch):
+    resolved = []
+    real_resolve = runner.resolve
+    monkeypatch.setattr(runner, "resolve", lambda target: resolved.append(target) or real_resolve(target))
+    scheduler = runner.build_scheduler(app, [Job("rename", 60, f"{__name__}._rename_committed"),
+                                             Job("config", 60, f"{__name__}._wants_config")])
+    assert sorted(resolved) == sorted([f"{__name__}._rename_committed", f"{__name__}._wants_config"])
+
+    def no_more(target):
+        raise AssertionError(f"resolved {target} again at run time")
+
+    monkeypatch.setattr(runner, "resolve", no_more)
+    for _ in range(3):
+        results = {job.id: job.func(*job.args, **job.kwargs) for job in scheduler.get_jobs()}
+    assert results["config"] == app.config["UNACKED_FAIL_SECONDS"]
+    db.session.expire_all()
+    assert db.session.scalar(select(Account.email)) == "renamed@example.com"
+
+
+def test_a_wrong_job_path_fails_when_the_scheduler_is_built(app):
+    with pytest.raises((ImportError, AttributeError)):
+        runner.build_scheduler(app, [Job("fine", 1, f"{__name__}._wants_config"),
+                                     Job("typo", 1, f"{__name__}._no_such_job")])
+    with pytest.raises(ImportError):
+        runner.build_scheduler(app, [Job("typo", 1, "smsplatform.no_such_module.job")])
+
+
+_RUNS = {"good": 0, "bad": 0}
+
+
+def _counted_good():
+    _RUNS["good"] += 1
+    _rename_account(f"good{_RUNS['good']}@example.com")
+
+
+def _counted_bad():
+    _RUNS["bad"] += 1
+    _rename_then_fail("bad@example.com")
+
+
+def test_a_failing_job_neither_stops_nor_spoils_the_others(app, account, monkeypatch):
+    """The real scheduler loop: a job that fails on every run is run again and again, and the others
+    go on committing beside it."""
+    monkeypatch.setattr(runner.log, "disabled", False)
+    monkeypatch.setitem(_RUNS, "good", 0)
+    monkeypatch.setitem(_RUNS, "bad", 0)
+    scheduler = runner.build_scheduler(app, [Job("bad", 0.1, f"{__name__}._counted_bad"),
+                                             Job("good", 0.1, f"{__name__}._counted_good")])
+    thread = threading.Thread(target=scheduler.start, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and min(_RUNS.values()) < 3:
+            time.sleep(0.05)
+        scheduled = {job.id for job in scheduler.get_jobs()}
+    finally:
+        scheduler.shutdown(wait=True)
+        thread.join(timeout=10)
+    assert _RUNS["bad"] >= 3 and _RUNS["good"] >= 3
+    assert scheduled == {"bad", "good"}  # the failing job stays scheduled
+    db.session.expire_all()
+    assert db.session.scalar(select(Account.email)) == f"good{_RUNS['good']}@example.com"
 
 
 @pytest.mark.skipif(database_is_mariadb(), reason="one process pass is enough; the e2e test runs two on MariaDB")
