@@ -1,14 +1,14 @@
 """Sign up, log in, log out, password, account settings and API tokens."""
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from smsplatform.accounts import services
-from smsplatform.errors import AuthenticationError, DomainError, RateLimitedError
+from smsplatform.errors import AuthenticationError, RateLimitedError
 from smsplatform.extensions import db
 from smsplatform.timeutil import utcnow
-from smsplatform.web.blueprint import DashboardUser, bp, me
+from smsplatform.web.blueprint import DashboardUser, bp, me, saving
 from smsplatform.web.forms import ChangePasswordForm, LoginForm, SettingsForm, SignupForm, TokenForm, show_error
 
 
@@ -34,13 +34,9 @@ def signup():
         return redirect(url_for("web.overview"))
     form = SignupForm()
     if form.validate_on_submit():
-        try:
+        with saving(lambda exc: show_error(form, exc, "email")) as saved:
             account = services.create_account(form.email.data, form.password.data, form.timezone.data.strip())
-        except DomainError as exc:
-            db.session.rollback()
-            show_error(form, exc, "email")
-        else:
-            db.session.commit()
+        if saved.ok:
             _start_session(account)
             flash("Welcome! Pair a phone to start sending.", "success")
             return redirect(url_for("web.devices"))
@@ -90,17 +86,13 @@ def settings():
     if request.method == "GET":
         form.optout_keywords.data = account.optout_keywords or _default_keywords()
     if form.validate_on_submit():
-        try:
+        with saving(lambda exc: show_error(form, exc)) as saved:
             services.update_settings(
                 account, timezone=form.timezone.data, default_region=form.default_region.data or "",
                 optout_keywords=form.optout_keywords.data,
                 allow_direct_to_opted_out=form.allow_direct_to_opted_out.data,
             )
-        except DomainError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            db.session.commit()
+        if saved.ok:
             flash("Settings saved.", "success")
             return redirect(url_for("web.settings"))
     return render_template("web/settings.html", form=form, password_form=ChangePasswordForm()), \
@@ -121,13 +113,9 @@ def change_password():
     account = me()
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        try:
+        with saving(lambda exc: show_error(form, exc, "new_password")) as saved:
             services.change_password(account, form.current_password.data, form.new_password.data)
-        except DomainError as exc:
-            db.session.rollback()
-            show_error(form, exc, "new_password")
-        else:
-            db.session.commit()
+        if saved.ok:
             login_user(DashboardUser(account))  # this session carries the new version; the others end
             flash("Password changed. Other sessions are signed out.", "success")
             return redirect(url_for("web.settings"))
@@ -152,11 +140,7 @@ def tokens():
 @bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
 @login_required
 def revoke_token(token_id: int):
-    try:
-        row = services.revoke_token(me(), token_id)
-    except DomainError:
-        db.session.rollback()
-        abort(404)
+    row = services.revoke_token(me(), token_id)  # NotFoundError: the 404 page
     db.session.commit()
     flash(f"Token …{row.hint} revoked.", "success")
     return redirect(url_for("web.tokens"))

@@ -1,4 +1,7 @@
-"""The dashboard blueprint and its session set-up (Flask-Login, session lifetime, cookie flags)."""
+"""The dashboard blueprint, its session set-up (Flask-Login, session lifetime, cookie flags), the
+commit-or-show-the-error block of its forms (``saving``) and its 404 for NotFoundError."""
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import cache
 from zoneinfo import available_timezones
@@ -6,6 +9,7 @@ from zoneinfo import available_timezones
 from flask import Blueprint, abort, current_app, render_template, session
 from flask_login import UserMixin, current_user
 
+from smsplatform.errors import DomainError, NotFoundError
 from smsplatform.extensions import db, login_manager
 from smsplatform.messaging import statuses
 from smsplatform.models import Account
@@ -69,6 +73,36 @@ def owned(model, object_id: int):
     return obj
 
 
+class Saved:
+    """How a ``saving`` block ended: ``error`` is the service's refusal, None once committed."""
+
+    error: DomainError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@contextmanager
+def saving(on_error: Callable[[DomainError], object]) -> Iterator[Saved]:
+    """The request's one transaction around its service calls: committed when the block ends; when a
+    service refuses (DomainError), rolled back and the error handed to ``on_error`` (shown beside a form
+    field, or flashed). Code after the block sees which through ``ok``.
+
+    Inside the block a NotFoundError is a refusal like any other (a tag id in a form); outside, it
+    reaches ``_not_found_error``, the 404 page.
+    """
+    saved = Saved()
+    try:
+        yield saved
+    except DomainError as exc:
+        db.session.rollback()
+        saved.error = exc
+        on_error(exc)
+    else:
+        db.session.commit()
+
+
 @bp.app_template_filter("local")
 def local_time(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A UTC datetime shown in the signed-in account's time zone."""
@@ -127,3 +161,11 @@ def _zone_names() -> list[str]:
 @bp.errorhandler(404)
 def _not_found(_error):
     return render_template("web/404.html"), 404
+
+
+@bp.errorhandler(NotFoundError)
+def _not_found_error(_error):
+    """A service found no such object of this account: nothing is saved, and the page is the same 404 as
+    for a missing URL (another account's id looks exactly like one that does not exist)."""
+    db.session.rollback()
+    return _not_found(_error)

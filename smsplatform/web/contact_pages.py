@@ -4,13 +4,14 @@ from flask_login import login_required
 
 from smsplatform.contacts import services
 from smsplatform.contacts.importer import MODE_BLOCKLIST, MODE_UPSERT, ImportAborted, import_contacts
-from smsplatform.errors import DomainError, NotFoundError, ValidationError
+from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
 from smsplatform.web import queries
-from smsplatform.web.blueprint import bp, me
+from smsplatform.web.blueprint import bp, me, saving
 from smsplatform.web.forms import BulkTagForm, ContactForm, ImportForm, TagForm, opts, show_error
 
 _OPTED = {"yes": True, "no": False}
+_CONTACT_FIELDS = {"tags": "tag_ids"}
 
 
 def _tag_choices(account) -> list[tuple[int, str]]:
@@ -28,8 +29,6 @@ def contacts():
     try:
         found = services.search_contacts(account, query=search, tag_id=tag_arg or None, opted_out=opted,
                                          limit=queries.PAGE_SIZE, offset=(number - 1) * queries.PAGE_SIZE)
-    except NotFoundError:
-        abort(404)
     except ValidationError:
         abort(400)
     page = queries.Page(found.contacts, number, found.total)
@@ -48,13 +47,9 @@ def new_contact():
     form = ContactForm()
     form.tag_ids.choices = opts(_tag_choices(account))
     if form.validate_on_submit():
-        try:
+        with saving(lambda exc: show_error(form, exc, "phone", _CONTACT_FIELDS)) as saved:
             services.create_contact(account, form.phone.data, form.name.data, form.tag_ids.data or [])
-        except DomainError as exc:
-            db.session.rollback()
-            show_error(form, exc, "phone" if exc.field != "tags" else "tag_ids")
-        else:
-            db.session.commit()
+        if saved.ok:
             flash("Contact added.", "success")
             return redirect(url_for("web.contacts"))
     return render_template("web/contact_form.html", form=form, contact=None), 400 if form.errors else 200
@@ -64,24 +59,17 @@ def new_contact():
 @login_required
 def contact(contact_id: int):
     account = me()
-    try:
-        row = services.get_contact(account, contact_id)
-    except NotFoundError:
-        abort(404)
+    row = services.get_contact(account, contact_id)
     form = ContactForm(obj=row if request.method == "GET" else None)
     form.tag_ids.choices = opts(_tag_choices(account))
     if request.method == "GET":
         form.phone.data = row.phone
         form.tag_ids.data = [t.id for t in row.tags]
     if form.validate_on_submit():
-        try:
+        with saving(lambda exc: show_error(form, exc, "phone", _CONTACT_FIELDS)) as saved:
             services.update_contact(account, row.id, phone=form.phone.data, name=form.name.data or "",
                                     tag_ids=form.tag_ids.data or [])
-        except DomainError as exc:
-            db.session.rollback()
-            show_error(form, exc, "phone" if exc.field != "tags" else "tag_ids")
-        else:
-            db.session.commit()
+        if saved.ok:
             flash("Contact saved.", "success")
             return redirect(url_for("web.contacts"))
     return render_template("web/contact_form.html", form=form, contact=row), 400 if form.errors else 200
@@ -90,11 +78,7 @@ def contact(contact_id: int):
 @bp.route("/contacts/<int:contact_id>/delete", methods=["POST"])
 @login_required
 def delete_contact(contact_id: int):
-    try:
-        services.delete_contact(me(), contact_id)
-    except NotFoundError:
-        db.session.rollback()
-        abort(404)
+    services.delete_contact(me(), contact_id)
     db.session.commit()
     flash("Contact deleted.", "success")
     return redirect(url_for("web.contacts"))
@@ -109,14 +93,10 @@ def bulk_tag():
     if not form.validate_on_submit() or not form.contact_ids.data:
         flash("Select at least one contact and a tag.", "error")
         return redirect(request.referrer if _same_site(request.referrer) else url_for("web.contacts"))
-    try:
-        if form.action.data == "tag":
-            changed = services.tag_contacts(account, form.contact_ids.data, form.tag_id.data)
-        else:
-            changed = services.untag_contacts(account, form.contact_ids.data, form.tag_id.data)
-    except NotFoundError:
-        db.session.rollback()
-        abort(404)
+    if form.action.data == "tag":
+        changed = services.tag_contacts(account, form.contact_ids.data, form.tag_id.data)
+    else:
+        changed = services.untag_contacts(account, form.contact_ids.data, form.tag_id.data)
     db.session.commit()
     flash(f"{changed} contact(s) {'tagged' if form.action.data == 'tag' else 'untagged'}.", "success")
     return redirect(url_for("web.contacts"))
@@ -132,13 +112,9 @@ def _same_site(url: str | None) -> bool:
 def create_tag():
     form = TagForm()
     if form.validate_on_submit():
-        try:
+        with saving(lambda exc: flash(f"Tag not created: {exc.message}", "error")) as saved:
             tag = services.create_tag(me(), form.title.data)
-        except DomainError as exc:
-            db.session.rollback()
-            flash(f"Tag not created: {exc.message}", "error")
-        else:
-            db.session.commit()
+        if saved.ok:
             flash(f"Tag “{tag.title}” created.", "success")
     else:
         flash("Give the tag a title (at most 100 characters).", "error")
@@ -149,19 +125,12 @@ def create_tag():
 @login_required
 def rename_tag(tag_id: int):
     account = me()
-    try:
-        services.get_tag(account, tag_id)
-    except NotFoundError:
-        abort(404)
+    services.get_tag(account, tag_id)
     form = TagForm()
     if form.validate_on_submit():
-        try:
+        with saving(lambda exc: flash(f"Tag not renamed: {exc.message}", "error")) as saved:
             tag = services.rename_tag(account, tag_id, form.title.data)
-        except DomainError as exc:
-            db.session.rollback()
-            flash(f"Tag not renamed: {exc.message}", "error")
-        else:
-            db.session.commit()
+        if saved.ok:
             flash(f"Tag renamed to “{tag.title}”.", "success")
     else:
         flash("Give the tag a title (at most 100 characters).", "error")
@@ -171,11 +140,7 @@ def rename_tag(tag_id: int):
 @bp.route("/tags/<int:tag_id>/delete", methods=["POST"])
 @login_required
 def delete_tag(tag_id: int):
-    try:
-        services.delete_tag(me(), tag_id)
-    except NotFoundError:
-        db.session.rollback()
-        abort(404)
+    services.delete_tag(me(), tag_id)
     db.session.commit()
     flash("Tag deleted; its contacts stay.", "success")
     return redirect(url_for("web.contacts"))
@@ -190,7 +155,8 @@ def import_csv():
     report = None
     if form.validate_on_submit():
         upload = form.file.data
-        try:
+        # An aborted import is told above the form (its earlier chunks are saved); other refusals beside the file.
+        with saving(lambda exc: show_error(form, exc, None if isinstance(exc, ImportAborted) else "file")) as saved:
             if upload is None or not getattr(upload, "filename", ""):
                 raise ValidationError("choose a CSV file", field="file")
             report = import_contacts(
@@ -199,13 +165,6 @@ def import_csv():
                 tag_ids=[form.tag_id.data] if form.tag_id.data else [],
                 max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
             )
-        except ImportAborted as exc:
-            db.session.rollback()
-            report = exc.report
-            form.form_errors.append(exc.message)
-        except DomainError as exc:
-            db.session.rollback()
-            show_error(form, exc, "file")
-        else:
-            db.session.commit()
+        if isinstance(saved.error, ImportAborted):
+            report = saved.error.report
     return render_template("web/import.html", form=form, report=report), 400 if form.errors else 200

@@ -1,19 +1,18 @@
 """Devices: list with presence, add (pairing code, QR, enrolment token), settings, remove."""
 import qrcode
 import qrcode.image.svg
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from markupsafe import Markup
 
 from smsplatform.devices import pairing
 from smsplatform.devices.queries import get_device, is_online, list_devices
 from smsplatform.devices import services
-from smsplatform.errors import DomainError, NotFoundError
 from smsplatform.extensions import db
 from smsplatform.models import Device
 from smsplatform.timeutil import utcnow
 from smsplatform.web import queries
-from smsplatform.web.blueprint import bp, me
+from smsplatform.web.blueprint import bp, me, saving
 from smsplatform.web.forms import DeviceSettingsForm, RemoveDeviceForm, opts, show_error
 
 MOBILE_API_PATH = "/api/mobile/v1"
@@ -60,19 +59,15 @@ def add_device():
 @login_required
 def device(device_id: int):
     account = me()
-    dev = _live_device(device_id)
+    dev = get_device(account, device_id)  # foreign and revoked ids alike: NotFoundError, the 404 page
     form = DeviceSettingsForm(obj=dev if request.method == "GET" else None)
     remove_form = _remove_form(account, dev)
     if form.validate_on_submit():
-        try:
+        with saving(lambda exc: show_error(form, exc, "name")) as saved:
             services.update_device_settings(
                 account, dev.id, name=form.name.data, delay_between_each_sms=form.delay_between_each_sms.data,
                 delay_between_request=form.delay_between_request.data, plus_prefixes=form.plus_prefixes.data or "")
-        except DomainError as exc:
-            db.session.rollback()
-            show_error(form, exc, "name")
-        else:
-            db.session.commit()
+        if saved.ok:
             flash("Device settings saved.", "success")
             return redirect(url_for("web.device", device_id=dev.id))
     return _device_page(dev, form, remove_form), 400 if form.errors else 200
@@ -82,32 +77,20 @@ def device(device_id: int):
 @login_required
 def remove_device(device_id: int):
     account = me()
-    dev = _live_device(device_id)
+    dev = get_device(account, device_id)
     form = _remove_form(account, dev)
     if form.validate_on_submit():
         moved = 0
-        try:
+        with saving(lambda exc: show_error(form, exc, "target_device_id")) as saved:
             if form.queued.data == "move":
                 moved = services.move_pending_messages(account, dev.id, form.target_device_id.data)
             services.revoke_device(account, dev.id)
-        except DomainError as exc:
-            db.session.rollback()
-            show_error(form, exc, "target_device_id")
-        else:
-            db.session.commit()
+        if saved.ok:
             flash(f"{dev.name} removed." + (f" {moved} queued message(s) moved." if moved else
                                             " Its queued messages were cancelled." if form.queued.data == "fail"
                                             else ""), "success")
             return redirect(url_for("web.devices"))
     return _device_page(dev, DeviceSettingsForm(obj=dev), form), 400
-
-
-def _live_device(device_id: int) -> Device:
-    """The account's paired device, or 404 (foreign and revoked ids alike)."""
-    try:
-        return get_device(me(), device_id)
-    except NotFoundError:
-        abort(404)
 
 
 def _remove_form(account, dev: Device) -> RemoveDeviceForm:

@@ -24,9 +24,12 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def show_error(form: FlaskForm, exc: DomainError, default_field: str | None = None) -> None:
-    """Put a service error beside the field it names (or the form's own error list)."""
-    name = exc.field if exc.field in form._fields else default_field
+def show_error(form: FlaskForm, exc: DomainError, default_field: str | None = None,
+               renamed: dict[str, str] | None = None) -> None:
+    """Put a service error beside the field it names (``renamed`` maps the service's field names to the
+    form's), else beside ``default_field``, else in the form's own error list."""
+    field = (renamed or {}).get(exc.field, exc.field)
+    name = field if field in form._fields else default_field
     if name in form._fields:
         form[name].errors = [*form[name].errors, exc.message]
     else:

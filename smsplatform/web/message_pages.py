@@ -6,7 +6,7 @@ from flask import Response, abort, flash, redirect, render_template, request, st
 from flask_login import login_required
 
 from smsplatform.devices.queries import list_devices
-from smsplatform.errors import DomainError, ValidationError
+from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses as st
 from smsplatform.messaging.service import accept_messages
@@ -14,7 +14,7 @@ from smsplatform.models import Message
 from smsplatform.phones import normalize_phone
 from smsplatform.timeutil import to_zone
 from smsplatform.web import queries
-from smsplatform.web.blueprint import bp, me, owned
+from smsplatform.web.blueprint import bp, me, owned, saving
 from smsplatform.web.forms import MessageFilterForm, ReplyForm, SendForm, opts, show_error
 from smsplatform.web.uploads import store_upload
 
@@ -38,7 +38,7 @@ def send():
         form.recipients.data = request.args["to"][:64]
     if form.validate_on_submit():
         numbers = [n.strip() for n in form.recipients.data.replace("\n", ",").split(",") if n.strip()]
-        try:
+        with saving(lambda exc: show_error(form, exc, renamed=_SEND_FIELDS)) as saved:
             if not numbers:
                 raise ValidationError("give at least one recipient", field="recipients")
             media = store_upload(account, form.image.data)
@@ -48,12 +48,7 @@ def send():
                 "timetosend": form.send_at.data.strftime("%Y-%m-%d %H:%M:%S") if form.send_at.data else None,
             }
             messages = accept_messages(account, [item], field_prefix=None)
-        except DomainError as exc:
-            db.session.rollback()
-            exc.field = _SEND_FIELDS.get(exc.field, exc.field)
-            show_error(form, exc)
-        else:
-            db.session.commit()
+        if saved.ok:
             flash(f"{len(messages)} message{'s' if len(messages) != 1 else ''} queued.", "success")
             return redirect(url_for("web.messages"))
     status = 400 if form.errors else 200
@@ -167,17 +162,12 @@ def conversation():
     devices = {d.id: d for d in list_devices(account)}
     reply_from = next((m for m in reversed(incoming) if m.device_id in devices), None)
     if form.validate_on_submit():
-        try:
+        with saving(lambda exc: show_error(form, exc, "body")) as saved:  # the reply has no other field
             if reply_from is None:
                 raise ValidationError("the phone that received this conversation is no longer paired", field="body")
             accept_messages(account, [{"sendto": phone, "body": form.body.data, "device_id": reply_from.device_id,
                                        "sim": reply_from.sim if reply_from.sim in (0, 1) else 0}], field_prefix=None)
-        except DomainError as exc:
-            db.session.rollback()
-            exc.field = "body"
-            show_error(form, exc)
-        else:
-            db.session.commit()
+        if saved.ok:
             flash("Reply queued.", "success")
             return redirect(url_for("web.conversation", phone=phone))
     name = queries.contact_names(account, [phone]).get(phone)

@@ -5,11 +5,9 @@ from flask_login import login_required
 from smsplatform.campaigns import services as campaigns
 from smsplatform.contacts.services import tags_with_counts
 from smsplatform.devices.queries import list_devices
-from smsplatform.errors import DomainError, NotFoundError
-from smsplatform.extensions import db
 from smsplatform.models import Paket
 from smsplatform.web import queries
-from smsplatform.web.blueprint import bp, me, owned
+from smsplatform.web.blueprint import bp, me, owned, saving
 from smsplatform.web.forms import NewsletterForm, opts, show_error
 from smsplatform.web.uploads import store_upload
 
@@ -42,7 +40,7 @@ def new_newsletter():
     form.device_id.choices = opts([(d.id, f"{d.name} (#{d.id})") for d in list_devices(account)])
     form.tag_ids.choices = opts([(tc.tag.id, f"{tc.tag.title} ({tc.reachable})") for tc in tags_with_counts(account)])
     if form.validate_on_submit():
-        try:
+        with saving(lambda exc: show_error(form, exc, "body", _FORM_FIELDS)) as saved:
             media = store_upload(account, form.image.data)
             paket = campaigns.create_paket(
                 account, title=form.title.data, body=form.body.data, device_id=form.device_id.data,
@@ -50,12 +48,7 @@ def new_newsletter():
                 time_to_send=form.send_at.data.strftime("%Y-%m-%d %H:%M:%S") if form.send_at.data else None,
                 schedule=request.form.get("intent") != "draft", media=media,
             )
-        except DomainError as exc:
-            db.session.rollback()
-            exc.field = _FORM_FIELDS.get(exc.field, exc.field)
-            show_error(form, exc, "body")
-        else:
-            db.session.commit()
+        if saved.ok:
             flash("Newsletter saved" + (" and scheduled." if paket.status == "scheduled" else "."), "success")
             return redirect(url_for("web.newsletter", paket_id=paket.id))
     return render_template("web/newsletter_form.html", form=form), 400 if form.errors else 200
@@ -67,10 +60,7 @@ def newsletter_preview():
     """The live preview: body rendered for a sample contact of the audience, its segments, the audience size."""
     body = (request.args.get("body") or "")[:5000]
     tag_ids = [t for t in request.args.getlist("tag_ids")[:MAX_PREVIEW_TAGS] if t.isdigit() and len(t) < 18]
-    try:
-        shown = campaigns.preview_newsletter(me(), body, tag_ids, with_image=request.args.get("image") == "1")
-    except NotFoundError:
-        abort(404)
+    shown = campaigns.preview_newsletter(me(), body, tag_ids, with_image=request.args.get("image") == "1")
     info = shown.preview.segments
     return jsonify(text=shown.preview.text, segments=info.segments, encoding=info.encoding, units=info.units,
                    audience=shown.audience, sample=shown.sample_phone)
@@ -92,13 +82,9 @@ def newsletter_action(paket_id: int, action: str):
     if action not in ACTIONS:
         abort(404)
     paket = owned(Paket, paket_id)
-    try:
+    with saving(lambda exc: flash(f"Could not {action} the newsletter: {exc.message}", "error")) as saved:
         _ACTION_CALLS[action](me(), paket)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(f"Could not {action} the newsletter: {exc.message}", "error")
-    else:
-        db.session.commit()
+    if saved.ok:
         flash(f"Newsletter {_PAST[action]}.", "success")
     return redirect(url_for("web.newsletter", paket_id=paket.id))
 

@@ -56,3 +56,22 @@ def test_another_accounts_ids_are_404_everywhere(web, theirs, device):
     assert db.session.get(Paket, t["paket"].id).status == "draft"
     assert db.session.get(Message, t["message"].id).status == st.PENDING
     assert db.session.query(Message).filter_by(device_id=device.id).count() == 0
+
+
+def test_a_foreign_id_answers_exactly_like_a_missing_one(web, theirs):
+    """The 404 a service's NotFoundError turns into is the page a missing id gets: same status, same bytes."""
+    t = theirs
+    missing = 999_999_999
+    routes = [
+        ("get", "/devices/{}", t["device"].id), ("get", "/contacts/{}", t["contact"].id),
+        ("get", "/contacts?tag={}", t["tag"].id), ("get", "/newsletters/preview?body=x&tag_ids={}", t["tag"].id),
+        ("post", "/devices/{}", t["device"].id), ("post", "/contacts/{}/delete", t["contact"].id),
+        ("post", "/tags/{}/rename", t["tag"].id), ("post", "/tags/{}/delete", t["tag"].id),
+        ("post", "/tokens/{}/revoke", t["token"].id),
+    ]
+    for method, url, foreign in routes:
+        theirs_answer = getattr(web, method)(url.format(foreign))
+        missing_answer = getattr(web, method)(url.format(missing))
+        assert theirs_answer.status_code == missing_answer.status_code == 404, url
+        assert theirs_answer.data == missing_answer.data, url
+        assert b"<h1>Not found</h1>" in theirs_answer.data, url
