@@ -14,9 +14,8 @@ from functools import wraps
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from smsplatform.accounts.services import authenticate
 from smsplatform.db_retry import retry_on_deadlock
-from smsplatform.devices import auth, pairing, services, webhooks
+from smsplatform.devices import auth, services, webhooks
 from smsplatform.errors import AuthenticationError, ConflictError, DomainError, RateLimitedError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.messaging import queue
@@ -216,18 +215,14 @@ def login_code():
     """A one-time pairing code for another phone, asked for with the account's login and password."""
     try:
         scheme, credentials = auth.parse_authorization(request.headers.get("Authorization"))
-        if scheme != "basic":
-            raise AuthenticationError("use 'Authorization: Basic <login:password>'")
-        email, password = services.decode_basic(credentials)
     except DomainError as error:
         return _fail(error)
     try:
-        account = authenticate(email, password, request.remote_addr, current_app.config)
+        code, row = services.create_login_code(scheme, credentials, request.remote_addr, current_app.config)
     except AuthenticationError as error:
         return _fail(error, keep=True)
     except DomainError as error:
         return _fail(error)
-    code, row = pairing.create_pairing_code(account, current_app.config["PAIRING_CODE_TTL_SECONDS"])
     answer = {"code": code, "validUntil": iso_millis(row.expires_at)}
     db.session.commit()
     return jsonify(answer)

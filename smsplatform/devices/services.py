@@ -105,8 +105,7 @@ def account_for_registration(scheme: str, credentials: str, address: str | None,
     recorded for the brute-force limits, so the caller commits on AuthenticationError too.
     """
     if scheme == "basic":
-        email, password = decode_basic(credentials)
-        return accounts.authenticate(email, password, address, config), None
+        return account_for_basic(credentials, address, config), None
     accounts.check_auth_allowed(address, None, config)
     try:
         if scheme == "code":
@@ -120,7 +119,11 @@ def account_for_registration(scheme: str, credentials: str, address: str | None,
         raise
 
 
-def decode_basic(credentials: str) -> tuple[str, str]:
+def account_for_basic(credentials: str, address: str | None, config) -> Account:
+    """The account of ``Basic`` credentials (base64 of ``login:password``), under the brute-force limits.
+
+    A wrong password is recorded (the caller commits on AuthenticationError too).
+    """
     try:
         text = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
@@ -128,7 +131,17 @@ def decode_basic(credentials: str) -> tuple[str, str]:
     email, sep, password = text.partition(":")
     if not sep:
         raise AuthenticationError("Basic credentials are not valid base64 of login:password")
-    return email, password
+    return accounts.authenticate(email, password, address, config)
+
+
+def create_login_code(scheme: str, credentials: str, address: str | None, config,
+                      now: datetime | None = None) -> tuple[str, object]:
+    """``GET /user/code``: a one-time pairing code for another phone, asked for with ``Basic`` login and
+    password. Returns the code in clear and its row; failures count as in ``account_for_basic``."""
+    if scheme != "basic":
+        raise AuthenticationError("use 'Authorization: Basic <login:password>'")
+    account = account_for_basic(credentials, address, config)
+    return pairing.create_pairing_code(account, config["PAIRING_CODE_TTL_SECONDS"], now)
 
 
 def register_device(account: Account, fields: DeviceFields, version: str | None, address: str | None = None,

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from smsplatform.accounts.services import hash_secret
 from smsplatform.devices import pairing, services
-from smsplatform.errors import ValidationError
+from smsplatform.errors import AuthenticationError, ValidationError
 from smsplatform.events import subscribe
 from smsplatform.extensions import db
 from smsplatform.models import AuthFailure, Device, PairingCode
@@ -204,6 +204,35 @@ def test_user_code_gives_a_code_that_pairs_another_phone(app, client, account):
     assert _register(client, f"Code {body['code']}").status_code == 201
     assert client.get(f"{PREFIX}/user/code", headers=basic("owner@example.com", "wrong")).status_code == 401
     assert client.get(f"{PREFIX}/user/code").status_code == 401
+
+
+def test_user_code_and_sign_in_share_one_basic_login_and_its_limits(app, client, account):
+    """``GET /user/code`` and ``POST /device`` with Basic: one login rule, failures counted toward the same limits."""
+    app.config["AUTH_FAILURE_LIMIT_PER_EMAIL"] = 2
+    assert client.get(f"{PREFIX}/user/code", headers=basic("owner@example.com", "wrong")).status_code == 401
+    assert db.session.scalar(select(func.count()).select_from(AuthFailure)) == 2  # per address and per email
+    assert _register(client, basic("owner@example.com", "wrong")["Authorization"]).status_code == 401
+    # the email has now failed twice, through either door: both refuse even the right password
+    assert client.get(f"{PREFIX}/user/code", headers=basic("owner@example.com", PASSWORD)).status_code == 429
+    assert _register(client, basic("owner@example.com", PASSWORD)["Authorization"]).status_code == 429
+    assert _devices() == 0 and db.session.scalar(select(func.count()).select_from(PairingCode)) == 0
+
+
+@pytest.mark.parametrize("header", ["Basic !!!", "Basic " + base64.b64encode(b"nocolon").decode(), "Code abcdefgh",
+                                    "Bearer x", "Basic"])
+def test_user_code_refuses_anything_but_valid_basic_credentials(app, client, account, header):
+    response = client.get(f"{PREFIX}/user/code", headers={"Authorization": header, **UA})
+    assert response.status_code == 401 and response.get_json()["message"]
+    assert db.session.scalar(select(func.count()).select_from(PairingCode)) == 0
+
+
+def test_basic_login_service_decodes_and_authenticates(app, account):
+    credentials = base64.b64encode(f"Owner@Example.com:{PASSWORD}".encode()).decode()
+    assert services.account_for_basic(credentials, "10.0.0.1", app.config).id == account[0].id
+    code, row = services.create_login_code("basic", credentials, "10.0.0.1", app.config)
+    assert row.account_id == account[0].id and len(code) == pairing.CODE_LENGTH
+    with pytest.raises(AuthenticationError):
+        services.create_login_code("bearer", credentials, "10.0.0.1", app.config)
 
 
 def test_change_password_from_the_phone(app, client, account):
