@@ -86,27 +86,31 @@ def get_account_by_email(email: str) -> Account:
     return account
 
 
+def auth_failure_scopes(address: str | None, email: str | None) -> dict[str, str]:
+    """The ``AuthFailure`` scopes a login attempt counts against (``"ip:1.2.3.4"``, ``"email:a@b.c"``),
+    each under the name of the config limit that applies to it. Checking and recording both use this."""
+    scopes = {}
+    if address:
+        scopes["AUTH_FAILURE_LIMIT_PER_ADDRESS"] = f"ip:{address}"
+    if email:
+        scopes["AUTH_FAILURE_LIMIT_PER_EMAIL"] = f"email:{email.strip().lower()[:254]}"
+    return scopes
+
+
 def check_auth_allowed(address: str | None, email: str | None, config) -> None:
     """Raise RateLimitedError when this address or email has failed too often recently."""
     since = ago(config["AUTH_FAILURE_WINDOW_SECONDS"])
-    limits = []
-    if address:
-        limits.append((f"ip:{address}", config["AUTH_FAILURE_LIMIT_PER_ADDRESS"]))
-    if email:
-        limits.append((f"email:{email.strip().lower()[:254]}", config["AUTH_FAILURE_LIMIT_PER_EMAIL"]))
-    for scope, limit in limits:
+    for limit_name, scope in auth_failure_scopes(address, email).items():
         failures = db.session.scalar(
             select(func.count()).select_from(AuthFailure).where(AuthFailure.scope == scope, AuthFailure.created_at >= since)
         )
-        if failures >= limit:
+        if failures >= config[limit_name]:
             raise RateLimitedError("too many failed login attempts; try again later")
 
 
 def record_auth_failure(address: str | None, email: str | None) -> None:
-    if address:
-        db.session.add(AuthFailure(scope=f"ip:{address}"))
-    if email:
-        db.session.add(AuthFailure(scope=f"email:{email.strip().lower()[:254]}"))
+    for scope in auth_failure_scopes(address, email).values():
+        db.session.add(AuthFailure(scope=scope))
     db.session.flush()
 
 
