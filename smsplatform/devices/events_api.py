@@ -7,15 +7,12 @@ queue in the process's event hub. Every open stream of a device gets every event
 import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import update
 
 from smsplatform import events
-from smsplatform.devices.auth import device_for_header, touch
+from smsplatform.devices import services
+from smsplatform.devices.auth import device_for_header
 from smsplatform.errors import AuthenticationError
-from smsplatform.events.bus import SETTINGS_UPDATED, WEBHOOKS_UPDATED
 from smsplatform.extensions import db
-from smsplatform.models import Device
-from smsplatform.timeutil import utcnow
 
 bp = Blueprint("mobile_events", __name__, url_prefix="/api/mobile/v1")
 
@@ -34,17 +31,12 @@ def stream_events():
     except AuthenticationError as error:
         return jsonify({"message": error.message}), 401
     device_id = device.id
-    now = utcnow()
-    touch(device, None, request.remote_addr, now=now)
-    first_stream = db.session.execute(
-        update(Device).where(Device.id == device_id, Device.first_stream_at.is_(None)).values(first_stream_at=now)
-    ).rowcount == 1
+    initial = services.open_event_stream(device, request.remote_addr)
     db.session.commit()
     db.session.remove()  # the stream must not keep a connection (or a transaction) open
 
     app = current_app._get_current_object()
     subscription = events.subscribe(device_id, app=app)
-    initial = [WEBHOOKS_UPDATED, SETTINGS_UPDATED] if first_stream else []
     response = Response(
         _stream(app, subscription, initial), mimetype="text/event-stream", direct_passthrough=True,
     )
@@ -74,13 +66,10 @@ def _stream(app, subscription, initial: list[str]):
 
 
 def _mark_seen(app, device_id: int) -> bool:
-    """A short transaction of its own: the open stream keeps the device "online". False once it is revoked."""
+    """``services.stream_presence`` in a short transaction of its own. False once the device is revoked."""
     with app.app_context():
         try:
-            live = db.session.execute(
-                update(Device).where(Device.id == device_id, Device.revoked_at.is_(None))
-                .values(last_seen_at=utcnow(), marked_offline_at=None)
-            ).rowcount > 0
+            live = services.stream_presence(device_id)
             db.session.commit()
             return live
         except Exception:  # the database being briefly away must not cut the stream

@@ -16,6 +16,7 @@ from smsplatform.devices.auth import new_device_token, touch, version_at_least
 from smsplatform.devices.queries import get_device
 from smsplatform.errors import AuthenticationError, ConflictError, ValidationError
 from smsplatform.events import settings_changed_after_commit, wake_after_commit
+from smsplatform.events.bus import SETTINGS_UPDATED, WEBHOOKS_UPDATED
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.models import Account, Device, Message, PairingCode, WebhookReceipt
@@ -281,6 +282,33 @@ def device_webhooks(device: Device, version: str | None, public_base_url: str) -
         for event, since in WEBHOOK_EVENTS
         if version_at_least(version, since)
     ]
+
+
+def open_event_stream(device: Device, address: str | None, now: datetime | None = None) -> list[str]:
+    """``GET /events`` opens: the device is seen (and back online). Returns the events its stream starts with.
+
+    The device's first stream after registration also gets ``WebhooksUpdated`` and ``SettingsUpdated``:
+    the app's first-start fetches of those may have run before it had a token. "First" is won by a
+    conditional update, so two streams opening at once send them once.
+    """
+    now = now or utcnow()
+    touch(device, None, address, now=now)
+    first_stream = db.session.execute(
+        update(Device).where(Device.id == device.id, Device.first_stream_at.is_(None)).values(first_stream_at=now)
+    ).rowcount == 1
+    return [WEBHOOKS_UPDATED, SETTINGS_UPDATED] if first_stream else []
+
+
+def stream_presence(device_id: int, now: datetime | None = None) -> bool:
+    """An open event stream keeps its device online: seen now, not marked offline.
+
+    Returns False once the device is revoked (its stream then ends).
+    """
+    return db.session.execute(
+        update(Device).where(Device.id == device_id, Device.revoked_at.is_(None))
+        .values(last_seen_at=now or utcnow(), marked_offline_at=None),
+        execution_options={"synchronize_session": False},
+    ).rowcount > 0
 
 
 def change_password(device: Device, current, new, address: str | None, config) -> None:
