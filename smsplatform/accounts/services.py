@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from smsplatform.errors import AuthenticationError, ConflictError, NotFoundError, RateLimitedError, ValidationError
+from smsplatform.errors import (
+    AuthenticationError, ConflictError, DomainError, NotFoundError, RateLimitedError, ValidationError,
+)
 from smsplatform.extensions import db
 from smsplatform.models import Account, ApiToken, AuthFailure
 from smsplatform.phones import is_valid_region
@@ -66,13 +68,37 @@ def validate_password(password) -> str:
     return password
 
 
+class SignupRefused(ValidationError):
+    """Every problem of a sign-up at once. The message lists them (``"; "`` between them), ``field`` is the
+    first one's; ``problems`` keeps each ``(field, message)``. One problem reads exactly as its own error."""
+
+    def __init__(self, problems: list[DomainError]):
+        super().__init__("; ".join(p.message for p in problems), field=problems[0].field)
+        self.problems = [(p.field, p.message) for p in problems]
+
+
 def create_account(email: str, password: str, timezone: str = "UTC") -> Account:
-    email = normalize_email(email)
-    validate_password(password)
+    """A new account. Invalid input is refused with one SignupRefused naming every problem; an email that
+    is taken, when it is the only problem, is a ConflictError."""
+    problems: list[DomainError] = []
+    try:
+        email = normalize_email(email)
+    except ValidationError as error:
+        problems.append(error)
+        email = None
+    try:
+        validate_password(password)
+    except ValidationError as error:
+        problems.append(error)
     if not is_valid_zone(timezone):
-        raise ValidationError(f"unknown time zone {timezone!r}", field="timezone")
-    if db.session.scalar(select(Account.id).where(Account.email == email)) is not None:
-        raise ConflictError("an account with this email already exists", field="email")
+        problems.append(ValidationError(f"unknown time zone {timezone!r}", field="timezone"))
+    if email is not None and db.session.scalar(select(Account.id).where(Account.email == email)) is not None:
+        taken = ConflictError("an account with this email already exists", field="email")
+        if not problems:
+            raise taken
+        problems.insert(0, taken)
+    if problems:
+        raise SignupRefused(problems)
     account = Account(email=email, password_hash=generate_password_hash(password), timezone=timezone)
     db.session.add(account)
     db.session.flush()

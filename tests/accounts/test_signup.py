@@ -1,0 +1,51 @@
+"""Sign-up validation: every problem is reported at once, in one ValidationError."""
+import pytest
+
+from smsplatform.accounts import services
+from smsplatform.errors import ConflictError, ValidationError
+from smsplatform.extensions import db
+from smsplatform.models import Account
+
+PASSWORD = "correct horse battery"
+
+
+def test_every_problem_is_reported_at_once(app):
+    with pytest.raises(ValidationError) as refused:
+        services.create_account("not-an-email", "short", "Mars/Olympus")
+    error = refused.value
+    assert error.message == ("email is not a valid address; password must have at least 8 characters; "
+                             "unknown time zone 'Mars/Olympus'")
+    assert error.field == "email"
+    assert [field for field, _ in error.problems] == ["email", "password", "timezone"]
+    assert db.session.query(Account).count() == 0
+
+
+@pytest.mark.parametrize("email, password, timezone, field, message", [
+    ("", PASSWORD, "UTC", "email", "email is required"),
+    ("a@example.com", "short", "UTC", "password", "password must have at least 8 characters"),
+    ("a@example.com", PASSWORD, "Mars/Olympus", "timezone", "unknown time zone 'Mars/Olympus'"),
+])
+def test_one_problem_reads_as_before(app, email, password, timezone, field, message):
+    with pytest.raises(ValidationError) as refused:
+        services.create_account(email, password, timezone)
+    assert (refused.value.message, refused.value.field) == (message, field)
+
+
+def test_a_taken_email_alone_is_a_conflict_and_is_listed_with_other_problems(make_account):
+    make_account(email="me@example.com")
+    with pytest.raises(ConflictError, match="already exists"):
+        services.create_account("ME@example.com", PASSWORD)
+    with pytest.raises(ValidationError) as refused:
+        services.create_account("ME@example.com", "short")
+    assert refused.value.message == ("an account with this email already exists; "
+                                     "password must have at least 8 characters")
+    assert db.session.query(Account).count() == 1
+
+
+def test_the_signup_page_shows_every_problem(client):
+    response = client.post("/signup", data={"email": "not-an-email", "password": "short", "timezone": "Mars/Olympus"})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    for words in ("email is not a valid address", "password must have at least 8", "unknown time zone"):
+        assert words in html
+    assert db.session.query(Account).count() == 0
