@@ -465,10 +465,17 @@ def _bucket(status: int) -> str:
 
 def paket_stats(paket: Paket) -> dict[str, int]:
     """total, pending, taken (2/3), sent, delivered, failed, opted_out, cancelled; the buckets sum to total."""
-    counts = dict.fromkeys(STAT_BUCKETS, 0)
-    rows = db.session.execute(
-        select(Message.status, func.count()).where(Message.paket_id == paket.id).group_by(Message.status)
-    )
-    for status, count in rows:
-        counts[_bucket(status)] += count
-    return {"total": sum(counts.values()), **counts}
+    return paket_stats_by_id([paket.id])[paket.id]
+
+
+def paket_stats_by_id(paket_ids: list[int]) -> dict[int, dict[str, int]]:
+    """``paket_stats`` of several newsletters from one ``GROUP BY``; every id given gets an entry."""
+    counts = {paket_id: dict.fromkeys(STAT_BUCKETS, 0) for paket_id in paket_ids}
+    if paket_ids:
+        rows = db.session.execute(
+            select(Message.paket_id, Message.status, func.count())
+            .where(Message.paket_id.in_(paket_ids)).group_by(Message.paket_id, Message.status)
+        )
+        for paket_id, status, count in rows:
+            counts[paket_id][_bucket(status)] += count
+    return {paket_id: {"total": sum(buckets.values()), **buckets} for paket_id, buckets in counts.items()}

@@ -16,18 +16,19 @@ _FORM_FIELDS = {"time_to_send": "send_at", "tags": "tag_ids", "file": "image", "
 MAX_PREVIEW_TAGS = 200
 
 
-def _progress(paket: Paket, counts: queries.Totals) -> dict:
-    total = paket.total_recipients if paket.total_recipients is not None else sum(counts.counts.values())
-    done = counts["sent"] + counts["delivered"] + counts["failed"] + counts["cancelled"]
-    return {"total": total, "done": done, "counts": counts, "percent": round(100 * done / total) if total else 0}
+def _progress(paket: Paket, stats: dict[str, int]) -> dict:
+    """The progress bar's figures, from the newsletter's ``paket_stats`` (the page's one count of its messages)."""
+    total = paket.total_recipients if paket.total_recipients is not None else stats["total"]
+    done = stats["sent"] + stats["delivered"] + stats["failed"] + stats["opted_out"] + stats["cancelled"]
+    return {"total": total, "done": done, "stats": stats, "percent": round(100 * done / total) if total else 0}
 
 
 @bp.route("/newsletters")
 @login_required
 def newsletters():
     pakets = queries.account_pakets(me())
-    counts = queries.paket_counts([p.id for p in pakets])
-    rows = [(p, _progress(p, counts.get(p.id, queries.Totals()))) for p in pakets]
+    stats = campaigns.paket_stats_by_id([p.id for p in pakets])
+    rows = [(p, _progress(p, stats[p.id])) for p in pakets]
     return render_template("web/newsletters.html", rows=rows, refresh=any(p.status in ("scheduled", "running")
                                                                           for p in pakets))
 
@@ -70,9 +71,8 @@ def newsletter_preview():
 @login_required
 def newsletter(paket_id: int):
     paket = owned(Paket, paket_id)
-    progress = _progress(paket, queries.paket_counts([paket.id]).get(paket.id, queries.Totals()))
-    return render_template("web/newsletter.html", paket=paket, progress=progress,
-                           stats=campaigns.paket_stats(paket),
+    stats = campaigns.paket_stats(paket)
+    return render_template("web/newsletter.html", paket=paket, progress=_progress(paket, stats), stats=stats,
                            as_sent=campaigns.body_as_sent(paket.body, campaigns.media_url_now(paket)))
 
 

@@ -212,19 +212,6 @@ def contact_names(account: Account, phones: list[str]) -> dict[str, str]:
     ).all())
 
 
-def paket_counts(paket_ids: list[int]) -> dict[int, Totals]:
-    """Per newsletter, its messages by dashboard group (for progress bars)."""
-    if not paket_ids:
-        return {}
-    result: dict[int, Totals] = defaultdict(Totals)
-    for paket_id, status, count in db.session.execute(
-        select(Message.paket_id, Message.status, func.count())
-        .where(Message.paket_id.in_(paket_ids)).group_by(Message.paket_id, Message.status)
-    ):
-        result[paket_id].counts[group_of(status)] += count
-    return dict(result)
-
-
 def account_pakets(account: Account) -> list[Paket]:
     return list(db.session.scalars(
         select(Paket).where(Paket.account_id == account.id).order_by(Paket.created_at.desc(), Paket.id.desc())

@@ -242,6 +242,20 @@ def test_opt_out_after_fan_out_withdraws_the_message_and_stats_add_up(owner, dev
                      "opted_out": 1, "cancelled": 0}
 
 
+def test_stats_of_several_newsletters_in_one_call_match_each_ones_stats(owner, device):
+    vip, berlin = make_tag(owner, "VIP"), make_tag(owner, "Berlin")
+    bulk_contacts(owner, {"+491111": [vip.id], "+492222": [vip.id, berlin.id], "+493333": [berlin.id]})
+    first, second = started(owner, device, [vip]), started(owner, device, [berlin])
+    draft = new_paket(owner, device, [vip], schedule=False)
+    messages_of(first)[0].status = statuses.DELIVERED
+    db.session.commit()
+    by_id = services.paket_stats_by_id([first.id, second.id, draft.id])
+    assert by_id == {p.id: services.paket_stats(p) for p in (first, second, draft)}
+    assert (by_id[first.id]["delivered"], by_id[first.id]["pending"], by_id[second.id]["pending"]) == (1, 1, 2)
+    assert by_id[draft.id] == dict.fromkeys(["total", *services.STAT_BUCKETS], 0)
+    assert services.paket_stats_by_id([]) == {}
+
+
 def test_finish_completed_only_when_nothing_is_left_to_send(owner, device):
     tag = make_tag(owner, "VIP")
     bulk_contacts(owner, {"+491111": [tag.id], "+492222": [tag.id]})

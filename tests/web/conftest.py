@@ -1,9 +1,11 @@
 """Dashboard fixtures: a signed-in client, and a second account owning one object of every kind."""
 import secrets
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from flask import g
+from sqlalchemy import event
 
 from smsplatform.accounts import services as accounts
 from smsplatform.campaigns import services as campaigns
@@ -35,6 +37,26 @@ def add_incoming(account, device, phone, text, at=None) -> Message:
     db.session.add(message)
     db.session.flush()
     return message
+
+
+@contextmanager
+def statements():
+    """The SQL statements run inside the block, to pin how a page reads the database."""
+    seen: list[str] = []
+
+    def record(_connection, _cursor, statement, _parameters, _context, _executemany):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def message_counts(seen: list[str]) -> list[str]:
+    """The statements among ``seen`` that count messages by some grouping."""
+    return [s for s in seen if "FROM messages" in s and "GROUP BY" in s]
 
 
 @pytest.fixture(autouse=True)

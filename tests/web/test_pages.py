@@ -12,7 +12,7 @@ from smsplatform.messaging import statuses as st
 from smsplatform.messaging.service import accept_messages
 from smsplatform.models import Account, ApiToken, Contact, Device, Message, Paket, PairingCode
 from smsplatform.timeutil import utcnow
-from tests.web.conftest import add_device, add_incoming
+from tests.web.conftest import add_device, add_incoming, message_counts, statements
 
 
 def tiny_png() -> bytes:
@@ -388,6 +388,32 @@ def test_newsletter_create_preview_actions_progress(web, me, device):
     assert paket.status == "cancelled"
     assert "2 / 2 done" in web.get(f"/newsletters/{paket.id}").get_data(as_text=True)
     assert web.post(f"/newsletters/{paket.id}/explode").status_code == 404
+
+
+def test_newsletter_progress_and_stats_come_from_one_count(web, me, device):
+    from smsplatform.campaigns import services as campaigns
+
+    tag = contacts.create_tag(me, "VIP")
+    for i in range(7):
+        contacts.create_contact(me, f"+49151000000{i:02d}", "", [tag.id])
+    paket = campaigns.create_paket(me, title="Sale", body="Hi", device_id=device.id, sim=0, tag_ids=[tag.id],
+                                   time_to_send=None)
+    campaigns.start_due_newsletters()
+    rows = db.session.query(Message).filter_by(paket_id=paket.id).order_by(Message.id).all()
+    for row, status in zip(rows, [st.DELIVERED, st.SENT, st.TAKEN, st.FAILED_GENERIC, st.OPTED_OUT, st.CANCELLED]):
+        row.status = status  # the seventh stays pending
+    db.session.commit()
+
+    with statements() as seen:
+        page = web.get(f"/newsletters/{paket.id}").get_data(as_text=True)
+    assert len(message_counts(seen)) == 1, message_counts(seen)
+    assert "5 / 7 done (71 %) · 1 delivered · 1 sent · 1 failed · 2 pending · 2 withdrawn" in page
+    assert ("total 7 · pending 1 · taken 1 · sent 1 · delivered 1 · failed 1 · opted out 1 · cancelled 1"
+            in page)
+    with statements() as seen:
+        listing = web.get("/newsletters").get_data(as_text=True)
+    assert len(message_counts(seen)) == 1, message_counts(seen)
+    assert "5 / 7 done (71 %)" in listing
 
 
 def test_timezone_is_applied_to_shown_times(web, me, device):
