@@ -159,7 +159,7 @@ def getsmsstatus(params, files, account):
 @legacy_method("savetag")
 def savetag(params, files, account):
     title = schemas.SaveTagSchema().load(params)["title"]
-    return ok("Ok", tag_id=save_tag(account, title.strip()).id)
+    return ok("Ok", tag_id=save_tag(account, title).id)
 
 
 @legacy_method("savecontact")

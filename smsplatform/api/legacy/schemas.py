@@ -2,6 +2,11 @@
 
 Fields accept what legacy clients send: numbers as strings or JSON numbers, ``true``, and empty
 values for optional parameters. Errors become one ``ValidationError`` naming the field.
+
+Limits a service defines (tag and newsletter titles, contact names, phone numbers, slots) are the
+service's alone: a schema either refers to its constant or leaves the check to it, so the legacy
+API and the dashboard accept exactly the same values. The lengths left here (dates, zone names) guard
+only what this edge echoes back in its errors.
 """
 from marshmallow import EXCLUDE, Schema, fields
 from marshmallow import ValidationError as SchemaError
@@ -85,7 +90,7 @@ class ListSmsSchema(LegacySchema):
     enddate = LegacyText(max_length=40)
     sim = LegacyInt(minimum=0, maximum=MAX_SLOT)
     customerid = LegacyInt(minimum=-(2 ** 63), maximum=2 ** 63 - 1)
-    phone = LegacyText(max_length=64)
+    phone = LegacyText()  # its length: phones.normalize_phone
     onlycount = LegacyFlag()
     orderbydesc = LegacyFlag()
     timezone = LegacyText(max_length=64)
@@ -107,17 +112,17 @@ class TimezoneSchema(LegacySchema):
 
 
 class SaveTagSchema(LegacySchema):
-    title = LegacyText(max_length=100, **required())
+    title = LegacyText(**required())  # its length: contacts.services.clean_tag_title
 
 
 class SaveContactSchema(LegacySchema):
-    phone = LegacyText(max_length=64, **required())
+    phone = LegacyText(**required())  # its length: phones.normalize_phone
     tag_id = LegacyInt(minimum=1)
-    name = LegacyText(max_length=255)
+    name = LegacyText()  # its length: contacts.services.clean_name
 
 
 class SavePaketSchema(LegacySchema):
-    title = LegacyText(max_length=255, **required())
+    title = LegacyText(**required())  # its length: campaigns.services.create_paket
     body = LegacyText(**required())
     device_id = LegacyInt(minimum=1, **required())
     tags = fields.Raw(allow_none=True, load_default=None)
