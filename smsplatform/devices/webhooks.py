@@ -79,7 +79,7 @@ def handle_webhook(device_id: int, raw_body: bytes, signature: str | None, times
         return "duplicate"
     touch(device, None, now=now)
     if event == "sms:received":
-        queue.record_incoming(device, **incoming)
+        queue.record_incoming(device, **incoming, now=now)
     else:
         state, time_field = STATE_EVENTS[event]
         recipient = {"phoneNumber": payload.get("phoneNumber"), "state": state}

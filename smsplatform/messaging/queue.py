@@ -278,19 +278,16 @@ def redeliver_or_fail_unacknowledged(config, now: datetime | None = None) -> dic
 
 
 def record_incoming(device: Device, *, phone: str, text: str, received_at: datetime, external_id: str,
-                    sim: int = 0) -> Message | None:
+                    sim: int = 0, now: datetime | None = None) -> Message | None:
     """Store an SMS the phone received (status 5), once per (device, external id); then opt-out handling.
 
-    Returns None for a repeat. A sender that is not a phone number (an alphanumeric sender id) is
-    kept as sent.
+    Returns None for a repeat. The unique key (device, external id) decides: the row is inserted inside
+    a SAVEPOINT, and a violation rolls back only that, so the caller's transaction goes on. A report
+    racing the same SMS in another transaction waits for it (MariaDB) and is then refused the same way.
+    A sender that is not a phone number (an alphanumeric sender id) is kept as sent.
     """
-    now = utcnow()
+    now = now or utcnow()
     external_id = str(external_id)[:64]
-    seen = db.session.scalar(
-        select(Message.id).where(Message.device_id == device.id, Message.external_id == external_id)
-    )
-    if seen is not None:
-        return None
     account = db.session.get(Account, device.account_id)
     raw = str(phone or "")[:64]
     try:
@@ -309,6 +306,6 @@ def record_incoming(device: Device, *, phone: str, text: str, received_at: datet
         with db.session.begin_nested():
             db.session.add(message)
     except IntegrityError:
-        return None  # the same SMS arrived through a concurrent request
+        return None  # this SMS is already stored (a repeated or concurrent report)
     optout.handle_incoming(account, number, body, now)
     return message

@@ -1,0 +1,156 @@
+"""Incoming SMS (``queue.record_incoming``): once per (device, external id), at the caller's clock.
+
+A repeat is refused by the unique key inside a SAVEPOINT, so the caller's transaction — the webhook
+request's — goes on and commits what else it did.
+"""
+import json
+import threading
+import time
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from smsplatform.devices import webhooks
+from smsplatform.extensions import db
+from smsplatform.messaging import queue
+from smsplatform.models import Contact, Device, Message
+from tests.conftest import database_is_mariadb
+from tests.devices.helpers import pair
+
+NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
+RECEIVED = datetime(2026, 3, 4, 5, 6, 1, tzinfo=timezone.utc)
+
+
+def _incoming(device, external_id="sms-1", text="hi", **extra):
+    return queue.record_incoming(device, phone="+15550001111", text=text, received_at=RECEIVED,
+                                 external_id=external_id, **extra)
+
+
+def _messages():
+    return db.session.scalar(select(func.count()).select_from(Message))
+
+
+def _contact(account, phone):
+    contact = Contact(account_id=account.id, phone=phone, phone_raw=phone)
+    db.session.add(contact)
+    db.session.flush()
+    return contact
+
+
+def test_a_repeated_report_is_stored_once_and_the_transaction_goes_on(app, account):
+    device, _ = pair(account[0])
+    assert _incoming(device) is not None
+    db.session.commit()
+    # a later request: something else first, then the same SMS again, then something else
+    _contact(account[0], "+15550002222")
+    assert _incoming(device, text="hi again") is None
+    _contact(account[0], "+15550003333")
+    db.session.commit()
+    assert _messages() == 1 and db.session.scalar(select(Message.body)) == "hi"
+    assert db.session.scalar(select(func.count()).select_from(Contact)) == 2
+    # the same external id on another device is another SMS
+    other, _ = pair(account[0], name="other")
+    assert _incoming(other) is not None
+
+
+def test_the_given_clock_is_the_stored_time(app, account):
+    device, _ = pair(account[0])
+    message = _incoming(device, text="STOP", now=NOW)
+    db.session.commit()
+    db.session.refresh(message)
+    assert (message.created_at, message.updated_at, message.received_at) == (NOW, NOW, RECEIVED)
+    contact = db.session.scalar(select(Contact).where(Contact.phone == "+15550001111"))
+    assert contact.opted_out and contact.opted_out_at == NOW
+
+
+def test_the_webhook_stores_an_incoming_sms_at_its_own_clock(app, account):
+    device, _ = pair(account[0])
+    raw = json.dumps({"id": "evt-1", "event": "sms:received", "payload": {
+        "messageId": "m1", "message": "Hello", "phoneNumber": "+15559876543",
+        "receivedAt": "2026-03-04T05:06:01.000Z"}}).encode()
+    timestamp = str(int(NOW.timestamp()))
+    signature = webhooks.signature_for(device.webhook_signing_key, raw, timestamp)
+    assert webhooks.handle_webhook(device.id, raw, signature, timestamp, app.config, now=NOW) == "stored"
+    db.session.commit()
+    assert db.session.execute(select(Message.created_at, Message.received_at)).one() == (NOW, RECEIVED)
+
+
+def _in_threads(app, *targets):
+    """Run each target in its own thread and app context (own session and connection); their results."""
+    results, errors = [None] * len(targets), []
+
+    def worker(index, target):
+        with app.app_context():
+            try:
+                results[index] = target()
+            except Exception as exc:  # surfaced below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(i, t)) for i, t in enumerate(targets)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    return results
+
+
+@pytest.mark.skipif(not database_is_mariadb(), reason="concurrent writers need MariaDB; SQLite serialises them")
+def test_concurrent_duplicates_store_once_without_an_error(app, account):
+    device, _ = pair(account[0])
+    device_id, account_id = device.id, account[0].id
+    barrier = threading.Barrier(8)
+
+    def report(index):
+        def run():
+            own = db.session.get(Device, device_id)
+            barrier.wait()
+            _contact(own.account, f"+1555000{index:04d}")  # the request's other work still commits
+            stored = _incoming(own) is not None
+            db.session.commit()
+            return stored
+        return run
+
+    results = _in_threads(app, *(report(i) for i in range(8)))
+    assert sorted(results) == [False] * 7 + [True]
+    db.session.commit()
+    assert _messages() == 1
+    assert db.session.scalar(select(func.count()).select_from(Contact).where(Contact.account_id == account_id)) == 8
+
+
+@pytest.mark.skipif(not database_is_mariadb(), reason="concurrent writers need MariaDB; SQLite serialises them")
+def test_a_duplicate_waiting_on_an_uncommitted_insert_is_refused_once_that_commits(app, account):
+    """The race the unique key decides: the second insert waits for the first transaction, then fails
+    as a duplicate, and only its SAVEPOINT is rolled back."""
+    device, _ = pair(account[0])
+    device_id = device.id
+    inserted, release, started = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        stored = _incoming(db.session.get(Device, device_id))
+        inserted.set()
+        release.wait(timeout=60)
+        db.session.commit()
+        return stored is not None
+
+    def second():
+        own = db.session.get(Device, device_id)
+        inserted.wait(timeout=60)
+        _contact(own.account, "+15550009999")
+        started.set()
+        stored = _incoming(own, text="the same SMS, reported twice")
+        db.session.commit()
+        return stored is not None
+
+    def conductor():
+        started.wait(timeout=60)
+        time.sleep(0.5)  # the second insert is now waiting on the first one's row lock
+        release.set()
+
+    assert _in_threads(app, first, second, conductor) == [True, False, None]
+    db.session.commit()
+    assert _messages() == 1 and db.session.scalar(select(Message.body)) == "hi"
+    assert db.session.scalar(select(func.count()).select_from(Contact)) == 1
