@@ -4,6 +4,7 @@ States and the only allowed moves (anything else is a ConflictError)::
 
     draft → scheduled → running → finished       scheduled → draft (unschedule)
     running ⇄ paused                             draft, scheduled, running, paused → cancelled
+    draft, scheduled → scheduled for now (start now)
 
 ``savepaket`` creates a newsletter *scheduled* (at once or at ``time_to_send``); the scheduler job
 ``start_due_newsletters`` (every few seconds) claims each due one with a conditional
@@ -152,6 +153,16 @@ def schedule_paket(account: Account, paket_id, time_to_send=None, now: datetime 
     now = now or utcnow()
     when = parse_time_to_send(account, time_to_send) or now
     _move(paket, SCHEDULED, now, time_to_send=when)
+    return paket
+
+
+def start_paket_now(account: Account, paket_id, now: datetime | None = None) -> Paket:
+    """"Start now": a draft, or a newsletter scheduled for later, becomes scheduled for now; the scheduler
+    starts it within seconds. One conditional move, so a newsletter that started meanwhile stays running
+    (ConflictError) instead of passing through draft."""
+    paket = get_paket(account, paket_id)
+    now = now or utcnow()
+    _move(paket, SCHEDULED, now, sources=[DRAFT, SCHEDULED], time_to_send=now)
     return paket
 
 

@@ -12,6 +12,14 @@ from smsplatform.web.forms import NewsletterForm, opts, show_error
 from smsplatform.web.uploads import store_upload
 
 ACTIONS = ("start", "unschedule", "pause", "resume", "cancel")
+# The buttons a newsletter shows in each state (the services refuse any other move), and the states in
+# which its pages refresh themselves.
+_ACTIONS_IN = {
+    "start": (campaigns.DRAFT, campaigns.SCHEDULED), "unschedule": (campaigns.SCHEDULED,),
+    "pause": (campaigns.RUNNING,), "resume": (campaigns.PAUSED,),
+    "cancel": (campaigns.DRAFT, campaigns.SCHEDULED, campaigns.RUNNING, campaigns.PAUSED),
+}
+_CHANGING = (campaigns.SCHEDULED, campaigns.RUNNING)
 _FORM_FIELDS = {"time_to_send": "send_at", "tags": "tag_ids", "file": "image", "media": "image"}
 MAX_PREVIEW_TAGS = 200
 
@@ -29,8 +37,7 @@ def newsletters():
     pakets = queries.account_pakets(me())
     stats = campaigns.paket_stats_by_id([p.id for p in pakets])
     rows = [(p, _progress(p, stats[p.id])) for p in pakets]
-    return render_template("web/newsletters.html", rows=rows, refresh=any(p.status in ("scheduled", "running")
-                                                                          for p in pakets))
+    return render_template("web/newsletters.html", rows=rows, refresh=any(p.status in _CHANGING for p in pakets))
 
 
 @bp.route("/newsletters/new", methods=["GET", "POST"])
@@ -50,7 +57,7 @@ def new_newsletter():
                 schedule=request.form.get("intent") != "draft", media=media,
             )
         if saved.ok:
-            flash("Newsletter saved" + (" and scheduled." if paket.status == "scheduled" else "."), "success")
+            flash("Newsletter saved" + (" and scheduled." if paket.status == campaigns.SCHEDULED else "."), "success")
             return redirect(url_for("web.newsletter", paket_id=paket.id))
     return render_template("web/newsletter_form.html", form=form), 400 if form.errors else 200
 
@@ -73,6 +80,8 @@ def newsletter(paket_id: int):
     paket = owned(Paket, paket_id)
     stats = campaigns.paket_stats(paket)
     return render_template("web/newsletter.html", paket=paket, progress=_progress(paket, stats), stats=stats,
+                           actions=[a for a in ACTIONS if paket.status in _ACTIONS_IN[a]],
+                           refresh=paket.status in _CHANGING,
                            as_sent=campaigns.body_as_sent(paket.body, campaigns.media_url_now(paket)))
 
 
@@ -89,15 +98,8 @@ def newsletter_action(paket_id: int, action: str):
     return redirect(url_for("web.newsletter", paket_id=paket.id))
 
 
-def _start_now(account, paket: Paket) -> None:
-    """Draft or scheduled for later → scheduled for now (the scheduler starts it within seconds)."""
-    if paket.status == campaigns.SCHEDULED:
-        campaigns.unschedule_paket(account, paket.id)
-    campaigns.schedule_paket(account, paket.id)
-
-
 _ACTION_CALLS = {
-    "start": _start_now,
+    "start": lambda account, paket: campaigns.start_paket_now(account, paket.id),
     "unschedule": lambda account, paket: campaigns.unschedule_paket(account, paket.id),
     "pause": lambda account, paket: campaigns.pause_paket(account, paket.id),
     "resume": lambda account, paket: campaigns.resume_paket(account, paket.id),

@@ -131,6 +131,45 @@ def test_only_valid_transitions_are_allowed(owner, device):
         assert "is cancelled" in error.value.message
 
 
+def test_start_now_schedules_a_draft_or_a_later_newsletter_for_now(owner, device, make_account):
+    tag = make_tag(owner, "VIP")
+    bulk_contacts(owner, {"+491111": [tag.id]})
+    now = utcnow().replace(microsecond=0)
+    draft = new_paket(owner, device, [tag], schedule=False)
+    later = new_paket(owner, device, [tag], time_to_send="2099-01-01 10:00")
+    for paket in (draft, later):
+        assert services.start_paket_now(owner, paket.id, now=now) is paket
+        assert (paket.status, paket.time_to_send, paket.updated_at) == (services.SCHEDULED, now, now)
+    db.session.commit()
+    assert services.start_due_newsletters(now=now) == 2  # the scheduler's next run starts both
+    db.session.commit()
+
+    running = draft
+    with pytest.raises(ConflictError, match="is running; it cannot become scheduled"):
+        services.start_paket_now(owner, running.id)
+    services.cancel_paket(owner, later.id)
+    with pytest.raises(ConflictError, match="is cancelled"):
+        services.start_paket_now(owner, later.id)
+    db.session.commit()
+    db.session.expire_all()
+    assert (running.status, later.status) == (services.RUNNING, services.CANCELLED)
+    other, _token = make_account(email="other@example.com")
+    with pytest.raises(NotFoundError):
+        services.start_paket_now(other, draft.id)
+
+
+def test_start_now_is_one_move_a_newsletter_started_meanwhile_stays_running(owner, device):
+    """The state is read by the conditional UPDATE itself: a newsletter the scheduler claimed after the
+    page was shown (its object still says 'scheduled') is refused, never sent back through draft."""
+    paket = new_paket(owner, device, [make_tag(owner, "VIP")], time_to_send="2099-01-01 10:00")
+    assert paket.status == services.SCHEDULED
+    db.session.execute(update(Paket).where(Paket.id == paket.id).values(status=services.RUNNING)
+                       .execution_options(synchronize_session=False))  # the scheduler, in another process
+    with pytest.raises(ConflictError, match="is running"):
+        services.start_paket_now(owner, paket.id)
+    assert paket.status == services.RUNNING
+
+
 # Start and fan-out --------------------------------------------------------------------------------
 
 def test_start_due_starts_only_due_newsletters_once(owner, device):

@@ -416,6 +416,37 @@ def test_newsletter_progress_and_stats_come_from_one_count(web, me, device):
     assert "5 / 7 done (71 %)" in listing
 
 
+def test_newsletter_buttons_follow_its_state_and_start_now_moves_a_later_one_to_now(web, me, device):
+    from smsplatform.campaigns import services as campaigns
+
+    tag = contacts.create_tag(me, "VIP")
+    contacts.create_contact(me, "+4915100000001", "", [tag.id])
+    paket = campaigns.create_paket(me, title="Sale", body="Hi", device_id=device.id, sim=0, tag_ids=[tag.id],
+                                   time_to_send="2099-01-01 10:00")
+    db.session.commit()
+
+    def buttons() -> list[str]:
+        html = web.get(f"/newsletters/{paket.id}").get_data(as_text=True)
+        return re.findall(rf'action="/newsletters/{paket.id}/(\w+)"', html)
+
+    assert buttons() == ["start", "unschedule", "cancel"]
+    before = utcnow()
+    assert web.post(f"/newsletters/{paket.id}/start").status_code == 302
+    db.session.expire_all()
+    assert paket.status == campaigns.SCHEDULED and before <= paket.time_to_send <= utcnow()
+    assert "Newsletter scheduled to start now." in web.get(f"/newsletters/{paket.id}").get_data(as_text=True)
+    web.post(f"/newsletters/{paket.id}/unschedule")
+    assert buttons() == ["start", "cancel"]
+    web.post(f"/newsletters/{paket.id}/start")
+    campaigns.start_due_newsletters()
+    db.session.commit()
+    assert buttons() == ["pause", "cancel"]
+    web.post(f"/newsletters/{paket.id}/pause")
+    assert buttons() == ["resume", "cancel"]
+    web.post(f"/newsletters/{paket.id}/cancel")
+    assert buttons() == []
+
+
 def test_timezone_is_applied_to_shown_times(web, me, device):
     me.timezone = "Asia/Kolkata"
     message = add_incoming(me, device, "+4915100000001", "hi")
