@@ -1,4 +1,6 @@
 """``flask devices …``: pairing and device administration, each command printing one JSON object."""
+from contextlib import contextmanager
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -12,6 +14,17 @@ from smsplatform.extensions import db
 from smsplatform.timeutil import iso_millis
 
 
+@contextmanager
+def unit_of_work():
+    """A command's one commit: the block's work is committed, or on a domain error rolled back,
+    printed as ``{"error": …}`` and the command exits with status 1 (``cli_output.fail``)."""
+    try:
+        yield
+        db.session.commit()
+    except DomainError as error:
+        fail(error)
+
+
 @click.group("devices")
 def devices_cli():
     """Pair phones with accounts, list and revoke them."""
@@ -22,12 +35,9 @@ def devices_cli():
 @with_appcontext
 def pairing_code(email):
     """A one-time code to type into the app ("Sign in" → "By code")."""
-    try:
+    with unit_of_work():
         account = get_account_by_email(email)
         code, row = pairing.create_pairing_code(account, current_app.config["PAIRING_CODE_TTL_SECONDS"])
-        db.session.commit()
-    except DomainError as error:
-        fail(error)
     emit({"code": code, "expires_at": iso_millis(row.expires_at)})
 
 
@@ -36,12 +46,9 @@ def pairing_code(email):
 @with_appcontext
 def enrolment_token(email):
     """Rotate the account's enrolment token (the app's "Private Token"); the old one stops working."""
-    try:
+    with unit_of_work():
         account = get_account_by_email(email)
         token = pairing.rotate_enrolment_token(account)
-        db.session.commit()
-    except DomainError as error:
-        fail(error)
     emit({"email": account.email, "enrolment_token": token})
 
 
@@ -50,16 +57,15 @@ def enrolment_token(email):
 @with_appcontext
 def list_command(email):
     """The account's paired devices."""
-    try:
+    with unit_of_work():  # read-only: shaped before the (empty) commit expires what was read
         account = get_account_by_email(email)
-    except DomainError as error:
-        fail(error)
-    emit({"email": account.email, "devices": [
-        {"id": d.id, "name": d.name, "app_version": d.app_version, "last_seen_at": iso_millis(d.last_seen_at),
-         "online": is_online(d, current_app.config), "sim_cards": d.sim_cards or [],
-         "extra_slots": sorted(d.slot_list())}
-        for d in list_devices(account)
-    ]})
+        listing = {"email": account.email, "devices": [
+            {"id": d.id, "name": d.name, "app_version": d.app_version, "last_seen_at": iso_millis(d.last_seen_at),
+             "online": is_online(d, current_app.config), "sim_cards": d.sim_cards or [],
+             "extra_slots": sorted(d.slot_list())}
+            for d in list_devices(account)
+        ]}
+    emit(listing)
 
 
 @devices_cli.command("revoke")
@@ -68,9 +74,6 @@ def list_command(email):
 @with_appcontext
 def revoke(email, device_id):
     """Unpair a device: its token stops working at once; its waiting messages are cancelled."""
-    try:
+    with unit_of_work():
         device = services.revoke_device(get_account_by_email(email), device_id)
-        db.session.commit()
-    except DomainError as error:
-        fail(error)
     emit({"id": device.id, "revoked_at": iso_millis(device.revoked_at)})
