@@ -172,7 +172,8 @@ def timeline(message: Message) -> list[tuple[datetime, str, str | None]]:
 
 
 def conversations(account: Account, page: int) -> Page:
-    """Numbers that wrote to the account, newest incoming first, each with its latest incoming text."""
+    """Numbers that wrote to the account, newest incoming first, each with its count and latest incoming text;
+    paged and counted in the database (one page of numbers, one latest message per number read)."""
     last = func.max(Message.created_at).label("last_at")
     query = (
         select(Message.phone, last, func.count().label("count"))
@@ -182,18 +183,26 @@ def conversations(account: Account, page: int) -> Page:
     )
     result = paginate(query, page, scalars=False)
     phones = [row.phone for row in result.items]
-    latest: dict[str, Message] = {}
-    if phones:
-        for message in db.session.scalars(
-            select(Message)
-            .where(Message.account_id == account.id, Message.status == st.INCOMING, Message.phone.in_(phones))
-            .order_by(Message.created_at.desc(), Message.id.desc())
-        ):
-            latest.setdefault(message.phone, message)
+    latest = _latest_incoming(account, phones)
     names = contact_names(account, phones)
     result.items = [(row.phone, row.last_at, row.count, latest.get(row.phone), names.get(row.phone))
                     for row in result.items]
     return result
+
+
+def _latest_incoming(account: Account, phones: list[str]) -> dict[str, Message]:
+    """Each number's newest incoming message: ranked per number in the database, one row per number read."""
+    if not phones:
+        return {}
+    rank = func.row_number().over(partition_by=Message.phone,
+                                  order_by=(Message.created_at.desc(), Message.id.desc())).label("rank")
+    ranked = (
+        select(Message.id, rank)
+        .where(Message.account_id == account.id, Message.status == st.INCOMING, Message.phone.in_(phones))
+        .subquery()
+    )
+    rows = db.session.scalars(select(Message).join(ranked, Message.id == ranked.c.id).where(ranked.c.rank == 1))
+    return {message.phone: message for message in rows}
 
 
 def conversation(account: Account, phone: str, limit: int = 500) -> list[Message]:

@@ -6,6 +6,8 @@ import struct
 import zlib
 from datetime import timedelta
 
+from sqlalchemy import event
+
 from smsplatform.contacts import services as contacts
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses as st
@@ -255,6 +257,37 @@ def test_inbox_groups_conversations_newest_first_and_replies(web, me, device):
     assert response.status_code == 400 and error_for(response.get_data(as_text=True), "body")
     assert web.get("/inbox/conversation?phone=%2B4915177777777").status_code == 404
     assert web.get("/inbox/conversation").status_code == 404
+
+
+def test_a_large_inbox_shows_one_page_with_sql_totals_and_reads_one_message_per_number(web, me, device):
+    now = utcnow()
+    for i in range(60):  # 60 numbers with one message each, older than the chatty one
+        add_incoming(me, device, f"+49151000{i:05d}", f"single {i}", now - timedelta(hours=2, minutes=i))
+    for i in range(40):  # one number wrote 40 times; the newest (two at the same second) lead the inbox
+        add_incoming(me, device, "+4915199999999", f"chat {i}", now - timedelta(minutes=40 - i) if i < 39
+                     else now - timedelta(minutes=2))
+    db.session.commit()
+    db.session.expunge_all()
+
+    loaded = []
+
+    def count_load(message, _context):
+        loaded.append(message.id)
+
+    event.listen(Message, "load", count_load)
+    try:
+        html = web.get("/inbox").get_data(as_text=True)
+    finally:
+        event.remove(Message, "load", count_load)
+    assert "Page 1 of 2 (61 in all)" in html
+    assert html.count('<a href="/inbox/conversation?phone=') == 50
+    assert "40 received" in html and html.count("1 received") == 49
+    assert "chat 39" in html and "chat 38" not in html  # the newest, by id among equal times
+    assert "single 0" in html and "single 48" in html and "single 49" not in html
+    assert len(loaded) <= 50, len(loaded)
+    page2 = web.get("/inbox?page=2").get_data(as_text=True)
+    assert "Page 2 of 2 (61 in all)" in page2 and page2.count('<a href="/inbox/conversation?phone=') == 11
+    assert "single 49" in page2 and "single 59" in page2
 
 
 def test_contacts_add_edit_search_bulk_and_opt_out_visible(web, me):
