@@ -100,6 +100,6 @@ def _remove_form(account, dev: Device) -> RemoveDeviceForm:
 
 
 def _device_page(dev: Device, form, remove_form):
-    totals = queries.totals(me())[1].get(dev.id, queries.Totals())
+    totals = queries.device_totals(me(), dev.id)
     return render_template("web/device.html", device=dev, form=form, remove_form=remove_form, totals=totals,
                            online=is_online(dev, current_app.config))

@@ -59,6 +59,18 @@ def totals(account: Account) -> tuple[Totals, dict[int | None, Totals]]:
     return overall, dict(per_device)
 
 
+def device_totals(account: Account, device_id: int) -> Totals:
+    """One device's messages by dashboard group (its page), counted over that device's rows only."""
+    result = Totals()
+    for status, count in db.session.execute(
+        select(Message.status, func.count())
+        .where(Message.account_id == account.id, Message.device_id == device_id)
+        .group_by(Message.status)
+    ):
+        result.counts[group_of(status)] += count
+    return result
+
+
 def _hour_bucket(column):
     if db.session.get_bind().dialect.name == "sqlite":
         return func.strftime("%Y-%m-%d %H", column)

@@ -134,6 +134,29 @@ def test_devices_list_add_settings(web, me, device, app):
     assert web.get("/devices/999999").status_code == 404
 
 
+def test_device_page_totals_that_device_only(web, me, device):
+    other = add_device(me, name="Backup")
+    for dev, statuses in [(device, [st.DELIVERED] * 3 + [st.SENT, st.FAILED_GENERIC, st.PENDING, st.PENDING]),
+                          (other, [st.SENT, st.TAKEN])]:
+        for status in statuses:
+            db.session.add(Message(account_id=me.id, device_id=dev.id, sendto="+4915100000001", phone="+4915100000001",
+                                   body="x", status=status, due_at=utcnow()))
+    add_incoming(me, device, "+4915100000002", "in")
+    for i in range(5):
+        add_incoming(me, other, f"+491510000001{i}", "in")
+    db.session.commit()
+
+    with statements() as seen:
+        html = web.get(f"/devices/{device.id}").get_data(as_text=True)
+    assert "Sent 4 · delivered 3 · failed 1 · pending 2 · received 1" in html
+    [count] = message_counts(seen)
+    assert "messages.device_id = " in count, count  # that device's rows, not the account's grouped by device
+    html = web.get(f"/devices/{other.id}").get_data(as_text=True)
+    assert "Sent 1 · delivered 0 · failed 0 · pending 1 · received 5" in html
+    listing = web.get("/devices").get_data(as_text=True)  # the list still shows each device's own figures
+    assert "<dd>4 / 1</dd>" in listing and "<dd>1 / 5</dd>" in listing
+
+
 def test_remove_device_moves_or_cancels_its_queue(web, me, device):
     other = add_device(me, name="Backup")
     db.session.commit()
