@@ -1,0 +1,54 @@
+"""savepaket hands ``time_to_send`` to the newsletter service as sent: one rule (the one messages use)
+reads it. The tag-id forms legacy clients send are pinned here too."""
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from smsplatform.extensions import db
+from smsplatform.models import Paket
+from smsplatform.timeutil import utcnow
+from tests.api.legacy.conftest import call, ok, refused, row_counts
+
+
+@pytest.fixture
+def paket_params(client, owner):
+    _, token, device = owner
+    tag_id = ok(call(client, "savetag", {"token": token, "title": "VIP"}))["tag_id"]
+    return {"token": token, "title": "Sale", "body": "20% off", "device_id": device.id, "tags": str(tag_id)}
+
+
+def saved(client, params, encoding="json") -> Paket:
+    return db.session.get(Paket, ok(call(client, "savepaket", params, encoding))["paket_id"])
+
+
+@pytest.mark.parametrize("value", ["0", 0, 0.0, "", "   ", None])
+def test_what_means_now_for_a_message_means_now_for_a_newsletter(client, owner, paket_params, value):
+    ok(call(client, "addsms", {"token": owner[1], "sendto": "+4915752982212", "body": "Hi",
+                               "device_id": owner[2].id, "timetosend": value}, "json"))
+    paket = saved(client, {**paket_params, "time_to_send": value})
+    assert utcnow() - timedelta(minutes=1) <= paket.time_to_send <= utcnow()
+
+
+@pytest.mark.parametrize("value", ["01.07.2031 10:00:00", "2031-07-01 10:00", "2031-07-01T12:00:00+02:00"])
+def test_dates_in_every_accepted_shape(client, paket_params, value):
+    assert saved(client, {**paket_params, "time_to_send": value}).time_to_send == datetime(2031, 7, 1, 10, 0,
+                                                                                          tzinfo=UTC)
+
+
+@pytest.mark.parametrize("value", [True, {"at": "2031-07-01"}, ["2031-07-01"], "someday", "31.02.2031 10:00:00"])
+def test_unreadable_times_are_refused_naming_the_field(client, paket_params, value):
+    before = row_counts()
+    refused(call(client, "savepaket", {**paket_params, "time_to_send": value}, "json"), "time_to_send")
+    assert row_counts() == before
+
+
+def test_tag_ids_in_every_form_legacy_clients_send(client, owner, paket_params):
+    token = owner[1]
+    a, b = (ok(call(client, "savetag", {"token": token, "title": t}))["tag_id"] for t in ("A", "B"))
+    for tags, encoding, expected in [
+        (f"{a},{b}", "form", [a, b]), (f" {a} , {b} ,, {a}", "query", [a, b]), (a, "json", [a]),
+        ([a, str(b)], "json", [a, b]), ([str(a), str(b), ""], "form", [a, b]), ([a, ""], "json", [a]),
+        (float(a), "json", [a]),
+    ]:
+        paket = saved(client, {**paket_params, "tags": tags}, encoding)
+        assert sorted(tag.id for tag in paket.tags) == expected, (tags, encoding)
