@@ -5,6 +5,7 @@ from flask_login import login_required
 from smsplatform.campaigns import services as campaigns
 from smsplatform.contacts.services import tags_with_counts
 from smsplatform.devices.queries import list_devices
+from smsplatform.errors import ValidationError
 from smsplatform.models import Paket
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me, owned, saving
@@ -68,7 +69,10 @@ def newsletter_preview():
     """The live preview: body rendered for a sample contact of the audience, its segments, the audience size."""
     body = (request.args.get("body") or "")[:5000]
     tag_ids = [t for t in request.args.getlist("tag_ids")[:MAX_PREVIEW_TAGS] if t.isdigit() and len(t) < 18]
-    shown = campaigns.preview_newsletter(me(), body, tag_ids, with_image=request.args.get("image") == "1")
+    try:
+        shown = campaigns.preview_newsletter(me(), body, tag_ids, with_image=request.args.get("image") == "1")
+    except ValidationError as exc:  # no tag chosen yet (the form asks as it loads): the script keeps its placeholder
+        return jsonify(message=exc.message), 400
     info = shown.preview.segments
     return jsonify(text=shown.preview.text, segments=info.segments, encoding=info.encoding, units=info.units,
                    audience=shown.audience, sample=shown.sample_phone)

@@ -401,6 +401,8 @@ def test_newsletter_create_preview_actions_progress(web, me, device):
     preview = web.get(f"/newsletters/preview?body=Hi+{{first_name|there}}&tag_ids={tag.id}").get_json()
     assert preview["audience"] == 2 and preview["segments"] == 1 and preview["text"].startswith("Hi ")
     assert web.get("/newsletters/preview?body=x&tag_ids=999999").status_code == 404
+    response = web.get("/newsletters/preview?body=x")  # what the form's script asks before a tag is ticked
+    assert response.status_code == 400 and "tags is required" in response.get_json()["message"]
 
     response = web.post("/newsletters/new", data={"title": "", "body": "", "device_id": device.id, "sim": 0,
                                                   "tag_ids": [tag.id]})
