@@ -1,8 +1,21 @@
 """Contacts and tags of one account: CRUD, tagging in bulk, search and counts.
 
-A contact is one normalised number per account (``uq_contacts_account_phone``); tag titles are unique
-per account ignoring case (``Tag.title_key``). Services flush; the caller commits.
+A contact is one normalised number per account (``uq_contacts_account_phone``). Tag titles are unique
+per account (``uq_tags_account_title`` on ``Tag.title_key``) ignoring case and accents: "Café", "CAFE"
+and "cafe" are one tag on every database (``tag_key`` is the rule). Saving such a title again
+(``savetag``, a CSV import) gives the existing tag, which keeps the title it was first saved with.
+
+Why accents do not count: MariaDB's ``utf8mb4_unicode_ci`` columns compare "café" = "cafe", so its
+unique index cannot hold both (accent-sensitive titles would need a binary column: a migration), and
+for users it is the better rule anyway: a client that drops accents (ASCII-only integrations, a
+spreadsheet export) still reaches the tag, and a newsletter's audience is never split between two
+look-alike tags. ``tag_key`` folds case and accents in Python, so SQLite, which compares bytes, agrees.
+MariaDB's collation equates a few titles more (hiragana and katakana, any two emoji); there its
+comparison, the one its unique index enforces, decides: the existing tag is given.
+Services flush; the caller commits.
 """
+import re
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import case, delete, func, insert, literal, or_, select
@@ -27,8 +40,24 @@ def normalize_contact_phone(account: Account, raw, field: str = "phone") -> Phon
     return normalize_phone(raw, account.default_region, field=field)
 
 
+# The combining diacritical marks that accented Latin, Greek and Cyrillic letters decompose into.
+_ACCENTS = re.compile("[\u0300-\u036f]")
+_KEY_LENGTH = Tag.__table__.c.title_key.type.length
+
+
 def tag_key(title: str) -> str:
-    return title.casefold()
+    """The form tag titles are compared in: two titles are the same tag when their keys are equal.
+
+    Unicode's compatibility caseless form (D146: "Ｃａｆé", "ﬁ" and "ß" spell out) without
+    accents (the marks of U+0300-U+036F: "é" is "e", "ё" is "е"; kana voicing marks and Indic vowel
+    signs are kept), spaces collapsed, cut to the column's length.
+    """
+    folded = _caseless(_caseless(unicodedata.normalize("NFD", title)))
+    return unicodedata.normalize("NFC", " ".join(_ACCENTS.sub("", folded).split()))[:_KEY_LENGTH]
+
+
+def _caseless(text: str) -> str:
+    return unicodedata.normalize("NFKD", text.casefold())
 
 
 def clean_tag_title(title) -> str:

@@ -24,6 +24,43 @@ def test_save_tag_is_case_insensitive_and_returns_the_existing_tag(owner):
     assert db.session.query(Tag).count() == 1
 
 
+@pytest.mark.parametrize("again", ["CAFE", "cafe", "Cafe", "café", "CAFÉ", "cafe\u0301", "Ｃａｆé", " café "])
+def test_titles_differing_in_case_or_accents_are_one_tag_on_every_database(owner, again):
+    first = services.save_tag(owner, "Café")
+    db.session.commit()
+    assert services.save_tag(owner, again).id == first.id
+    db.session.commit()
+    assert [tag.title for tag in db.session.query(Tag)] == ["Café"]
+
+
+def test_accent_variants_of_a_taken_title_conflict(owner):
+    services.create_tag(owner, "Café")
+    bar = services.create_tag(owner, "Bar")
+    with pytest.raises(ConflictError):
+        services.create_tag(owner, "cafe")
+    with pytest.raises(ConflictError):
+        services.rename_tag(owner, bar.id, "CAFE")
+    assert services.rename_tag(owner, bar.id, "Bär").title == "Bär"  # its own accent variant: allowed
+
+
+def test_other_letters_make_other_tags(owner):
+    titles = ["Cafe", "Caff", "Cafe 2", "が", "कुल", "कल"]
+    assert len({services.save_tag(owner, title).id for title in titles}) == len(titles)
+
+
+def test_tag_key_folds_case_accents_and_compatibility_forms():
+    assert {services.tag_key(t) for t in ["Straße", "STRASSE", "strasse"]} == {"strasse"}
+    assert services.tag_key("ﬁsh  Ёлка") == "fish елка"
+
+
+def test_a_title_that_spells_out_longer_than_its_column_is_saved(owner):
+    title = "ß" * services.MAX_TAG_TITLE  # its key, "ss" per letter, is cut to the column's length
+    assert services.tag_key(title) == "s" * services.MAX_TAG_TITLE
+    tag = services.save_tag(owner, title)
+    db.session.commit()
+    assert services.save_tag(owner, "ẞ" * services.MAX_TAG_TITLE).id == tag.id  # capital sharp s
+
+
 def test_tag_titles_are_per_account(owner, stranger):
     assert services.save_tag(owner, "VIP").id != services.save_tag(stranger, "VIP").id
 

@@ -246,6 +246,14 @@ def test_savetag_and_savecontact(client, owner):
     assert db.session.query(Tag).count() == 2
 
 
+def test_savetag_gives_the_existing_tag_for_a_title_differing_in_case_or_accents(client, owner):
+    token = owner[1]
+    tag_id = ok(call(client, "savetag", {"token": token, "title": "Café"}))["tag_id"]
+    for title in ("CAFE", "cafe", "café"):
+        assert ok(call(client, "savetag", {"token": token, "title": title}))["tag_id"] == tag_id
+    assert [tag.title for tag in db.session.query(Tag)] == ["Café"]
+
+
 def test_savepaket_stores_the_newsletter_and_its_tags(client, owner):
     _, token, device = owner
     tags = [ok(call(client, "savetag", {"token": token, "title": t}))["tag_id"] for t in ("A", "B")]
