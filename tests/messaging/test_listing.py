@@ -40,7 +40,9 @@ def test_dates_in_the_given_zone_and_paging(app, account):
 # Which index serves each usual filter: (Filters arguments, with ``device_id=DEVICE`` for the seeded
 # device and ``begin``/``end`` as days after the first seeded day; the index the page must use; any
 # other index the count may use instead). The seed makes every filter selective enough that using
-# its index is the right plan on both databases.
+# its index is the right plan on both databases. (At this size MariaDB reads a device's page from its
+# index even without the ORDER BY hint list_messages gives it; the hint matters at a million rows,
+# see BENCHMARKS.md 2 (c). A hint naming a missing index would fail here on MariaDB.)
 DEVICE = object()
 PAGE_AND_COUNT = {
     "device": ({"device_id": DEVICE}, "ix_messages_account_device_created",
