@@ -66,18 +66,19 @@ def parse_time_to_send(account: Account, value) -> datetime | None:
     return parse_local_datetime(as_text(value, "time_to_send"), account.timezone, "time_to_send")
 
 
-def _tag_ids(value) -> list:
-    """``"12,13,14"``, ``12`` or a list; every id must be a number."""
-    if value is None:
-        parts = []
-    elif isinstance(value, (list, tuple, set)):
+def _tag_ids(value) -> list[int]:
+    """Tag ids in every form legacy clients send: ``"12,13,14"``, one number (``12``, ``12.0``, ``true``)
+    or a list (blank entries, as ``tags[]=12&tags[]=`` gives, are skipped); each id once, order kept."""
+    if isinstance(value, (list, tuple, set)):
         parts = list(value)
+    elif isinstance(value, str):
+        parts = value.split(",")
     else:
-        parts = [p for p in str(as_text(value, "tags")).split(",") if p.strip()]
-    ids = [as_int(p, "tags", required=True, minimum=1) for p in parts]
+        parts = [] if value is None else [value]
+    ids = [as_int(p, "tags", required=True, minimum=1) for p in parts if not (isinstance(p, str) and not p.strip())]
     if not ids:
-        raise ValidationError("tags is required: give the tag ids, e.g. 12,13,14", field="tags")
-    return ids
+        raise ValidationError("tags is required: tag ids separated by commas, e.g. 12,13,14", field="tags")
+    return list(dict.fromkeys(ids))
 
 
 def create_paket(account: Account, *, title, body, device_id, sim, tag_ids, time_to_send, schedule: bool = True,
@@ -89,6 +90,7 @@ def create_paket(account: Account, *, title, body, device_id, sim, tag_ids, time
     """
     if media is not None and (not isinstance(media, StoredObject) or media.account_id != account.id):
         raise NotFoundError("image not found for this account", field="media")
+    tag_id_list = _tag_ids(tag_ids)  # read first: savepaket names unreadable tags before any other problem
     text = clean_body(body, media, current_app.config["MAX_BODY_CHARS"])
     name = " ".join((as_text(title, "title") or "").split()) or " ".join(text.split())[:60] or "Image newsletter"
     if len(name) > MAX_TITLE:
@@ -96,7 +98,7 @@ def create_paket(account: Account, *, title, body, device_id, sim, tag_ids, time
     device = get_device(account, as_int(device_id, "device_id", required=True, minimum=1))
     slot = as_int(sim, "sim", minimum=0, maximum=MAX_SLOT) or 0
     check_slot(device, slot)
-    tags = tags_by_ids(account, _tag_ids(tag_ids), field="tags")
+    tags = tags_by_ids(account, tag_id_list, field="tags")
     when = parse_time_to_send(account, time_to_send)
     paket = Paket(account_id=account.id, title=name, body=text, device_id=device.id, sim=slot, tags=tags,
                   status=SCHEDULED if schedule else DRAFT, time_to_send=when or (utcnow() if schedule else None),

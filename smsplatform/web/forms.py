@@ -161,3 +161,8 @@ class NewsletterForm(FlaskForm):
         if not (field.data or "").strip() and not getattr(self.image.data, "filename", ""):
             raise ValidationError("write a message or choose an image")
 
+    def validate_tag_ids(self, field) -> None:
+        """At least one tag ticked (the service asks API clients for tag ids, separated by commas)."""
+        if not field.data:
+            raise ValidationError("choose at least one tag")
+

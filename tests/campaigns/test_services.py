@@ -82,6 +82,33 @@ def test_bad_savepaket_input_is_refused_with_a_clear_message(owner, device, chan
     assert db.session.query(Paket).count() == 0
 
 
+@pytest.mark.parametrize("value, expected", [
+    ("12,13,14", [12, 13, 14]), (" 12 , 13 ,, 12", [12, 13]), (12, [12]), (12.0, [12]), (True, [1]),
+    (["12", 13], [12, 13]), (["12", ""], [12]), ([12, "  ", "13"], [12, 13]), ((12, 12), [12]),
+])
+def test_tag_ids_are_read_in_every_form_legacy_clients_send(value, expected):
+    assert services._tag_ids(value) == expected
+
+
+@pytest.mark.parametrize("value, text", [
+    (None, "tags is required"), ("", "tags is required"), ([""], "tags is required"), ([], "tags is required"),
+    ("12,abc", "tags must be an integer"), ("12.0", "tags must be an integer"), (12.5, "tags must be an integer"),
+    ({"id": 12}, "tags must be an integer"), (0, "tags must be at least 1"), ([12, None], "tags is required"),
+])
+def test_unreadable_tag_ids_are_refused(value, text):
+    with pytest.raises(ValidationError) as raised:
+        services._tag_ids(value)
+    assert text in raised.value.message and raised.value.field == "tags"
+
+
+def test_a_list_with_a_blank_entry_and_a_float_id_create_a_newsletter(owner, device):
+    vip, berlin = make_tag(owner, "VIP"), make_tag(owner, "Berlin")
+    for tag_ids, expected in [([str(vip.id), str(berlin.id), ""], {vip.id, berlin.id}), (float(vip.id), {vip.id})]:
+        paket = services.create_paket(owner, title="T", body="Hi", device_id=device.id, sim=0, tag_ids=tag_ids,
+                                      time_to_send=None)
+        assert {t.id for t in paket.tags} == expected, tag_ids
+
+
 def test_foreign_tags_and_devices_are_not_found(owner, device, make_account):
     stranger = make_account(email="stranger@example.com")[0]
     foreign_tag, foreign_device = make_tag(stranger, "Theirs"), create_device(stranger)

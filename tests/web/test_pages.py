@@ -448,6 +448,15 @@ def test_newsletter_create_preview_actions_progress(web, me, device):
     assert web.post(f"/newsletters/{paket.id}/explode").status_code == 404
 
 
+def test_a_newsletter_without_a_tag_asks_for_one_in_the_dashboard_s_words(web, me, device):
+    contacts.create_tag(me, "VIP")
+    db.session.commit()
+    response = web.post("/newsletters/new", data={"title": "Sale", "body": "Hi", "device_id": device.id, "sim": 0})
+    assert response.status_code == 400
+    assert error_for(response.get_data(as_text=True), "tag_ids") == "choose at least one tag"  # not the API's wording
+    assert db.session.query(Paket).count() == 0
+
+
 def test_newsletter_progress_and_stats_come_from_one_count(web, me, device):
     from smsplatform.campaigns import services as campaigns
 

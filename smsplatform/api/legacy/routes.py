@@ -19,7 +19,7 @@ from smsplatform.devices import queries as devices
 from smsplatform.errors import AuthenticationError, DomainError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.messaging import listing, statuses
-from smsplatform.messaging.service import accept_message_ids, as_int, as_text
+from smsplatform.messaging.service import accept_message_ids, as_text
 from smsplatform.models import Account
 from smsplatform.storage.services import store_image
 from smsplatform.timeutil import utcnow, zone
@@ -177,25 +177,9 @@ def savepaket(params, files, account):
     values = schemas.SavePaketSchema().load(params)
     paket = create_paket(
         account, title=values["title"], body=values["body"], device_id=values["device_id"],
-        sim=values["sim"], tag_ids=_tag_ids(values["tags"]), time_to_send=values["time_to_send"],
+        sim=values["sim"], tag_ids=values["tags"], time_to_send=values["time_to_send"],
     )
     return ok("Ok", paket_id=paket.id)
-
-
-def _tag_ids(value) -> list[int]:
-    """``"12,13,14"``, a list, or one number.
-
-    Kept until ``campaigns.services`` reads every form legacy clients send (a list with blank entries,
-    ``12.0``, ``true``); then this edge hands ``tags`` over as sent, as it does ``time_to_send``.
-    """
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise ValidationError("tags is required: tag ids separated by commas, e.g. 12,13,14", field="tags")
-    parts = value if isinstance(value, list) else (value.split(",") if isinstance(value, str) else [value])
-    ids = [as_int(part.strip() if isinstance(part, str) else part, "tags", minimum=1)
-           for part in parts if not (isinstance(part, str) and not part.strip())]
-    if not ids:
-        raise ValidationError("tags is required: tag ids separated by commas, e.g. 12,13,14", field="tags")
-    return list(dict.fromkeys(ids))
 
 
 @legacy_method("getalldevices")

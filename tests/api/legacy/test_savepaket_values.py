@@ -52,3 +52,12 @@ def test_tag_ids_in_every_form_legacy_clients_send(client, owner, paket_params):
     ]:
         paket = saved(client, {**paket_params, "tags": tags}, encoding)
         assert sorted(tag.id for tag in paket.tags) == expected, (tags, encoding)
+
+
+@pytest.mark.parametrize("tags, words", [("", "tags is required"), (" , ", "tags is required"),
+                                         ("a,b", "tags must be an integer")])
+def test_unreadable_tags_are_named_before_the_newsletter_s_other_checks(client, paket_params, tags, words):
+    before = row_counts()
+    for change in ({"device_id": 999999}, {"title": "t" * 300}):
+        refused(call(client, "savepaket", {**paket_params, **change, "tags": tags}, "json"), words)
+    assert row_counts() == before
