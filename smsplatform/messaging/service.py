@@ -24,6 +24,7 @@ from smsplatform.timeutil import means_now, parse_local_datetime, utcnow
 URGENT_PRIORITY = 100  # the Android app skips its delays and limits at priority >= 100
 SLOT_NAMES = {0: "SMS on SIM 1", 1: "SMS on SIM 2", 2: "WhatsApp Business", 3: "WhatsApp", 4: "RCS", 5: "RCS"}
 MAX_SLOT = 5
+CUSTOMER_ID_RANGE = (-(2 ** 63), 2 ** 63 - 1)  # customerid: what the BIGINT column holds (signed 64 bits)
 _CHUNK = 500  # ids per IN (...) lookup; well under every database's bound-parameter limit
 _INTEGER = re.compile(r"^[+-]?\d{1,18}$")
 _TRUE = {"1", "true", "yes", "on"}
@@ -211,7 +212,8 @@ class _Batch:
         check_slot(device, sim, slots=slots)
         time_to_send = self._time(item.get("timetosend"))
         due = max(time_to_send, self.now) if time_to_send is not None else self.now
-        customer_id = as_int(item.get("customerid"), "customerid", minimum=-(2 ** 63), maximum=2 ** 63 - 1)
+        customer_id = as_int(item.get("customerid"), "customerid",
+                             minimum=CUSTOMER_ID_RANGE[0], maximum=CUSTOMER_ID_RANGE[1])
         urgent = as_flag(item.get("urgent"), "urgent")
         if body not in self._segments:
             info = count_segments(body)
