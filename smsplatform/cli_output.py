@@ -1,6 +1,7 @@
 """Output of the operator commands: one JSON object per command; on a domain error, undo and exit 1."""
 import json
-from typing import NoReturn
+from contextlib import contextmanager
+from typing import Iterator, NoReturn
 
 import click
 
@@ -17,3 +18,14 @@ def fail(error: DomainError) -> NoReturn:
     db.session.rollback()
     emit({"error": error.message})
     raise SystemExit(1)
+
+
+@contextmanager
+def unit_of_work() -> Iterator[None]:
+    """A command's one commit: the block's work is committed, or on a domain error rolled back,
+    printed as ``{"error": …}`` and the command exits with status 1 (``fail``)."""
+    try:
+        yield
+        db.session.commit()
+    except DomainError as error:
+        fail(error)

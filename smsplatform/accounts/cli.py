@@ -3,9 +3,7 @@ import click
 from flask.cli import with_appcontext
 
 from smsplatform.accounts import services
-from smsplatform.cli_output import emit, fail
-from smsplatform.errors import DomainError
-from smsplatform.extensions import db
+from smsplatform.cli_output import emit, unit_of_work
 
 
 @click.group("accounts")
@@ -20,12 +18,9 @@ def accounts_cli():
 @with_appcontext
 def create(email, password, timezone):
     """Create an account and its first API token."""
-    try:
+    with unit_of_work():
         account = services.create_account(email, password, timezone)
         token = services.issue_token(account, label="created by CLI")
-        db.session.commit()
-    except DomainError as error:
-        fail(error)
     emit({"id": account.id, "email": account.email, "token": token})
 
 
@@ -35,12 +30,9 @@ def create(email, password, timezone):
 @with_appcontext
 def token(email, label):
     """Issue a new API token for an account."""
-    try:
+    with unit_of_work():
         account = services.get_account_by_email(email)
         value = services.issue_token(account, label=label)
-        db.session.commit()
-    except DomainError as error:
-        fail(error)
     emit({"id": account.id, "email": account.email, "token": value})
 
 
@@ -50,11 +42,8 @@ def token(email, label):
 @with_appcontext
 def delete(email):
     """Delete an account with all its data, including its stored images."""
-    try:
+    with unit_of_work():
         account = services.get_account_by_email(email)
         account_id, account_email = account.id, account.email
         objects = services.delete_account(account)
-        db.session.commit()
-    except DomainError as error:
-        fail(error)
     emit({"id": account_id, "email": account_email, "deleted": True, "objects": objects})

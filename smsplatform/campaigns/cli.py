@@ -3,8 +3,7 @@ import click
 from flask.cli import with_appcontext
 
 from smsplatform.campaigns import services
-from smsplatform.cli_output import emit, fail
-from smsplatform.errors import DomainError
+from smsplatform.cli_output import emit, unit_of_work
 from smsplatform.extensions import db
 
 
@@ -19,11 +18,8 @@ def newsletters_cli():
 @with_appcontext
 def fan_out(paket_id, batch_size):
     """Write the messages of a running newsletter, committing each batch; safe to re-run after a crash."""
-    try:
+    with unit_of_work():
         total = services.fan_out(paket_id, batch_size=batch_size, commit=db.session.commit)
-        db.session.commit()
-    except DomainError as error:
-        fail(error)
     emit({"paket_id": paket_id, "total_recipients": total})
 
 

@@ -1,28 +1,13 @@
 """``flask devices …``: pairing and device administration, each command printing one JSON object."""
-from contextlib import contextmanager
-
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
 from smsplatform.accounts.services import get_account_by_email
-from smsplatform.cli_output import emit, fail
+from smsplatform.cli_output import emit, unit_of_work
 from smsplatform.devices import pairing, services
 from smsplatform.devices.queries import is_online, list_devices
-from smsplatform.errors import DomainError
-from smsplatform.extensions import db
 from smsplatform.timeutil import iso_millis
-
-
-@contextmanager
-def unit_of_work():
-    """A command's one commit: the block's work is committed, or on a domain error rolled back,
-    printed as ``{"error": …}`` and the command exits with status 1 (``cli_output.fail``)."""
-    try:
-        yield
-        db.session.commit()
-    except DomainError as error:
-        fail(error)
 
 
 @click.group("devices")

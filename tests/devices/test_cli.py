@@ -5,7 +5,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from smsplatform.devices.cli import unit_of_work
+from smsplatform.cli_output import unit_of_work
 from smsplatform.errors import NotFoundError
 from smsplatform.extensions import db
 from smsplatform.models import Account, PairingCode
