@@ -55,6 +55,17 @@ def test_signup_errors_are_shown_beside_the_field_and_nothing_is_saved(client, d
     assert db.session.query(Account).count() == 0
 
 
+def test_signup_shows_every_problem_beside_its_own_field(client):
+    response = client.post("/signup", data={"email": "not-an-email", "password": "short", "timezone": "UTC"})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    errors = dict(re.findall(r'id="(\w+)-error"[^>]*>([^<]*)<', html))
+    assert set(errors) == {"email", "password"}, errors
+    assert "not a valid address" in errors["email"] and "at least 8" not in errors["email"]
+    assert "at least 8" in errors["password"] and "not a valid address" not in errors["password"]
+    assert db.session.query(Account).count() == 0
+
+
 def test_signup_with_a_taken_email_says_so(client, me):
     response = client.post("/signup", data={"email": "ME@example.com", "password": PASSWORD, "timezone": "UTC"})
     assert response.status_code == 400
