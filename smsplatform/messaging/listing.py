@@ -10,18 +10,19 @@ is always the full total. Filter -> index:
 - device + status, with or without dates: account+device+status+created;
 - status + dates: account+status+created;
 - dates alone (or no filter): account+created;
-- phone: account+phone; customer id (also with a device): account+customer. Both are selective
-  (a few rows per number or customer), so their pages are sorted after reading, and their indexes
-  need no date column.
+- phone: account+phone+created; customer id (also with a device): account+customer+created. Both
+  are selective (a few rows per number or customer); one customer's page comes in date order from
+  its index. A number is matched in all its stored forms (``phone IN (…)``), so its page is sorted
+  after reading.
 
 ``sim`` (0-5, mostly 0) has no index: with a device it is checked on that device's rows only (the
 count reads each of them); alone it selects a large share of the account, where an index would not
 beat reading the account. The plans are checked on SQLite and MariaDB in
-``tests/messaging/test_listing.py``. SQLite chooses the phone and customer indexes for the page only
-once it has statistics (``ANALYZE``, ``PRAGMA optimize``); without them it reads that page in date
-order from account+created. MariaDB, at a million rows, chose that same date-order read for a
-device's page (skipping the other devices' rows), so with a device filter the page tells it not to
-order by account+created.
+``tests/messaging/test_listing.py``. SQLite chooses the phone index for the page only once it has
+statistics (the scheduler's ``refresh-planner-statistics`` job, ``smsplatform.db_statistics``);
+without them it reads that page in date order from account+created. MariaDB, at a million rows,
+chose that same date-order read for a device's page (skipping the other devices' rows), so with a
+device filter the page tells it not to order by account+created.
 """
 import re
 from dataclasses import dataclass

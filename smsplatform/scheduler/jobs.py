@@ -27,4 +27,6 @@ JOBS = [
     Job("delete-unreferenced-uploads", 3600, "smsplatform.storage.services.delete_unreferenced"),
     Job("start-due-newsletters", 5, "smsplatform.campaigns.services.start_due_newsletters"),
     Job("finish-completed-newsletters", 30, "smsplatform.campaigns.services.finish_completed"),
+    # SQLite's planner statistics (a no-op on MariaDB): listings keep their indexes as tables grow.
+    Job("refresh-planner-statistics", 6 * 3600, "smsplatform.db_statistics.refresh_planner_statistics"),
 ]

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 6c2753f0c2be
+Revision ID: fecd14b7d540
 Revises: 
-Create Date: 2026-11-23 00:45:03.929343
+Create Date: 2026-11-22 20:18:19.184991
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ import smsplatform.models.types
 
 
 # revision identifiers, used by Alembic.
-revision = '6c2753f0c2be'
+revision = 'fecd14b7d540'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -252,7 +252,6 @@ def upgrade():
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.create_index('ix_messages_account_created', ['account_id', 'created_at'], unique=False)
         batch_op.create_index('ix_messages_account_customer', ['account_id', 'customer_id'], unique=False)
-        batch_op.create_index('ix_messages_account_device_created', ['account_id', 'device_id', 'created_at'], unique=False)
         batch_op.create_index('ix_messages_account_device_status_created', ['account_id', 'device_id', 'status', 'created_at'], unique=False)
         batch_op.create_index('ix_messages_account_phone', ['account_id', 'phone'], unique=False)
         batch_op.create_index('ix_messages_account_status_created', ['account_id', 'status', 'created_at'], unique=False)
@@ -282,7 +281,6 @@ def downgrade():
         batch_op.drop_index('ix_messages_account_status_created')
         batch_op.drop_index('ix_messages_account_phone')
         batch_op.drop_index('ix_messages_account_device_status_created')
-        batch_op.drop_index('ix_messages_account_device_created')
         batch_op.drop_index('ix_messages_account_customer')
         batch_op.drop_index('ix_messages_account_created')
 
