@@ -267,16 +267,6 @@ def audience(account_id: int, tag_ids: list[int]):
     )
 
 
-def audience_size(account: Account, tag_ids) -> int:
-    """How many numbers a newsletter to these tags would reach now (after de-duplication and opt-outs)."""
-    tags = tags_by_ids(account, _tag_ids(tag_ids), field="tags")
-    return _count_audience(account.id, [t.id for t in tags])
-
-
-def _count_audience(account_id: int, tag_ids: list[int]) -> int:
-    return db.session.scalar(select(func.count()).select_from(audience(account_id, tag_ids).subquery()))
-
-
 @dataclass(frozen=True)
 class AudiencePreview:
     preview: personalisation.Preview  # the body as the sample contact gets it, with its segments
@@ -293,7 +283,7 @@ def preview_newsletter(account: Account, body: str, tag_ids, *, with_image: bool
     tags = tags_by_ids(account, _tag_ids(tag_ids), field="tags")
     ids = [t.id for t in tags]
     sample = db.session.execute(audience(account.id, ids).order_by(Contact.id).limit(1)).first()
-    size = _count_audience(account.id, ids)
+    size = db.session.scalar(select(func.count()).select_from(audience(account.id, ids).subquery()))
     name, phone = (sample.name, sample.phone) if sample else (None, None)
     shown = personalisation.preview(body, name, phone)
     if with_image:
