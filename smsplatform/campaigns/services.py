@@ -39,10 +39,10 @@ from smsplatform.models import Account, Contact, Message, Paket, StoredObject, c
 from smsplatform.storage import get_storage
 from smsplatform.storage.images import JPEG
 from smsplatform.storage.services import new_key, public_url
+from smsplatform.models.campaigns import CANCELLED, DRAFT, FINISHED, PAUSED, RUNNING, SCHEDULED
 from smsplatform.models.types import UTCDateTime
 from smsplatform.timeutil import means_now, parse_local_datetime, utcnow
 
-DRAFT, SCHEDULED, RUNNING, PAUSED, CANCELLED, FINISHED = "draft", "scheduled", "running", "paused", "cancelled", "finished"
 TRANSITIONS = {
     DRAFT: {SCHEDULED, CANCELLED},
     SCHEDULED: {DRAFT, RUNNING, CANCELLED},

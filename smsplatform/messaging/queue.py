@@ -18,6 +18,7 @@ from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.messaging.segments import count_segments
 from smsplatform.models import Account, Device, Message, Paket
+from smsplatform.models.campaigns import CANCELLED as PAKET_CANCELLED, PAUSED as PAKET_PAUSED
 from smsplatform.phones import normalize_phone
 from smsplatform.timeutil import ago, parse_phone_datetime, utcnow
 
@@ -237,7 +238,7 @@ def release_due_messages(now: datetime | None = None) -> int:
     cancelled newsletter stay held.
     """
     now = now or utcnow()
-    blocked = exists().where(Paket.id == Message.paket_id, Paket.status.in_(("paused", "cancelled")))
+    blocked = exists().where(Paket.id == Message.paket_id, Paket.status.in_((PAKET_PAUSED, PAKET_CANCELLED)))
     due = and_(Message.status == statuses.PENDING, Message.ready == false(), Message.due_at <= now, not_(blocked))
     device_ids = set(db.session.scalars(select(Message.device_id).where(due).distinct()))
     released = db.session.execute(

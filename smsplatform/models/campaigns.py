@@ -7,6 +7,9 @@ from smsplatform.extensions import db
 from smsplatform.models.types import UTCDateTime
 from smsplatform.timeutil import utcnow
 
+# A newsletter's states (campaigns.services holds the moves between them).
+DRAFT, SCHEDULED, RUNNING, PAUSED, CANCELLED, FINISHED = "draft", "scheduled", "running", "paused", "cancelled", "finished"
+
 paket_tags = Table(
     "paket_tags",
     db.metadata,
@@ -27,7 +30,7 @@ class Paket(db.Model):
     body: Mapped[str] = mapped_column(Text)
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
     sim: Mapped[int] = mapped_column(SmallInteger, default=0)
-    status: Mapped[str] = mapped_column(String(16), default="draft")
+    status: Mapped[str] = mapped_column(String(16), default=DRAFT)
     time_to_send: Mapped[datetime | None] = mapped_column(UTCDateTime)
     media_object_id: Mapped[int | None] = mapped_column(ForeignKey("stored_objects.id", ondelete="SET NULL"))
     media_url: Mapped[str | None] = mapped_column(String(1024))
