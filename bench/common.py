@@ -1,11 +1,10 @@
 """What the benchmarks share: an app on a fresh database, a bench account with its phones, message rows
-for bulk seeding, a free port and a server's start-up wait, the product's gunicorn, a stopwatch, and the
-CPU a server has used.
+for bulk seeding, the product's gunicorn, a stopwatch, and the CPU a server has used. A free port, the
+wait until a server answers and its stop are the tests' own (``tests/support/servers.py``), re-exported.
 
 Importing this module puts the project root on ``sys.path`` (the scripts run as ``bench/<name>.py``).
 """
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from smsplatform.accounts.services import create_account, issue_token  # noqa: E
 from smsplatform.devices.services import DeviceFields, register_device  # noqa: E402
 from smsplatform.extensions import db  # noqa: E402
 from smsplatform.models import Account, Device  # noqa: E402
+from tests.support.servers import free_port, stop, wait_http  # noqa: E402
 
 BENCH_EMAIL = "bench@example.com"
 BENCH_PASSWORD = "bench-password"
@@ -88,30 +88,11 @@ def message_row(**fields) -> dict:
             "ready": True, **fields}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(port: int, server: subprocess.Popen, attempts: int = 200) -> None:
-    """Wait until ``server`` accepts connections on 127.0.0.1:``port``; exits the benchmark if it does not."""
-    for _ in range(attempts):
-        if server.poll() is not None:
-            raise SystemExit("the server exited during start-up")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("the server did not start")
-
-
 @contextmanager
 def gunicorn(database_url: str, workdir: str, wsgi_app: str = "wsgi:app", **env: str):
     """The product's gunicorn (its ``gunicorn.conf.py``: gevent workers) serving ``wsgi_app`` on a free
-    127.0.0.1 port, with ``env`` added to its environment; yields (port, server) once it accepts
-    connections and stops it afterwards. A ``wsgi_app`` from ``bench/`` is imported from there."""
+    127.0.0.1 port, with ``env`` added to its environment; yields (port, server) once it answers HTTP
+    and stops it afterwards. A ``wsgi_app`` from ``bench/`` is imported from there."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), wsgi_app],
@@ -120,11 +101,10 @@ def gunicorn(database_url: str, workdir: str, wsgi_app: str = "wsgi:app", **env:
              "EVENTS_SOCKET_DIR": f"{workdir}/events", "SECRET_KEY": "bench", "HOST": "127.0.0.1",
              "PORT": str(port), "GUNICORN_LOG_LEVEL": "warning", **env})
     try:
-        wait_until_up(port, server)
+        wait_http(f"http://127.0.0.1:{port}/api/mobile/v1/device", server)
         yield port, server
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server, timeout=30)
 
 
 @dataclass

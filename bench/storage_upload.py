@@ -25,7 +25,6 @@ from smsplatform.extensions import db
 from smsplatform.storage import get_storage
 from smsplatform.storage.images import PNG
 from smsplatform.storage.services import new_key, store_image
-from tests.storage.conftest import stop, wait_for_http
 from tests.storage.images import png
 
 
@@ -100,7 +99,7 @@ def run_s3(app, account, data: bytes, count: int) -> None:
     server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for_http(f"{endpoint}/moto-api/", server)
+        common.wait_http(f"{endpoint}/moto-api/", server, 30)
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
         boto3.client("s3", region_name="us-east-1", endpoint_url=endpoint).create_bucket(Bucket="bench")
@@ -108,7 +107,7 @@ def run_s3(app, account, data: bytes, count: int) -> None:
         app.extensions.pop("smsplatform.storage", None)
         run_backend(app, account, "s3", data, count)
     finally:
-        stop(server)
+        common.stop(server)
 
 
 if __name__ == "__main__":

@@ -7,30 +7,22 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import ARTIFACTS, TEST_DATABASE_URL, database_is_mariadb
+from tests.support.servers import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 BROWSER_DATABASE = "smsplatform_browser"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _database_url(workdir: Path) -> str:
@@ -50,7 +42,7 @@ class Stack:
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
@@ -82,16 +74,9 @@ class Stack:
     def start(self) -> None:
         subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env,
                        check=True, capture_output=True)
-        self.run("web", [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")])
+        web = self.run("web", [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")])
         self.flask("scheduler", "scheduler", "run")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/login", timeout=10).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.2)
-        raise RuntimeError("the web server did not start:\n" + self.log("web"))
+        wait_http(self.url + "/login", web, 60, log=self.workdir / "web.log", status=200)
 
     def start_phone(self, code: str, name: str = "Browser phone") -> subprocess.Popen:
         return self.flask("phone", "phone", "simulate", "--server", self.url + "/api/mobile/v1", "--code", code, "--name", name,

@@ -5,7 +5,6 @@ Everything listens on 127.0.0.1 on free ports and is stopped (by pid) when the p
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,13 +14,9 @@ from pathlib import Path
 import requests
 from sqlalchemy import create_engine, make_url, text
 
+from tests.support.servers import free_port, wait_http
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager
@@ -98,7 +93,7 @@ class Platform:
         process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
                                    cwd=ROOT, env=env, stdout=self._log(f"web-{port}"), stderr=subprocess.STDOUT)
         self.web.append((process, base))
-        wait_http(base + "/api/mobile/v1/device", process)
+        wait_http(base + "/api/mobile/v1/device", process, log=self.workdir / f"web-{port}.log")
         return base
 
     def start_scheduler(self) -> subprocess.Popen:
@@ -150,19 +145,6 @@ class Platform:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def wait_http(url: str, process: subprocess.Popen | None = None, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            requests.get(url, timeout=2)
-            return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise TimeoutError(url)
 
 
 def submit_batch(server: str, token: str, items: list[dict], attempts: int = 3) -> list[int]:

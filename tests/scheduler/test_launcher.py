@@ -4,14 +4,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.conftest import database_is_mariadb
-from tests.e2e.harness import free_port
+from tests.support.servers import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,15 +36,7 @@ def test_launcher_runs_both_restarts_a_crash_and_stops_both(tmp_path, _schema, b
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/api/mobile/v1/device", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the web server did not come up")
+        wait_http(f"http://127.0.0.1:{port}/api/mobile/v1/device", launcher, 60, status=200)
         while len(_started(output, "scheduler")) < 1 or len(_started(output, "web")) < 1:
             output.append(launcher.stdout.readline())
         web_pid, scheduler_pid = _started(output, "web")[0], _started(output, "scheduler")[0]

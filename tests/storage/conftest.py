@@ -1,44 +1,13 @@
 """Storage fixtures: a private upload root per test, and a real S3-compatible server (moto) on loopback."""
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import boto3
 import pytest
-import requests
 
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 30, log: Path | None = None) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = log.read_text(errors="replace")[-3000:] if log else ""
-            raise RuntimeError(f"server exited with {process.returncode}\n{output}")
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server at {url} did not answer within {seconds} s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+from tests.support.servers import free_port, stop, wait_http
 
 
 def files_under(path: Path) -> list[Path]:
@@ -69,7 +38,7 @@ def s3_endpoint():
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(f"{url}/moto-api/", process)
+        wait_http(f"{url}/moto-api/", process, 30)
         yield url
     finally:
         stop(process)

@@ -18,7 +18,8 @@ from smsplatform.storage import KEY_RE, get_storage
 from smsplatform.storage.services import delete_unreferenced, public_url, store_image
 from smsplatform.timeutil import utcnow
 from tests.storage import images
-from tests.storage.conftest import files_under, free_port, stop, wait_for_http
+from tests.storage.conftest import files_under
+from tests.support.servers import free_port, stop, wait_http
 
 
 def _object_count() -> int:
@@ -234,7 +235,7 @@ def test_uploads_are_served_by_a_real_server_process(app, account, upload_root, 
             env=env, cwd=PROJECT_ROOT, stdout=output, stderr=subprocess.STDOUT,
         )
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/uploads/", server, log=log)
+        wait_http(f"http://127.0.0.1:{port}/uploads/", server, 30, log=log)
         response = requests.get(public_url(obj), timeout=10)
         assert response.status_code == 200
         assert response.content == images.gif()
