@@ -1,5 +1,5 @@
 """End to end in headless Chromium: sign up, token, pair a simulated phone, send until delivered,
-import a CSV, send a newsletter until its progress reaches the end. The tests run in order on one stack."""
+import a CSV, send a newsletter until its progress reaches the end. The tests run in order on one platform."""
 import re
 import time
 
@@ -64,15 +64,15 @@ def test_sign_up_and_create_a_token(browser):
     assert token not in browser.page_source and f"…{token[-4:]}" in browser.page_source
 
 
-def test_pair_a_phone_and_send_until_delivered(browser, stack):
+def test_pair_a_phone_and_send_until_delivered(browser, platform):
     go(browser, "/devices/add")
     submit(browser, browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
     code = browser.find_element(By.ID, "pairing-code").text
     assert re.fullmatch(r"[a-z0-9]{6,}", code)
-    assert browser.find_element(By.ID, "server-url").get_attribute("value") == stack.url + "/api/mobile/v1"
+    assert browser.find_element(By.ID, "server-url").get_attribute("value") == platform.url + "/api/mobile/v1"
     assert browser.find_element(By.CSS_SELECTOR, ".qr svg path")
     snap(browser, "add-device")
-    STATE["phone"] = stack.start_phone(code)
+    STATE["phone"] = platform.start_phone("Browser phone", platform.url, code, via_flask=True, poll_seconds=2)
 
     def phone_online(b):
         b.get(b.base_url + "/devices")
@@ -110,8 +110,8 @@ def test_pair_a_phone_and_send_until_delivered(browser, stack):
     assert "<svg" in browser.page_source
 
 
-def test_import_a_csv(browser, stack):
-    csv_file = stack.workdir / "contacts.csv"
+def test_import_a_csv(browser, platform):
+    csv_file = platform.workdir / "contacts.csv"
     csv_file.write_text("phone,name,tags\n+4915100000001,Ada Lovelace,VIP\n+4915100000002,Grace Hopper,VIP|Berlin\n"
                         "oops,Broken,VIP\n+4915100000003,,VIP\n", encoding="utf-8")
     go(browser, "/contacts/import")

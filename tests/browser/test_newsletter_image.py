@@ -7,7 +7,7 @@ from tests.browser.test_dashboard_e2e import go, submit, wait_for
 from tests.storage.images import png
 
 
-def test_the_preview_shows_the_chosen_image_and_counts_its_link(browser, stack):
+def test_the_preview_shows_the_chosen_image_and_counts_its_link(browser, platform):
     go(browser, "/signup")
     browser.find_element(By.ID, "email").send_keys("images@example.com")
     browser.find_element(By.ID, "password").send_keys("a long browser password")
@@ -16,7 +16,7 @@ def test_the_preview_shows_the_chosen_image_and_counts_its_link(browser, stack):
     browser.find_element(By.ID, "title").send_keys("VIP")
     submit(browser, browser.find_element(By.CSS_SELECTOR, "form.row button[type=submit]"))
 
-    picture = stack.workdir / "spring.png"
+    picture = platform.workdir / "spring.png"
     picture.write_bytes(png(32, 32))
     go(browser, "/newsletters/new")
     browser.find_element(By.ID, "body").send_keys("Hi {first_name|there}")

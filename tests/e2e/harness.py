@@ -47,6 +47,7 @@ class Platform:
         self.web: list[tuple[subprocess.Popen, str]] = []
         self.schedulers: list[subprocess.Popen] = []
         self.phones: dict[str, subprocess.Popen] = {}
+        self.logs: list[str] = []  # the log of each process started, by name: web-<port>, scheduler-<n>, phone-<name>
         self.env = {
             **{k: v for k, v in os.environ.items() if k != "REDIS_URL"},
             "DATABASE_URL": database_url,
@@ -80,10 +81,23 @@ class Platform:
 
     # -- processes --------------------------------------------------------------------------------
     def _log(self, name: str):
+        if name not in self.logs:
+            self.logs.append(name)
         return (self.workdir / f"{name}.log").open("ab")
 
-    def start_web(self, workers: int = 2, accesslog: bool = False) -> str:
-        port = free_port()
+    def log_tails(self, chars: int = 4000) -> dict[str, str]:
+        """The end of every started process's log, by name: what a failed test reports."""
+        return {name: (self.workdir / f"{name}.log").read_text(errors="replace")[-chars:] for name in self.logs}
+
+    @property
+    def url(self) -> str:
+        """The first web server's address."""
+        return self.web[0][1]
+
+    def start_web(self, workers: int = 2, accesslog: bool = False, port: int | None = None) -> str:
+        """A gunicorn server on ``port`` (a free one unless given: a ``PUBLIC_BASE_URL`` set in ``env``
+        at construction names it in advance); returns its address once it answers."""
+        port = port or free_port()
         base = f"http://127.0.0.1:{port}"
         env = {**self.env, "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": str(workers),
                "DATABASE_URL": self.database_url, "PUBLIC_BASE_URL": self.env.get(
@@ -103,13 +117,13 @@ class Platform:
         self.schedulers.append(process)
         return process
 
-    def start_phone(self, name: str, server: str, code: str | None, *extra: str, via_flask: bool = False
-                    ) -> subprocess.Popen:
+    def start_phone(self, name: str, server: str, code: str | None, *extra: str, via_flask: bool = False,
+                    poll_seconds: float = 5) -> subprocess.Popen:
         """A simulated phone; ``via_flask`` runs it as ``flask phone simulate`` (else without loading the app)."""
         command = ["-m", "flask", "--app", "wsgi", "phone"] if via_flask else ["-m", "smsplatform.phone_sim"]
         args = [sys.executable, *command, "simulate", "--server",
                 f"{server}/api/mobile/v1", "--name", name, "--state", str(self.workdir / f"{name}.json"),
-                "--log", str(self.workdir / f"{name}.sent"), "--poll-seconds", "5", *extra]
+                "--log", str(self.workdir / f"{name}.sent"), "--poll-seconds", str(poll_seconds), *extra]
         if code:
             args += ["--code", code]
         process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=self._log(f"phone-{name}"),
