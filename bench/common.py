@@ -1,6 +1,7 @@
 """What the benchmarks share: an app on a fresh database, a bench account with its phones, message rows
-for bulk seeding, the product's gunicorn, a stopwatch, and the CPU a server has used. A free port, the
-wait until a server answers and its stop are the tests' own (``tests/support/servers.py``), re-exported.
+for bulk seeding, held scheduled messages and the floor of releasing them, the product's gunicorn, a
+stopwatch, and the CPU a server has used. A free port, the wait until a server answers and its stop
+are the tests' own (``tests/support/servers.py``), re-exported.
 
 Importing this module puts the project root on ``sys.path`` (the scripts run as ``bench/<name>.py``).
 """
@@ -18,13 +19,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import inspect, text  # noqa: E402
+from sqlalchemy import inspect, text, update  # noqa: E402
 
 from smsplatform import create_app  # noqa: E402
 from smsplatform.accounts.services import create_account, issue_token  # noqa: E402
 from smsplatform.devices.services import DeviceFields, register_device  # noqa: E402
 from smsplatform.extensions import db  # noqa: E402
-from smsplatform.models import Account, Device  # noqa: E402
+from smsplatform.models import Account, Device, Message  # noqa: E402
+from smsplatform.timeutil import utcnow  # noqa: E402
 from tests.support.servers import free_port, stop, wait_http  # noqa: E402
 
 BENCH_EMAIL = "bench@example.com"
@@ -86,6 +88,40 @@ def message_row(**fields) -> dict:
     """A ``messages`` row for a bulk insert: a ready one-segment GSM-7 SMS on SIM 0 unless ``fields`` say otherwise."""
     return {"segments": 1, "encoding": "GSM-7", "sim": 0, "urgent": False, "priority": 0, "status": 1,
             "ready": True, **fields}
+
+
+def account_with_phones(count: int, email: str = BENCH_EMAIL) -> tuple[Account, list[tuple[Device, str]]]:
+    """A committed account with ``count`` phones paired the way the app does it: (account, ``paired_phones``)."""
+    account = create_account(email, BENCH_PASSWORD)
+    return account, paired_phones(account, count)
+
+
+def insert_held_due(account_id: int, device_ids: list[int], count: int, due, chunk: int = 10_000) -> None:
+    """``count`` scheduled messages, due at ``due`` and still held (``ready`` false), spread over
+    ``device_ids`` in turn; bulk-inserted and committed."""
+    now = utcnow()
+    row = message_row(account_id=account_id, sendto="+4915752982212", phone="+4915752982212", body="Sale today",
+                      ready=False, due_at=due, time_to_send=due, created_at=now, updated_at=now, handed_count=0)
+    for start in range(0, count, chunk):
+        db.session.execute(Message.__table__.insert(), [
+            {**row, "device_id": device_ids[i % len(device_ids)]} for i in range(start, min(start + chunk, count))])
+    db.session.commit()
+
+
+def hold_all() -> None:
+    """Every message pending and held again, for the next round of a release benchmark."""
+    db.session.execute(update(Message).values(ready=False, status=1))
+    db.session.commit()
+
+
+def release_floor(now) -> int:
+    """The floor of releasing held messages: the bare statement, ``UPDATE messages SET ready = true
+    WHERE status = 1 AND ready = false AND due_at <= now``, and its commit. Returns the rows released."""
+    released = db.session.execute(
+        update(Message).where(Message.status == 1, Message.ready.is_(False), Message.due_at <= now).values(ready=True)
+    ).rowcount
+    db.session.commit()
+    return released
 
 
 @contextmanager

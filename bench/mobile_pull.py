@@ -19,14 +19,13 @@ import time
 from flask_migrate import upgrade
 
 import common  # first of the project's imports: it puts the project root on sys.path
-from smsplatform.accounts.services import create_account
 
 
 def prepare(app, devices: int) -> list[str]:
     with app.app_context():
         upgrade()
-        account = create_account(common.BENCH_EMAIL, common.BENCH_PASSWORD)
-        return [token for _device, token in common.paired_phones(account, devices)]
+        _account, phones = common.account_with_phones(devices)
+        return [token for _device, token in phones]
 
 
 def client_process(port: int, path: str, tokens: list[str], connections: int, seconds: float, out) -> None:

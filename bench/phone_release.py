@@ -4,7 +4,8 @@ Usage: ``.venv/bin/python bench/phone_release.py [--count 100000] [--devices 50]
 (SQLite in a temporary directory by default; give an empty MariaDB database's URL for the other).
 Target: under 5 s.
 
-Measured: the ``release-due-messages`` job exactly as the scheduler process runs it (``run_job``: a
+Measured: the ``release-due-messages`` job exactly as the scheduler process runs it: resolved once
+(``runner.prepare``, as ``build_scheduler`` does), then each run through ``runner.run_prepared`` (a
 fresh app context, ``release_due_messages``, one commit, the after-commit publish on the event bus),
 until every device's subscription in this process has received ``MessageEnqueued``. The floor, in the
 same run on the same rows, is the bare ``UPDATE messages SET ready = true WHERE status = 1 AND
@@ -13,28 +14,15 @@ ready = false AND due_at <= now`` with its commit. Both run twice, alternately, 
 import argparse
 import sys
 import tempfile
-import time
 from datetime import timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import common  # first of the project's imports: it puts the project root on sys.path
+from smsplatform import events
+from smsplatform.scheduler import runner
+from smsplatform.scheduler.jobs import JOBS
+from smsplatform.timeutil import utcnow
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import insert, update  # noqa: E402
-
-from smsplatform import create_app, events  # noqa: E402
-from smsplatform.accounts.services import create_account  # noqa: E402
-from smsplatform.extensions import db  # noqa: E402
-from smsplatform.models import Device, Message  # noqa: E402
-from smsplatform.scheduler.runner import run_job  # noqa: E402
-from smsplatform.timeutil import utcnow  # noqa: E402
-
-JOB = "smsplatform.messaging.queue.release_due_messages"
-
-
-def hold_all() -> None:
-    db.session.execute(update(Message).values(ready=False, status=1))
-    db.session.commit()
+[JOB] = [job for job in JOBS if job.id == "release-due-messages"]
 
 
 def main() -> int:
@@ -44,52 +32,35 @@ def main() -> int:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
 
+    release = runner.prepare(JOB.target, JOB.id)  # once, as the scheduler does when it is built
     with tempfile.TemporaryDirectory() as scratch:
-        app = create_app({
-            "SQLALCHEMY_DATABASE_URI": args.database_url or f"sqlite:///{scratch}/bench.db",
-            "INSTANCE_PATH": scratch, "SECRET_KEY": "bench", "EVENTS_SOCKET_DIR": f"{scratch}/events",
-        })
-        with app.app_context():
-            upgrade()
-            account = create_account("bench@example.com", "correct horse battery")
-            db.session.flush()
-            devices = [Device(account_id=account.id, name=f"bench/{i}", webhook_signing_key="k" * 32)
-                       for i in range(args.devices)]
-            db.session.add_all(devices)
-            db.session.flush()
-            due = utcnow() - timedelta(seconds=1)
-            rows = [{"account_id": account.id, "device_id": devices[i % len(devices)].id, "sendto": "+4915752982212",
-                     "phone": "+4915752982212", "body": "scheduled", "status": 1, "ready": False, "due_at": due,
-                     "time_to_send": due, "priority": 0} for i in range(args.count)]
-            for start in range(0, len(rows), 10_000):
-                db.session.execute(insert(Message), rows[start:start + 10_000])
-            db.session.commit()
-            device_ids = [d.id for d in devices]
-            subscriptions = [events.subscribe(d) for d in device_ids]
+        app, database_url, _ = common.make_app(args.database_url, workdir=scratch)
+        with common.scratch_schema(app):
+            account, phones = common.account_with_phones(args.devices)
+            device_ids = [device.id for device, _token in phones]
+            common.insert_held_due(account.id, device_ids, args.count, utcnow() - timedelta(seconds=1))
+            subscriptions = [events.subscribe(device_id) for device_id in device_ids]
             now = utcnow()
 
             floors, jobs = [], []
             for _ in range(2):
-                hold_all()
-                started = time.perf_counter()
-                db.session.execute(update(Message).where(Message.status == 1, Message.ready.is_(False),
-                                                         Message.due_at <= now).values(ready=True))
-                db.session.commit()
-                floors.append(time.perf_counter() - started)
+                common.hold_all()
+                with common.Stopwatch() as watch:
+                    common.release_floor(now)
+                floors.append(watch.seconds)
 
-                hold_all()
-                started = time.perf_counter()
-                released = run_job(app, JOB)
-                for subscription in subscriptions:
-                    if subscription.get(timeout=10) != "MessageEnqueued":
-                        raise SystemExit("a device was not woken")
-                jobs.append(time.perf_counter() - started)
+                common.hold_all()
+                with common.Stopwatch() as watch:
+                    released = runner.run_prepared(app, release)
+                    for subscription in subscriptions:
+                        if subscription.get(timeout=10) != "MessageEnqueued":
+                            raise SystemExit("a device was not woken")
+                jobs.append(watch.seconds)
                 if released != args.count:
                     raise SystemExit(f"released {released}, expected {args.count}")
 
     floor, job = min(floors), min(jobs)
-    dialect = "MariaDB" if args.database_url and args.database_url.startswith("mysql") else "SQLite"
-    print(f"{dialect}: {args.count} due messages on {args.devices} devices")
+    print(f"{common.backend_name(database_url)}: {args.count} due messages on {args.devices} devices")
     print(f"  floor (bare UPDATE + commit):           {floor:.3f} s")
     print(f"  scheduler job (release + commit + wake): {job:.3f} s   ratio {job / floor:.2f}")
     print(f"target < 5 s: {'OK' if job < 5 else 'MISSED'}")

@@ -22,15 +22,13 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import requests
 
-import requests  # noqa: E402
+import common  # first of the project's imports: it puts the project root on sys.path
+from smsplatform.phone_sim.protocol import MobileClient, ProtocolError, read_events
+from tests.e2e.harness import Platform
 
-from smsplatform.phone_sim.protocol import MobileClient, ProtocolError, read_events  # noqa: E402
-from tests.e2e.harness import Platform  # noqa: E402
-
-EMAIL = "bench@example.com"
-PASSWORD = "correct horse battery"
+EMAIL, PASSWORD = common.BENCH_EMAIL, common.BENCH_PASSWORD
 
 
 class BenchPhone:
