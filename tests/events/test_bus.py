@@ -11,6 +11,7 @@ from sqlalchemy import text
 from smsplatform.events import WAKE_KEY, publish, subscribe, wake_after_commit
 from smsplatform.events.bus import LocalBus, RedisBus, decode_notice, encode_notice
 from smsplatform.extensions import db
+from tests.support.servers import free_port
 
 
 def _drain(subscription, timeout=2.0):
@@ -100,9 +101,7 @@ def redis_url(tmp_path):
     server = shutil.which("redis-server")
     if not server:
         pytest.skip("redis-server (Debian package redis-server) is not installed")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(tmp_path)],
