@@ -154,13 +154,12 @@ def inbox():
 def conversation():
     account = me()
     phone = (request.args.get("phone") or "").strip()[:64]
-    thread = queries.conversation(account, phone) if phone else []
-    if not thread:
+    page = queries.conversation(account, phone, request.args.get("page", 1, type=int)) if phone else None
+    if page is None or not page.items:
         abort(404)
     form = ReplyForm()
-    incoming = [m for m in thread if m.status == st.INCOMING and m.device_id is not None]
     devices = {d.id: d for d in list_devices(account)}
-    reply_from = next((m for m in reversed(incoming) if m.device_id in devices), None)
+    reply_from = queries.reply_route(account, phone)
     if form.validate_on_submit():
         with saving(lambda exc: show_error(form, exc, "body")) as saved:  # the reply has no other field
             if reply_from is None:
@@ -171,5 +170,5 @@ def conversation():
             flash("Reply queued.", "success")
             return redirect(url_for("web.conversation", phone=phone))
     name = queries.contact_names(account, [phone]).get(phone)
-    return render_template("web/conversation.html", thread=thread, phone=phone, name=name, form=form,
+    return render_template("web/conversation.html", page=page, phone=phone, name=name, form=form,
                            reply_from=reply_from, devices=devices), 400 if form.errors else 200

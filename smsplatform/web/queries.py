@@ -4,11 +4,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, desc, func, select
+from sqlalchemy import Row, Select, desc, func, select
 
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses as st
-from smsplatform.models import Account, Contact, Message, Paket
+from smsplatform.models import Account, Contact, Device, Message, Paket
 from smsplatform.timeutil import UTC, utcnow, zone
 
 PAGE_SIZE = 50
@@ -217,12 +217,29 @@ def _latest_incoming(account: Account, phones: list[str]) -> dict[str, Message]:
     return {message.phone: message for message in rows}
 
 
-def conversation(account: Account, phone: str, limit: int = 500) -> list[Message]:
-    rows = db.session.scalars(
+def conversation(account: Account, phone: str, page: int) -> Page:
+    """One number's messages, both directions: paged and counted in the database, the newest page first,
+    each page's messages oldest first (as a thread reads)."""
+    query = (
         select(Message).where(Message.account_id == account.id, Message.phone == phone)
-        .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
+        .order_by(Message.created_at.desc(), Message.id.desc())
     )
-    return list(reversed(list(rows)))
+    result = paginate(query, page)
+    result.items.reverse()
+    return result
+
+
+def reply_route(account: Account, phone: str) -> Row | None:
+    """Device and SIM of the number's newest incoming message on a phone still paired (a row with ``device_id``
+    and ``sim``), or None: a reply goes out the way the number last wrote in, whichever page is shown."""
+    return db.session.execute(
+        select(Message.device_id, Message.sim)
+        .join(Device, Device.id == Message.device_id)
+        .where(Message.account_id == account.id, Message.phone == phone, Message.status == st.INCOMING,
+               Device.account_id == account.id, Device.revoked_at.is_(None))
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+    ).first()
 
 
 def contact_names(account: Account, phones: list[str]) -> dict[str, str]:

@@ -313,6 +313,64 @@ def test_a_large_inbox_shows_one_page_with_sql_totals_and_reads_one_message_per_
     assert "single 49" in page2 and "single 59" in page2
 
 
+def test_a_long_conversation_shows_one_page_in_reading_order_with_sql_totals(web, me, device, theirs):
+    phone = theirs["incoming"].phone  # they have a message with this number too: never counted nor shown
+    now = utcnow()
+    for i in range(130):  # "msg 000" (oldest) … "msg 129" (newest), incoming and outgoing in turn
+        at = now - timedelta(minutes=130 - i) if i != 79 else now - timedelta(minutes=130 - 80)
+        message = add_incoming(me, device, phone, f"msg {i:03d}", at)  # 79 and 80 share a time: id decides
+        if i % 2:
+            message.status = st.DELIVERED
+        elif i >= 100:
+            message.sim = 1  # the newest incoming messages came in on the second SIM
+    db.session.commit()
+    device_id = device.id
+    db.session.expunge_all()
+    url = "/inbox/conversation?phone=%2B4915133333333"
+
+    def shown(html: str) -> list[int]:
+        return [int(n) for n in re.findall(r'<p class="sms-body">msg (\d{3})</p>', html)]
+
+    loaded = []
+
+    def count_load(message, _context):
+        loaded.append(message.id)
+
+    event.listen(Message, "load", count_load)
+    try:
+        with statements() as seen:
+            html = web.get(url).get_data(as_text=True)
+    finally:
+        event.remove(Message, "load", count_load)
+    assert "Page 1 of 3 (130 in all)" in html
+    assert shown(html) == list(range(80, 130))  # the newest page, oldest first as a thread reads
+    assert html.count('<li class="in">') == 25 and html.count('<li class="out">') == 25
+    assert f'<a href="{url}&amp;page=2" rel="next">' in html and 'rel="prev"' not in html
+    assert "their inbox" not in html and "Sent from Pixel, SIM 2." in html
+    assert len(loaded) <= 50, len(loaded)  # one page of rows, never the whole thread
+    reads = [s for s in seen if "FROM messages" in s]
+    assert any("count(" in s.lower() for s in reads)  # the total is counted in the database
+    assert all("LIMIT" in s for s in reads if "count(" not in s.lower()), reads
+
+    page2 = web.get(f"{url}&page=2").get_data(as_text=True)
+    assert "Page 2 of 3 (130 in all)" in page2 and shown(page2) == list(range(30, 80))
+    assert f'<a href="{url}&amp;page=1" rel="prev">' in page2 and f'<a href="{url}&amp;page=3" rel="next">' in page2
+    assert "Sent from Pixel, SIM 2." in page2  # a reply still goes out as the newest incoming one came in
+    page3 = web.get(f"{url}&page=3").get_data(as_text=True)
+    assert "Page 3 of 3 (130 in all)" in page3 and shown(page3) == list(range(0, 30)) and 'rel="next"' not in page3
+
+    # Out of range or malformed numbers are handled as on the inbox and the message list: clamped or page 1.
+    for bad, expected in [("99", page3), ("0", html), ("-2", html), ("abc", html), ("", html)]:
+        response = web.get(f"{url}&page={bad}")
+        assert response.status_code == 200 and response.get_data(as_text=True) == expected, bad
+
+    response = web.post(f"{url}&page=2", data={"body": "Thanks!"})
+    assert response.status_code == 302 and response.headers["Location"] == url  # back to the newest page
+    reply = db.session.query(Message).filter_by(body="Thanks!").one()
+    assert (reply.phone, reply.device_id, reply.sim) == (phone, device_id, 1)
+    assert "Thanks!" in web.get(url).get_data(as_text=True)
+
+
 def test_contacts_add_edit_search_bulk_and_opt_out_visible(web, me):
     tag = contacts.create_tag(me, "VIP")
     other_tag = contacts.create_tag(me, "Berlin")
