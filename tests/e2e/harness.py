@@ -80,10 +80,13 @@ class Platform:
         self.flask("db", "upgrade")
 
     # -- processes --------------------------------------------------------------------------------
-    def _log(self, name: str):
-        if name not in self.logs:
-            self.logs.append(name)
-        return (self.workdir / f"{name}.log").open("ab")
+    def _spawn(self, args: list[str], log_name: str, env: dict | None = None) -> subprocess.Popen:
+        """A process writing its output to ``<log_name>.log`` in the work directory (the child keeps
+        the file open; this process closes its own handle at once)."""
+        if log_name not in self.logs:
+            self.logs.append(log_name)
+        with (self.workdir / f"{log_name}.log").open("ab") as log:
+            return subprocess.Popen(args, cwd=ROOT, env=env or self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def log_tails(self, chars: int = 4000) -> dict[str, str]:
         """The end of every started process's log, by name: what a failed test reports."""
@@ -104,16 +107,15 @@ class Platform:
                    "PUBLIC_BASE_URL", base)}
         if accesslog:
             env["GUNICORN_ACCESS_LOG"] = str(self.workdir / f"access-{port}.log")
-        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
-                                   cwd=ROOT, env=env, stdout=self._log(f"web-{port}"), stderr=subprocess.STDOUT)
+        process = self._spawn([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
+                              f"web-{port}", env)
         self.web.append((process, base))
         wait_http(base + "/api/mobile/v1/device", process, log=self.workdir / f"web-{port}.log")
         return base
 
     def start_scheduler(self) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run"], cwd=ROOT,
-                                   env=self.env, stdout=self._log(f"scheduler-{len(self.schedulers)}"),
-                                   stderr=subprocess.STDOUT)
+        process = self._spawn([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run"],
+                              f"scheduler-{len(self.schedulers)}")
         self.schedulers.append(process)
         return process
 
@@ -126,8 +128,7 @@ class Platform:
                 "--log", str(self.workdir / f"{name}.sent"), "--poll-seconds", str(poll_seconds), *extra]
         if code:
             args += ["--code", code]
-        process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=self._log(f"phone-{name}"),
-                                   stderr=subprocess.STDOUT)
+        process = self._spawn(args, f"phone-{name}")
         self.phones[name] = process
         return process
 
