@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from flask import Flask, jsonify, request
+from sqlalchemy.engine import make_url
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -17,11 +18,12 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(load_config())
     if config:
         app.config.update(config)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("mysql"):
+    backend = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
+    if backend in ("mysql", "mariadb"):
         # No gap locks: concurrent inserts, claims and range updates on messages do not deadlock each other.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
                                                    "isolation_level": "READ COMMITTED"}
-    elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+    elif backend == "sqlite":
         # A file never drops a connection: pinging it would cost a statement on every request.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
     app.instance_path = app.config["INSTANCE_PATH"]
@@ -60,7 +62,7 @@ def _register_api_errors(app: Flask) -> None:
 
 def _configure_sqlite(app: Flask) -> None:
     """WAL and a busy timeout, so the web server and the scheduler process can share one SQLite file."""
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+    if make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() != "sqlite":
         return
     from sqlalchemy import event
 

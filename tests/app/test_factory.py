@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from smsplatform import create_app
 from smsplatform.config import cooperative_database_url
 
@@ -41,3 +43,10 @@ def test_mariadb_urls_use_the_cooperative_driver_under_gevent_only():
                              capture_output=True, text=True, check=True).stdout.split()
     assert printed == ["mysql+pymysql://user:secret@localhost/sms?charset=utf8mb4", "mariadb+pymysql://u@h/d",
                        "sqlite:///x.db"]
+
+
+@pytest.mark.parametrize("url", ["mysql+mysqldb://u@localhost/sms", "mariadb+pymysql://u@localhost/sms",
+                                 "mariadb://u@localhost/sms"])
+def test_every_mariadb_url_spelling_runs_at_read_committed(url, tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(tmp_path)})  # nothing connects yet
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["isolation_level"] == "READ COMMITTED"
