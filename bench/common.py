@@ -5,7 +5,9 @@ are the tests' own (``tests/support/servers.py``), re-exported.
 
 Importing this module puts the project root on ``sys.path`` (the scripts run as ``bench/<name>.py``).
 """
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,8 +37,11 @@ BENCH_PASSWORD = "bench-password"
 
 def make_app(database_url: str | None = None, *, prefix: str | None = None, workdir: str | None = None, **config):
     """The app on ``database_url`` (default: SQLite in ``workdir``, a new temporary directory unless given);
-    returns (app, url, workdir)."""
-    workdir = workdir or tempfile.mkdtemp(prefix=prefix)
+    returns (app, url, workdir). A directory made here is removed when the process exits, with the
+    default SQLite database in it: a database to keep is named with ``database_url``."""
+    if workdir is None:
+        workdir = tempfile.mkdtemp(prefix=prefix)
+        atexit.register(shutil.rmtree, workdir, True)
     url = database_url or f"sqlite:///{workdir}/bench.db"
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": workdir,
                       "EVENTS_SOCKET_DIR": f"{workdir}/events", **config})
@@ -76,14 +81,6 @@ def account_with_device(email: str = BENCH_EMAIL, device_name: str = "bench phon
     return account, token, device
 
 
-def paired_phones(account: Account, count: int) -> list[tuple[Device, str]]:
-    """``count`` phones registered the way the app does it (1.68.0); (device, device token) each, committed."""
-    phones = [register_device(account, DeviceFields(f"phone {i}", None, False, [], ""), "1.68.0")
-              for i in range(count)]
-    db.session.commit()
-    return phones
-
-
 def message_row(**fields) -> dict:
     """A ``messages`` row for a bulk insert: a ready one-segment GSM-7 SMS on SIM 0 unless ``fields`` say otherwise."""
     return {"segments": 1, "encoding": "GSM-7", "sim": 0, "urgent": False, "priority": 0, "status": 1,
@@ -91,9 +88,13 @@ def message_row(**fields) -> dict:
 
 
 def account_with_phones(count: int, email: str = BENCH_EMAIL) -> tuple[Account, list[tuple[Device, str]]]:
-    """A committed account with ``count`` phones paired the way the app does it: (account, ``paired_phones``)."""
+    """A committed account with ``count`` phones registered the way the app does it (1.68.0):
+    (account, [(device, device token), …])."""
     account = create_account(email, BENCH_PASSWORD)
-    return account, paired_phones(account, count)
+    phones = [register_device(account, DeviceFields(f"phone {i}", None, False, [], ""), "1.68.0")
+              for i in range(count)]
+    db.session.commit()
+    return account, phones
 
 
 def insert_held_due(account_id: int, device_ids: list[int], count: int, due, chunk: int = 10_000) -> None:

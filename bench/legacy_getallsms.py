@@ -2,8 +2,15 @@
 device alone (first page) (target: p95 < 100 ms).
 
 Usage: ``.venv/bin/python bench/legacy_getallsms.py [--count 1000000] [--calls 200] [--database-url URL]``
-(SQLite in a temporary directory by default; give a MariaDB URL of an empty database for the other;
-a database seeded by an earlier run of this script is measured again without re-seeding).
+(SQLite in a temporary directory by default, removed when the script exits; give a MariaDB URL of an
+empty database for the other).
+
+Seeding a million rows takes a while, so a seeded database is kept for the next run: the script
+migrates it and never drops it, and a database seeded by an earlier run of this script is measured
+again without re-seeding (after seeding, the script prints the ``--database-url`` to pass). To keep
+a SQLite one, name its file: ``--database-url sqlite:////var/tmp/getallsms.db``; the default one in
+the temporary directory is removed with it. Give it a database of its own: it adds the bench
+account's tables and rows and leaves them there.
 
 The table is seeded with one bulk insert per 20,000 rows: 10 devices, a year of messages, statuses
 as a busy account has them (mostly delivered, some pending, sent, failed and incoming). Each case
@@ -25,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flask_migrate import upgrade
-from sqlalchemy import func, select, text
+from sqlalchemy import func, make_url, select, text
 
 import common  # first of the project's imports: it puts the project root on sys.path
 from smsplatform.accounts.services import create_account, issue_token
@@ -113,6 +120,11 @@ def main() -> None:
                 db.session.execute(text("ANALYZE TABLE messages"))
             db.session.commit()
             print(f"seeded {args.count} messages in {seconds:.1f} s")
+            if args.database_url:
+                print(f"measure again without re-seeding: --database-url {make_url(database_url).render_as_string()}")
+            else:
+                print("(a temporary SQLite database, removed on exit: to keep one for re-use, give "
+                      "--database-url sqlite:////path/to/getallsms.db)")
         token = issue_token(account)
         db.session.commit()
 
