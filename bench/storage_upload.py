@@ -1,10 +1,12 @@
 """Image uploads: what validation, the stored-object row and the commit cost over writing the bytes.
 
-Runs in-process on a temporary SQLite database (or DATABASE_URL) and a temporary upload folder, and
+Runs in-process on a temporary SQLite database (or ``--database-url``: an empty database, migrated
+for the run and left empty again; one with tables is refused) and a temporary upload folder, and
 (unless --no-s3) against moto's S3 server started on loopback. For each backend it prints uploads
 per second for the floor (the backend's own write of the same bytes, nothing else) and for
 ``store_image`` + commit, and their ratio; then the whole legacy ``addsms`` call with a file for
-three recipients. Usage: .venv/bin/python bench/storage_upload.py [--count N] [--size BYTES] [--no-s3]
+three recipients. Usage: ``.venv/bin/python bench/storage_upload.py [--count 100] [--size 1000000] [--no-s3]
+[--database-url URL]``
 """
 import argparse
 import io
@@ -13,12 +15,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import uuid
 from pathlib import Path
 
 import boto3
-from flask_migrate import upgrade
 
 import common  # first of the project's imports: it puts the project root on sys.path
 from smsplatform.extensions import db
@@ -33,10 +32,11 @@ def rate(count: int, seconds: float) -> float:
 
 
 def timed(function, count: int) -> float:
-    start = time.perf_counter()
-    for _ in range(count):
-        function()
-    return time.perf_counter() - start
+    """Wall-clock seconds of ``count`` calls."""
+    with common.Stopwatch() as watch:
+        for _ in range(count):
+            function()
+    return watch.seconds
 
 
 def run_backend(app, account, label: str, data: bytes, count: int) -> float:
@@ -76,21 +76,24 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--no-s3", action="store_true")
+    parser.add_argument("--database-url")
     args = parser.parse_args()
     data = png(64, 64, padding=max(0, args.size - 10_000))
     work = Path(tempfile.mkdtemp(prefix="bench-storage-"))
-    app, _, _ = common.make_app(os.environ.get("DATABASE_URL"), workdir=str(work), INSTANCE_PATH=str(work / "instance"),
-                                UPLOAD_DIR=str(work / "uploads"), SECRET_KEY="bench", WTF_CSRF_ENABLED=False,
-                                STORAGE_BACKEND="local")
-    print(f"{args.count} uploads of a {len(data) / 1e6:.2f} MB PNG per measurement")
-    with app.app_context():
-        upgrade()
-        account, token, device = common.account_with_device(f"bench-{uuid.uuid4().hex[:8]}@example.com", "bench")
-        floor_rate = run_backend(app, account, "local", data, args.count)
-        run_addsms(app, token, device.id, data, args.count, floor_rate)
-        if not args.no_s3:
-            run_s3(app, account, data, args.count)
-    shutil.rmtree(work, ignore_errors=True)
+    try:
+        app, database_url, _ = common.make_app(args.database_url, workdir=str(work), INSTANCE_PATH=str(work / "instance"),
+                                               UPLOAD_DIR=str(work / "uploads"), SECRET_KEY="bench",
+                                               WTF_CSRF_ENABLED=False, STORAGE_BACKEND="local")
+        print(f"{args.count} uploads of a {len(data) / 1e6:.2f} MB PNG per measurement, "
+              f"{common.backend_name(database_url)}")
+        with common.scratch_schema(app):
+            account, token, device = common.account_with_device(device_name="bench")
+            floor_rate = run_backend(app, account, "local", data, args.count)
+            run_addsms(app, token, device.id, data, args.count, floor_rate)
+            if not args.no_s3:
+                run_s3(app, account, data, args.count)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def run_s3(app, account, data: bytes, count: int) -> None:
