@@ -128,12 +128,9 @@ def accept_message_ids(account: Account, items: list[dict], *, default_device_id
                        now: datetime | None = None, field_prefix: str | None = "smsdata") -> list[int]:
     """``accept_messages`` returning only the new ids, for big batches (no ORM object per message)."""
     rows, ready_devices = _validated_rows(account, items, default_device_id, now or utcnow(), field_prefix)
-    connection = db.session.connection()
-    if len(rows) == 1:  # addsms to one number: a plain insert, cheaper than the executemany machinery
-        ids = [connection.execute(_INSERT_MESSAGES, rows[0]).scalar_one()]
-    else:
-        # One executemany; autoincrement ids are assigned in row order, so sorted ids follow the rows.
-        ids = sorted(connection.execute(_INSERT_MESSAGES, rows).scalars())
+    # One statement (SQLAlchemy runs a single row as a plain execute, several as an executemany);
+    # autoincrement ids are assigned in row order, so sorted ids follow the rows.
+    ids = sorted(db.session.connection().execute(_INSERT_MESSAGES, rows).scalars())
     wake_after_commit(db.session, ready_devices)
     return ids
 
