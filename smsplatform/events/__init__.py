@@ -36,9 +36,9 @@ def init_app(app) -> None:
     """Attach this app's bus, and the session listeners that publish after commit."""
     app.extensions["smsplatform_events"] = make_bus(app.config)
     # ``db.session`` is one scoped session shared by every app: its listeners are installed once.
-    if not event.contains(db.session, "after_commit", _publish_pending_wakes):
-        event.listen(db.session, "after_commit", _publish_pending_wakes)
-        event.listen(db.session, "after_soft_rollback", _drop_pending_wakes)
+    if not event.contains(db.session, "after_commit", _publish_pending):
+        event.listen(db.session, "after_commit", _publish_pending)
+        event.listen(db.session, "after_soft_rollback", _drop_pending)
 
 
 def get_bus(app=None):
@@ -57,7 +57,7 @@ def subscribe(device_id: int, app=None):
     return get_bus(app).subscribe(device_id)
 
 
-def _publish_pending_wakes(session) -> None:
+def _publish_pending(session) -> None:
     for key, event_name in _PENDING.items():
         device_ids = session.info.pop(key, None)
         if device_ids and has_app_context():
@@ -67,7 +67,7 @@ def _publish_pending_wakes(session) -> None:
                 current_app.logger.exception("events: could not publish %s for %s", event_name, sorted(device_ids))
 
 
-def _drop_pending_wakes(session, previous_transaction) -> None:
+def _drop_pending(session, previous_transaction) -> None:
     # Only the outermost rollback forgets them; a savepoint's rollback leaves the outer transaction's.
     # (A rollback() with no transaction begun fires nothing: services always write before they ask.)
     if previous_transaction.parent is None:

@@ -97,7 +97,7 @@ def _show(value) -> str:
 
 
 def split_recipients(sendto: str) -> list[str]:
-    """Comma-separated numbers, each kept as sent (a leading space before a digit is a ``+``)."""
+    """Comma-separated numbers, each kept as sent (a leading space before a digit 1-9 is a ``+``)."""
     parts = []
     for part in sendto.split(","):
         part = part.rstrip()

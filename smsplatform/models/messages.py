@@ -56,7 +56,8 @@ class Message(db.Model):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)                # time_to_send or created_at
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    # First time of each state (kept, never overwritten).
+    # First time of each state (kept, never overwritten; only the failure time of a timeout failure,
+    # our guess, gives way to the phone's late report: queue.apply_state_report).
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)      # 2: handed to the phone
     last_handed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     handed_count: Mapped[int] = mapped_column(default=0)

@@ -53,8 +53,8 @@ def run_prepared(app, job: PreparedJob):
 
 
 def run_job(app, target: str):
-    """One run of the job at ``target`` (a dotted path), resolved now: for one-off runs (tests,
-    benchmarks). The scheduler resolves its jobs once, when it is built."""
+    """One run of the job at ``target`` (a dotted path), resolved now: for one-off runs in tests.
+    The scheduler resolves its jobs once, when it is built."""
     return run_prepared(app, prepare(target))
 
 
