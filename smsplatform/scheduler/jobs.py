@@ -11,6 +11,7 @@ class Job(NamedTuple):
     id: str
     seconds: float
     target: str
+    run_at_start: bool = False  # also once when the scheduler starts, not only after the first interval
 
 
 JOBS = [
@@ -28,5 +29,6 @@ JOBS = [
     Job("start-due-newsletters", 5, "smsplatform.campaigns.services.start_due_newsletters"),
     Job("finish-completed-newsletters", 30, "smsplatform.campaigns.services.finish_completed"),
     # SQLite's planner statistics (a no-op on MariaDB): listings keep their indexes as tables grow.
-    Job("refresh-planner-statistics", 6 * 3600, "smsplatform.db_statistics.refresh_planner_statistics"),
+    Job("refresh-planner-statistics", 6 * 3600, "smsplatform.db_statistics.refresh_planner_statistics",
+        run_at_start=True),
 ]

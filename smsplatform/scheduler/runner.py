@@ -4,6 +4,7 @@ import inspect
 import logging
 import signal
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Callable
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -67,6 +68,7 @@ def build_scheduler(app, jobs: list[Job] = JOBS) -> BlockingScheduler:
             run_prepared, "interval", seconds=job.seconds, args=(app, runnable), id=job.id,
             # One run at a time per process; a late run is done once, not replayed.
             max_instances=1, coalesce=True, misfire_grace_time=max(1, int(job.seconds)),
+            **({"next_run_time": datetime.now(timezone.utc)} if job.run_at_start else {}),
         )
     return scheduler
 

@@ -174,3 +174,11 @@ def test_scheduler_process_releases_due_messages_and_stops_on_sigterm(app, accou
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert "release-due-messages" in output
+
+
+def test_a_run_at_start_job_runs_when_the_scheduler_starts_and_others_wait_their_interval(app):
+    scheduler = runner.build_scheduler(app)
+    statistics = scheduler.get_job("refresh-planner-statistics")
+    assert abs((statistics.next_run_time - utcnow()).total_seconds()) < 5
+    # (an unstarted scheduler's other jobs get their first time, one interval on, when it starts)
+    assert getattr(scheduler.get_job("release-due-messages"), "next_run_time", None) is None
