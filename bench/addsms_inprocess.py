@@ -1,7 +1,8 @@
 """Where an ``addsms`` call's CPU goes, in-process (no HTTP): the figures behind BENCHMARKS.md 2 (b).
 
 Usage: ``.venv/bin/python bench/addsms_inprocess.py [--calls 300] [--database-url URL]`` (SQLite in a
-temporary directory by default).
+temporary directory by default; a given database must be empty: it is migrated for the run and left
+empty again).
 
 1. The whole call through the WSGI app (urlencoded form, as PHP curl posts it, to a new number each
    time) against the floor: a Flask view of the same app that answers the same JSON and does no work.
@@ -15,8 +16,6 @@ import io
 import sys
 import time
 from urllib.parse import urlencode
-
-from flask_migrate import upgrade
 
 import common  # first of the project's imports: it puts the project root on sys.path
 from smsplatform.accounts import services as accounts
@@ -61,10 +60,15 @@ def main() -> None:
     app, database_url, _tmp = common.make_app(args.database_url)
     app.add_url_rule("/getdata/bench-bare", "bench_bare", csrf.exempt(
         lambda: ok("Sms has been saved successfully", sms_id=1, sms_ids=[1])), methods=["POST"])
-    with app.app_context():
-        upgrade()
-        account, token, device = common.account_with_device()
-        account_id, device_id = account.id, device.id
+    with common.scratch_schema(app):
+        measure(app, args.calls, database_url)
+
+
+def measure(app, calls: int, database_url: str) -> None:
+    """Measure and print, in ``scratch_schema``'s app context."""
+    account, token, device = common.account_with_device()
+    account_id, device_id = account.id, device.id
+    db.session.commit()  # no transaction left open in this context while the calls write
     numbers = iter(range(10**9))
 
     def form() -> bytes:
@@ -74,8 +78,8 @@ def main() -> None:
     def addsms() -> None:
         assert b'"error":0' in wsgi_post(app, "/getdata/addsms", form())
 
-    whole = cpu_per_call(addsms, args.calls)
-    bare = cpu_per_call(lambda: wsgi_post(app, "/getdata/bench-bare", form()), args.calls)
+    whole = cpu_per_call(addsms, calls)
+    bare = cpu_per_call(lambda: wsgi_post(app, "/getdata/bench-bare", form()), calls)
 
     with app.app_context():
         token_hash = accounts.hash_secret(token)
@@ -126,9 +130,9 @@ def main() -> None:
             finally:
                 connection.close()
 
-        session, core, driver = (cpu_per_call(call, args.calls) for call in (through_session, through_core,
+        session, core, driver = (cpu_per_call(call, calls) for call in (through_session, through_core,
                                                                              through_driver))
-    print(f"addsms in-process, {common.backend_name(database_url)}, best of 5 x {args.calls} calls, CPU per call")
+    print(f"addsms in-process, {common.backend_name(database_url)}, best of 5 x {calls} calls, CPU per call")
     print(f"  bare Flask endpoint (floor)       : {bare:7.0f} us")
     print(f"  addsms through the WSGI app       : {whole:7.0f} us   ratio to floor {whole / bare:.1f}x")
     print("  its database part (token, device, insert, commit):")

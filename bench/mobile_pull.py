@@ -1,7 +1,8 @@
 """Idle ``GET /api/mobile/v1/message`` throughput through the real web server (target >= 1,000 req/s).
 
 Usage: ``.venv/bin/python bench/mobile_pull.py [--seconds 10] [--devices 50] [--connections 16]
-[--database-url URL]`` (SQLite in a temporary directory by default).
+[--database-url URL]`` (SQLite in a temporary directory by default; a given database must be empty: it
+is migrated for the run and left empty again).
 
 Starts gunicorn with the project's ``gunicorn.conf.py`` (gevent workers) on a free 127.0.0.1 port,
 pairs ``--devices`` phones, then keeps ``--connections`` keep-alive connections busy from two client
@@ -16,16 +17,8 @@ import os
 import threading
 import time
 
-from flask_migrate import upgrade
-
 import common  # first of the project's imports: it puts the project root on sys.path
-
-
-def prepare(app, devices: int) -> list[str]:
-    with app.app_context():
-        upgrade()
-        _account, phones = common.account_with_phones(devices)
-        return [token for _device, token in phones]
+from smsplatform.extensions import db
 
 
 def client_process(port: int, path: str, tokens: list[str], connections: int, seconds: float, out) -> None:
@@ -82,14 +75,18 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
     app, database_url, tmp = common.make_app(args.database_url)
-    tokens = prepare(app, args.devices)
-    with common.gunicorn(database_url, tmp) as (port, server):
-        measure(port, "/api/mobile/v1/device", [], 4, 1)  # warm-up: workers import, connections open
-        cpu = common.server_cpu(server.pid)
-        floor, floor_errors = measure(port, "/api/mobile/v1/device", [], args.connections, args.seconds)
-        cpu, floor_cpu = common.server_cpu(server.pid), common.server_cpu(server.pid) - cpu
-        pull, pull_errors = measure(port, "/api/mobile/v1/message?order=lifo", tokens, args.connections, args.seconds)
-        pull_cpu = common.server_cpu(server.pid) - cpu
+    with common.scratch_schema(app):
+        _account, phones = common.account_with_phones(args.devices)
+        tokens = [token for _device, token in phones]
+        db.session.commit()  # no transaction left open in this context while the server writes
+        with common.gunicorn(database_url, tmp) as (port, server):
+            measure(port, "/api/mobile/v1/device", [], 4, 1)  # warm-up: workers import, connections open
+            cpu = common.server_cpu(server.pid)
+            floor, floor_errors = measure(port, "/api/mobile/v1/device", [], args.connections, args.seconds)
+            cpu, floor_cpu = common.server_cpu(server.pid), common.server_cpu(server.pid) - cpu
+            pull, pull_errors = measure(port, "/api/mobile/v1/message?order=lifo", tokens, args.connections,
+                                        args.seconds)
+            pull_cpu = common.server_cpu(server.pid) - cpu
     print(f"{database_url.split(':')[0]}: {args.devices} paired phones, {args.connections} keep-alive connections, "
           f"{os.environ.get('WEB_CONCURRENCY', '2')} gevent workers")
     print(f"floor GET /device (no token, no database): {floor:.0f} req/s  errors {floor_errors}  "
