@@ -5,7 +5,8 @@ from scripts/mariadb).
 Contacts sit under three tags (about a third hold two or three of them) and 5% have opted out, so
 de-duplication and the opt-out filter both matter. Prints, for the same rows in the same run:
 the floor (one hand-written ``INSERT … SELECT`` of the same audience, no checks), ``fan_out`` of a
-plain body + commit, and ``fan_out`` of a personalised body (rendered in batches) + commit, with
+plain body + commit, and ``fan_out`` of a personalised body (rendered by the database in the
+same single ``INSERT … SELECT``, segment counts then checked in Python) + commit, with
 ratios against the floor and the targets (< 5 s, within 3× of the floor).
 Usage: .venv/bin/python bench/newsletter_fanout.py [--contacts N] [--rounds R] [--database-url URL]
 """
