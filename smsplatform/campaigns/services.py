@@ -51,6 +51,25 @@ TRANSITIONS = {
     CANCELLED: set(),
     FINISHED: set(),
 }
+
+
+def _sources(target: str) -> tuple[str, ...]:
+    """The states TRANSITIONS lets become ``target``."""
+    return tuple(state for state, targets in TRANSITIONS.items() if target in targets)
+
+
+# The moves an account asks for, each with the states it may start from: the service functions move only
+# from these, and the dashboard shows a button for each one the newsletter's state allows. Two are not
+# TRANSITIONS' own: "start now" also moves a scheduled one (to now), and "resume" leaves starting a
+# scheduled one to the scheduler.
+ACTION_SOURCES = {
+    "start": (DRAFT, SCHEDULED),
+    "unschedule": _sources(DRAFT),
+    "pause": _sources(PAUSED),
+    "resume": (PAUSED,),
+    "cancel": _sources(CANCELLED),
+}
+
 FANOUT_BATCH = 5_000  # contacts per committed part when the CLI runs a fan-out
 MAX_TITLE = 255
 # Messages a phone may still send: a running newsletter with none of these left is finished.
@@ -138,7 +157,7 @@ def get_paket(account: Account, paket_id) -> Paket:
 def _move(paket: Paket, target: str, now: datetime, sources=None, **values) -> None:
     """Conditional state change: only from a state that allows ``target`` (or from ``sources``), and only
     if nobody moved it first."""
-    sources = sources or [state for state, targets in TRANSITIONS.items() if target in targets]
+    sources = sources or _sources(target)
     result = db.session.execute(
         update(Paket).where(Paket.id == paket.id, Paket.status.in_(sources))
         .values(status=target, updated_at=now, **values).execution_options(synchronize_session=False)
@@ -147,6 +166,11 @@ def _move(paket: Paket, target: str, now: datetime, sources=None, **values) -> N
         db.session.refresh(paket)
         raise ConflictError(f"newsletter {paket.id} is {paket.status}; it cannot become {target}", field="status")
     db.session.refresh(paket)
+
+
+def available_actions(paket: Paket) -> list[str]:
+    """The moves an account may ask for in the newsletter's state (ACTION_SOURCES' order)."""
+    return [action for action, sources in ACTION_SOURCES.items() if paket.status in sources]
 
 
 def schedule_paket(account: Account, paket_id, time_to_send=None, now: datetime | None = None) -> Paket:
@@ -164,14 +188,14 @@ def start_paket_now(account: Account, paket_id, now: datetime | None = None) -> 
     (ConflictError) instead of passing through draft."""
     paket = get_paket(account, paket_id)
     now = now or utcnow()
-    _move(paket, SCHEDULED, now, sources=[DRAFT, SCHEDULED], time_to_send=now)
+    _move(paket, SCHEDULED, now, sources=ACTION_SOURCES["start"], time_to_send=now)
     return paket
 
 
 def unschedule_paket(account: Account, paket_id, now: datetime | None = None) -> Paket:
     """scheduled → draft (before it started)."""
     paket = get_paket(account, paket_id)
-    _move(paket, DRAFT, now or utcnow())
+    _move(paket, DRAFT, now or utcnow(), sources=ACTION_SOURCES["unschedule"])
     return paket
 
 
@@ -179,7 +203,7 @@ def pause_paket(account: Account, paket_id, now: datetime | None = None) -> Pake
     """running → paused: its pending messages stop being handed out (the device claim requires ``ready``)."""
     paket = get_paket(account, paket_id)
     now = now or utcnow()
-    _move(paket, PAUSED, now)
+    _move(paket, PAUSED, now, sources=ACTION_SOURCES["pause"])
     db.session.execute(
         update(Message).where(Message.paket_id == paket.id, Message.status == statuses.PENDING)
         .values(ready=False).execution_options(synchronize_session=False)
@@ -191,7 +215,7 @@ def resume_paket(account: Account, paket_id, now: datetime | None = None) -> Pak
     """paused → running: what is still pending (and due) is handed out again; nothing is re-sent."""
     paket = get_paket(account, paket_id)
     now = now or utcnow()
-    _move(paket, RUNNING, now, sources=[PAUSED])  # starting a scheduled one is the scheduler's job
+    _move(paket, RUNNING, now, sources=ACTION_SOURCES["resume"])  # starting a scheduled one is the scheduler's job
     result = db.session.execute(
         update(Message).where(Message.paket_id == paket.id, Message.status == statuses.PENDING,
                               Message.due_at <= now)
@@ -206,7 +230,7 @@ def cancel_paket(account: Account, paket_id, now: datetime | None = None) -> Pak
     """→ cancelled: pending messages become status 13; those already on a phone are left to finish."""
     paket = get_paket(account, paket_id)
     now = now or utcnow()
-    _move(paket, CANCELLED, now, finished_at=now)
+    _move(paket, CANCELLED, now, sources=ACTION_SOURCES["cancel"], finished_at=now)
     db.session.execute(
         update(Message).where(Message.paket_id == paket.id, Message.status == statuses.PENDING)
         .values(status=statuses.CANCELLED, ready=False, cancelled_at=now, updated_at=now)

@@ -12,14 +12,16 @@ from smsplatform.web.blueprint import bp, me, owned, saving
 from smsplatform.web.forms import NewsletterForm, opts, show_error
 from smsplatform.web.uploads import store_upload
 
-ACTIONS = ("start", "unschedule", "pause", "resume", "cancel")
-# The buttons a newsletter shows in each state (the services refuse any other move), and the states in
-# which its pages refresh themselves.
-_ACTIONS_IN = {
-    "start": (campaigns.DRAFT, campaigns.SCHEDULED), "unschedule": (campaigns.SCHEDULED,),
-    "pause": (campaigns.RUNNING,), "resume": (campaigns.PAUSED,),
-    "cancel": (campaigns.DRAFT, campaigns.SCHEDULED, campaigns.RUNNING, campaigns.PAUSED),
+# The newsletter's buttons, each the service it calls (which of them a state shows is the service's
+# rule: campaigns.available_actions), and what each did, for the flash.
+_ACTION_CALLS = {
+    "start": campaigns.start_paket_now, "unschedule": campaigns.unschedule_paket, "pause": campaigns.pause_paket,
+    "resume": campaigns.resume_paket, "cancel": campaigns.cancel_paket,
 }
+ACTIONS = tuple(_ACTION_CALLS)
+_PAST = {"start": "scheduled to start now", "unschedule": "moved back to draft", "pause": "paused",
+         "resume": "resumed", "cancel": "cancelled"}
+# The states in which its pages refresh themselves.
 _CHANGING = (campaigns.SCHEDULED, campaigns.RUNNING)
 _FORM_FIELDS = {"time_to_send": "send_at", "tags": "tag_ids", "file": "image", "media": "image"}
 MAX_PREVIEW_TAGS = 200
@@ -84,7 +86,7 @@ def newsletter(paket_id: int):
     paket = owned(Paket, paket_id)
     stats = campaigns.paket_stats(paket)
     return render_template("web/newsletter.html", paket=paket, progress=_progress(paket, stats), stats=stats,
-                           actions=[a for a in ACTIONS if paket.status in _ACTIONS_IN[a]],
+                           actions=campaigns.available_actions(paket),
                            refresh=paket.status in _CHANGING,
                            as_sent=campaigns.body_as_sent(paket.body, campaigns.media_url_now(paket)))
 
@@ -96,18 +98,8 @@ def newsletter_action(paket_id: int, action: str):
         abort(404)
     paket = owned(Paket, paket_id)
     with saving(lambda exc: flash(f"Could not {action} the newsletter: {exc.message}", "error")) as saved:
-        _ACTION_CALLS[action](me(), paket)
+        _ACTION_CALLS[action](me(), paket.id)
     if saved.ok:
         flash(f"Newsletter {_PAST[action]}.", "success")
     return redirect(url_for("web.newsletter", paket_id=paket.id))
 
-
-_ACTION_CALLS = {
-    "start": lambda account, paket: campaigns.start_paket_now(account, paket.id),
-    "unschedule": lambda account, paket: campaigns.unschedule_paket(account, paket.id),
-    "pause": lambda account, paket: campaigns.pause_paket(account, paket.id),
-    "resume": lambda account, paket: campaigns.resume_paket(account, paket.id),
-    "cancel": lambda account, paket: campaigns.cancel_paket(account, paket.id),
-}
-_PAST = {"start": "scheduled to start now", "unschedule": "moved back to draft", "pause": "paused",
-         "resume": "resumed", "cancel": "cancelled"}

@@ -158,6 +158,34 @@ def test_only_valid_transitions_are_allowed(owner, device):
         assert "is cancelled" in error.value.message
 
 
+ACTION_CALLS = {"start": services.start_paket_now, "unschedule": services.unschedule_paket,
+                "pause": services.pause_paket, "resume": services.resume_paket, "cancel": services.cancel_paket}
+
+
+@pytest.mark.parametrize("state, actions", [
+    (services.DRAFT, ["start", "cancel"]),
+    (services.SCHEDULED, ["start", "unschedule", "cancel"]),
+    (services.RUNNING, ["pause", "cancel"]),
+    (services.PAUSED, ["resume", "cancel"]),
+    (services.CANCELLED, []),
+    (services.FINISHED, []),
+])
+def test_available_actions_are_exactly_the_moves_the_services_allow(owner, device, state, actions):
+    """What the newsletter page offers in each state, and each offered move succeeds, each other one is refused."""
+    assert list(ACTION_CALLS) == list(services.ACTION_SOURCES)
+    paket = new_paket(owner, device, [make_tag(owner, "VIP")], time_to_send="2099-01-01 10:00")
+    for action, call in ACTION_CALLS.items():
+        db.session.execute(update(Paket).where(Paket.id == paket.id).values(status=state)
+                           .execution_options(synchronize_session=False))
+        db.session.refresh(paket)
+        assert services.available_actions(paket) == actions
+        if action in actions:
+            call(owner, paket.id)
+        else:
+            with pytest.raises(ConflictError, match=f"is {state}"):
+                call(owner, paket.id)
+
+
 def test_start_now_schedules_a_draft_or_a_later_newsletter_for_now(owner, device, make_account):
     tag = make_tag(owner, "VIP")
     bulk_contacts(owner, {"+491111": [tag.id]})
