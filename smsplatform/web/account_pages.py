@@ -5,7 +5,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_login import current_user, login_required, login_user, logout_user
 
 from smsplatform.accounts import services
-from smsplatform.errors import AuthenticationError, DomainError, RateLimitedError, ValidationError
+from smsplatform.errors import AuthenticationError, RateLimitedError
 from smsplatform.extensions import db
 from smsplatform.timeutil import utcnow
 from smsplatform.web.blueprint import DashboardUser, bp, me, saving
@@ -28,20 +28,13 @@ def _safe_next(target: str | None) -> str:
     return url_for("web.overview")
 
 
-def _show_signup_refusal(form: SignupForm, exc: DomainError) -> None:
-    """Each problem of a refused sign-up beside its own field (SignupRefused names them all at once)."""
-    problems = exc.problems if isinstance(exc, services.SignupRefused) else [(exc.field, exc.message)]
-    for field, message in problems:
-        show_error(form, ValidationError(message, field=field), "email")
-
-
 @bp.route("/signup", methods=["GET", "POST"])
 def signup():
     if current_user.is_authenticated:
         return redirect(url_for("web.overview"))
     form = SignupForm()
     if form.validate_on_submit():
-        with saving(lambda exc: _show_signup_refusal(form, exc)) as saved:
+        with saving(lambda exc: show_error(form, exc, "email")) as saved:  # each problem of a sign-up
             account = services.create_account(form.email.data, form.password.data, form.timezone.data.strip())
         if saved.ok:
             _start_session(account)
