@@ -158,17 +158,16 @@ def conversation():
     if page is None or not page.items:
         abort(404)
     form = ReplyForm()
-    devices = {d.id: d for d in list_devices(account)}
     reply_from = queries.reply_route(account, phone)
     if form.validate_on_submit():
         with saving(lambda exc: show_error(form, exc, "body")) as saved:  # the reply has no other field
             if reply_from is None:
                 raise ValidationError("the phone that received this conversation is no longer paired", field="body")
             accept_messages(account, [{"sendto": phone, "body": form.body.data, "device_id": reply_from.device_id,
-                                       "sim": reply_from.sim if reply_from.sim in (0, 1) else 0}], field_prefix=None)
+                                       "sim": reply_from.sim}], field_prefix=None)
         if saved.ok:
             flash("Reply queued.", "success")
             return redirect(url_for("web.conversation", phone=phone))
     name = queries.contact_names(account, [phone]).get(phone)
     return render_template("web/conversation.html", page=page, phone=phone, name=name, form=form,
-                           reply_from=reply_from, devices=devices), 400 if form.errors else 200
+                           reply_from=reply_from), 400 if form.errors else 200

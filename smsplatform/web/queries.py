@@ -4,10 +4,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Row, Select, desc, func, select
+from sqlalchemy import Select, desc, func, select
 
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses as st
+from smsplatform.messaging.queue import SMS_SLOTS
 from smsplatform.models import Account, Contact, Device, Message, Paket
 from smsplatform.timeutil import UTC, utcnow, zone
 
@@ -229,17 +230,27 @@ def conversation(account: Account, phone: str, page: int) -> Page:
     return result
 
 
-def reply_route(account: Account, phone: str) -> Row | None:
-    """Device and SIM of the number's newest incoming message on a phone still paired (a row with ``device_id``
-    and ``sim``), or None: a reply goes out the way the number last wrote in, whichever page is shown."""
-    return db.session.execute(
-        select(Message.device_id, Message.sim)
+@dataclass(frozen=True)
+class ReplyRoute:
+    device_id: int
+    device_name: str
+    sim: int  # an SMS slot: a number that wrote in over another channel (WhatsApp, RCS) is answered on SIM 1
+
+
+def reply_route(account: Account, phone: str) -> ReplyRoute | None:
+    """Device and SIM of the number's newest incoming message on a phone still paired, or None: a reply goes
+    out the way the number last wrote in, whichever page is shown."""
+    row = db.session.execute(
+        select(Message.device_id, Device.name, Message.sim)
         .join(Device, Device.id == Message.device_id)
         .where(Message.account_id == account.id, Message.phone == phone, Message.status == st.INCOMING,
                Device.account_id == account.id, Device.revoked_at.is_(None))
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(1)
     ).first()
+    if row is None:
+        return None
+    return ReplyRoute(row.device_id, row.name, row.sim if row.sim in SMS_SLOTS else SMS_SLOTS[0])
 
 
 def contact_names(account: Account, phones: list[str]) -> dict[str, str]:

@@ -371,6 +371,18 @@ def test_a_long_conversation_shows_one_page_in_reading_order_with_sql_totals(web
     assert "Thanks!" in web.get(url).get_data(as_text=True)
 
 
+def test_a_number_that_wrote_in_over_whatsapp_is_answered_by_sms_on_sim_1(web, me, device):
+    message = add_incoming(me, device, "+4915100000001", "hi")
+    message.sim = 3  # WhatsApp
+    db.session.commit()
+    device_id = device.id
+    url = "/inbox/conversation?phone=%2B4915100000001"
+    assert "Sent from Pixel, SIM 1." in web.get(url).get_data(as_text=True)
+    assert web.post(url, data={"body": "Thanks!"}).status_code == 302
+    reply = db.session.query(Message).filter_by(body="Thanks!").one()
+    assert (reply.device_id, reply.sim) == (device_id, 0)
+
+
 def test_contacts_add_edit_search_bulk_and_opt_out_visible(web, me):
     tag = contacts.create_tag(me, "VIP")
     other_tag = contacts.create_tag(me, "Berlin")
