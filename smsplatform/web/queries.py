@@ -46,30 +46,29 @@ class Totals:
         return None if finished == 0 else done / finished
 
 
+def _totals_by_device(account: Account, device_id: int | None = None) -> dict[int | None, Totals]:
+    """Messages by device and dashboard group, counted in the database (only ``device_id``'s rows when given)."""
+    query = select(Message.device_id, Message.status, func.count()).where(Message.account_id == account.id)
+    if device_id is not None:
+        query = query.where(Message.device_id == device_id)
+    per_device = defaultdict(Totals)
+    for device, status, count in db.session.execute(query.group_by(Message.device_id, Message.status)):
+        per_device[device].counts[group_of(status)] += count
+    return dict(per_device)
+
+
 def totals(account: Account) -> tuple[Totals, dict[int | None, Totals]]:
     """Account totals and per-device totals by dashboard group."""
-    rows = db.session.execute(
-        select(Message.device_id, Message.status, func.count())
-        .where(Message.account_id == account.id)
-        .group_by(Message.device_id, Message.status)
-    )
-    overall, per_device = Totals(), defaultdict(Totals)
-    for device_id, status, count in rows:
-        overall.counts[group_of(status)] += count
-        per_device[device_id].counts[group_of(status)] += count
-    return overall, dict(per_device)
+    per_device = _totals_by_device(account)
+    overall = Totals()
+    for device in per_device.values():
+        overall.counts.update(device.counts)
+    return overall, per_device
 
 
 def device_totals(account: Account, device_id: int) -> Totals:
     """One device's messages by dashboard group (its page), counted over that device's rows only."""
-    result = Totals()
-    for status, count in db.session.execute(
-        select(Message.status, func.count())
-        .where(Message.account_id == account.id, Message.device_id == device_id)
-        .group_by(Message.status)
-    ):
-        result.counts[group_of(status)] += count
-    return result
+    return _totals_by_device(account, device_id).get(device_id, Totals())
 
 
 def _hour_bucket(column):
