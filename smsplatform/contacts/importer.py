@@ -403,8 +403,8 @@ class _ChunkWriter:
                 found.update(self._tag_ids_for(missing))
             for key in keys:
                 # Titles differing in case or accents share their key. A key only the database's collation
-                # equates with a stored one (MariaDB: "カフェ" = "かふぇ"; a tag saved before tag_key
-                # dropped accents) was not inserted: it uses the tag the unique index matched it with.
+                # equates with a stored one (MariaDB: "カフェ" = "かふぇ") was not inserted: it uses the
+                # tag the unique index matched it with.
                 self.tag_ids[key] = found[key] if key in found else db.session.scalar(
                     select(Tag.id).where(Tag.account_id == self.account_id, Tag.title_key == key))
         return self.tag_ids

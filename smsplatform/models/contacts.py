@@ -23,7 +23,8 @@ class Tag(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(100))
-    title_key: Mapped[str] = mapped_column(String(100))  # casefolded title, for case-insensitive uniqueness
+    # contacts.services.tag_key of the title (case, accents, compatibility forms), for uniqueness
+    title_key: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
