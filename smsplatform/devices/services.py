@@ -35,7 +35,7 @@ WEBHOOK_EVENTS = (("sms:received", "1.15.0"), ("sms:sent", "1.18.0"), ("sms:deli
                   ("sms:failed", "1.19.0"))
 _WEBHOOK_NAMESPACE = uuid.UUID("5b3c1f9e-6a0f-4d2b-9c59-1f1f0d9a8e21")
 # Webhook receipts only guard against replays inside the timestamp window (WEBHOOK_MAX_SKEW_SECONDS,
-# 5 min by default) and against a phone re-posting an event; a day is ample.
+# 5 min by default) and against a phone re-posting an event; a day is ample, unless the window is wider.
 RECEIPT_RETENTION_SECONDS = 24 * 3600
 
 
@@ -347,9 +347,9 @@ def prune_expired_pairing_codes(now: datetime | None = None) -> int:
     return db.session.execute(delete(PairingCode).where(PairingCode.expires_at < now)).rowcount
 
 
-def prune_webhook_receipts(now: datetime | None = None) -> int:
-    """Scheduler job: delete webhook receipts older than ``RECEIPT_RETENTION_SECONDS``; returns how many."""
+def prune_webhook_receipts(config, now: datetime | None = None) -> int:
+    """Scheduler job: delete webhook receipts older than ``RECEIPT_RETENTION_SECONDS`` (or twice the
+    accepted clock skew, if that is longer: a replay inside the window must still find its receipt)."""
     now = now or utcnow()
-    return db.session.execute(
-        delete(WebhookReceipt).where(WebhookReceipt.received_at < ago(RECEIPT_RETENTION_SECONDS, now))
-    ).rowcount
+    keep = max(RECEIPT_RETENTION_SECONDS, 2 * config["WEBHOOK_MAX_SKEW_SECONDS"])
+    return db.session.execute(delete(WebhookReceipt).where(WebhookReceipt.received_at < ago(keep, now))).rowcount

@@ -54,7 +54,17 @@ def test_webhook_receipts_older_than_the_retention_are_pruned(app, account):
         WebhookReceipt(device_id=device.id, event_id="recent", received_at=now - timedelta(seconds=keep - 60)),
     ])
     db.session.commit()
-    assert services.prune_webhook_receipts(now=now) == 1
+    assert services.prune_webhook_receipts(app.config, now=now) == 1
     db.session.commit()
     assert db.session.scalars(select(WebhookReceipt.event_id)).all() == ["recent"]
-    assert services.prune_webhook_receipts(now=now) == 0
+    assert services.prune_webhook_receipts(app.config, now=now) == 0
+
+
+def test_webhook_receipts_outlive_a_wider_skew_window(app, account):
+    device, _ = pair(account[0])
+    now = utcnow()
+    two_days = 2 * 86400
+    db.session.add(WebhookReceipt(device_id=device.id, event_id="inside", received_at=now - timedelta(days=1.5)))
+    db.session.commit()
+    assert services.prune_webhook_receipts({**app.config, "WEBHOOK_MAX_SKEW_SECONDS": two_days}, now=now) == 0
+    assert services.prune_webhook_receipts(app.config, now=now) == 1  # with the default window a day is kept
