@@ -10,6 +10,7 @@ from smsplatform.errors import NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.models import Contact, Device, Message, Paket, Tag, contact_tags
+from tests.conftest import database_is_mariadb
 
 
 @pytest.fixture
@@ -273,5 +274,6 @@ def test_titles_only_the_database_collation_equates_use_its_tag(owner):
     report, _ = run(owner, "phone,tags\n+4915752982212,かふぇ|カフェ\n+4915752982213,かふぇ\n")
     assert report.created == 2 and report.invalid == 0
     titles = {t.title for t in db.session.query(Tag)}
-    assert titles in ({"カフェ"}, {"カフェ", "かふぇ"})  # MariaDB's collation equates kana, tag_key does not
+    # MariaDB's collation equates kana, tag_key does not
+    assert titles == ({"カフェ"} if database_is_mariadb() else {"カフェ", "かふぇ"})
     assert all(c.tags for c in contacts_by_phone().values())

@@ -181,4 +181,6 @@ def test_a_run_at_start_job_runs_when_the_scheduler_starts_and_others_wait_their
     statistics = scheduler.get_job("refresh-planner-statistics")
     assert abs((statistics.next_run_time - utcnow()).total_seconds()) < 5
     # (an unstarted scheduler's other jobs get their first time, one interval on, when it starts)
-    assert getattr(scheduler.get_job("release-due-messages"), "next_run_time", None) is None
+    assert {j.id for j in scheduler.get_jobs()} == {j.id for j in JOBS}
+    assert ({j.id for j in scheduler.get_jobs() if getattr(j, "next_run_time", None) is not None}
+            == {j.id for j in JOBS if j.run_at_start})

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from smsplatform.extensions import db
-from smsplatform.models import Paket
+from smsplatform.models import Message, Paket
 from smsplatform.timeutil import utcnow
 from tests.api.legacy.conftest import call, ok, refused, row_counts
 
@@ -23,10 +23,15 @@ def saved(client, params, encoding="json") -> Paket:
 
 @pytest.mark.parametrize("value", ["0", 0, 0.0, "", "   ", None])
 def test_what_means_now_for_a_message_means_now_for_a_newsletter(client, owner, paket_params, value):
-    ok(call(client, "addsms", {"token": owner[1], "sendto": "+4915752982212", "body": "Hi",
-                               "device_id": owner[2].id, "timetosend": value}, "json"))
+    sms_id = ok(call(client, "addsms", {"token": owner[1], "sendto": "+4915752982212", "body": "Hi",
+                                        "device_id": owner[2].id, "timetosend": value}, "json"))["sms_id"]
     paket = saved(client, {**paket_params, "time_to_send": value})
-    assert utcnow() - timedelta(minutes=1) <= paket.time_to_send <= utcnow()
+    message = db.session.get(Message, sms_id)
+    window_start, window_end = utcnow() - timedelta(minutes=1), utcnow()
+    # the message: no time of its own, due at once and released to the phone at once
+    assert message.time_to_send is None and message.ready
+    assert window_start <= message.due_at <= window_end
+    assert window_start <= paket.time_to_send <= window_end
 
 
 @pytest.mark.parametrize("value", ["01.07.2031 10:00:00", "2031-07-01 10:00", "2031-07-01T12:00:00+02:00"])
