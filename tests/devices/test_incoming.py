@@ -17,6 +17,7 @@ from smsplatform.messaging import queue
 from smsplatform.models import Contact, Device, Message
 from tests.conftest import database_is_mariadb
 from tests.devices.helpers import pair
+from tests.support.threads import BARRIER_TIMEOUT, run_in_threads
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
 RECEIVED = datetime(2026, 3, 4, 5, 6, 1, tzinfo=timezone.utc)
@@ -76,33 +77,11 @@ def test_the_webhook_stores_an_incoming_sms_at_its_own_clock(app, account):
     assert db.session.execute(select(Message.created_at, Message.received_at)).one() == (NOW, RECEIVED)
 
 
-def _in_threads(app, *targets):
-    """Run each target in its own thread and app context (own session and connection); their results."""
-    results, errors = [None] * len(targets), []
-
-    def worker(index, target):
-        with app.app_context():
-            try:
-                results[index] = target()
-            except Exception as exc:  # surfaced below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i, t)) for i, t in enumerate(targets)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
-    return results
-
-
 @pytest.mark.skipif(not database_is_mariadb(), reason="concurrent writers need MariaDB; SQLite serialises them")
 def test_concurrent_duplicates_store_once_without_an_error(app, account):
     device, _ = pair(account[0])
     device_id, account_id = device.id, account[0].id
-    barrier = threading.Barrier(8)
+    barrier = threading.Barrier(8, timeout=BARRIER_TIMEOUT)  # lines up the inserts, after each load
 
     def report(index):
         def run():
@@ -114,7 +93,7 @@ def test_concurrent_duplicates_store_once_without_an_error(app, account):
             return stored
         return run
 
-    results = _in_threads(app, *(report(i) for i in range(8)))
+    results = run_in_threads(app, *(report(i) for i in range(8)))
     assert sorted(results) == [False] * 7 + [True]
     db.session.commit()
     assert _messages() == 1
@@ -150,7 +129,7 @@ def test_a_duplicate_waiting_on_an_uncommitted_insert_is_refused_once_that_commi
         time.sleep(0.5)  # the second insert is now waiting on the first one's row lock
         release.set()
 
-    assert _in_threads(app, first, second, conductor) == [True, False, None]
+    assert run_in_threads(app, first, second, conductor) == [True, False, None]
     db.session.commit()
     assert _messages() == 1 and db.session.scalar(select(Message.body)) == "hi"
     assert db.session.scalar(select(func.count()).select_from(Contact)) == 1

@@ -10,6 +10,7 @@ from smsplatform.models import Device, Message
 from smsplatform.timeutil import utcnow
 from tests.conftest import database_is_mariadb
 from tests.devices.helpers import add_message, pair
+from tests.support.threads import run_in_threads
 
 pytestmark = pytest.mark.skipif(
     not database_is_mariadb(), reason="concurrent transactions with row locks (FOR UPDATE SKIP LOCKED) need MariaDB; SQLite serialises writers"
@@ -19,26 +20,7 @@ THREADS = 8
 
 def _run(app, target, count=THREADS):
     """Start ``count`` threads at once, each in its own app context (own scoped session)."""
-    barrier = threading.Barrier(count)
-    results, errors = [[] for _ in range(count)], []
-
-    def worker(index):
-        with app.app_context():
-            try:
-                barrier.wait()
-                results[index] = target()
-            except Exception as exc:  # surfaced below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    return results
+    return run_in_threads(app, *[target] * count)
 
 
 def test_parallel_claims_never_hand_a_message_twice(app, account):
