@@ -54,4 +54,4 @@ def simulate(server, code, name, sims, whatsapp, fail_rate, delivery_delay, coun
     except (ProtocolError, requests.RequestException) as error:
         raise click.ClickException(str(error)) from error
     except KeyboardInterrupt:
-        phone.stop.set()
+        pass  # Ctrl-C is the usual way to stop a phone; run() has already wound down and closed its log

@@ -36,7 +36,10 @@ DEFAULT_API_PATH = "/api/mobile/v1"
 
 class SentLog:
     """Append-only record: ``sent <id> <outcome> <numbers>`` before a message is sent, ``done <id>`` after
-    its final report got through. A line cut short by a kill is ignored (that message was not sent)."""
+    its final report got through. A line cut short by a kill is ignored (that message was not sent).
+
+    Reading needs nothing open; writing happens inside ``with log:``, which holds the file open
+    (line-buffered, so every record is on disk once written) and closes it however the block ends."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -44,6 +47,7 @@ class SentLog:
         self.numbers: dict[str, list[str]] = {}
         self.done: set[str] = set()
         self._lock = threading.Lock()
+        self._file = None
         if path.exists():
             for line in path.read_text().split("\n")[:-1]:
                 parts = line.split()
@@ -52,15 +56,27 @@ class SentLog:
                     self.numbers[parts[1]] = parts[3].split(",")
                 elif len(parts) == 2 and parts[0] == "done":
                     self.done.add(parts[1])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a", buffering=1)
+
+    def __enter__(self) -> "SentLog":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open("a", buffering=1)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        with self._lock:
+            self._file.close()
+            self._file = None
+
+    def _append(self, line: str) -> None:
+        if self._file is None:
+            raise RuntimeError(f"{self.path} is written only inside 'with log:'")
+        self._file.write(line + "\n")
 
     def sent(self, message_id: str, outcome: str, numbers: list[str]) -> None:
         with self._lock:
             self.outcomes[message_id] = outcome
             self.numbers[message_id] = numbers
-            self._file.write(f"sent {message_id} {outcome} {','.join(numbers)}\n")
-            self._file.flush()
+            self._append(f"sent {message_id} {outcome} {','.join(numbers)}")
 
     def unfinished(self) -> list[str]:
         with self._lock:
@@ -69,8 +85,7 @@ class SentLog:
     def finished(self, message_id: str) -> None:
         with self._lock:
             self.done.add(message_id)
-            self._file.write(f"done {message_id}\n")
-            self._file.flush()
+            self._append(f"done {message_id}")
 
 
 class SimulatedPhone:
@@ -105,6 +120,7 @@ class SimulatedPhone:
         self._delayed_lock = threading.Condition()
         self.events_seen = 0
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sender")
+        self._delivery_thread: threading.Thread | None = None
 
     # -- pairing ---------------------------------------------------------------------------------
     def sim_cards(self) -> list:
@@ -282,6 +298,15 @@ class SimulatedPhone:
 
     # -- main loop -------------------------------------------------------------------------------
     def run(self, announce=print) -> dict:
+        """Work until stopped, a limit or ``exit_after``. The sent log is open only while this runs,
+        and every way out (the end, an error, Ctrl-C) lets in-flight sends record first, then closes it."""
+        with self.log:
+            try:
+                return self._work(announce)
+            finally:
+                self._wind_down()
+
+    def _work(self, announce) -> dict:
         started = time.monotonic()
         unfinished = self.log.unfinished()  # sent before a crash, final report not confirmed
         announce(json.dumps({"event": "paired", **self.connect(), "reporting_again": len(unfinished)}))
@@ -289,8 +314,9 @@ class SimulatedPhone:
             self.re_report(message_id)
         if self.count_incoming:
             announce(json.dumps({"event": "incoming", "stored": self.inject_incoming(self.count_incoming)}))
-        for target in (self._events_loop, self._delivery_loop):
-            threading.Thread(target=target, daemon=True).start()
+        threading.Thread(target=self._events_loop, daemon=True).start()
+        self._delivery_thread = threading.Thread(target=self._delivery_loop, daemon=True)
+        self._delivery_thread.start()
         self.wake.set()
         deadline = None if self.exit_after is None else started + self.exit_after
         while not self.stop.is_set() and not self.limit_reached():
@@ -310,11 +336,19 @@ class SimulatedPhone:
                 self.stop.wait(self.reconnect_seconds)
                 self.wake.set()
         self.finish_delayed()
-        self.stop.set()
         summary = {"event": "stopped", "device_id": self.device_id, "sent": len(self.log.outcomes),
                    "events": self.events_seen}
         announce(json.dumps(summary))
         return summary
+
+    def _wind_down(self) -> None:
+        """Stop, and wait for the threads that write to the sent log (the event stream's does not)."""
+        self.stop.set()
+        if self._delivery_thread is not None:
+            with self._delayed_lock:
+                self._delayed_lock.notify()
+            self._delivery_thread.join()
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
     def finish_delayed(self) -> None:
         """On a clean exit, deliver what is still waiting for its delivery report."""

@@ -1,5 +1,10 @@
 """The simulated phone's own pieces: the SSE reader (as OkHttp reads), its memory across kills, outcomes."""
-from smsplatform.phone_sim.protocol import phone_time, read_events
+import gc
+import io
+
+import pytest
+
+from smsplatform.phone_sim.protocol import ProtocolError, phone_time, read_events
 from smsplatform.phone_sim.simulator import SentLog, SimulatedPhone
 
 
@@ -25,10 +30,10 @@ def test_sse_reader_follows_the_apps_rules():
 
 def test_sent_log_survives_a_kill_mid_line(tmp_path):
     path = tmp_path / "phone.sent"
-    log = SentLog(path)
-    log.sent("1", "delivered", ["+4915752982212"])
-    log.sent("2", "no_service", ["+4915752982213"])
-    log.finished("1")
+    with SentLog(path) as log:
+        log.sent("1", "delivered", ["+4915752982212"])
+        log.sent("2", "no_service", ["+4915752982213"])
+        log.finished("1")
     with path.open("a") as handle:
         handle.write("sent 3 deliv")  # the process died while writing
     again = SentLog(path)
@@ -65,3 +70,40 @@ def test_bare_server_address_gets_the_api_path(tmp_path):
 def test_phone_dates_look_like_the_apps():
     stamp = phone_time()
     assert stamp.endswith("+07:00") and len(stamp.split(".")[1]) == len("123+07:00")
+
+
+def _open_files_on(path) -> list:
+    """This process's file objects still open on ``path``, referenced or waiting for the collector."""
+    return [obj for obj in gc.get_objects()
+            if isinstance(obj, io.IOBase) and str(getattr(obj, "name", "")) == str(path) and not obj.closed]
+
+
+def test_a_phone_that_never_runs_holds_no_file(tmp_path):
+    phone = SimulatedPhone("http://127.0.0.1:1", code=None, state_path=tmp_path / "s.json",
+                           log_path=tmp_path / "p.sent")
+    assert phone.outcome_for("1") == "delivered"
+    assert _open_files_on(tmp_path / "p.sent") == []
+
+
+@pytest.mark.parametrize("way_out", [None, ProtocolError("refused", 401), KeyboardInterrupt()],
+                         ids=["end", "error", "ctrl-c"])
+def test_a_run_closes_its_sent_log_however_it_ends_and_keeps_every_line(tmp_path, way_out):
+    path = tmp_path / "p.sent"
+    phone = SimulatedPhone("http://127.0.0.1:1", code=None, state_path=tmp_path / "s.json", log_path=path,
+                           exit_after=0, reconnect_seconds=0.01)
+
+    def connect():
+        phone.log.sent("7", "delivered", ["+4915752982212"])
+        if way_out is not None:
+            raise way_out
+        return {"device_id": "1", "resumed": True}
+
+    phone.connect = connect
+    if way_out is None:
+        assert phone.run(announce=lambda line: None)["sent"] == 1
+    else:
+        with pytest.raises(type(way_out)):
+            phone.run(announce=lambda line: None)
+    assert _open_files_on(path) == []
+    assert path.read_text() == "sent 7 delivered +4915752982212\n"
+    assert SentLog(path).unfinished() == ["7"]
