@@ -25,9 +25,6 @@ from smsplatform.timeutil import ago, parse_phone_datetime, utcnow
 MAX_CLAIM = 100
 FAILURE_REASON_MAX = Message.__table__.c.failure_reason.type.length
 SMS_SLOTS = (0, 1)
-# How the recovery job's reason starts when it fails a handed-out message the phone never
-# acknowledged. That failure is our guess, not the phone's word: a late report from the phone replaces it.
-UNACKNOWLEDGED_PREFIX = "not acknowledged by the phone within "
 
 # What a phone's "Failed" means, by the error text it reports (§5.4 of the protocol).
 _FAILURE_CODES = (
@@ -183,7 +180,8 @@ def apply_state_report(device: Device, message_id: str, state: str, recipients: 
 
     Unknown, foreign or malformed ids, unknown states and reports that would move a message
     backwards change nothing (the phone gets 204 either way and must not retry forever). A final
-    status stays final, except the recovery job's "not acknowledged" failure, which was only a guess.
+    status stays final, except the recovery job's "not acknowledged" failure (``failed_unacknowledged``),
+    which was only a guess.
     """
     now = now or utcnow()
     if not isinstance(message_id, str) or not _ID_RE.match(message_id) or not isinstance(state, str):
@@ -202,7 +200,7 @@ def apply_state_report(device: Device, message_id: str, state: str, recipients: 
         current = db.session.scalar(lookup)
         if current is None:
             return
-        guessed = _failed_unacknowledged(current)
+        guessed = current.failed_unacknowledged
         if current.status in statuses.FINAL and not guessed:
             return
         target = _target_status(state, current, errors, states)
@@ -212,23 +210,18 @@ def apply_state_report(device: Device, message_id: str, state: str, recipients: 
         values = {"status": target, "updated_at": now, "taken_at": func.coalesce(Message.taken_at, now)}
         values.update(_time_columns(target, states, now, replace_guessed_failure=guessed))
         if guessed:  # the phone had it after all: its report replaces our timeout's verdict
-            values["failure_reason"] = None
+            values.update(failure_reason=None, failed_unacknowledged=False)
         if target in statuses.FAILED and errors:
             values["failure_reason"] = "; ".join(errors)[:FAILURE_REASON_MAX]
         won = db.session.execute(
-            update(Message).where(Message.id == current.id, Message.status == current.status).values(**values),
+            update(Message).where(Message.id == current.id, Message.status == current.status,
+                                  Message.failed_unacknowledged == guessed).values(**values),
             execution_options={"synchronize_session": False},
         ).rowcount
         if won:
             db.session.expire(current)
             return
         # SQLite: another report moved it between the read and the update; read again and decide again.
-
-
-def _failed_unacknowledged(message: Message) -> bool:
-    """Failed by the recovery job's timeout (not by the phone)."""
-    reason = message.failure_reason or ""
-    return message.status == statuses.FAILED_GENERIC and reason.startswith(UNACKNOWLEDGED_PREFIX)
 
 
 def release_due_messages(now: datetime | None = None) -> int:
@@ -252,8 +245,9 @@ def release_due_messages(now: datetime | None = None) -> int:
 def redeliver_or_fail_unacknowledged(config, now: datetime | None = None) -> dict:
     """Scheduler job: recover work the phones did not acknowledge.
 
-    - handed out (2) longer than ``UNACKED_FAIL_SECONDS`` ago: failed (9) with the reason, never dropped
-      (a late report from the phone still moves it on, see ``apply_state_report``);
+    - handed out (2) longer than ``UNACKED_FAIL_SECONDS`` ago: failed (9) with a reason, marked
+      ``failed_unacknowledged``, never dropped (a late report from the phone still moves it on, see
+      ``apply_state_report``);
     - handed out and unacknowledged for ``UNACKED_REDELIVERY_SECONDS``: wake the device so it pulls
       again (``GET /message`` hands such messages out again).
 
@@ -261,12 +255,12 @@ def redeliver_or_fail_unacknowledged(config, now: datetime | None = None) -> dic
     """
     now = now or utcnow()
     fail_after = config["UNACKED_FAIL_SECONDS"]
-    reason = f"{UNACKNOWLEDGED_PREFIX}{fail_after} s"
     failed = db.session.execute(
         update(Message)
         .where(Message.status == statuses.TAKEN, Message.taken_at < ago(fail_after, now))
-        .values(status=statuses.FAILED_GENERIC, failed_at=func.coalesce(Message.failed_at, now),
-                failure_reason=reason, updated_at=now),
+        .values(status=statuses.FAILED_GENERIC, failed_unacknowledged=True,
+                failed_at=func.coalesce(Message.failed_at, now),
+                failure_reason=f"not acknowledged by the phone within {fail_after} s", updated_at=now),
         execution_options={"synchronize_session": False},
     ).rowcount
     stale_devices = set(db.session.scalars(

@@ -68,6 +68,7 @@ def test_unacknowledged_messages_fail_with_a_reason_and_their_devices_are_woken(
     for m in (stuck, waiting, queued):
         db.session.refresh(m)
     assert stuck.status == 9 and stuck.failure_reason == f"not acknowledged by the phone within {config['UNACKED_FAIL_SECONDS']} s"
+    assert stuck.failed_unacknowledged and not waiting.failed_unacknowledged
     assert stuck.failed_at == now and waiting.status == 2 and queued.status == 3
     assert queue.redeliver_or_fail_unacknowledged(config, now=now)["failed"] == 0
 
@@ -133,7 +134,8 @@ def test_a_late_report_replaces_the_timeout_failure(app, account):
     queue.apply_state_report(device, str(message.id), "Sent", [], {"Sent": "2026-07-10T05:00:00.000Z"})
     db.session.commit()
     db.session.refresh(message)
-    assert (message.status, message.failure_reason, message.failed_at) == (6, None, None)
+    assert (message.status, message.failure_reason, message.failed_at, message.failed_unacknowledged) == (
+        6, None, None, False)
     assert message.sent_at.year == 2026
     queue.apply_state_report(device, str(message.id), "Delivered", [], {})
     db.session.commit()
@@ -149,6 +151,7 @@ def test_a_late_failure_report_gives_the_phones_reason(app, account):
     db.session.commit()
     db.session.refresh(message)
     assert message.status == 10 and message.failure_reason == "RESULT_ERROR_NO_SERVICE"
+    assert not message.failed_unacknowledged
     assert message.failed_at.year == 2026
 
 
@@ -165,3 +168,20 @@ def test_a_failure_the_phone_reported_stays_final(app, account):
     db.session.commit()
     db.session.refresh(message)
     assert message.status == 9 and message.failure_reason == "RESULT_ERROR_GENERIC_FAILURE"
+
+
+def test_a_failure_the_phone_reported_in_the_timeout_reasons_words_stays_final(app, account):
+    """Only the recovery job's own mark makes a failure a guess, not the words of its reason."""
+    device, _ = pair(account[0])
+    message = add_message(device)
+    db.session.commit()
+    queue.claim_for_device(device)
+    reason = f"not acknowledged by the phone within {app.config['UNACKED_FAIL_SECONDS']} s"
+    queue.apply_state_report(device, str(message.id), "Failed", [{"error": reason}], {})
+    db.session.commit()
+    db.session.refresh(message)
+    assert (message.status, message.failure_reason, message.failed_unacknowledged) == (9, reason, False)
+    queue.apply_state_report(device, str(message.id), "Delivered", [], {})
+    db.session.commit()
+    db.session.refresh(message)
+    assert (message.status, message.failure_reason, message.delivered_at) == (9, reason, None)

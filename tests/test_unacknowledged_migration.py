@@ -1,0 +1,74 @@
+"""The migration c6bfc716ada4 adds ``messages.failed_unacknowledged`` and marks the recovery job's old failures.
+
+Until then the app took a status 9 whose reason starts with "not acknowledged by the phone within " for
+the job's timeout failure; exactly those rows are marked. Run on the suite's database: a scratch SQLite
+file, or on MariaDB the shared database, emptied of its tables for the test and migrated to head again.
+"""
+from datetime import datetime
+
+import pytest
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, text
+
+from smsplatform import create_app
+from smsplatform.extensions import db
+from tests.conftest import _drop_every_table, database_is_mariadb
+
+BEFORE = "9160d298e4f3"
+NOW = datetime(2026, 11, 1)
+REASON = "not acknowledged by the phone within 3600 s"
+MESSAGES = [  # id, status, failure_reason, marked after the upgrade
+    (1, 9, REASON, True),
+    (2, 9, "not acknowledged by the phone within 60 s", True),
+    (3, 9, "RESULT_ERROR_GENERIC_FAILURE", False),
+    (4, 9, None, False),
+    (5, 10, REASON, False),                                   # not a generic failure
+    (6, 8, REASON, False),
+    (7, 9, "Not acknowledged by the phone within 60 s", False),  # LIKE ignores case; the app never did
+    (8, 9, "not acknowledged by the phone", False),
+    (9, 2, None, False),
+    (10, 6, None, False),
+]
+
+
+@pytest.fixture
+def migrated_to_before(base_config, tmp_path):
+    config = dict(base_config)
+    if not database_is_mariadb():
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'unacknowledged.db'}"
+    app = create_app(config)
+    with app.app_context():
+        if database_is_mariadb():
+            _drop_every_table()
+        upgrade(revision=BEFORE)
+        yield app
+        db.session.remove()
+        if database_is_mariadb():  # leave the shared database as the suite's _schema built it
+            _drop_every_table()
+            upgrade()
+
+
+def test_upgrade_marks_exactly_the_recovery_jobs_failures_and_downgrade_drops_the_column(migrated_to_before):
+    with db.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO accounts (id, email, password_hash, timezone, allow_direct_to_opted_out, session_version,"
+            " created_at) VALUES (1, 'a@example.com', 'x', 'UTC', :false, 1, :now)"), {"false": False, "now": NOW})
+        connection.execute(text(
+            "INSERT INTO messages (id, account_id, sendto, phone, body, segments, encoding, sim, urgent, priority,"
+            " status, ready, due_at, created_at, updated_at, handed_count, failure_reason)"
+            " VALUES (:id, 1, '+15551234567', '+15551234567', 'Hi', 1, 'GSM-7', 0, :false, 0, :status, :false,"
+            " :now, :now, :now, 1, :reason)"),
+            [{"id": message_id, "status": status, "reason": reason, "false": False, "now": NOW}
+             for message_id, status, reason, _ in MESSAGES])
+
+    upgrade()
+
+    with db.engine.connect() as connection:
+        marked = connection.execute(text("SELECT id, failed_unacknowledged FROM messages ORDER BY id")).all()
+        untouched = connection.execute(text("SELECT id, status, failure_reason FROM messages ORDER BY id")).all()
+    assert [(message_id, bool(flag)) for message_id, flag in marked] == [
+        (message_id, flag) for message_id, _, _, flag in MESSAGES]
+    assert [tuple(row) for row in untouched] == [(message_id, status, reason) for message_id, status, reason, _ in MESSAGES]
+
+    downgrade(revision=BEFORE)
+    assert "failed_unacknowledged" not in {column["name"] for column in inspect(db.engine).get_columns("messages")}
