@@ -279,6 +279,7 @@ def record_incoming(device: Device, *, phone: str, text: str, received_at: datet
     Returns None for a repeat. The unique key (device, external id) decides: the row is inserted inside
     a SAVEPOINT, and a violation rolls back only that, so the caller's transaction goes on. A report
     racing the same SMS in another transaction waits for it (MariaDB) and is then refused the same way.
+    Any other integrity error (the stored row is not found: no repeat) is raised.
     A sender that is not a phone number (an alphanumeric sender id) is kept as sent.
     """
     now = now or utcnow()
@@ -301,6 +302,10 @@ def record_incoming(device: Device, *, phone: str, text: str, received_at: datet
         with db.session.begin_nested():
             db.session.add(message)
     except IntegrityError:
+        # The row a racing report committed is seen too (READ COMMITTED on MariaDB, one writer on SQLite).
+        stored = select(Message.id).where(Message.device_id == device.id, Message.external_id == external_id)
+        if db.session.scalar(stored) is None:
+            raise  # not the unique key: another constraint failed (the device or account deleted meanwhile)
         return None  # this SMS is already stored (a repeated or concurrent report)
     optout.handle_incoming(account, number, body, now)
     return message
