@@ -107,7 +107,8 @@ def make_account(app):
 
 
 def create_device(account, name="Test phone", slots="", **fields):
-    """A committed device of ``account``, without a token (protocol tests pair theirs over HTTP)."""
+    """A committed device of ``account``: the one way tests build a Device row. It has no token unless
+    ``token_hash=`` is given (protocol tests pair theirs over HTTP)."""
     from smsplatform.models import Device
 
     device = Device(account_id=account.id, name=name, webhook_signing_key="k" * 32, extra_slots=slots, **fields)

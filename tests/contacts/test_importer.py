@@ -9,8 +9,8 @@ from smsplatform.contacts import importer, optout, services
 from smsplatform.errors import NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
-from smsplatform.models import Contact, Device, Message, Paket, Tag, contact_tags
-from tests.conftest import database_is_mariadb
+from smsplatform.models import Contact, Message, Paket, Tag, contact_tags
+from tests.conftest import create_device, database_is_mariadb
 
 
 @pytest.fixture
@@ -111,9 +111,7 @@ def test_an_upsert_import_never_clears_an_opt_out(owner):
 
 def test_blocklist_mode_opts_out_new_and_existing_numbers_and_withdraws_their_newsletters(owner):
     existing = services.save_contact(owner, "+4915752982212", None, name="Anna")
-    device = Device(account_id=owner.id, name="p", webhook_signing_key="k")
-    db.session.add(device)
-    db.session.flush()
+    device = create_device(owner)
     paket = Paket(account_id=owner.id, title="t", body="b", device_id=device.id, status="running")
     db.session.add(paket)
     db.session.flush()

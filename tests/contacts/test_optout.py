@@ -6,8 +6,9 @@ import pytest
 from smsplatform.contacts import optout, services
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
-from smsplatform.models import Contact, Device, Message, Paket
+from smsplatform.models import Contact, Message, Paket
 from smsplatform.timeutil import utcnow
+from tests.conftest import create_device
 
 
 @pytest.fixture
@@ -40,9 +41,7 @@ def test_other_texts_change_nothing(owner, text):
 
 
 def test_opt_out_withdraws_only_pending_newsletter_messages(owner):
-    device = Device(account_id=owner.id, name="p", webhook_signing_key="k")
-    db.session.add(device)
-    db.session.flush()
+    device = create_device(owner)
     paket, earlier = (Paket(account_id=owner.id, title="t", body="b", device_id=device.id, status="running")
                       for _ in range(2))
     db.session.add_all([paket, earlier])

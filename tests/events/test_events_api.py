@@ -11,6 +11,7 @@ from smsplatform.events import wake_after_commit
 from smsplatform.extensions import db
 from smsplatform.models import Device
 from smsplatform.timeutil import utcnow
+from tests.conftest import create_device
 
 URL = "/api/mobile/v1/events"
 ENQUEUED = b"event: MessageEnqueued\ndata: null\n\n"
@@ -27,10 +28,7 @@ def stream_app(base_config, _schema, app):
 
 def _device(account, token, name="Google/oriole") -> int:
     """A paired device's id (ids, not objects: a request in the test's app context ends its session)."""
-    device = Device(account_id=account.id, name=name, token_hash=hash_secret(token), webhook_signing_key="k" * 32)
-    db.session.add(device)
-    db.session.commit()
-    return device.id
+    return create_device(account, name=name, token_hash=hash_secret(token)).id
 
 
 def _open(client, token):
