@@ -25,10 +25,9 @@ TOKEN_USE_INTERVAL_SECONDS = 60
 
 @dataclass(frozen=True, slots=True)
 class TokenAccount:
-    """The account behind an API token, as the machine calls use it: read-only settings loaded with
-    one Core query (an ORM object per call would cost more than the call's own insert)."""
+    """The account behind an API token, as the machine calls use it (an ``AccountSettings``): read-only
+    settings loaded with one Core query (an ORM object per call would cost more than the call's own insert)."""
     id: int
-    email: str
     timezone: str
     default_region: str | None
     allow_direct_to_opted_out: bool
@@ -36,7 +35,7 @@ class TokenAccount:
 
 # Built once: every legacy call runs them, and building a statement costs more than running it.
 _ACCOUNT_BY_TOKEN_HASH = (
-    select(Account.id, Account.email, Account.timezone, Account.default_region, Account.allow_direct_to_opted_out,
+    select(Account.id, Account.timezone, Account.default_region, Account.allow_direct_to_opted_out,
            ApiToken.id.label("token_id"), ApiToken.last_used_at)
     .join(ApiToken, ApiToken.account_id == Account.id)
     .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
@@ -192,7 +191,7 @@ def account_for_token(token) -> TokenAccount:
     now = utcnow()
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > TOKEN_USE_INTERVAL_SECONDS:
         connection.execute(_TOKEN_USED, {"token_id": row.token_id, "now": now})
-    return TokenAccount(row.id, row.email, row.timezone, row.default_region, row.allow_direct_to_opted_out)
+    return TokenAccount(row.id, row.timezone, row.default_region, row.allow_direct_to_opted_out)
 
 
 def list_tokens(account: Account) -> list[ApiToken]:

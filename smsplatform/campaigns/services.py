@@ -35,7 +35,7 @@ from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.messaging.segments import count_segments
 from smsplatform.messaging.service import MAX_SLOT, as_int, as_text, check_slot, clean_body
-from smsplatform.models import Account, Contact, Message, Paket, StoredObject, contact_tags
+from smsplatform.models import AccountSettings, Contact, Message, Paket, StoredObject, contact_tags
 from smsplatform.storage import get_storage
 from smsplatform.storage.images import JPEG
 from smsplatform.storage.services import new_key, public_url
@@ -78,7 +78,7 @@ UNFINISHED = (statuses.PENDING, statuses.TAKEN, statuses.QUEUED)
 
 # Creating and scheduling --------------------------------------------------------------------------
 
-def parse_time_to_send(account: Account, value) -> datetime | None:
+def parse_time_to_send(account: AccountSettings, value) -> datetime | None:
     """UTC send time from ``YYYY-MM-DD[ HH:MM[:SS]]`` or ``DD.MM.YYYY H:i:s`` in the account's zone; None = now."""
     if means_now(value):
         return None
@@ -100,7 +100,7 @@ def _tag_ids(value) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
-def create_paket(account: Account, *, title, body, device_id, sim, tag_ids, time_to_send, schedule: bool = True,
+def create_paket(account: AccountSettings, *, title, body, device_id, sim, tag_ids, time_to_send, schedule: bool = True,
                  media: StoredObject | None = None) -> Paket:
     """A validated newsletter, scheduled to start at ``time_to_send`` (now when absent), or a draft.
 
@@ -146,7 +146,7 @@ def media_url_now(paket: Paket) -> str | None:
     return public_url(obj) if obj is not None else paket.media_url
 
 
-def get_paket(account: Account, paket_id) -> Paket:
+def get_paket(account: AccountSettings, paket_id) -> Paket:
     number = as_int(paket_id, "paket_id", required=True)
     paket = db.session.scalar(select(Paket).where(Paket.id == number, Paket.account_id == account.id))
     if paket is None:
@@ -173,7 +173,7 @@ def available_actions(paket: Paket) -> list[str]:
     return [action for action, sources in ACTION_SOURCES.items() if paket.status in sources]
 
 
-def schedule_paket(account: Account, paket_id, time_to_send=None, now: datetime | None = None) -> Paket:
+def schedule_paket(account: AccountSettings, paket_id, time_to_send=None, now: datetime | None = None) -> Paket:
     """draft → scheduled, to start at ``time_to_send`` (now when absent)."""
     paket = get_paket(account, paket_id)
     now = now or utcnow()
@@ -182,7 +182,7 @@ def schedule_paket(account: Account, paket_id, time_to_send=None, now: datetime 
     return paket
 
 
-def start_paket_now(account: Account, paket_id, now: datetime | None = None) -> Paket:
+def start_paket_now(account: AccountSettings, paket_id, now: datetime | None = None) -> Paket:
     """"Start now": a draft, or a newsletter scheduled for later, becomes scheduled for now; the scheduler
     starts it within seconds. One conditional move, so a newsletter that started meanwhile stays running
     (ConflictError) instead of passing through draft."""
@@ -192,14 +192,14 @@ def start_paket_now(account: Account, paket_id, now: datetime | None = None) -> 
     return paket
 
 
-def unschedule_paket(account: Account, paket_id, now: datetime | None = None) -> Paket:
+def unschedule_paket(account: AccountSettings, paket_id, now: datetime | None = None) -> Paket:
     """scheduled → draft (before it started)."""
     paket = get_paket(account, paket_id)
     _move(paket, DRAFT, now or utcnow(), sources=ACTION_SOURCES["unschedule"])
     return paket
 
 
-def pause_paket(account: Account, paket_id, now: datetime | None = None) -> Paket:
+def pause_paket(account: AccountSettings, paket_id, now: datetime | None = None) -> Paket:
     """running → paused: its pending messages stop being handed out (the device claim requires ``ready``)."""
     paket = get_paket(account, paket_id)
     now = now or utcnow()
@@ -211,7 +211,7 @@ def pause_paket(account: Account, paket_id, now: datetime | None = None) -> Pake
     return paket
 
 
-def resume_paket(account: Account, paket_id, now: datetime | None = None) -> Paket:
+def resume_paket(account: AccountSettings, paket_id, now: datetime | None = None) -> Paket:
     """paused → running: what is still pending (and due) is handed out again; nothing is re-sent."""
     paket = get_paket(account, paket_id)
     now = now or utcnow()
@@ -226,7 +226,7 @@ def resume_paket(account: Account, paket_id, now: datetime | None = None) -> Pak
     return paket
 
 
-def cancel_paket(account: Account, paket_id, now: datetime | None = None) -> Paket:
+def cancel_paket(account: AccountSettings, paket_id, now: datetime | None = None) -> Paket:
     """→ cancelled: pending messages become status 13; those already on a phone are left to finish."""
     paket = get_paket(account, paket_id)
     now = now or utcnow()
@@ -298,7 +298,7 @@ class AudiencePreview:
     audience: int
 
 
-def preview_newsletter(account: Account, body: str, tag_ids, *, with_image: bool = False) -> AudiencePreview:
+def preview_newsletter(account: AccountSettings, body: str, tag_ids, *, with_image: bool = False) -> AudiencePreview:
     """Dashboard preview: rendered for the first contact of the audience, and the audience size.
 
     ``with_image``: an image is chosen but not uploaded yet; a link of the same shape follows the text,

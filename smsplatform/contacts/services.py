@@ -22,7 +22,7 @@ from sqlalchemy import case, delete, func, insert, literal, or_, select
 
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
-from smsplatform.models import Account, Contact, Tag, contact_tags, paket_tags
+from smsplatform.models import AccountSettings, Contact, Tag, contact_tags, paket_tags
 from smsplatform.phones import Phone, normalize_phone
 
 MAX_TAG_TITLE = 100
@@ -36,7 +36,7 @@ def insert_ignoring_duplicates(table):
             .prefix_with("IGNORE", dialect="mysql").prefix_with("IGNORE", dialect="mariadb"))
 
 
-def normalize_contact_phone(account: Account, raw, field: str = "phone") -> Phone:
+def normalize_contact_phone(account: AccountSettings, raw, field: str = "phone") -> Phone:
     return normalize_phone(raw, account.default_region, field=field)
 
 
@@ -87,7 +87,7 @@ def _parse_id(value, field: str) -> int:
 
 # Tags ---------------------------------------------------------------------------------------------
 
-def get_tag(account: Account, tag_id, field: str = "tag_id") -> Tag:
+def get_tag(account: AccountSettings, tag_id, field: str = "tag_id") -> Tag:
     if tag_id is None or tag_id == "":
         raise ValidationError(f"{field} is required", field=field)
     tag = db.session.scalar(select(Tag).where(Tag.id == _parse_id(tag_id, field), Tag.account_id == account.id))
@@ -96,11 +96,11 @@ def get_tag(account: Account, tag_id, field: str = "tag_id") -> Tag:
     return tag
 
 
-def find_tag_by_title(account: Account, title: str) -> Tag | None:
+def find_tag_by_title(account: AccountSettings, title: str) -> Tag | None:
     return db.session.scalar(select(Tag).where(Tag.account_id == account.id, Tag.title_key == tag_key(title)))
 
 
-def save_tag(account: Account, title) -> Tag:
+def save_tag(account: AccountSettings, title) -> Tag:
     """The tag with this title (ignoring case), created if the account has none yet."""
     title = clean_tag_title(title)
     existing = find_tag_by_title(account, title)
@@ -112,7 +112,7 @@ def save_tag(account: Account, title) -> Tag:
     return tag
 
 
-def create_tag(account: Account, title) -> Tag:
+def create_tag(account: AccountSettings, title) -> Tag:
     """A new tag; ConflictError when the title (ignoring case) is taken."""
     title = clean_tag_title(title)
     if find_tag_by_title(account, title) is not None:
@@ -120,7 +120,7 @@ def create_tag(account: Account, title) -> Tag:
     return save_tag(account, title)
 
 
-def rename_tag(account: Account, tag_id, title) -> Tag:
+def rename_tag(account: AccountSettings, tag_id, title) -> Tag:
     tag = get_tag(account, tag_id)
     title = clean_tag_title(title)
     other = find_tag_by_title(account, title)
@@ -132,7 +132,7 @@ def rename_tag(account: Account, tag_id, title) -> Tag:
     return tag
 
 
-def delete_tag(account: Account, tag_id) -> None:
+def delete_tag(account: AccountSettings, tag_id) -> None:
     """Delete a tag; its contacts stay (they only lose this tag), newsletters stop targeting it."""
     tag = get_tag(account, tag_id)
     db.session.execute(delete(contact_tags).where(contact_tags.c.tag_id == tag.id))
@@ -148,7 +148,7 @@ class TagCount:
     reachable: int     # of those, not opted out
 
 
-def tags_with_counts(account: Account) -> list[TagCount]:
+def tags_with_counts(account: AccountSettings) -> list[TagCount]:
     """The account's tags by title with their contact counts (portable SQL: no ``FILTER`` clause)."""
     rows = db.session.execute(
         select(
@@ -165,7 +165,7 @@ def tags_with_counts(account: Account) -> list[TagCount]:
     return [TagCount(tag, total, reachable) for tag, total, reachable in rows]
 
 
-def tags_by_ids(account: Account, tag_ids, field: str = "tags") -> list[Tag]:
+def tags_by_ids(account: AccountSettings, tag_ids, field: str = "tags") -> list[Tag]:
     """The account's tags for these ids (order kept); NotFoundError names the first unknown or foreign id."""
     ids = [_parse_id(t, field) for t in tag_ids]
     if not ids:
@@ -179,7 +179,7 @@ def tags_by_ids(account: Account, tag_ids, field: str = "tags") -> list[Tag]:
 
 # Contacts -----------------------------------------------------------------------------------------
 
-def get_contact(account: Account, contact_id) -> Contact:
+def get_contact(account: AccountSettings, contact_id) -> Contact:
     contact = db.session.scalar(
         select(Contact).where(Contact.id == _parse_id(contact_id, "contact_id"), Contact.account_id == account.id)
     )
@@ -188,12 +188,12 @@ def get_contact(account: Account, contact_id) -> Contact:
     return contact
 
 
-def find_contact(account: Account, phone: str) -> Contact | None:
+def find_contact(account: AccountSettings, phone: str) -> Contact | None:
     """The contact with this normalised number, if any."""
     return db.session.scalar(select(Contact).where(Contact.account_id == account.id, Contact.phone == phone))
 
 
-def upsert_contact(account: Account, phone: Phone, name: str = "") -> Contact:
+def upsert_contact(account: AccountSettings, phone: Phone, name: str = "") -> Contact:
     """The contact for this number, created if missing; a non-empty ``name`` replaces the stored one."""
     contact = find_contact(account, phone.normalized)
     if contact is None:
@@ -205,7 +205,7 @@ def upsert_contact(account: Account, phone: Phone, name: str = "") -> Contact:
     return contact
 
 
-def save_contact(account: Account, phone, tag_id, name=None) -> Contact:
+def save_contact(account: AccountSettings, phone, tag_id, name=None) -> Contact:
     """Legacy ``savecontact``: add (or update) the contact and give it the tag. A foreign tag is NotFound."""
     tag = get_tag(account, tag_id, field="tag_id") if tag_id not in (None, "") else None
     contact = upsert_contact(account, normalize_contact_phone(account, phone), clean_name(name))
@@ -214,7 +214,7 @@ def save_contact(account: Account, phone, tag_id, name=None) -> Contact:
     return contact
 
 
-def create_contact(account: Account, phone, name=None, tag_ids=()) -> Contact:
+def create_contact(account: AccountSettings, phone, name=None, tag_ids=()) -> Contact:
     """A new contact; ConflictError when the number is already a contact of this account."""
     number = normalize_contact_phone(account, phone)
     tags = tags_by_ids(account, tag_ids)
@@ -225,7 +225,7 @@ def create_contact(account: Account, phone, name=None, tag_ids=()) -> Contact:
     return contact
 
 
-def update_contact(account: Account, contact_id, *, phone=None, name=None, tag_ids=None) -> Contact:
+def update_contact(account: AccountSettings, contact_id, *, phone=None, name=None, tag_ids=None) -> Contact:
     """Change number, name and/or the full tag set (``tag_ids``) of a contact. Opt-out is not touched."""
     contact = get_contact(account, contact_id)
     if phone is not None:
@@ -242,7 +242,7 @@ def update_contact(account: Account, contact_id, *, phone=None, name=None, tag_i
     return contact
 
 
-def delete_contact(account: Account, contact_id) -> None:
+def delete_contact(account: AccountSettings, contact_id) -> None:
     """Delete a contact; its messages stay (their ``contact_id`` becomes NULL)."""
     contact = get_contact(account, contact_id)
     db.session.delete(contact)
@@ -256,7 +256,7 @@ def add_tags(contact: Contact, tags: list[Tag]) -> None:
     db.session.flush()
 
 
-def _account_contact_ids(account: Account, contact_ids) -> list[int]:
+def _account_contact_ids(account: AccountSettings, contact_ids) -> list[int]:
     ids = {_parse_id(c, "contact_ids") for c in contact_ids}
     if not ids:
         return []
@@ -267,7 +267,7 @@ def _account_contact_ids(account: Account, contact_ids) -> list[int]:
     return sorted(owned)
 
 
-def tag_contacts(account: Account, contact_ids, tag_id) -> int:
+def tag_contacts(account: AccountSettings, contact_ids, tag_id) -> int:
     """Give the tag to all these contacts (all the account's, or nothing changes). Returns how many gained it."""
     tag = get_tag(account, tag_id)
     ids = _account_contact_ids(account, contact_ids)
@@ -280,7 +280,7 @@ def tag_contacts(account: Account, contact_ids, tag_id) -> int:
     return result.rowcount
 
 
-def untag_contacts(account: Account, contact_ids, tag_id) -> int:
+def untag_contacts(account: AccountSettings, contact_ids, tag_id) -> int:
     """Take the tag from these contacts. Returns how many lost it."""
     tag = get_tag(account, tag_id)
     ids = _account_contact_ids(account, contact_ids)
@@ -299,7 +299,7 @@ class ContactPage:
     total: int
 
 
-def search_contacts(account: Account, *, query: str | None = None, tag_id=None, opted_out: bool | None = None,
+def search_contacts(account: AccountSettings, *, query: str | None = None, tag_id=None, opted_out: bool | None = None,
                     limit: int = 50, offset: int = 0) -> ContactPage:
     """Contacts matching a text (number or name, substring), a tag and/or the opt-out flag, newest first."""
     limit = max(1, min(int(limit), MAX_SEARCH_ROWS))

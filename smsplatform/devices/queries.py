@@ -6,21 +6,21 @@ from sqlalchemy import select
 from smsplatform.devices.auth import version_tuple
 from smsplatform.errors import NotFoundError
 from smsplatform.extensions import db
-from smsplatform.models import Account, Device
+from smsplatform.models import AccountSettings, Device
 from smsplatform.timeutil import utcnow
 
 # The newest release of the Android app we know of; older versions are reported as not actual.
 LATEST_APP_VERSION = "1.68.0"
 
 
-def list_devices(account: Account) -> list[Device]:
+def list_devices(account: AccountSettings) -> list[Device]:
     """The account's paired (not revoked) devices, oldest first."""
     return list(db.session.scalars(
         select(Device).where(Device.account_id == account.id, Device.revoked_at.is_(None)).order_by(Device.id)
     ))
 
 
-def get_device(account: Account, device_id: int) -> Device:
+def get_device(account: AccountSettings, device_id: int) -> Device:
     """One of the account's paired devices; a foreign, revoked or unknown id is reported the same way."""
     device = db.session.get(Device, device_id) if isinstance(device_id, int) else None
     if device is None or device.account_id != account.id or device.revoked_at is not None:

@@ -33,7 +33,7 @@ from sqlalchemy import func, select
 
 from smsplatform.errors import NotFoundError
 from smsplatform.extensions import db
-from smsplatform.models import Account, Device, Message, Paket
+from smsplatform.models import AccountSettings, Device, Message, Paket
 from smsplatform.phones import normalize_phone
 from smsplatform.timeutil import parse_local_datetime
 
@@ -62,7 +62,7 @@ class Listing:
     rows: list  # rows with Message's columns plus paket_title, paket_body
 
 
-def get_message(account: Account, message_id: int) -> Message:
+def get_message(account: AccountSettings, message_id: int) -> Message:
     """One of the account's messages; a foreign or unknown id is reported the same way."""
     message = db.session.get(Message, message_id)
     if message is None or message.account_id != account.id:
@@ -70,7 +70,7 @@ def get_message(account: Account, message_id: int) -> Message:
     return message
 
 
-def list_messages(account: Account, filters: Filters) -> Listing:
+def list_messages(account: AccountSettings, filters: Filters) -> Listing:
     conditions = _conditions(account, filters)
     count = db.session.scalar(select(func.count()).select_from(Message).where(*conditions))
     if filters.only_count:
@@ -98,7 +98,7 @@ def list_messages(account: Account, filters: Filters) -> Listing:
     return Listing(count=count, rows=db.session.execute(page).all())
 
 
-def _conditions(account: Account, filters: Filters) -> list:
+def _conditions(account: AccountSettings, filters: Filters) -> list:
     conditions = [Message.account_id == account.id]
     if filters.device_id is not None:
         conditions.append(Message.device_id == filters.device_id)
@@ -125,7 +125,7 @@ def _until(text: str, tz_name: str):
     return Message.created_at <= end
 
 
-def _phone_forms(account: Account, raw: str) -> list[str]:
+def _phone_forms(account: AccountSettings, raw: str) -> list[str]:
     """Every stored form the number may have: normalised with the account's region or any of its
     devices' regions (messages are normalised with their device's), the bare digits, and as written."""
     regions = {account.default_region} | set(db.session.scalars(

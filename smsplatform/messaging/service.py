@@ -15,7 +15,7 @@ from smsplatform.events import wake_after_commit
 from smsplatform.extensions import db
 from smsplatform.messaging.segments import count_segments
 from smsplatform.messaging.statuses import PENDING
-from smsplatform.models import Account, Contact, Device, Message, StoredObject
+from smsplatform.models import AccountSettings, Contact, Device, Message, StoredObject
 from smsplatform.models.devices import parse_plus_prefixes, parse_slots
 from smsplatform.phones import SPACE_FOR_PLUS, Phone, normalize_phone
 from smsplatform.storage.services import public_url
@@ -107,7 +107,7 @@ def split_recipients(sendto: str) -> list[str]:
     return parts
 
 
-def accept_messages(account: Account, items: list[dict], *, default_device_id=None, now: datetime | None = None,
+def accept_messages(account: AccountSettings, items: list[dict], *, default_device_id=None, now: datetime | None = None,
                     field_prefix: str | None = "smsdata") -> list[Message]:
     """Validate every item, then store one pending message per recipient; the stored rows, in order.
 
@@ -124,7 +124,7 @@ def accept_messages(account: Account, items: list[dict], *, default_device_id=No
     return [found[message_id] for message_id in ids]
 
 
-def accept_message_ids(account: Account, items: list[dict], *, default_device_id=None,
+def accept_message_ids(account: AccountSettings, items: list[dict], *, default_device_id=None,
                        now: datetime | None = None, field_prefix: str | None = "smsdata") -> list[int]:
     """``accept_messages`` returning only the new ids, for big batches (no ORM object per message)."""
     rows, ready_devices = _validated_rows(account, items, default_device_id, now or utcnow(), field_prefix)
@@ -135,7 +135,7 @@ def accept_message_ids(account: Account, items: list[dict], *, default_device_id
     return ids
 
 
-def _validated_rows(account: Account, items, default_device_id, now: datetime,
+def _validated_rows(account: AccountSettings, items, default_device_id, now: datetime,
                     field_prefix: str | None) -> tuple[list[dict], set[int]]:
     config = current_app.config
     max_batch = config["MAX_BATCH_SIZE"]
@@ -180,7 +180,7 @@ def _located(error: ValidationError, prefix: str | None, index: int) -> Validati
 class _Batch:
     """The rows of one call, built item by item; caches what repeats across a big batch."""
 
-    def __init__(self, account: Account, devices: dict[int, Row], now: datetime, max_body: int, max_rows: int):
+    def __init__(self, account: AccountSettings, devices: dict[int, Row], now: datetime, max_body: int, max_rows: int):
         self.account, self.devices, self.now, self.max_body, self.max_rows = account, devices, now, max_body, max_rows
         self.rows: list[dict] = []
         self.row_items: list[int] = []  # the item index of each row, for error messages
@@ -293,7 +293,7 @@ def _has_second_sim(sim_cards: list) -> bool:
                for card in sim_cards)
 
 
-def _own_devices(account: Account, device_ids: set[int]) -> dict[int, Row]:
+def _own_devices(account: AccountSettings, device_ids: set[int]) -> dict[int, Row]:
     """The sending rules (``_DEVICE_RULES``) of the account's live devices among ``device_ids``
     (one primary-key lookup for the usual single device)."""
     connection = db.session.connection()
@@ -310,7 +310,7 @@ def _own_devices(account: Account, device_ids: set[int]) -> dict[int, Row]:
     return found
 
 
-def _refuse_opted_out(account: Account, rows: list[dict], row_items: list[int], prefix: str | None) -> None:
+def _refuse_opted_out(account: AccountSettings, rows: list[dict], row_items: list[int], prefix: str | None) -> None:
     phones = sorted({row["phone"] for row in rows})
     opted_out: set[str] = set()
     for start in range(0, len(phones), _CHUNK):

@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -6,6 +7,23 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from smsplatform.extensions import db
 from smsplatform.models.types import UTCDateTime
 from smsplatform.timeutil import utcnow
+
+
+class AccountSettings(Protocol):
+    """What the services read of an account: an ``Account``, or the read-only ``TokenAccount`` that a
+    machine call's token check returns (``accounts.services``)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def timezone(self) -> str: ...
+
+    @property
+    def default_region(self) -> str | None: ...
+
+    @property
+    def allow_direct_to_opted_out(self) -> bool: ...
 
 
 class Account(db.Model):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
-from smsplatform.models import Account, Message, Paket, StoredObject
+from smsplatform.models import AccountSettings, Message, Paket, StoredObject
 from smsplatform.storage import Storage, get_storage
 from smsplatform.storage.images import ImageKind, detect_image
 from smsplatform.timeutil import ago
@@ -29,7 +29,7 @@ DELETE_AFTER_COMMIT_KEY = "smsplatform_storage_delete_after_commit"
 _CHUNK = 500
 
 
-def store_image(account: Account, filename: str | None, data: bytes, declared_type: str | None) -> StoredObject:
+def store_image(account: AccountSettings, filename: str | None, data: bytes, declared_type: str | None) -> StoredObject:
     """Validate an uploaded image by its content and store it; the caller commits the returned row.
 
     ``filename`` and ``declared_type`` are only checked for hostile values: the key, the extension and
@@ -68,7 +68,7 @@ def new_key(kind: ImageKind) -> str:
     return f"{token[:2]}/{token}.{kind.extension}"
 
 
-def delete_account_objects(account: Account) -> int:
+def delete_account_objects(account: AccountSettings) -> int:
     """Delete the account's stored-object rows now and their objects once the transaction commits."""
     rows = db.session.execute(
         select(StoredObject.backend, StoredObject.key).where(StoredObject.account_id == account.id)
