@@ -3,8 +3,7 @@ import re
 import secrets
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy import bindparam, null, select
 
 from smsplatform.accounts.services import hash_secret
 from smsplatform.errors import AuthenticationError
@@ -93,6 +92,6 @@ def touch(device: Device, version: str | None, address: str | None = None, now: 
         device.marked_offline_at = None
     if device.last_seen_at is None or (now - device.last_seen_at).total_seconds() >= TOUCH_INTERVAL_SECONDS:
         device.last_seen_at = now
-        # Written even when it looked clear: the offline job may have marked the device since this
-        # request read it, and a fresh last_seen_at must not go out beside a stale mark.
-        flag_modified(device, "marked_offline_at")
+        # A SQL NULL is written even when the mark looked clear: the offline job may have marked the
+        # device since this request read it, and a fresh last_seen_at must not go out beside that mark.
+        device.marked_offline_at = null()
