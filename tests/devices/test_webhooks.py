@@ -3,13 +3,14 @@ import json
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from smsplatform.devices import services
 from smsplatform.devices.webhooks import signature_for
 from smsplatform.extensions import db
 from smsplatform.models import Contact, Message, WebhookReceipt
 from tests.devices.helpers import PREFIX, add_message, bearer, pair
+from tests.support.rows import row_counts
 
 
 def _event(event="sms:received", event_id="evt-1", **payload):
@@ -27,11 +28,6 @@ def _post(client, device, raw, *, key=None, timestamp=None, signature=None):
                                 "X-Timestamp": timestamp})
 
 
-def _counts():
-    return (db.session.scalar(select(func.count()).select_from(Message)),
-            db.session.scalar(select(func.count()).select_from(WebhookReceipt)))
-
-
 def test_incoming_sms_is_stored_once_as_status_5(app, client, account):
     device, _ = pair(account[0])
     raw = _event()
@@ -44,7 +40,7 @@ def test_incoming_sms_is_stored_once_as_status_5(app, client, account):
     assert _post(client, device, raw).get_json() == {"result": "duplicate"}
     # a new event id for the same SMS (export re-run) is still stored once
     assert _post(client, device, _event(event_id="evt-2")).get_json() == {"result": "stored"}
-    assert _counts() == (1, 2)
+    assert row_counts(Message, WebhookReceipt) == {"messages": 1, "webhook_receipts": 2}
 
 
 def test_incoming_stop_opts_the_sender_out(app, client, account):
@@ -81,7 +77,7 @@ def test_rejected_posts_change_nothing(app, client, account, case):
     else:
         response = _post(client, device, raw, **kwargs)
     assert response.status_code == 401 and response.mimetype == "application/json"
-    assert _counts() == (0, 0)
+    assert row_counts(Message, WebhookReceipt) == {"messages": 0, "webhook_receipts": 0}
 
 
 def test_signed_but_malformed_bodies_are_400(app, client, account):
@@ -90,14 +86,14 @@ def test_signed_but_malformed_bodies_are_400(app, client, account):
                 json.dumps({"event": "sms:received", "payload": {"message": "x", "phoneNumber": "1"}}).encode(),
                 json.dumps({"id": "e", "event": "sms:sent", "payload": {"phoneNumber": "1"}}).encode()):
         assert _post(client, device, raw).status_code == 400, raw
-    assert _counts() == (0, 0)
+    assert row_counts(Message, WebhookReceipt) == {"messages": 0, "webhook_receipts": 0}
 
 
 def test_unknown_events_are_acknowledged_and_ignored(app, client, account):
     device, _ = pair(account[0])
     raw = json.dumps({"id": "p1", "event": "system:ping", "payload": {"health": {}}}).encode()
     assert _post(client, device, raw).get_json() == {"result": "ignored"}
-    assert _counts() == (0, 0)
+    assert row_counts(Message, WebhookReceipt) == {"messages": 0, "webhook_receipts": 0}
 
 
 def test_state_events_are_a_second_path_for_reports(app, client, account, make_account):

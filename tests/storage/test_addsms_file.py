@@ -2,17 +2,14 @@
 import io
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from smsplatform.devices.auth import new_device_token
 from smsplatform.extensions import db
 from smsplatform.models import Message, StoredObject
 from tests.storage import images
 from tests.storage.conftest import files_under
-
-
-def _count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
+from tests.support.rows import row_counts
 
 
 def _addsms(client, token, device, files, **fields):
@@ -85,7 +82,7 @@ def test_bad_files_are_refused_with_a_legacy_error_and_store_nothing(client, acc
     assert response.mimetype == "application/json"
     answer = response.get_json()
     assert answer["error"] == 1 and expected in answer["message"], answer
-    assert (_count(Message), _count(StoredObject)) == (0, 0)
+    assert row_counts(Message, StoredObject) == {"messages": 0, "stored_objects": 0}
     assert files_under(sandbox) == []
 
 
@@ -94,7 +91,7 @@ def test_a_message_refused_after_the_upload_leaves_no_object(client, account, ma
     device = make_device(owner)
     response = _addsms(client, token, device, [("file", "a.png", images.png(), "image/png")], sendto="not a number")
     assert response.get_json()["error"] == 1
-    assert (_count(Message), _count(StoredObject)) == (0, 0)
+    assert row_counts(Message, StoredObject) == {"messages": 0, "stored_objects": 0}
     assert files_under(sandbox) == []
 
 

@@ -1,12 +1,9 @@
-"""Helpers for the legacy API tests: devices, the five input encodings, and row counts."""
+"""Helpers for the legacy API tests: devices and the five input encodings."""
 import json
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
-
-from smsplatform.extensions import db
 
 ENCODINGS = ("query", "form", "multipart", "json", "datajson")
 
@@ -78,9 +75,3 @@ def refused(response, *words, status: int = 200) -> str:
         assert word.lower() in data["message"].lower(), (word, data["message"])
     return data["message"]
 
-
-def row_counts() -> dict:
-    """Rows per table, to prove a refused call changed nothing."""
-    db.session.rollback()
-    return {table.name: db.session.scalar(select(func.count()).select_from(table))
-            for table in db.metadata.sorted_tables}

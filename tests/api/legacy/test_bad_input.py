@@ -6,7 +6,8 @@ import pytest
 from smsplatform.accounts.services import revoke_token
 from smsplatform.extensions import db
 from smsplatform.models import ApiToken, AuthFailure
-from tests.api.legacy.conftest import call, ok, refused, row_counts
+from tests.api.legacy.conftest import call, ok, refused
+from tests.support.rows import row_counts
 
 TOKEN_METHODS = ("addsms", "addalotofsms", "getallsms", "getsmsstatus", "savetag", "savecontact", "savepaket",
                  "getalldevices", "getdevicestatus")

@@ -7,7 +7,8 @@ from smsplatform.contacts.services import MAX_NAME, MAX_TAG_TITLE
 from smsplatform.extensions import db
 from smsplatform.models import Contact, Paket, Tag
 from smsplatform.phones import MAX_RAW_LENGTH
-from tests.api.legacy.conftest import call, ok, refused, row_counts
+from tests.api.legacy.conftest import call, ok, refused
+from tests.support.rows import row_counts
 
 
 def padded(words: str, length: int) -> str:

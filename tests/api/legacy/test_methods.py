@@ -4,8 +4,9 @@ from datetime import datetime, timedelta, timezone
 from smsplatform.extensions import db
 from smsplatform.models import Contact, Message, Paket, StoredObject, Tag
 from smsplatform.timeutil import utcnow
-from tests.api.legacy.conftest import call, ok, refused, row_counts
+from tests.api.legacy.conftest import call, ok, refused
 from tests.storage.images import png
+from tests.support.rows import row_counts
 
 UTC = timezone.utc
 

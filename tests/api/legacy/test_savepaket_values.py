@@ -7,7 +7,8 @@ import pytest
 from smsplatform.extensions import db
 from smsplatform.models import Message, Paket
 from smsplatform.timeutil import utcnow
-from tests.api.legacy.conftest import call, ok, refused, row_counts
+from tests.api.legacy.conftest import call, ok, refused
+from tests.support.rows import row_counts
 
 
 @pytest.fixture
