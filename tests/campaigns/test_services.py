@@ -101,14 +101,6 @@ def test_unreadable_tag_ids_are_refused(value, text):
     assert text in raised.value.message and raised.value.field == "tags"
 
 
-def test_a_list_with_a_blank_entry_and_a_float_id_create_a_newsletter(owner, device):
-    vip, berlin = make_tag(owner, "VIP"), make_tag(owner, "Berlin")
-    for tag_ids, expected in [([str(vip.id), str(berlin.id), ""], {vip.id, berlin.id}), (float(vip.id), {vip.id})]:
-        paket = services.create_paket(owner, title="T", body="Hi", device_id=device.id, sim=0, tag_ids=tag_ids,
-                                      time_to_send=None)
-        assert {t.id for t in paket.tags} == expected, tag_ids
-
-
 def test_foreign_tags_and_devices_are_not_found(owner, device, make_account):
     stranger = make_account(email="stranger@example.com")[0]
     foreign_tag, foreign_device = make_tag(stranger, "Theirs"), create_device(stranger)
