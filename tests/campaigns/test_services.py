@@ -251,12 +251,18 @@ def test_fan_out_unites_tags_dedupes_and_skips_opted_out_and_other_accounts(owne
     assert len(messages_of(paket)) == 3
 
 
-def test_fan_out_wakes_the_device_after_commit(owner, device):
+def fanned_out(owner, device, status):
+    """A newsletter to one contact, put straight into ``status`` (no state move), then fanned out."""
     tag = make_tag(owner, "VIP")
     bulk_contacts(owner, {"+491111": [tag.id]})
     paket = new_paket(owner, device, [tag])
-    db.session.execute(update(Paket).where(Paket.id == paket.id).values(status=services.RUNNING))
+    db.session.execute(update(Paket).where(Paket.id == paket.id).values(status=status))
     services.fan_out(paket.id)
+    return paket
+
+
+def test_fan_out_wakes_the_device_after_commit(owner, device):
+    fanned_out(owner, device, services.RUNNING)
     assert device.id in db.session.info[WAKE_KEY]
 
 
@@ -273,11 +279,7 @@ def test_personalised_bodies_render_per_contact_with_segments(owner, device):
 
 
 def test_fan_out_of_a_paused_newsletter_writes_held_messages(owner, device):
-    tag = make_tag(owner, "VIP")
-    bulk_contacts(owner, {"+491111": [tag.id]})
-    paket = new_paket(owner, device, [tag])
-    db.session.execute(update(Paket).where(Paket.id == paket.id).values(status=services.PAUSED))
-    services.fan_out(paket.id)
+    paket = fanned_out(owner, device, services.PAUSED)
     assert [m.ready for m in messages_of(paket)] == [False]
     services.resume_paket(owner, paket.id)
     assert [m.ready for m in messages_of(paket)] == [True]
