@@ -9,11 +9,11 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import select
 
-from smsplatform import create_app
 from smsplatform.contacts.services import tag_key
 from smsplatform.extensions import db
 from smsplatform.models import Account, Contact, Paket, Tag, contact_tags, paket_tags
-from tests.conftest import _drop_every_table, database_is_mariadb
+from tests.conftest import database_is_mariadb
+from tests.support.migrations import app_at_revision
 
 BEFORE = "69ac5f1ec2cc"
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -41,19 +41,8 @@ PAKET_TAGS = [(201, 2), (201, 3), (201, 4), (202, 1), (202, 2), (202, 11), (203,
 
 @pytest.fixture
 def migrated_to_before(base_config, tmp_path):
-    config = dict(base_config)
-    if not database_is_mariadb():
-        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'tag_keys.db'}"
-    app = create_app(config)
-    with app.app_context():
-        if database_is_mariadb():
-            _drop_every_table()
-        upgrade(revision=BEFORE)
+    with app_at_revision(base_config, tmp_path, BEFORE) as app:
         yield app
-        db.session.remove()
-        if database_is_mariadb():  # leave the shared database as the suite's _schema built it
-            _drop_every_table()
-            upgrade()
 
 
 def _rows(connection, table):

@@ -10,9 +10,9 @@ import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
-from smsplatform import create_app
 from smsplatform.extensions import db
-from tests.conftest import _drop_every_table, database_is_mariadb
+
+from tests.support.migrations import app_at_revision
 
 BEFORE = "9160d298e4f3"
 NOW = datetime(2026, 11, 1)
@@ -33,19 +33,8 @@ MESSAGES = [  # id, status, failure_reason, marked after the upgrade
 
 @pytest.fixture
 def migrated_to_before(base_config, tmp_path):
-    config = dict(base_config)
-    if not database_is_mariadb():
-        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'unacknowledged.db'}"
-    app = create_app(config)
-    with app.app_context():
-        if database_is_mariadb():
-            _drop_every_table()
-        upgrade(revision=BEFORE)
+    with app_at_revision(base_config, tmp_path, BEFORE) as app:
         yield app
-        db.session.remove()
-        if database_is_mariadb():  # leave the shared database as the suite's _schema built it
-            _drop_every_table()
-            upgrade()
 
 
 def test_upgrade_marks_exactly_the_recovery_jobs_failures_and_downgrade_drops_the_column(migrated_to_before):
