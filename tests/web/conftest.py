@@ -15,18 +15,15 @@ from smsplatform.messaging import statuses as st
 from smsplatform.messaging.service import accept_messages
 from smsplatform.models import Device, Message
 from smsplatform.timeutil import utcnow
+from tests.conftest import create_device
 
 PASSWORD = "correct horse battery"
 
 
 def add_device(account, name="Pixel", sim_cards=None, slots="", seen=True) -> Device:
-    device = Device(account_id=account.id, name=name, webhook_signing_key=secrets.token_hex(32),
-                    sim_cards=sim_cards if sim_cards is not None else [{"slotIndex": 0}, {"slotIndex": 1}],
-                    extra_slots=slots, last_seen_at=utcnow() if seen else None, app_version="1.68.0",
-                    battery_level=80)
-    db.session.add(device)
-    db.session.flush()
-    return device
+    return create_device(account, name, slots,
+                         sim_cards=sim_cards if sim_cards is not None else [{"slotIndex": 0}, {"slotIndex": 1}],
+                         last_seen_at=utcnow() if seen else None, app_version="1.68.0", battery_level=80)
 
 
 def add_incoming(account, device, phone, text, at=None) -> Message:
