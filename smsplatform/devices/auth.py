@@ -88,10 +88,10 @@ def touch(device: Device, version: str | None, address: str | None = None, now: 
         device.app_version = version
     if address and device.external_ip != address[:64]:
         device.external_ip = address[:64]
-    if device.marked_offline_at is not None:
-        device.marked_offline_at = None
     if device.last_seen_at is None or (now - device.last_seen_at).total_seconds() >= TOUCH_INTERVAL_SECONDS:
         device.last_seen_at = now
-        # A SQL NULL is written even when the mark looked clear: the offline job may have marked the
-        # device since this request read it, and a fresh last_seen_at must not go out beside that mark.
+        # A SQL NULL, written even when the mark looked clear: the offline job may have marked the device
+        # since this request read it, and a fresh last_seen_at must not go out beside that mark.
         device.marked_offline_at = null()
+    elif device.marked_offline_at is not None:
+        device.marked_offline_at = None
