@@ -63,16 +63,29 @@ def _assert_exactly_once(paket, expected):
     assert paket.total_recipients == len(expected) and paket.fanout_completed_at is not None
 
 
-def test_sigkill_midway_then_rerun_gives_no_duplicate_and_no_gap(owner, device, database_url, tmp_path):
-    paket, expected = _running_newsletter(owner, device)
-    process = _fan_out_process(paket.id, database_url, tmp_path)
+def _kill_once_written(process, paket_id, rows: int) -> None:
+    """SIGKILL the fan-out once it has written ``rows`` messages, wherever in a batch it is.
+
+    It is stopped (SIGSTOP) while the test counts, so it runs only during the test's short sleeps: a
+    count that a loaded machine makes slow cannot let it finish before the kill.
+    """
     deadline = time.monotonic() + 60
-    while _written(paket.id) < 300:
+    while True:
         assert process.poll() is None, f"fan-out ended before the kill: {process.communicate()}"
+        process.send_signal(signal.SIGSTOP)
+        if _written(paket_id) >= rows:
+            break
         assert time.monotonic() < deadline, "fan-out made no progress"
+        process.send_signal(signal.SIGCONT)
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
+
+
+def test_sigkill_midway_then_rerun_gives_no_duplicate_and_no_gap(owner, device, database_url, tmp_path):
+    paket, expected = _running_newsletter(owner, device)
+    process = _fan_out_process(paket.id, database_url, tmp_path)
+    _kill_once_written(process, paket.id, rows=300)
     assert process.returncode == -signal.SIGKILL
     killed_at = _written(paket.id)
     db.session.refresh(paket)
