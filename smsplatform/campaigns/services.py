@@ -1,15 +1,16 @@
-"""Newsletters ("pakets"): create, schedule, fan out, pause/resume/cancel, finish, progress.
+"""Newsletters ("pakets"): create, edit, schedule, fan out, pause/resume/cancel, finish, progress.
 
 States and the only allowed moves (anything else is a ConflictError)::
 
     draft → scheduled → running → finished       scheduled → draft (unschedule)
     running ⇄ paused                             draft, scheduled, running, paused → cancelled
     draft, scheduled → scheduled for now (start now)
+    draft, scheduled → rewritten, then scheduled or a draft (update_paket; nothing is fanned out before it runs)
 
 ``savepaket`` creates a newsletter *scheduled* (at once or at ``time_to_send``); the scheduler job
 ``start_due_newsletters`` (every few seconds) claims each due one with a conditional
-``UPDATE … WHERE status='scheduled'`` and fans it out in the same transaction, so a legacy client's
-newsletter starts sending within seconds without the web request building it.
+``UPDATE … WHERE status='scheduled'`` (and still due) and fans it out in the same transaction, so a
+legacy client's newsletter starts sending within seconds without the web request building it.
 
 Fan-out freezes the audience: contacts holding any target tag, one per normalised number (contacts
 are unique per number), minus opted-out ones. Rows are written with ``INSERT … SELECT`` (personalised
@@ -100,13 +101,19 @@ def _tag_ids(value) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
-def create_paket(account: AccountSettings, *, title, body, device_id, sim, tag_ids, time_to_send, schedule: bool = True,
-                 media: StoredObject | None = None) -> Paket:
-    """A validated newsletter, scheduled to start at ``time_to_send`` (now when absent), or a draft.
+@dataclass(frozen=True)
+class _Content:
+    """A newsletter's validated content: what creating and editing one check alike."""
 
-    ``media`` (an uploaded image of the account) goes with every message: its URL follows the text,
-    which may then be empty.
-    """
+    title: str
+    body: str
+    device_id: int
+    sim: int
+    tags: list
+
+
+def _validated_content(account: AccountSettings, *, title, body, device_id, sim, tag_ids,
+                       media: StoredObject | None) -> _Content:
     if media is not None and (not isinstance(media, StoredObject) or media.account_id != account.id):
         raise NotFoundError("image not found for this account", field="media")
     tag_id_list = _tag_ids(tag_ids)  # read first: savepaket names unreadable tags before any other problem
@@ -118,12 +125,75 @@ def create_paket(account: AccountSettings, *, title, body, device_id, sim, tag_i
     slot = as_int(sim, "sim", minimum=0, maximum=MAX_SLOT) or 0
     check_slot(device, slot)
     tags = tags_by_ids(account, tag_id_list, field="tags")
+    return _Content(name, text, device.id, slot, tags)
+
+
+def _send_time(account: AccountSettings, time_to_send, schedule: bool, now: datetime) -> datetime | None:
+    """Scheduled: at ``time_to_send``, or now when absent. A draft keeps a given time, or none."""
     when = parse_time_to_send(account, time_to_send)
-    paket = Paket(account_id=account.id, title=name, body=text, device_id=device.id, sim=slot, tags=tags,
-                  status=SCHEDULED if schedule else DRAFT, time_to_send=when or (utcnow() if schedule else None),
+    return when or (now if schedule else None)
+
+
+def create_paket(account: AccountSettings, *, title, body, device_id, sim, tag_ids, time_to_send, schedule: bool = True,
+                 media: StoredObject | None = None) -> Paket:
+    """A validated newsletter, scheduled to start at ``time_to_send`` (now when absent), or a draft.
+
+    ``media`` (an uploaded image of the account) goes with every message: its URL follows the text,
+    which may then be empty.
+    """
+    content = _validated_content(account, title=title, body=body, device_id=device_id, sim=sim, tag_ids=tag_ids,
+                                 media=media)
+    paket = Paket(account_id=account.id, title=content.title, body=content.body, device_id=content.device_id,
+                  sim=content.sim, tags=content.tags, status=SCHEDULED if schedule else DRAFT,
+                  time_to_send=_send_time(account, time_to_send, schedule, utcnow()),
                   media_object_id=media.id if media is not None else None,
                   media_url=public_url(media) if media is not None else None)
     db.session.add(paket)
+    db.session.flush()
+    return paket
+
+
+# The states in which a newsletter may still be rewritten: nothing of it has been fanned out yet.
+EDITABLE = (DRAFT, SCHEDULED)
+KEEP_MEDIA = object()  # update_paket's default: the newsletter keeps the image it has
+
+
+def is_editable(paket: Paket) -> bool:
+    return paket.status in EDITABLE
+
+
+def update_paket(account: AccountSettings, paket_id, *, title, body, device_id, sim, tag_ids, time_to_send,
+                 schedule: bool = True, media=KEEP_MEDIA, now: datetime | None = None) -> Paket:
+    """A draft or scheduled newsletter rewritten with the same checks as a new one, and scheduled again
+    (at ``time_to_send``, now when absent) or kept as a draft. ``media``: a new image, None to drop the
+    image, or KEEP_MEDIA. A dropped image is collected by ``delete_unreferenced`` a day later.
+
+    One conditional UPDATE, before the tags are replaced: if the scheduler started the newsletter first,
+    nothing changes and the edit is a ConflictError; if the edit comes first, the scheduler's claim waits
+    for it and fans out the new content.
+    """
+    paket = get_paket(account, paket_id)
+    now = now or utcnow()
+    if media is KEEP_MEDIA:
+        media = db.session.get(StoredObject, paket.media_object_id) if paket.media_object_id is not None else None
+        media_url = paket.media_url
+    else:
+        media_url = public_url(media) if isinstance(media, StoredObject) else None
+    content = _validated_content(account, title=title, body=body, device_id=device_id, sim=sim, tag_ids=tag_ids,
+                                 media=media)
+    when = _send_time(account, time_to_send, schedule, now)
+    result = db.session.execute(
+        update(Paket).where(Paket.id == paket.id, Paket.status.in_(EDITABLE))
+        .values(title=content.title, body=content.body, device_id=content.device_id, sim=content.sim,
+                status=SCHEDULED if schedule else DRAFT, time_to_send=when,
+                media_object_id=media.id if media is not None else None, media_url=media_url, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(paket)
+    if result.rowcount != 1:
+        raise ConflictError(f"newsletter {paket.id} is {paket.status}; only a draft or a scheduled one can be edited",
+                            field="status")
+    paket.tags = content.tags
     db.session.flush()
     return paket
 
@@ -245,17 +315,10 @@ def start_due_newsletters(now: datetime | None = None) -> int:
     """Scheduler job: start every scheduled newsletter whose time has come and fan it out; finish any
     fan-out an earlier run left incomplete. Safe to run twice at once. Returns how many it started."""
     now = now or utcnow()
-    due = list(db.session.scalars(
-        select(Paket.id).where(Paket.status == SCHEDULED, or_(Paket.time_to_send.is_(None), Paket.time_to_send <= now))
-        .order_by(Paket.time_to_send, Paket.id)
-    ))
+    due = list(db.session.scalars(select(Paket.id).where(*_due(now)).order_by(Paket.time_to_send, Paket.id)))
     started = 0
     for paket_id in due:
-        claimed = db.session.execute(
-            update(Paket).where(Paket.id == paket_id, Paket.status == SCHEDULED)
-            .values(status=RUNNING, started_at=now, updated_at=now).execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount == 1:
+        if _claim_if_due(paket_id, now):
             started += 1
             fan_out(paket_id, now=now)
     incomplete = list(db.session.scalars(
@@ -267,6 +330,21 @@ def start_due_newsletters(now: datetime | None = None) -> int:
         except ConflictError:
             continue  # cancelled since the query above: nothing more to write
     return started
+
+
+def _due(now: datetime) -> tuple:
+    """A scheduled newsletter whose time has come."""
+    return Paket.status == SCHEDULED, or_(Paket.time_to_send.is_(None), Paket.time_to_send <= now)
+
+
+def _claim_if_due(paket_id: int, now: datetime) -> bool:
+    """scheduled → running, only if it is still scheduled and still due: an edit or a "back to draft" and
+    re-schedule for later, committed since the list of due ones was read, keeps its new time."""
+    claimed = db.session.execute(
+        update(Paket).where(Paket.id == paket_id, *_due(now))
+        .values(status=RUNNING, started_at=now, updated_at=now).execution_options(synchronize_session=False)
+    )
+    return claimed.rowcount == 1
 
 
 def finish_completed(now: datetime | None = None) -> int:

@@ -58,7 +58,8 @@ def test_time_to_send_formats_are_in_the_account_zone(owner, device, value, expe
     assert paket.time_to_send == expected
 
 
-@pytest.mark.parametrize("change, error, text", [
+# One bad field each, the error it gets and words of its message (creating and editing check alike).
+BAD_CONTENT = [
     ({"tag_ids": "999999"}, NotFoundError, "tag 999999 not found"),
     ({"tag_ids": ""}, ValidationError, "tags is required"),
     ({"tag_ids": "12,abc"}, ValidationError, "tags must be an integer"),
@@ -71,7 +72,10 @@ def test_time_to_send_formats_are_in_the_account_zone(owner, device, value, expe
     ({"sim": 7}, ValidationError, "sim must be 0 to 5"),
     ({"sim": 2}, ValidationError, "sim 2 (WhatsApp Business) is not available"),
     ({"title": "t" * 300}, ValidationError, "title is too long"),
-])
+]
+
+
+@pytest.mark.parametrize("change, error, text", BAD_CONTENT)
 def test_bad_savepaket_input_is_refused_with_a_clear_message(owner, device, change, error, text):
     tag = make_tag(owner, "VIP")
     arguments = {"title": "T", "body": "Hi", "device_id": device.id, "sim": 0, "tag_ids": str(tag.id),

@@ -1,0 +1,215 @@
+"""Editing a newsletter before it starts: the same checks as a new one, all or nothing, never after it started."""
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, update
+
+from smsplatform.campaigns import services
+from smsplatform.errors import ConflictError, NotFoundError, ValidationError
+from smsplatform.extensions import db
+from smsplatform.models import Message, Paket, StoredObject
+from smsplatform.storage import get_storage
+from smsplatform.storage.services import delete_unreferenced, public_url, store_image
+from smsplatform.timeutil import utcnow
+from tests.campaigns.conftest import bulk_contacts, make_tag
+from tests.campaigns.test_services import BAD_CONTENT, new_paket
+from tests.conftest import create_device, database_is_mariadb
+from tests.storage.images import png
+
+LATER = "2099-01-01 10:00"
+
+
+def edit(owner, paket, tags, **changes):
+    arguments = {"title": "Edited", "body": "New text", "device_id": paket.device_id, "sim": 0,
+                 "tag_ids": [t.id for t in tags], "time_to_send": LATER, **changes}
+    return services.update_paket(owner, paket.id, **arguments)
+
+
+def snapshot(paket_id):
+    db.session.expire_all()
+    paket = db.session.get(Paket, paket_id)
+    return (paket.title, paket.body, paket.device_id, paket.sim, paket.status, paket.time_to_send,
+            paket.media_object_id, paket.media_url, sorted(t.id for t in paket.tags))
+
+
+def image_of(account, name="sale.png"):
+    obj = store_image(account, name, png(), "image/png")
+    db.session.commit()
+    return obj
+
+
+def test_a_draft_is_rewritten_and_scheduled_and_sends_what_it_now_says(owner, device):
+    owner.timezone = "Europe/Berlin"
+    vip, berlin = make_tag(owner, "VIP"), make_tag(owner, "Berlin")
+    bulk_contacts(owner, {"+4915100000001": [vip.id], "+4915100000002": [berlin.id]})
+    second = create_device(owner, name="Second")
+    draft = new_paket(owner, device, [vip], body="Old text", schedule=False)
+    assert draft.status == services.DRAFT and services.is_editable(draft)
+
+    edit(owner, draft, [berlin], device_id=second.id, sim=1, time_to_send="2020-01-01 12:00")
+    db.session.commit()
+    assert snapshot(draft.id)[:6] == ("Edited", "New text", second.id, 1, services.SCHEDULED,
+                                      datetime(2020, 1, 1, 11, 0, tzinfo=timezone.utc))
+    assert [t.id for t in draft.tags] == [berlin.id]
+
+    assert services.start_due_newsletters() == 1
+    db.session.commit()
+    sent = db.session.execute(select(Message.phone, Message.body, Message.device_id, Message.sim)
+                              .where(Message.paket_id == draft.id)).all()
+    assert sent == [("+4915100000002", "New text", second.id, 1)]
+
+
+def test_saving_as_draft_takes_a_scheduled_one_back_and_keeps_a_given_time(owner, device):
+    tag = make_tag(owner, "VIP")
+    paket = new_paket(owner, device, [tag], time_to_send=LATER)
+    edit(owner, paket, [tag], schedule=False)
+    assert (paket.status, paket.time_to_send) == (services.DRAFT, datetime(2099, 1, 1, 10, tzinfo=timezone.utc))
+    edit(owner, paket, [tag], schedule=False, time_to_send=None)
+    assert (paket.status, paket.time_to_send) == (services.DRAFT, None)
+    before = utcnow()
+    edit(owner, paket, [tag], time_to_send="0")
+    assert paket.status == services.SCHEDULED and before <= paket.time_to_send <= utcnow()
+
+
+@pytest.mark.parametrize("change, error, text", BAD_CONTENT)
+def test_bad_input_is_refused_and_changes_nothing(owner, device, change, error, text):
+    vip, berlin = make_tag(owner, "VIP"), make_tag(owner, "Berlin")
+    paket = new_paket(owner, device, [vip], time_to_send=LATER)
+    before = snapshot(paket.id)
+    arguments = {"tag_ids": str(berlin.id), **change}
+    with pytest.raises(error) as raised:
+        edit(owner, paket, [], **arguments)
+    assert text in raised.value.message
+    db.session.rollback()
+    assert snapshot(paket.id) == before
+
+
+@pytest.mark.parametrize("state", [services.RUNNING, services.PAUSED, services.CANCELLED, services.FINISHED])
+def test_a_newsletter_that_started_or_ended_cannot_be_edited(owner, device, state):
+    tag = make_tag(owner, "VIP")
+    paket = new_paket(owner, device, [tag], time_to_send=LATER)
+    db.session.execute(update(Paket).where(Paket.id == paket.id).values(status=state))
+    db.session.commit()
+    before = snapshot(paket.id)
+    assert not services.is_editable(paket)
+    with pytest.raises(ConflictError, match=f"is {state}; only a draft or a scheduled one can be edited"):
+        edit(owner, paket, [make_tag(owner, "Other")])
+    db.session.rollback()
+    assert snapshot(paket.id) == before
+
+
+def test_an_edit_after_the_scheduler_started_it_elsewhere_is_refused(owner, device):
+    """The page (and this object) still say 'scheduled'; the conditional UPDATE reads the real state."""
+    vip, other = make_tag(owner, "VIP"), make_tag(owner, "Other")
+    paket = new_paket(owner, device, [vip], time_to_send=LATER)
+    db.session.execute(update(Paket).where(Paket.id == paket.id).values(status=services.RUNNING)
+                       .execution_options(synchronize_session=False))  # the scheduler, in another process
+    assert paket.status == services.SCHEDULED
+    with pytest.raises(ConflictError, match="is running"):
+        edit(owner, paket, [other])
+    assert (paket.title, paket.status, [t.id for t in paket.tags]) == ("Sale", services.RUNNING, [vip.id])
+
+
+def test_the_scheduler_does_not_start_one_rescheduled_for_later_after_it_listed_it(owner, device):
+    """Due when the job read the list; moved to later before the job claimed it: it keeps its new time."""
+    paket = new_paket(owner, device, [make_tag(owner, "VIP")], time_to_send=LATER)
+    assert services._claim_if_due(paket.id, utcnow()) is False
+    assert services._claim_if_due(paket.id, datetime(2099, 1, 1, 10, tzinfo=timezone.utc)) is True
+
+
+def test_another_account_s_newsletter_tags_and_devices_are_not_found(owner, device, make_account):
+    stranger = make_account(email="stranger@example.com")[0]
+    mine = make_tag(owner, "Mine")
+    paket = new_paket(owner, device, [mine], time_to_send=LATER)
+    before = snapshot(paket.id)
+    theirs = new_paket(stranger, create_device(stranger), [make_tag(stranger, "Theirs")], time_to_send=LATER)
+    with pytest.raises(NotFoundError):
+        edit(stranger, paket, [make_tag(stranger, "Theirs2")])
+    with pytest.raises(NotFoundError):
+        edit(owner, paket, [mine, make_tag(stranger, "Theirs3")])
+    with pytest.raises(NotFoundError):
+        edit(owner, paket, [mine], device_id=theirs.device_id)
+    with pytest.raises(NotFoundError):
+        edit(owner, paket, [mine], media=image_of(stranger))
+    db.session.rollback()
+    assert snapshot(paket.id) == before
+
+
+def test_the_image_stays_is_replaced_or_is_removed(owner, device):
+    tag = make_tag(owner, "VIP")
+    first = image_of(owner)
+    paket = new_paket(owner, device, [tag], body="", time_to_send=LATER, media=first)
+
+    edit(owner, paket, [tag], body="")  # kept: the body may stay empty
+    db.session.commit()
+    assert (paket.media_object_id, paket.media_url, paket.body) == (first.id, public_url(first), "")
+
+    second = image_of(owner, "spring.png")
+    edit(owner, paket, [tag], body="", media=second)
+    db.session.commit()
+    assert (paket.media_object_id, paket.media_url) == (second.id, public_url(second))
+
+    with pytest.raises(ValidationError, match="body is empty"):  # no image left: a text is needed
+        edit(owner, paket, [tag], body=" ", media=None)
+    db.session.rollback()
+    edit(owner, paket, [tag], body="Text only", media=None)
+    db.session.commit()
+    assert (paket.media_object_id, paket.media_url, paket.body) == (None, None, "Text only")
+
+    # The images it no longer holds are collected like any unreferenced upload.
+    keys = {first.key, second.key}
+    assert delete_unreferenced(older_than_seconds=0, now=utcnow() + timedelta(seconds=1)) >= 2
+    db.session.commit()
+    assert db.session.scalars(select(StoredObject.id)).all() == []
+    assert keys.isdisjoint(stored.key for stored in get_storage().list_keys())
+
+
+@pytest.mark.skipif(not database_is_mariadb(), reason="concurrent writers need MariaDB (SQLite serialises them)")
+def test_an_edit_racing_the_scheduler_either_wins_whole_or_is_refused(app, owner, device):
+    """The scheduler starts a due newsletter while the account rewrites it (new text, new tag). Whichever
+    commits first, the messages match exactly one version: never the old text to the new audience.
+    The scheduler starts later and later in each race, so that both orders happen."""
+    old_tag, new_tag = make_tag(owner, "Old"), make_tag(owner, "New")
+    old_audience = {f"+49151{i:08d}" for i in range(300)}
+    new_audience = {f"+49160{i:08d}" for i in range(300)}
+    bulk_contacts(owner, {**{p: [old_tag.id] for p in old_audience}, **{p: [new_tag.id] for p in new_audience}})
+    outcomes = []
+    for delay in (0, 0.005, 0.02, 0.05, 0.1, 0.2):
+        paket = new_paket(owner, device, [old_tag], body="Old text", time_to_send="2020-01-01 00:00")
+        errors, refused = [], []
+        barrier = threading.Barrier(2)
+
+        def run(work, after=0.0):
+            with app.app_context():
+                try:
+                    barrier.wait()
+                    time.sleep(after)
+                    work()
+                    db.session.commit()
+                except ConflictError as exc:
+                    refused.append(exc)
+                except Exception as exc:  # surfaced below
+                    errors.append(exc)
+                finally:
+                    db.session.remove()
+
+        account = db.session.get(type(owner), owner.id)
+        threads = [threading.Thread(target=run, args=(services.start_due_newsletters, delay)),
+                   threading.Thread(target=run, args=(lambda: services.update_paket(
+                       account, paket.id, title="Edited", body="New text", device_id=device.id, sim=0,
+                       tag_ids=[new_tag.id], time_to_send="2020-01-01 00:00"),))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not errors
+        db.session.rollback()
+        sent = set(db.session.execute(select(Message.phone, Message.body).where(Message.paket_id == paket.id)).all())
+        if refused:
+            assert sent == {(p, "Old text") for p in old_audience}
+        else:
+            assert sent == {(p, "New text") for p in new_audience}
+        outcomes.append(bool(refused))
+    assert True in outcomes and False in outcomes, outcomes
