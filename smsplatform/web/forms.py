@@ -160,11 +160,27 @@ class NewsletterForm(FlaskForm):
 
     def validate_body(self, field) -> None:
         """A message or an image: the body may be empty only when an image goes with it."""
-        if not (field.data or "").strip() and not getattr(self.image.data, "filename", ""):
+        if not (field.data or "").strip() and not self.keeps_an_image():
             raise ValidationError("write a message or choose an image")
+
+    def keeps_an_image(self) -> bool:
+        return bool(getattr(self.image.data, "filename", ""))
 
     def validate_tag_ids(self, field) -> None:
         """At least one tag ticked (the service asks API clients for tag ids, separated by commas)."""
         if not field.data:
             raise ValidationError("choose at least one tag")
+
+
+class EditNewsletterForm(NewsletterForm):
+    """The newsletter form over an existing one: its image stays unless replaced or removed."""
+
+    remove_image = BooleanField("Remove the image")
+
+    def __init__(self, *args, has_image: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.has_image = has_image
+
+    def keeps_an_image(self) -> bool:
+        return super().keeps_an_image() or (self.has_image and not self.remove_image.data)
 

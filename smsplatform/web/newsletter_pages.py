@@ -1,15 +1,16 @@
-"""Newsletters: create with a live preview, schedule, start, pause, resume, cancel, progress."""
+"""Newsletters: create and edit with a live preview, schedule, start, pause, resume, cancel, progress."""
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from smsplatform.campaigns import services as campaigns
 from smsplatform.contacts.services import tags_with_counts
 from smsplatform.devices.queries import list_devices
-from smsplatform.errors import ValidationError
+from smsplatform.errors import ConflictError, ValidationError
 from smsplatform.models import Paket
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me, owned, saving
-from smsplatform.web.forms import NewsletterForm, opts, show_error
+from smsplatform.timeutil import to_zone
+from smsplatform.web.forms import EditNewsletterForm, NewsletterForm, opts, show_error
 from smsplatform.web.uploads import store_upload
 
 # The newsletter's buttons, each the service it calls (which of them a state shows is the service's
@@ -43,26 +44,69 @@ def newsletters():
     return render_template("web/newsletters.html", rows=rows, refresh=any(p.status in _CHANGING for p in pakets))
 
 
+def _with_choices(form: NewsletterForm, account) -> NewsletterForm:
+    form.device_id.choices = opts([(d.id, f"{d.name} (#{d.id})") for d in list_devices(account)])
+    form.tag_ids.choices = opts([(tc.tag.id, f"{tc.tag.title} ({tc.reachable})") for tc in tags_with_counts(account)])
+    return form
+
+
+def _content(form: NewsletterForm) -> dict:
+    """The form's fields as the service's arguments (the send time typed in the account's zone)."""
+    return {"title": form.title.data, "body": form.body.data, "device_id": form.device_id.data, "sim": form.sim.data,
+            "tag_ids": form.tag_ids.data or [],
+            "time_to_send": form.send_at.data.strftime("%Y-%m-%d %H:%M:%S") if form.send_at.data else None,
+            "schedule": request.form.get("intent") != "draft"}
+
+
+def _saved_flash(paket: Paket) -> None:
+    flash("Newsletter saved" + (" and scheduled." if paket.status == campaigns.SCHEDULED else "."), "success")
+
+
 @bp.route("/newsletters/new", methods=["GET", "POST"])
 @login_required
 def new_newsletter():
     account = me()
-    form = NewsletterForm()
-    form.device_id.choices = opts([(d.id, f"{d.name} (#{d.id})") for d in list_devices(account)])
-    form.tag_ids.choices = opts([(tc.tag.id, f"{tc.tag.title} ({tc.reachable})") for tc in tags_with_counts(account)])
+    form = _with_choices(NewsletterForm(), account)
     if form.validate_on_submit():
         with saving(lambda exc: show_error(form, exc, "body", _FORM_FIELDS)) as saved:
-            media = store_upload(account, form.image.data)
-            paket = campaigns.create_paket(
-                account, title=form.title.data, body=form.body.data, device_id=form.device_id.data,
-                sim=form.sim.data, tag_ids=form.tag_ids.data or [],
-                time_to_send=form.send_at.data.strftime("%Y-%m-%d %H:%M:%S") if form.send_at.data else None,
-                schedule=request.form.get("intent") != "draft", media=media,
-            )
+            paket = campaigns.create_paket(account, media=store_upload(account, form.image.data), **_content(form))
         if saved.ok:
-            flash("Newsletter saved" + (" and scheduled." if paket.status == campaigns.SCHEDULED else "."), "success")
+            _saved_flash(paket)
             return redirect(url_for("web.newsletter", paket_id=paket.id))
     return render_template("web/newsletter_form.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/newsletters/<int:paket_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_newsletter(paket_id: int):
+    """A draft or scheduled newsletter's form, filled in; once it has started, its page says why not."""
+    account = me()
+    paket = owned(Paket, paket_id)
+    if not campaigns.is_editable(paket):
+        flash(f"This newsletter is {paket.status}; only a draft or a scheduled one can be edited.", "error")
+        return redirect(url_for("web.newsletter", paket_id=paket.id))
+    form = _with_choices(EditNewsletterForm(has_image=paket.media_object_id is not None), account)
+    if request.method == "GET":
+        form.title.data, form.body.data = paket.title, paket.body
+        form.device_id.data, form.sim.data = paket.device_id, paket.sim
+        form.tag_ids.data = [tag.id for tag in paket.tags]
+        form.send_at.data = to_zone(paket.time_to_send, account.timezone).replace(tzinfo=None) if paket.time_to_send else None
+    if form.validate_on_submit():
+        def refused(exc):
+            if not isinstance(exc, ConflictError):  # a conflict (it started meanwhile) is told on its page
+                show_error(form, exc, "body", _FORM_FIELDS)
+
+        with saving(refused) as saved:
+            image = store_upload(account, form.image.data)
+            media = image if image is not None else None if form.remove_image.data else campaigns.KEEP_MEDIA
+            campaigns.update_paket(account, paket.id, media=media, **_content(form))
+        if saved.ok:
+            _saved_flash(paket)
+            return redirect(url_for("web.newsletter", paket_id=paket.id))
+        if isinstance(saved.error, ConflictError):
+            flash(f"Not saved: {saved.error.message}", "error")
+            return redirect(url_for("web.newsletter", paket_id=paket.id))
+    return render_template("web/newsletter_form.html", form=form, paket=paket), 400 if form.errors else 200
 
 
 @bp.route("/newsletters/preview")
@@ -86,7 +130,7 @@ def newsletter(paket_id: int):
     paket = owned(Paket, paket_id)
     stats = campaigns.paket_stats(paket)
     return render_template("web/newsletter.html", paket=paket, progress=_progress(paket, stats), stats=stats,
-                           actions=campaigns.available_actions(paket),
+                           actions=campaigns.available_actions(paket), editable=campaigns.is_editable(paket),
                            refresh=paket.status in _CHANGING,
                            as_sent=campaigns.body_as_sent(paket.body, campaigns.media_url_now(paket)))
 

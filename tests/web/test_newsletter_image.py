@@ -10,18 +10,8 @@ from smsplatform.extensions import db
 from smsplatform.models import Paket, StoredObject
 from smsplatform.storage.services import public_url
 from tests.storage.images import TEXT, png
+from tests.web.conftest import stored_files
 from tests.web.test_pages import error_for
-
-
-@pytest.fixture
-def upload_root(app, tmp_path):
-    """A private upload directory, to see exactly what a request stored."""
-    saved = app.config["UPLOAD_DIR"]
-    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    app.extensions.pop("smsplatform.storage", None)
-    yield tmp_path / "uploads"
-    app.config["UPLOAD_DIR"] = saved
-    app.extensions.pop("smsplatform.storage", None)
 
 
 @pytest.fixture
@@ -30,10 +20,6 @@ def tag(me):
     contacts.create_contact(me, "+4915100000001", "Ada Lovelace", [tag.id])
     db.session.commit()
     return tag
-
-
-def stored_files(root):
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
 def post(web, device, tag, body, image=None, **extra):

@@ -10,7 +10,7 @@ def test_another_accounts_ids_are_404_everywhere(web, theirs, device):
     t = theirs
     gets = [
         f"/devices/{t['device'].id}", f"/messages/{t['message'].id}", f"/messages/{t['incoming'].id}",
-        f"/contacts/{t['contact'].id}", f"/newsletters/{t['paket'].id}",
+        f"/contacts/{t['contact'].id}", f"/newsletters/{t['paket'].id}", f"/newsletters/{t['paket'].id}/edit",
         f"/inbox/conversation?phone={quote(t['incoming'].phone)}", f"/inbox/conversation?phone={quote(t['message'].phone)}",
         f"/contacts?tag={t['tag'].id}", f"/newsletters/preview?body=x&tag_ids={t['tag'].id}",
     ]
@@ -26,6 +26,8 @@ def test_another_accounts_ids_are_404_everywhere(web, theirs, device):
         (f"/tags/{t['tag'].id}/rename", {"title": "stolen"}),
         ("/contacts/bulk", {"contact_ids": [t["contact"].id], "action": "untag", "tag_id": t["tag"].id}),
         (f"/inbox/conversation?phone={quote(t['incoming'].phone)}", {"body": "hi"}),
+        (f"/newsletters/{t['paket'].id}/edit", {"title": "stolen", "body": "x", "device_id": t["device"].id, "sim": 0,
+                                                 "tag_ids": [t["tag"].id], "intent": "schedule"}),
     ] + [(f"/newsletters/{t['paket'].id}/{action}", {}) for action in ("start", "unschedule", "pause", "resume", "cancel")]
     for url, data in posts:
         assert web.post(url, data=data).status_code == 404, url
@@ -53,7 +55,7 @@ def test_another_accounts_ids_are_404_everywhere(web, theirs, device):
     contact = db.session.get(Contact, t["contact"].id)
     assert contact.name == "Their Contact" and [tag.id for tag in contact.tags] == [t["tag"].id]
     assert db.session.get(Tag, t["tag"].id).title == "VIP"
-    assert db.session.get(Paket, t["paket"].id).status == "draft"
+    assert (db.session.get(Paket, t["paket"].id).status, db.session.get(Paket, t["paket"].id).title) == ("draft", "Theirs")
     assert db.session.get(Message, t["message"].id).status == st.PENDING
     assert db.session.query(Message).filter_by(device_id=device.id).count() == 0
 
@@ -68,6 +70,7 @@ def test_a_foreign_id_answers_exactly_like_a_missing_one(web, theirs):
         ("post", "/devices/{}", t["device"].id), ("post", "/contacts/{}/delete", t["contact"].id),
         ("post", "/tags/{}/rename", t["tag"].id), ("post", "/tags/{}/delete", t["tag"].id),
         ("post", "/tokens/{}/revoke", t["token"].id),
+        ("get", "/newsletters/{}/edit", t["paket"].id), ("post", "/newsletters/{}/edit", t["paket"].id),
     ]
     for method, url, foreign in routes:
         theirs_answer = getattr(web, method)(url.format(foreign))

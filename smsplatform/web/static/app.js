@@ -73,6 +73,8 @@
       params.set("body", newsletter.querySelector("[name=body]").value);
       var image = newsletter.querySelector("input[name=image]");
       var picture = document.getElementById("preview-image");
+      var current = newsletter.getAttribute("data-current-image");
+      var remove = newsletter.querySelector("input[name=remove_image]");
       if (image && image.files && image.files.length) {
         params.set("image", "1");
         if (picture.chosen !== image.files[0]) {
@@ -80,6 +82,11 @@
           picture.chosen = image.files[0];
           picture.src = URL.createObjectURL(picture.chosen);
         }
+        picture.hidden = false;
+      } else if (current && !(remove && remove.checked)) {
+        params.set("image", "1");  // editing: the newsletter's image stays
+        if (picture.chosen) { URL.revokeObjectURL(picture.src); picture.chosen = null; }
+        picture.src = current;
         picture.hidden = false;
       } else if (picture) {
         picture.hidden = true;

@@ -1,0 +1,169 @@
+"""Editing a newsletter in the dashboard: filled in, errors beside the fields, nothing half-saved, and
+refused (with the reason on its page) once it has started."""
+import io
+import re
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import event, update
+
+from smsplatform.campaigns import services as campaigns
+from smsplatform.contacts import services as contacts
+from smsplatform.extensions import db
+from smsplatform.models import Paket, StoredObject
+from smsplatform.storage.services import store_image
+from tests.storage.images import TEXT, png
+from tests.web.conftest import add_device, stored_files
+from tests.web.test_pages import error_for, every_page_has_a_title_and_labels
+
+
+@pytest.fixture
+def tags(me):
+    vip, berlin = contacts.create_tag(me, "VIP"), contacts.create_tag(me, "Berlin")
+    contacts.create_contact(me, "+4915100000001", "Ada Lovelace", [vip.id])
+    contacts.create_contact(me, "+4915100000002", "Grace Hopper", [berlin.id])
+    db.session.commit()
+    return vip, berlin
+
+
+@pytest.fixture
+def draft(me, device, tags):
+    paket = campaigns.create_paket(me, title="Spring sale", body="Hi {first_name|there}", device_id=device.id, sim=0,
+                                   tag_ids=[tags[0].id], time_to_send="2099-03-01 09:30", schedule=False)
+    db.session.commit()
+    return paket
+
+
+def form(paket, **changes):
+    data = {"title": paket.title, "body": paket.body, "device_id": paket.device_id, "sim": paket.sim,
+            "tag_ids": [t.id for t in paket.tags], "send_at": "", "intent": "draft"}
+    data.update(changes)
+    return data
+
+
+def post(web, paket, data, image=None):
+    if image is not None:
+        data = {**data, "image": (io.BytesIO(image[1]), image[0])}
+    return web.post(f"/newsletters/{paket.id}/edit", data=data, content_type="multipart/form-data")
+
+
+def state(paket_id):
+    db.session.expire_all()
+    paket = db.session.get(Paket, paket_id)
+    return (paket.title, paket.body, paket.device_id, paket.sim, paket.status, paket.time_to_send,
+            paket.media_object_id, sorted(t.id for t in paket.tags))
+
+
+def test_the_form_is_filled_in_with_the_newsletter_in_the_account_s_zone(web, me, draft, tags):
+    me.timezone = "Europe/Berlin"
+    db.session.commit()
+    page = web.get(f"/newsletters/{draft.id}").get_data(as_text=True)
+    assert f'href="/newsletters/{draft.id}/edit"' in page
+    response = web.get(f"/newsletters/{draft.id}/edit")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    every_page_has_a_title_and_labels(html)
+    assert "<h1>Edit newsletter</h1>" in html and "Save and schedule" in html
+    assert re.search(r'id="title"[^>]*value="Spring sale"', html)
+    assert re.search(r">\s*Hi \{first_name\|there\}</textarea>", html)
+    assert re.search(rf'checked[^>]*value="{tags[0].id}"|value="{tags[0].id}"[^>]*checked', html)
+    assert not re.search(rf'checked[^>]*value="{tags[1].id}"|value="{tags[1].id}"[^>]*checked', html)
+    assert 'value="2099-03-01T10:30"' in html  # created as 09:30 UTC, shown in Berlin time
+
+
+def test_saving_rewrites_it_and_schedules_it_in_the_account_s_zone(web, me, draft, tags):
+    me.timezone = "Europe/Berlin"
+    second = add_device(me, name="Second")
+    db.session.commit()
+    response = post(web, draft, form(draft, title="Summer sale", body="Hello {name}", device_id=second.id, sim=1,
+                                     tag_ids=[tags[1].id], send_at="2099-07-01T10:00", intent="schedule"))
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/newsletters/{draft.id}")
+    assert state(draft.id) == ("Summer sale", "Hello {name}", second.id, 1, campaigns.SCHEDULED,
+                               datetime(2099, 7, 1, 8, 0, tzinfo=timezone.utc), None, [tags[1].id])
+    assert "Newsletter saved and scheduled." in web.get(f"/newsletters/{draft.id}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("changes, field, message", [
+    ({"title": ""}, "title", "This field is required."),
+    ({"body": "  "}, "body", "write a message or choose an image"),
+    ({"tag_ids": []}, "tag_ids", "choose at least one tag"),
+    ({"tag_ids": [999999]}, "tag_ids", "tag 999999 not found"),
+    ({"sim": 3}, "sim", "not available"),
+    ({"device_id": 999999}, "device_id", "device 999999 not found"),
+    ({"body": "x" * 5001}, "body", "Field cannot be longer than 5000 characters."),
+])
+def test_a_bad_field_is_shown_beside_it_and_nothing_changes(web, draft, changes, field, message):
+    before = state(draft.id)
+    response = post(web, draft, form(draft, **changes))
+    assert response.status_code == 400
+    assert message in error_for(response.get_data(as_text=True), field)
+    assert state(draft.id) == before
+
+
+def test_a_newsletter_that_started_has_no_edit_page(web, draft):
+    db.session.execute(update(Paket).where(Paket.id == draft.id).values(status=campaigns.RUNNING))
+    db.session.commit()
+    before = state(draft.id)
+    assert 'href="/newsletters/%d/edit"' % draft.id not in web.get(f"/newsletters/{draft.id}").get_data(as_text=True)
+    for response in (web.get(f"/newsletters/{draft.id}/edit"), post(web, draft, form(draft, title="Too late"))):
+        assert response.status_code == 302 and response.headers["Location"].endswith(f"/newsletters/{draft.id}")
+    assert "only a draft or a scheduled one can be edited" in web.get(f"/newsletters/{draft.id}").get_data(as_text=True)
+    assert state(draft.id) == before
+
+
+@contextmanager
+def started_elsewhere_before_the_save(paket_id):
+    """Just before the save's UPDATE reaches the database, another connection (the scheduler process)
+    starts the newsletter and commits: the page's own check has passed, the conditional UPDATE decides."""
+    fired = []
+
+    def start_it(_connection, _cursor, statement, _parameters, _context, _executemany):
+        if not fired and statement.startswith("UPDATE pakets SET title"):
+            fired.append(statement)
+            with db.engine.connect() as scheduler:
+                scheduler.execute(update(Paket).where(Paket.id == paket_id).values(status=campaigns.RUNNING))
+                scheduler.commit()
+
+    event.listen(db.engine, "before_cursor_execute", start_it)
+    try:
+        yield fired
+    finally:
+        event.remove(db.engine, "before_cursor_execute", start_it)
+
+
+def test_a_save_that_arrives_after_the_scheduler_started_it_is_refused_on_its_page(web, draft):
+    with started_elsewhere_before_the_save(draft.id) as fired:
+        response = post(web, draft, form(draft, title="Too late"))
+    assert fired and response.status_code == 302
+    assert response.headers["Location"].endswith(f"/newsletters/{draft.id}")
+    page = web.get(f"/newsletters/{draft.id}").get_data(as_text=True)
+    assert f"Not saved: newsletter {draft.id} is running; only a draft or a scheduled one can be edited" in page
+    assert state(draft.id)[0::4] == ("Spring sale", campaigns.RUNNING)
+
+
+def test_the_image_is_kept_replaced_or_removed(web, me, draft, upload_root):
+    first = store_image(me, "first.png", png(), "image/png")
+    db.session.execute(update(Paket).where(Paket.id == draft.id).values(media_object_id=first.id, media_url="http://x/1.png"))
+    db.session.commit()
+    html = web.get(f"/newsletters/{draft.id}/edit").get_data(as_text=True)
+    assert 'id="current-image"' in html and 'data-current-image="http://x/1.png"' in html and 'name="remove_image"' in html
+
+    assert post(web, draft, form(draft, body="")).status_code == 302  # kept: no text needed
+    assert state(draft.id)[6] == first.id
+
+    response = post(web, draft, form(draft, body="", remove_image="y"))  # removed and no text: refused
+    assert response.status_code == 400
+    assert "write a message or choose an image" in error_for(response.get_data(as_text=True), "body")
+    assert state(draft.id)[6] == first.id
+
+    response = post(web, draft, form(draft, body=""), image=("photo.jpg", TEXT))  # a bad replacement: nothing stored
+    assert response.status_code == 400 and "only JPEG, PNG, WebP or GIF" in error_for(response.get_data(as_text=True), "image")
+    assert state(draft.id)[6] == first.id and db.session.query(StoredObject).count() == 1
+
+    assert post(web, draft, form(draft, body=""), image=("second.png", png())).status_code == 302
+    replaced = state(draft.id)[6]
+    assert replaced not in (None, first.id) and len(stored_files(upload_root)) == 2
+
+    assert post(web, draft, form(draft, body="Text only", remove_image="y")).status_code == 302
+    assert state(draft.id)[1::5] == ("Text only", None)
