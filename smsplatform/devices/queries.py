@@ -29,8 +29,10 @@ def get_device(account: AccountSettings, device_id: int) -> Device:
 
 
 def is_online(device: Device, config, now: datetime | None = None) -> bool:
-    """Seen within ``DEVICE_ONLINE_WINDOW_SECONDS``."""
-    if device.last_seen_at is None:
+    """Seen within ``DEVICE_ONLINE_WINDOW_SECONDS`` and not marked offline by the scheduler since: every
+    call of the phone clears the mark, so a marked phone has not called after it (the dashboard, the
+    legacy ``online`` flag and the CLI all go by this one rule)."""
+    if device.last_seen_at is None or device.marked_offline_at is not None:
         return False
     age = ((now or utcnow()) - device.last_seen_at).total_seconds()
     return age <= config["DEVICE_ONLINE_WINDOW_SECONDS"]
