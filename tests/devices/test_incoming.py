@@ -9,7 +9,8 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from smsplatform.devices import webhooks
 from smsplatform.extensions import db
@@ -53,6 +54,29 @@ def test_a_repeated_report_is_stored_once_and_the_transaction_goes_on(app, accou
     # the same external id on another device is another SMS
     other, _ = pair(account[0], name="other")
     assert _incoming(other) is not None
+
+
+def test_the_number_is_kept_as_the_phone_wrote_it_and_a_repeat_written_otherwise_is_the_same_sms(app, account):
+    device, _ = pair(account[0])
+    first = queue.record_incoming(device, phone="0157 52982212", text="hi", received_at=RECEIVED, external_id="x1")
+    assert first is not None and first.status == 5 and first.phone == "015752982212"
+    assert queue.record_incoming(device, phone="+4915752982212", text="hi", received_at=RECEIVED,
+                                 external_id="x1") is None
+    db.session.commit()
+    assert _messages() == 1
+
+
+def test_an_integrity_error_other_than_a_repeat_is_raised(app, account):
+    """None means "already stored" only when the (device, external id) row exists: here the device was
+    deleted meanwhile (another transaction's work, here this one's) and its foreign key fails."""
+    device, _ = pair(account[0])
+    assert _incoming(device, external_id="x1") is not None
+    db.session.commit()
+    db.session.execute(delete(Device).where(Device.id == device.id), execution_options={"synchronize_session": False})
+    with pytest.raises(IntegrityError):
+        _incoming(device, external_id="x2")
+    assert db.session.scalars(select(Message.external_id)).all() == ["x1"]  # only the SAVEPOINT was undone
+    db.session.rollback()
 
 
 def test_the_given_clock_is_the_stored_time(app, account):

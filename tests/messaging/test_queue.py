@@ -1,15 +1,13 @@
-"""The device queue services: release of due messages, recovery of unacknowledged ones, incoming SMS."""
+"""The device queue services: release of due messages, recovery of unacknowledged ones, reports."""
 from datetime import timedelta
 
-import pytest
-from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 
 from smsplatform.devices import pairing
 from smsplatform.events import WAKE_KEY
 from smsplatform.extensions import db
 from smsplatform.messaging import queue
-from smsplatform.models import Device, Message, PairingCode, Paket, WebhookReceipt
+from smsplatform.models import Message, PairingCode, Paket, WebhookReceipt
 from smsplatform.timeutil import utcnow
 from tests.devices.helpers import add_message, pair
 
@@ -89,33 +87,6 @@ def test_the_recovery_job_leaves_device_housekeeping_to_the_device_jobs(app, acc
     assert quiet.marked_offline_at is None
     assert db.session.scalar(select(func.count()).select_from(PairingCode)) == 1
     assert db.session.scalar(select(func.count()).select_from(WebhookReceipt)) == 1
-
-
-def test_record_incoming_once_per_external_id(app, account):
-    device, _ = pair(account[0])
-    when = utcnow()
-    first = queue.record_incoming(device, phone="0157 52982212", text="hi", received_at=when, external_id="x1")
-    assert first is not None and first.status == 5 and first.phone == "0157 52982212".replace(" ", "")
-    assert queue.record_incoming(device, phone="+4915752982212", text="hi", received_at=when, external_id="x1") is None
-    db.session.commit()
-    assert db.session.scalar(select(func.count()).select_from(Message)) == 1
-
-
-def test_record_incoming_refuses_a_repeat_only_when_the_sms_is_stored(app, account):
-    """A repeat of (device, external id) gives None; any other integrity failure is the caller's error."""
-    device, _ = pair(account[0])
-    when = utcnow()
-    assert queue.record_incoming(device, phone="+15550001111", text="hi", received_at=when, external_id="x1")
-    db.session.commit()
-    assert queue.record_incoming(device, phone="+15550001111", text="hi", received_at=when, external_id="x1") is None
-    db.session.commit()
-    assert db.session.scalar(select(func.count()).select_from(Message)) == 1
-    # the device is deleted meanwhile (another transaction's work, here this one's): its foreign key fails
-    db.session.execute(delete(Device).where(Device.id == device.id), execution_options={"synchronize_session": False})
-    with pytest.raises(IntegrityError):
-        queue.record_incoming(device, phone="+15550001111", text="hi", received_at=when, external_id="x2")
-    assert db.session.scalars(select(Message.external_id)).all() == ["x1"]  # only the SAVEPOINT was undone
-    db.session.rollback()
 
 
 def test_cancelled_report_and_unknown_states(app, account):
