@@ -7,9 +7,9 @@ from smsplatform.contacts.services import tags_with_counts
 from smsplatform.devices.queries import list_devices
 from smsplatform.errors import ConflictError, ValidationError
 from smsplatform.models import Paket
+from smsplatform.timeutil import to_zone
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me, owned, saving
-from smsplatform.timeutil import to_zone
 from smsplatform.web.forms import EditNewsletterForm, NewsletterForm, opts, show_error
 from smsplatform.web.uploads import store_upload
 
@@ -90,7 +90,8 @@ def edit_newsletter(paket_id: int):
         form.title.data, form.body.data = paket.title, paket.body
         form.device_id.data, form.sim.data = paket.device_id, paket.sim
         form.tag_ids.data = [tag.id for tag in paket.tags]
-        form.send_at.data = to_zone(paket.time_to_send, account.timezone).replace(tzinfo=None) if paket.time_to_send else None
+        if paket.time_to_send:
+            form.send_at.data = to_zone(paket.time_to_send, account.timezone).replace(tzinfo=None)
     if form.validate_on_submit():
         def refused(exc):
             if not isinstance(exc, ConflictError):  # a conflict (it started meanwhile) is told on its page

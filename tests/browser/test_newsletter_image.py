@@ -51,7 +51,8 @@ def test_the_preview_shows_the_chosen_image_then_on_the_edit_page_the_kept_one(b
     assert re.fullmatch(r"Hi there\nhttps?://\S+", shown) and len(shown) == len(f"Hi there\n{stored_url}"), shown
     image = browser.find_element(By.ID, "preview-image")
     assert image.is_displayed() and image.get_attribute("src") == stored_url
-    wait_for(browser, lambda b: b.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image) == 32, 10)
+    loaded = "return arguments[0].complete && arguments[0].naturalWidth"
+    wait_for(browser, lambda b: b.execute_script(loaded, image) == 32, 10)  # fetched from the server
 
     browser.find_element(By.ID, "remove_image").click()
     wait_for(browser, lambda b: b.find_element(By.ID, "preview-text").text == "Hi there", 10)

@@ -144,10 +144,12 @@ def test_a_save_that_arrives_after_the_scheduler_started_it_is_refused_on_its_pa
 
 def test_the_image_is_kept_replaced_or_removed(web, me, draft, upload_root):
     first = store_image(me, "first.png", png(), "image/png")
-    db.session.execute(update(Paket).where(Paket.id == draft.id).values(media_object_id=first.id, media_url="http://x/1.png"))
+    db.session.execute(update(Paket).where(Paket.id == draft.id)
+                       .values(media_object_id=first.id, media_url="http://x/1.png"))
     db.session.commit()
     html = web.get(f"/newsletters/{draft.id}/edit").get_data(as_text=True)
-    assert 'id="current-image"' in html and 'data-current-image="http://x/1.png"' in html and 'name="remove_image"' in html
+    assert 'id="current-image"' in html and 'data-current-image="http://x/1.png"' in html
+    assert 'name="remove_image"' in html
 
     assert post(web, draft, form(draft, body="")).status_code == 302  # kept: no text needed
     assert state(draft.id)[6] == first.id
@@ -158,7 +160,8 @@ def test_the_image_is_kept_replaced_or_removed(web, me, draft, upload_root):
     assert state(draft.id)[6] == first.id
 
     response = post(web, draft, form(draft, body=""), image=("photo.jpg", TEXT))  # a bad replacement: nothing stored
-    assert response.status_code == 400 and "only JPEG, PNG, WebP or GIF" in error_for(response.get_data(as_text=True), "image")
+    assert response.status_code == 400
+    assert "only JPEG, PNG, WebP or GIF" in error_for(response.get_data(as_text=True), "image")
     assert state(draft.id)[6] == first.id and db.session.query(StoredObject).count() == 1
 
     assert post(web, draft, form(draft, body=""), image=("second.png", png())).status_code == 302

@@ -10,7 +10,8 @@ def test_another_accounts_ids_are_404_everywhere(web, theirs, device):
     t = theirs
     gets = [
         f"/devices/{t['device'].id}", f"/messages/{t['message'].id}", f"/messages/{t['incoming'].id}",
-        f"/contacts/{t['contact'].id}", f"/newsletters/{t['paket'].id}", f"/newsletters/{t['paket'].id}/edit",
+        f"/contacts/{t['contact'].id}", f"/newsletters/{t['paket'].id}",
+        f"/newsletters/{t['paket'].id}/edit",
         f"/inbox/conversation?phone={quote(t['incoming'].phone)}", f"/inbox/conversation?phone={quote(t['message'].phone)}",
         f"/contacts?tag={t['tag'].id}", f"/newsletters/preview?body=x&tag_ids={t['tag'].id}",
     ]
@@ -55,7 +56,8 @@ def test_another_accounts_ids_are_404_everywhere(web, theirs, device):
     contact = db.session.get(Contact, t["contact"].id)
     assert contact.name == "Their Contact" and [tag.id for tag in contact.tags] == [t["tag"].id]
     assert db.session.get(Tag, t["tag"].id).title == "VIP"
-    assert (db.session.get(Paket, t["paket"].id).status, db.session.get(Paket, t["paket"].id).title) == ("draft", "Theirs")
+    paket = db.session.get(Paket, t["paket"].id)
+    assert (paket.status, paket.title) == ("draft", "Theirs")
     assert db.session.get(Message, t["message"].id).status == st.PENDING
     assert db.session.query(Message).filter_by(device_id=device.id).count() == 0
 
