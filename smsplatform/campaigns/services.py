@@ -168,7 +168,7 @@ def update_paket(account: AccountSettings, paket_id, *, title, body, device_id, 
     (at ``time_to_send``, now when absent) or kept as a draft. ``media``: a new image, None to drop the
     image, or KEEP_MEDIA. A dropped image is collected by ``delete_unreferenced`` a day later.
 
-    One conditional UPDATE, before the tags are replaced: if the scheduler started the newsletter first,
+    One conditional move (``_move``), before the tags are replaced: if the scheduler started the newsletter first,
     nothing changes and the edit is a ConflictError; if the edit comes first, the scheduler's claim waits
     for it and fans out the new content.
     """
@@ -181,18 +181,11 @@ def update_paket(account: AccountSettings, paket_id, *, title, body, device_id, 
         media_url = public_url(media) if isinstance(media, StoredObject) else None
     content = _validated_content(account, title=title, body=body, device_id=device_id, sim=sim, tag_ids=tag_ids,
                                  media=media)
-    when = _send_time(account, time_to_send, schedule, now)
-    result = db.session.execute(
-        update(Paket).where(Paket.id == paket.id, Paket.status.in_(EDITABLE))
-        .values(title=content.title, body=content.body, device_id=content.device_id, sim=content.sim,
-                status=SCHEDULED if schedule else DRAFT, time_to_send=when,
-                media_object_id=media.id if media is not None else None, media_url=media_url, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.refresh(paket)
-    if result.rowcount != 1:
-        raise ConflictError(f"newsletter {paket.id} is {paket.status}; only a draft or a scheduled one can be edited",
-                            field="status")
+    _move(paket, SCHEDULED if schedule else DRAFT, now, sources=EDITABLE,
+          refusal="only a draft or a scheduled one can be edited",
+          title=content.title, body=content.body, device_id=content.device_id, sim=content.sim,
+          time_to_send=_send_time(account, time_to_send, schedule, now),
+          media_object_id=media.id if media is not None else None, media_url=media_url)
     paket.tags = content.tags
     db.session.flush()
     return paket
@@ -224,18 +217,19 @@ def get_paket(account: AccountSettings, paket_id) -> Paket:
     return paket
 
 
-def _move(paket: Paket, target: str, now: datetime, sources=None, **values) -> None:
+def _move(paket: Paket, target: str, now: datetime, sources=None, refusal: str | None = None, **values) -> None:
     """Conditional state change: only from a state that allows ``target`` (or from ``sources``), and only
-    if nobody moved it first."""
+    if nobody moved it first; else a ConflictError naming the state it is in (and ``refusal``, if given,
+    instead of "it cannot become …")."""
     sources = sources or _sources(target)
     result = db.session.execute(
         update(Paket).where(Paket.id == paket.id, Paket.status.in_(sources))
         .values(status=target, updated_at=now, **values).execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
-        db.session.refresh(paket)
-        raise ConflictError(f"newsletter {paket.id} is {paket.status}; it cannot become {target}", field="status")
     db.session.refresh(paket)
+    if result.rowcount != 1:
+        raise ConflictError(f"newsletter {paket.id} is {paket.status}; {refusal or f'it cannot become {target}'}",
+                            field="status")
 
 
 def available_actions(paket: Paket) -> list[str]:
