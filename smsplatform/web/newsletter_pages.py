@@ -10,7 +10,7 @@ from smsplatform.models import Paket
 from smsplatform.timeutil import to_zone
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me, owned, saving
-from smsplatform.web.forms import EditNewsletterForm, NewsletterForm, opts, show_error
+from smsplatform.web.forms import EditNewsletterForm, NewsletterForm, device_choices, opts, show_error
 from smsplatform.web.uploads import store_upload
 
 # The newsletter's buttons, each the service it calls (which of them a state shows is the service's
@@ -45,7 +45,7 @@ def newsletters():
 
 
 def _with_choices(form: NewsletterForm, account) -> NewsletterForm:
-    form.device_id.choices = opts([(d.id, f"{d.name} (#{d.id})") for d in list_devices(account)])
+    form.device_id.choices = opts(device_choices(list_devices(account)))
     form.tag_ids.choices = opts([(tc.tag.id, f"{tc.tag.title} ({tc.reachable})") for tc in tags_with_counts(account)])
     return form
 
@@ -85,29 +85,26 @@ def edit_newsletter(paket_id: int):
     if not campaigns.is_editable(paket):
         flash(f"This newsletter is {paket.status}; only a draft or a scheduled one can be edited.", "error")
         return redirect(url_for("web.newsletter", paket_id=paket.id))
-    form = _with_choices(EditNewsletterForm(has_image=paket.media_object_id is not None), account)
+    current_image = campaigns.media_url_now(paket) if paket.media_object_id is not None else None
+    form = _with_choices(EditNewsletterForm(obj=paket if request.method == "GET" else None,
+                                            has_image=current_image is not None), account)
     if request.method == "GET":
-        form.title.data, form.body.data = paket.title, paket.body
-        form.device_id.data, form.sim.data = paket.device_id, paket.sim
         form.tag_ids.data = [tag.id for tag in paket.tags]
         if paket.time_to_send:
             form.send_at.data = to_zone(paket.time_to_send, account.timezone).replace(tzinfo=None)
     if form.validate_on_submit():
-        def refused(exc):
-            if not isinstance(exc, ConflictError):  # a conflict (it started meanwhile) is told on its page
-                show_error(form, exc, "body", _FORM_FIELDS)
-
-        with saving(refused) as saved:
+        with saving(lambda exc: show_error(form, exc, "body", _FORM_FIELDS)) as saved:
             image = store_upload(account, form.image.data)
             media = image if image is not None else None if form.remove_image.data else campaigns.KEEP_MEDIA
             campaigns.update_paket(account, paket.id, media=media, **_content(form))
         if saved.ok:
             _saved_flash(paket)
             return redirect(url_for("web.newsletter", paket_id=paket.id))
-        if isinstance(saved.error, ConflictError):
+        if isinstance(saved.error, ConflictError):  # it started meanwhile: its page says so
             flash(f"Not saved: {saved.error.message}", "error")
             return redirect(url_for("web.newsletter", paket_id=paket.id))
-    return render_template("web/newsletter_form.html", form=form, paket=paket), 400 if form.errors else 200
+    return (render_template("web/newsletter_form.html", form=form, paket=paket, current_image=current_image),
+            400 if form.errors else 200)
 
 
 @bp.route("/newsletters/preview")

@@ -12,7 +12,7 @@ from smsplatform.campaigns import services as campaigns
 from smsplatform.contacts import services as contacts
 from smsplatform.extensions import db
 from smsplatform.models import Paket, StoredObject
-from smsplatform.storage.services import store_image
+from smsplatform.storage.services import public_url, store_image
 from tests.storage.images import TEXT, png
 from tests.web.conftest import add_device, stored_files
 from tests.web.test_pages import error_for, every_page_has_a_title_and_labels
@@ -144,11 +144,13 @@ def test_a_save_that_arrives_after_the_scheduler_started_it_is_refused_on_its_pa
 
 def test_the_image_is_kept_replaced_or_removed(web, me, draft, upload_root):
     first = store_image(me, "first.png", png(), "image/png")
+    # The stored URL may be stale (a presigned S3 URL expires): the page asks storage for a fresh one.
     db.session.execute(update(Paket).where(Paket.id == draft.id)
-                       .values(media_object_id=first.id, media_url="http://x/1.png"))
+                       .values(media_object_id=first.id, media_url="http://expired.example/1.png"))
     db.session.commit()
     html = web.get(f"/newsletters/{draft.id}/edit").get_data(as_text=True)
-    assert 'id="current-image"' in html and 'data-current-image="http://x/1.png"' in html
+    assert 'id="current-image"' in html and f'data-current-image="{public_url(first)}"' in html
+    assert "expired.example" not in html
     assert 'name="remove_image"' in html
 
     assert post(web, draft, form(draft, body="")).status_code == 302  # kept: no text needed
