@@ -13,7 +13,7 @@ from smsplatform.models import Device
 from smsplatform.timeutil import utcnow
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me, saving
-from smsplatform.web.forms import DeviceSettingsForm, RemoveDeviceForm, opts, show_error
+from smsplatform.web.forms import DeviceSettingsForm, RemoveDeviceForm, device_choices, opts, show_error
 
 MOBILE_API_PATH = "/api/mobile/v1"
 
@@ -95,7 +95,7 @@ def remove_device(device_id: int):
 
 def _remove_form(account, dev: Device) -> RemoveDeviceForm:
     form = RemoveDeviceForm()
-    form.target_device_id.choices = opts([(d.id, f"{d.name} (#{d.id})") for d in list_devices(account) if d.id != dev.id])
+    form.target_device_id.choices = opts(device_choices(d for d in list_devices(account) if d.id != dev.id))
     return form
 
 

@@ -19,6 +19,11 @@ def opts(pairs) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
+def device_choices(devices) -> list[tuple[int, str]]:
+    """(id, label) pairs for a device select: the name and the id, as the device list shows them."""
+    return [(d.id, f"{d.name} (#{d.id})") for d in devices]
+
+
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()

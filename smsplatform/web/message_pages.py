@@ -15,16 +15,12 @@ from smsplatform.phones import normalize_phone
 from smsplatform.timeutil import to_zone
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me, owned, saving
-from smsplatform.web.forms import MessageFilterForm, ReplyForm, SendForm, opts, show_error
+from smsplatform.web.forms import MessageFilterForm, ReplyForm, SendForm, device_choices, opts, show_error
 from smsplatform.web.uploads import store_upload
 
 # accept_messages names its fields after the legacy API; the send form names them after its inputs.
 _SEND_FIELDS = {"sendto": "recipients", "timetosend": "send_at", "file": "image", "media": "image"}
 EXPORT_BATCH = 1000
-
-
-def _device_choices(devices) -> list[tuple[int, str]]:
-    return [(d.id, f"{d.name} (#{d.id})") for d in devices]
 
 
 @bp.route("/send", methods=["GET", "POST"])
@@ -33,7 +29,7 @@ def send():
     account = me()
     devices = list_devices(account)
     form = SendForm()
-    form.device_id.choices = opts(_device_choices(devices))
+    form.device_id.choices = opts(device_choices(devices))
     if request.method == "GET" and request.args.get("to"):
         form.recipients.data = request.args["to"][:64]
     if form.validate_on_submit():
@@ -82,7 +78,7 @@ def _filter_from(form: MessageFilterForm, account) -> queries.MessageFilter | No
 def messages():
     account = me()
     form = MessageFilterForm(request.args)
-    form.device_id.choices = opts([("", "Any")] + [(str(i), n) for i, n in _device_choices(list_devices(account))])
+    form.device_id.choices = opts([("", "Any")] + [(str(i), n) for i, n in device_choices(list_devices(account))])
     form.paket_id.choices = opts([("", "Any")] + [(str(p.id), p.title) for p in queries.account_pakets(account)])
     flt = _filter_from(form, account)
     page = None
