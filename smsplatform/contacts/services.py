@@ -101,7 +101,8 @@ def find_tag_by_title(account: AccountSettings, title: str) -> Tag | None:
 
 
 def save_tag(account: AccountSettings, title) -> Tag:
-    """The tag with this title (ignoring case), created if the account has none yet."""
+    """The tag with this title (the same ``tag_key``: case, accents and compatibility forms aside),
+    created if the account has none yet."""
     title = clean_tag_title(title)
     existing = find_tag_by_title(account, title)
     if existing is not None:
@@ -113,7 +114,7 @@ def save_tag(account: AccountSettings, title) -> Tag:
 
 
 def create_tag(account: AccountSettings, title) -> Tag:
-    """A new tag; ConflictError when the title (ignoring case) is taken."""
+    """A new tag; ConflictError when the title (its ``tag_key``) is taken."""
     title = clean_tag_title(title)
     if find_tag_by_title(account, title) is not None:
         raise ConflictError(f"a tag named {title!r} already exists", field="title")

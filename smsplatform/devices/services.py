@@ -136,7 +136,7 @@ def account_for_basic(credentials: str, address: str | None, config) -> Account:
 
 
 def create_login_code(scheme: str, credentials: str, address: str | None, config,
-                      now: datetime | None = None) -> tuple[str, object]:
+                      now: datetime | None = None) -> tuple[str, PairingCode]:
     """``GET /user/code``: a one-time pairing code for another phone, asked for with ``Basic`` login and
     password. Returns the code in clear and its row; failures count as in ``account_for_basic``."""
     if scheme != "basic":

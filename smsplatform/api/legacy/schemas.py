@@ -122,7 +122,7 @@ class SaveContactSchema(LegacySchema):
 
 
 class SavePaketSchema(LegacySchema):
-    title = LegacyText(**required())  # its length: campaigns.services.create_paket
+    title = LegacyText(**required())  # its length: campaigns.services._validated_content
     body = LegacyText(**required())
     device_id = LegacyInt(minimum=1, **required())
     tags = fields.Raw(allow_none=True, load_default=None)
