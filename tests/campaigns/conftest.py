@@ -2,6 +2,7 @@
 import pytest
 from sqlalchemy import insert, select
 
+from smsplatform.contacts.services import tag_key
 from smsplatform.extensions import db
 from smsplatform.models import Contact, Tag, contact_tags
 from smsplatform.timeutil import utcnow
@@ -9,7 +10,7 @@ from tests.conftest import create_device
 
 
 def make_tag(account, title):
-    tag = Tag(account_id=account.id, title=title, title_key=title.casefold())
+    tag = Tag(account_id=account.id, title=title, title_key=tag_key(title))
     db.session.add(tag)
     db.session.flush()
     return tag

@@ -70,16 +70,18 @@ def _kill_once_written(process, paket_id, rows: int) -> None:
     count that a loaded machine makes slow cannot let it finish before the kill.
     """
     deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, f"fan-out ended before the kill: {process.communicate()}"
-        process.send_signal(signal.SIGSTOP)
-        if _written(paket_id) >= rows:
-            break
-        assert time.monotonic() < deadline, "fan-out made no progress"
-        process.send_signal(signal.SIGCONT)
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    try:
+        while True:
+            assert process.poll() is None, f"fan-out ended before the kill: {process.communicate()}"
+            process.send_signal(signal.SIGSTOP)
+            if _written(paket_id) >= rows:
+                break
+            assert time.monotonic() < deadline, "fan-out made no progress"
+            process.send_signal(signal.SIGCONT)
+            time.sleep(0.01)
+    finally:  # also when an assertion failed: a stopped process could hold SQLite's write lock
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
 
 
 def test_sigkill_midway_then_rerun_gives_no_duplicate_and_no_gap(owner, device, database_url, tmp_path):
