@@ -3,9 +3,9 @@ import a CSV, send a newsletter until its progress reaches the end. The tests ru
 import re
 import time
 
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -29,11 +29,28 @@ def wait_for(browser, condition, seconds: float = 30):
     return WebDriverWait(browser, seconds, poll_frequency=0.2).until(condition)
 
 
+def left_the_page(old):
+    """``EC.staleness_of``, but also reading chromedriver's "does not belong to the document" as stale: asked
+    about a node of the page being left, chromedriver sometimes answers that instead of "stale element"
+    (SeleniumHQ/selenium#15401)."""
+    def gone(_browser) -> bool:
+        try:
+            old.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+        return False
+    return gone
+
+
 def submit(browser, element) -> None:
     """Submit the form of ``element`` and wait for the next page."""
     old = browser.find_element(By.TAG_NAME, "html")
     element.click()
-    wait_for(browser, EC.staleness_of(old))
+    wait_for(browser, left_the_page(old))
 
 
 def test_sign_up_and_create_a_token(browser):
