@@ -55,14 +55,20 @@ def test_signup_errors_are_shown_beside_the_field_and_nothing_is_saved(client, d
     assert db.session.query(Account).count() == 0
 
 
-def test_signup_shows_every_problem_beside_its_own_field(client):
-    response = client.post("/signup", data={"email": "not-an-email", "password": "short", "timezone": "UTC"})
+@pytest.mark.parametrize("timezone, fields", [
+    ("UTC", {"email", "password"}),
+    ("Mars/Olympus", {"email", "password", "timezone"}),
+])
+def test_signup_shows_every_problem_beside_its_own_field(client, timezone, fields):
+    response = client.post("/signup", data={"email": "not-an-email", "password": "short", "timezone": timezone})
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     errors = dict(re.findall(r'id="(\w+)-error"[^>]*>([^<]*)<', html))
-    assert set(errors) == {"email", "password"}, errors
-    assert "not a valid address" in errors["email"] and "at least 8" not in errors["email"]
-    assert "at least 8" in errors["password"] and "not a valid address" not in errors["password"]
+    assert set(errors) == fields, errors
+    assert "email is not a valid address" in errors["email"] and "at least 8" not in errors["email"]
+    assert "password must have at least 8" in errors["password"] and "not a valid address" not in errors["password"]
+    if "timezone" in fields:
+        assert "unknown time zone" in errors["timezone"]
     assert db.session.query(Account).count() == 0
 
 
