@@ -14,8 +14,8 @@ from smsplatform.extensions import db
 from smsplatform.models import Paket, StoredObject
 from smsplatform.storage.services import public_url, store_image
 from tests.storage.images import TEXT, png
+from tests.support.pages import error_for, every_page_has_a_title_and_labels
 from tests.web.conftest import add_device, stored_files
-from tests.web.test_pages import error_for, every_page_has_a_title_and_labels
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from smsplatform.extensions import db
 from smsplatform.models import Paket, StoredObject
 from smsplatform.storage.services import public_url
 from tests.storage.images import TEXT, png
+from tests.support.pages import error_for
 from tests.web.conftest import stored_files
-from tests.web.test_pages import error_for
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from smsplatform.messaging import statuses as st
 from smsplatform.messaging.service import accept_messages
 from smsplatform.models import Account, ApiToken, Contact, Device, Message, Paket, PairingCode
 from smsplatform.timeutil import utcnow
+from tests.support.pages import error_for, every_page_has_a_title_and_labels
 from tests.web.conftest import add_device, add_incoming, message_counts, statements
 
 
@@ -23,20 +24,6 @@ def tiny_png() -> bytes:
 
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
-
-
-def error_for(html: str, field: str) -> str:
-    match = re.search(rf'id="{field}-error"[^>]*>([^<]*)<', html)
-    return match.group(1) if match else ""
-
-
-def every_page_has_a_title_and_labels(html: str) -> None:
-    assert re.search(r"<title>[^<]+ · smsplatform</title>", html)
-    for input_id in re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', html):
-        if 'type="hidden"' in html.split(f'id="{input_id}"')[0].rsplit("<", 1)[-1]:
-            continue
-        assert f'for="{input_id}"' in html or 'aria-label=' in html.split(f'id="{input_id}"')[1].split(">")[0] \
-            or 'aria-label=' in html.split(f'id="{input_id}"')[0].rsplit("<", 1)[-1], input_id
 
 
 def test_pages_render_with_titles_and_labelled_inputs(web, device, me):
