@@ -44,31 +44,16 @@ from smsplatform.models.campaigns import CANCELLED, DRAFT, FINISHED, PAUSED, RUN
 from smsplatform.models.types import UTCDateTime
 from smsplatform.timeutil import means_now, parse_local_datetime, utcnow
 
-TRANSITIONS = {
-    DRAFT: {SCHEDULED, CANCELLED},
-    SCHEDULED: {DRAFT, RUNNING, CANCELLED},
-    RUNNING: {PAUSED, CANCELLED, FINISHED},
-    PAUSED: {RUNNING, CANCELLED},
-    CANCELLED: set(),
-    FINISHED: set(),
-}
-
-
-def _sources(target: str) -> tuple[str, ...]:
-    """The states TRANSITIONS lets become ``target``."""
-    return tuple(state for state, targets in TRANSITIONS.items() if target in targets)
-
-
 # The moves an account asks for, each with the states it may start from: the service functions move only
-# from these, and the dashboard shows a button for each one the newsletter's state allows. Two are not
-# TRANSITIONS' own: "start now" also moves a scheduled one (to now), and "resume" leaves starting a
-# scheduled one to the scheduler.
+# from these, and the dashboard shows a button for each one the newsletter's state allows. Creating or
+# editing makes a draft or a scheduled one (EDITABLE); the scheduler alone moves scheduled → running
+# (start_due_newsletters) and running → finished.
 ACTION_SOURCES = {
-    "start": (DRAFT, SCHEDULED),
-    "unschedule": _sources(DRAFT),
-    "pause": _sources(PAUSED),
-    "resume": (PAUSED,),
-    "cancel": _sources(CANCELLED),
+    "start": (DRAFT, SCHEDULED),  # to scheduled, for now
+    "unschedule": (SCHEDULED,),  # back to draft
+    "pause": (RUNNING,),
+    "resume": (PAUSED,),  # to running; starting a scheduled one is the scheduler's job
+    "cancel": (DRAFT, SCHEDULED, RUNNING, PAUSED),
 }
 
 FANOUT_BATCH = 5_000  # contacts per committed part when the CLI runs a fan-out
@@ -155,6 +140,7 @@ def create_paket(account: AccountSettings, *, title, body, device_id, sim, tag_i
 
 # The states in which a newsletter may still be rewritten: nothing of it has been fanned out yet.
 EDITABLE = (DRAFT, SCHEDULED)
+NOT_EDITABLE = "only a draft or a scheduled one can be edited"
 KEEP_MEDIA = object()  # update_paket's default: the newsletter keeps the image it has
 
 
@@ -182,7 +168,7 @@ def update_paket(account: AccountSettings, paket_id, *, title, body, device_id, 
     content = _validated_content(account, title=title, body=body, device_id=device_id, sim=sim, tag_ids=tag_ids,
                                  media=media)
     _move(paket, SCHEDULED if schedule else DRAFT, now, sources=EDITABLE,
-          refusal="only a draft or a scheduled one can be edited",
+          refusal=NOT_EDITABLE,
           title=content.title, body=content.body, device_id=content.device_id, sim=content.sim,
           time_to_send=_send_time(account, time_to_send, schedule, now),
           media_object_id=media.id if media is not None else None, media_url=media_url)
@@ -217,11 +203,10 @@ def get_paket(account: AccountSettings, paket_id) -> Paket:
     return paket
 
 
-def _move(paket: Paket, target: str, now: datetime, sources=None, refusal: str | None = None, **values) -> None:
-    """Conditional state change: only from a state that allows ``target`` (or from ``sources``), and only
-    if nobody moved it first; else a ConflictError naming the state it is in (and ``refusal``, if given,
-    instead of "it cannot become …")."""
-    sources = sources or _sources(target)
+def _move(paket: Paket, target: str, now: datetime, sources: tuple[str, ...], refusal: str | None = None,
+          **values) -> None:
+    """Conditional state change: only from one of ``sources``, and only if nobody moved it first; else a
+    ConflictError naming the state it is in (and ``refusal``, if given, instead of "it cannot become …")."""
     result = db.session.execute(
         update(Paket).where(Paket.id == paket.id, Paket.status.in_(sources))
         .values(status=target, updated_at=now, **values).execution_options(synchronize_session=False)
@@ -235,15 +220,6 @@ def _move(paket: Paket, target: str, now: datetime, sources=None, refusal: str |
 def available_actions(paket: Paket) -> list[str]:
     """The moves an account may ask for in the newsletter's state (ACTION_SOURCES' order)."""
     return [action for action, sources in ACTION_SOURCES.items() if paket.status in sources]
-
-
-def schedule_paket(account: AccountSettings, paket_id, time_to_send=None, now: datetime | None = None) -> Paket:
-    """draft → scheduled, to start at ``time_to_send`` (now when absent)."""
-    paket = get_paket(account, paket_id)
-    now = now or utcnow()
-    when = parse_time_to_send(account, time_to_send) or now
-    _move(paket, SCHEDULED, now, time_to_send=when)
-    return paket
 
 
 def start_paket_now(account: AccountSettings, paket_id, now: datetime | None = None) -> Paket:
@@ -279,7 +255,7 @@ def resume_paket(account: AccountSettings, paket_id, now: datetime | None = None
     """paused → running: what is still pending (and due) is handed out again; nothing is re-sent."""
     paket = get_paket(account, paket_id)
     now = now or utcnow()
-    _move(paket, RUNNING, now, sources=ACTION_SOURCES["resume"])  # starting a scheduled one is the scheduler's job
+    _move(paket, RUNNING, now, sources=ACTION_SOURCES["resume"])
     result = db.session.execute(
         update(Message).where(Message.paket_id == paket.id, Message.status == statuses.PENDING,
                               Message.due_at <= now)
@@ -301,6 +277,11 @@ def cancel_paket(account: AccountSettings, paket_id, now: datetime | None = None
         .execution_options(synchronize_session=False)
     )
     return paket
+
+
+# The service call behind each of ACTION_SOURCES' actions (the newsletter page's buttons).
+ACTION_CALLS = {"start": start_paket_now, "unschedule": unschedule_paket, "pause": pause_paket,
+                "resume": resume_paket, "cancel": cancel_paket}
 
 
 # Scheduler jobs -----------------------------------------------------------------------------------

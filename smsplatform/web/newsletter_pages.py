@@ -13,13 +13,8 @@ from smsplatform.web.blueprint import bp, me, owned, saving
 from smsplatform.web.forms import EditNewsletterForm, NewsletterForm, device_choices, opts, show_error
 from smsplatform.web.uploads import store_upload
 
-# The newsletter's buttons, each the service it calls (which of them a state shows is the service's
-# rule: campaigns.available_actions), and what each did, for the flash.
-_ACTION_CALLS = {
-    "start": campaigns.start_paket_now, "unschedule": campaigns.unschedule_paket, "pause": campaigns.pause_paket,
-    "resume": campaigns.resume_paket, "cancel": campaigns.cancel_paket,
-}
-ACTIONS = tuple(_ACTION_CALLS)
+# What each of the newsletter's buttons did, for the flash (which buttons a state shows, and the call each
+# makes, is the service's: campaigns.available_actions, campaigns.ACTION_CALLS).
 _PAST = {"start": "scheduled to start now", "unschedule": "moved back to draft", "pause": "paused",
          "resume": "resumed", "cancel": "cancelled"}
 # The states in which its pages refresh themselves.
@@ -83,7 +78,7 @@ def edit_newsletter(paket_id: int):
     account = me()
     paket = owned(Paket, paket_id)
     if not campaigns.is_editable(paket):
-        flash(f"This newsletter is {paket.status}; only a draft or a scheduled one can be edited.", "error")
+        flash(f"This newsletter is {paket.status}; {campaigns.NOT_EDITABLE}.", "error")
         return redirect(url_for("web.newsletter", paket_id=paket.id))
     current_image = campaigns.media_url_now(paket) if paket.media_object_id is not None else None
     form = _with_choices(EditNewsletterForm(obj=paket if request.method == "GET" else None,
@@ -126,8 +121,7 @@ def newsletter_preview():
 @login_required
 def newsletter(paket_id: int):
     paket = owned(Paket, paket_id)
-    stats = campaigns.paket_stats(paket)
-    return render_template("web/newsletter.html", paket=paket, progress=_progress(paket, stats), stats=stats,
+    return render_template("web/newsletter.html", paket=paket, progress=_progress(paket, campaigns.paket_stats(paket)),
                            actions=campaigns.available_actions(paket), editable=campaigns.is_editable(paket),
                            refresh=paket.status in _CHANGING,
                            as_sent=campaigns.body_as_sent(paket.body, campaigns.media_url_now(paket)))
@@ -136,11 +130,11 @@ def newsletter(paket_id: int):
 @bp.route("/newsletters/<int:paket_id>/<action>", methods=["POST"])
 @login_required
 def newsletter_action(paket_id: int, action: str):
-    if action not in ACTIONS:
+    if action not in campaigns.ACTION_CALLS:
         abort(404)
     paket = owned(Paket, paket_id)
     with saving(lambda exc: flash(f"Could not {action} the newsletter: {exc.message}", "error")) as saved:
-        _ACTION_CALLS[action](me(), paket.id)
+        campaigns.ACTION_CALLS[action](me(), paket.id)
     if saved.ok:
         flash(f"Newsletter {_PAST[action]}.", "success")
     return redirect(url_for("web.newsletter", paket_id=paket.id))

@@ -131,31 +131,28 @@ def test_only_valid_transitions_are_allowed(owner, device):
     for move in (services.pause_paket, services.resume_paket):
         with pytest.raises(ConflictError):
             move(owner, draft.id)
-    services.schedule_paket(owner, draft.id, "2099-01-01 10:00")
+    services.start_paket_now(owner, draft.id)
     assert draft.status == services.SCHEDULED
     with pytest.raises(ConflictError):
         services.resume_paket(owner, draft.id)
     services.unschedule_paket(owner, draft.id)
-    services.schedule_paket(owner, draft.id)
+    assert draft.status == services.DRAFT
+    services.start_paket_now(owner, draft.id)
     services.start_due_newsletters()
     db.session.refresh(draft)
     assert draft.status == services.RUNNING
     with pytest.raises(ConflictError):
         services.resume_paket(owner, draft.id)
     with pytest.raises(ConflictError):
-        services.schedule_paket(owner, draft.id)
+        services.start_paket_now(owner, draft.id)
     services.pause_paket(owner, draft.id)
     with pytest.raises(ConflictError):
         services.pause_paket(owner, draft.id)
     services.cancel_paket(owner, draft.id)
-    for move in (services.pause_paket, services.resume_paket, services.cancel_paket, services.schedule_paket):
+    for move in services.ACTION_CALLS.values():
         with pytest.raises(ConflictError) as error:
             move(owner, draft.id)
         assert "is cancelled" in error.value.message
-
-
-ACTION_CALLS = {"start": services.start_paket_now, "unschedule": services.unschedule_paket,
-                "pause": services.pause_paket, "resume": services.resume_paket, "cancel": services.cancel_paket}
 
 
 @pytest.mark.parametrize("state, actions", [
@@ -168,9 +165,9 @@ ACTION_CALLS = {"start": services.start_paket_now, "unschedule": services.unsche
 ])
 def test_available_actions_are_exactly_the_moves_the_services_allow(owner, device, state, actions):
     """What the newsletter page offers in each state, and each offered move succeeds, each other one is refused."""
-    assert list(ACTION_CALLS) == list(services.ACTION_SOURCES)
+    assert list(services.ACTION_CALLS) == list(services.ACTION_SOURCES)
     paket = new_paket(owner, device, [make_tag(owner, "VIP")], time_to_send="2099-01-01 10:00")
-    for action, call in ACTION_CALLS.items():
+    for action, call in services.ACTION_CALLS.items():
         db.session.execute(update(Paket).where(Paket.id == paket.id).values(status=state)
                            .execution_options(synchronize_session=False))
         db.session.refresh(paket)
