@@ -54,6 +54,16 @@ def _schema(base_config):
     return True
 
 
+@pytest.fixture
+def migrated_to_before(request, base_config, tmp_path):
+    """For a data-migration test: an app, its context pushed, whose database stands at the revision the
+    test module names as ``BEFORE`` (see tests.support.migrations.app_at_revision)."""
+    from tests.support.migrations import app_at_revision
+
+    with app_at_revision(base_config, tmp_path, request.module.BEFORE) as app:
+        yield app
+
+
 def _drop_every_table() -> None:
     with db.engine.begin() as connection:
         names = connection.execute(text("SHOW TABLES")).scalars().all()

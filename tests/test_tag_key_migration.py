@@ -5,7 +5,6 @@ tables for the test and migrated to head again afterwards.
 """
 from datetime import datetime, timezone
 
-import pytest
 from flask_migrate import upgrade
 from sqlalchemy import select
 
@@ -13,9 +12,8 @@ from smsplatform.contacts.services import tag_key
 from smsplatform.extensions import db
 from smsplatform.models import Account, Contact, Paket, Tag, contact_tags, paket_tags
 from tests.conftest import database_is_mariadb
-from tests.support.migrations import app_at_revision
 
-BEFORE = "69ac5f1ec2cc"
+BEFORE = "69ac5f1ec2cc"  # where the migrated_to_before fixture (tests/conftest.py) leaves the database
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 # Old keys were title.casefold(). The duplicates are titles MariaDB's collation tells apart (so both
@@ -37,12 +35,6 @@ MERGED = {2: 1, 3: 1, 9: 5, 11: 10, 12: 1}
 CONTACT_TAGS = [(101, 1), (101, 2), (102, 2), (103, 3), (103, 1), (104, 4), (105, 9), (105, 5),
                 (106, 11), (107, 10), (107, 11), (108, 20), (109, 12), (101, 12)]
 PAKET_TAGS = [(201, 2), (201, 3), (201, 4), (202, 1), (202, 2), (202, 11), (203, 20), (204, 12)]
-
-
-@pytest.fixture
-def migrated_to_before(base_config, tmp_path):
-    with app_at_revision(base_config, tmp_path, BEFORE) as app:
-        yield app
 
 
 def _rows(connection, table):

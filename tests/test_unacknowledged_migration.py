@@ -6,15 +6,12 @@ file, or on MariaDB the shared database, emptied of its tables for the test and 
 """
 from datetime import datetime
 
-import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from smsplatform.extensions import db
 
-from tests.support.migrations import app_at_revision
-
-BEFORE = "9160d298e4f3"
+BEFORE = "9160d298e4f3"  # where the migrated_to_before fixture (tests/conftest.py) leaves the database
 NOW = datetime(2026, 11, 1)
 REASON = "not acknowledged by the phone within 3600 s"
 MESSAGES = [  # id, status, failure_reason, marked after the upgrade
@@ -29,12 +26,6 @@ MESSAGES = [  # id, status, failure_reason, marked after the upgrade
     (9, 2, None, False),
     (10, 6, None, False),
 ]
-
-
-@pytest.fixture
-def migrated_to_before(base_config, tmp_path):
-    with app_at_revision(base_config, tmp_path, BEFORE) as app:
-        yield app
 
 
 def test_upgrade_marks_exactly_the_recovery_jobs_failures_and_downgrade_drops_the_column(migrated_to_before):
