@@ -220,11 +220,7 @@ def _latest_incoming(account: Account, phones: list[str]) -> dict[str, Message]:
 def conversation(account: Account, phone: str, page: int) -> Page:
     """One number's messages, both directions: paged and counted in the database, the newest page first,
     each page's messages oldest first (as a thread reads)."""
-    query = (
-        select(Message).where(Message.account_id == account.id, Message.phone == phone)
-        .order_by(Message.created_at.desc(), Message.id.desc())
-    )
-    result = paginate(query, page)
+    result = paginate(messages_query(account, MessageFilter(phone=phone)), page)
     result.items.reverse()
     return result
 
