@@ -45,5 +45,7 @@ def upgrade():
 
 
 def downgrade():
+    # Nothing to write back: the recovery job still gives its failures the reason text starting with
+    # _PREFIX, which is what the code before this revision reads them by.
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_column('failed_unacknowledged')
