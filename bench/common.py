@@ -6,6 +6,7 @@ are the tests' own (``tests/support/servers.py``), re-exported.
 Importing this module puts the project root on ``sys.path`` (the scripts run as ``bench/<name>.py``).
 """
 import atexit
+import math
 import os
 import shutil
 import subprocess
@@ -168,3 +169,10 @@ def server_cpu(master: int) -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
     return total
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (``fraction`` 0.95 for p95): the smallest value with at least that share
+    of the values at or below it; every benchmark reports its percentiles by this one definition."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(round(fraction * len(ordered), 9)) - 1)]  # round: 0.07 * 100 is 7.000000000000001

@@ -54,11 +54,6 @@ def load(port: int, path: str, bodies: list[bytes], clients: int) -> tuple[float
     return len(bodies) / elapsed, latencies
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000, help="requests per endpoint per round")
@@ -103,7 +98,7 @@ def run(args, database_url: str, tmp: str, token: str, device_id: int) -> int:
     labels = {"wsgi": "raw WSGI answer (no Flask)", "bare": "bare Flask endpoint (floor)", "addsms": "addsms"}
     for name, (rate, cpu) in median.items():
         print(f"  {labels[name]:28s}: {rate:8.1f} requests/s   {cpu:.2f} ms CPU/request   latency p50 "
-              f"{percentile(latencies[name], 0.5) * 1000:5.1f} ms, p99 {percentile(latencies[name], 0.99) * 1000:5.1f} ms, "
+              f"{common.percentile(latencies[name], 0.5) * 1000:5.1f} ms, p99 {common.percentile(latencies[name], 0.99) * 1000:5.1f} ms, "
               f"max {max(latencies[name]) * 1000:5.1f} ms")
     print(f"  ratio to floor: {median['addsms'][0] / median['bare'][0]:.0%}   (target: >= 40%); "
           f"to the raw WSGI answer: {median['addsms'][0] / median['wsgi'][0]:.0%}")

@@ -79,11 +79,6 @@ def register(base: str, count: int) -> list[dict]:
     return registrations
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--phones", type=int, default=200)
@@ -149,13 +144,13 @@ def main() -> int:
 
     result = {
         "phones": args.phones, "trials": len(latencies), "floor_trials": len(floors),
-        "p50_ms": ms(statistics.median(latencies)), "p95_ms": ms(percentile(latencies, 95)),
-        "p99_ms": ms(percentile(latencies, 99)), "max_ms": ms(max(latencies)),
-        "floor_p50_ms": ms(statistics.median(floors)), "floor_p99_ms": ms(percentile(floors, 99)),
+        "p50_ms": ms(statistics.median(latencies)), "p95_ms": ms(common.percentile(latencies, 0.95)),
+        "p99_ms": ms(common.percentile(latencies, 0.99)), "max_ms": ms(max(latencies)),
+        "floor_p50_ms": ms(statistics.median(floors)), "floor_p99_ms": ms(common.percentile(floors, 0.99)),
     }
-    result["ratio_p99_to_floor_p99"] = f"{percentile(latencies, 99) / percentile(floors, 99):.2f}"
+    result["ratio_p99_to_floor_p99"] = f"{common.percentile(latencies, 0.99) / common.percentile(floors, 0.99):.2f}"
     print(json.dumps(result, indent=2))
-    print(f"p99 {result['p99_ms']} ms (target < 250 ms): {'OK' if percentile(latencies, 99) < 0.25 else 'MISSED'}")
+    print(f"p99 {result['p99_ms']} ms (target < 250 ms): {'OK' if common.percentile(latencies, 0.99) < 0.25 else 'MISSED'}")
     return 0
 
 
