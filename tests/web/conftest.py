@@ -51,6 +51,22 @@ def statements():
         event.remove(db.engine, "before_cursor_execute", record)
 
 
+@contextmanager
+def loaded_messages():
+    """The ids of the Message rows loaded into objects inside the block, to pin that a page reads only
+    one page of rows (not, say, a whole thread)."""
+    loaded: list[int] = []
+
+    def record(message, _context):
+        loaded.append(message.id)
+
+    event.listen(Message, "load", record)
+    try:
+        yield loaded
+    finally:
+        event.remove(Message, "load", record)
+
+
 def message_counts(seen: list[str]) -> list[str]:
     """The statements among ``seen`` that count messages by some grouping."""
     return [s for s in seen if "FROM messages" in s and "GROUP BY" in s]

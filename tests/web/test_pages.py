@@ -6,8 +6,6 @@ import struct
 import zlib
 from datetime import timedelta
 
-from sqlalchemy import event
-
 from smsplatform.contacts import services as contacts
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses as st
@@ -15,7 +13,7 @@ from smsplatform.messaging.service import accept_messages
 from smsplatform.models import Account, ApiToken, Contact, Device, Message, Paket, PairingCode
 from smsplatform.timeutil import utcnow
 from tests.support.pages import error_for, every_page_has_a_title_and_labels
-from tests.web.conftest import add_device, add_incoming, message_counts, statements
+from tests.web.conftest import add_device, add_incoming, loaded_messages, message_counts, statements
 
 
 def tiny_png() -> bytes:
@@ -279,16 +277,8 @@ def test_a_large_inbox_shows_one_page_with_sql_totals_and_reads_one_message_per_
     db.session.commit()
     db.session.expunge_all()
 
-    loaded = []
-
-    def count_load(message, _context):
-        loaded.append(message.id)
-
-    event.listen(Message, "load", count_load)
-    try:
+    with loaded_messages() as loaded:
         html = web.get("/inbox").get_data(as_text=True)
-    finally:
-        event.remove(Message, "load", count_load)
     assert "Page 1 of 2 (61 in all)" in html
     assert html.count('<a href="/inbox/conversation?phone=') == 50
     assert "40 received" in html and html.count("1 received") == 49
@@ -318,17 +308,8 @@ def test_a_long_conversation_shows_one_page_in_reading_order_with_sql_totals(web
     def shown(html: str) -> list[int]:
         return [int(n) for n in re.findall(r'<p class="sms-body">msg (\d{3})</p>', html)]
 
-    loaded = []
-
-    def count_load(message, _context):
-        loaded.append(message.id)
-
-    event.listen(Message, "load", count_load)
-    try:
-        with statements() as seen:
-            html = web.get(url).get_data(as_text=True)
-    finally:
-        event.remove(Message, "load", count_load)
+    with loaded_messages() as loaded, statements() as seen:
+        html = web.get(url).get_data(as_text=True)
     assert "Page 1 of 3 (130 in all)" in html
     assert shown(html) == list(range(80, 130))  # the newest page, oldest first as a thread reads
     assert html.count('<li class="in">') == 25 and html.count('<li class="out">') == 25
