@@ -15,6 +15,7 @@ from smsplatform.timeutil import utcnow
 from tests.campaigns.conftest import bulk_contacts, make_tag
 from tests.campaigns.test_services import BAD_CONTENT, new_paket
 from tests.conftest import create_device, database_is_mariadb
+from tests.support.newsletters import newsletter_state
 from tests.support.threads import run_in_threads
 from tests.storage.images import png
 
@@ -25,13 +26,6 @@ def edit(owner, paket, tags, **changes):
     arguments = {"title": "Edited", "body": "New text", "device_id": paket.device_id, "sim": 0,
                  "tag_ids": [t.id for t in tags], "time_to_send": LATER, **changes}
     return services.update_paket(owner, paket.id, **arguments)
-
-
-def snapshot(paket_id):
-    db.session.expire_all()
-    paket = db.session.get(Paket, paket_id)
-    return (paket.title, paket.body, paket.device_id, paket.sim, paket.status, paket.time_to_send,
-            paket.media_object_id, paket.media_url, sorted(t.id for t in paket.tags))
 
 
 def image_of(account, name="sale.png"):
@@ -50,8 +44,8 @@ def test_a_draft_is_rewritten_and_scheduled_and_sends_what_it_now_says(owner, de
 
     edit(owner, draft, [berlin], device_id=second.id, sim=1, time_to_send="2020-01-01 12:00")
     db.session.commit()
-    assert snapshot(draft.id)[:6] == ("Edited", "New text", second.id, 1, services.SCHEDULED,
-                                      datetime(2020, 1, 1, 11, 0, tzinfo=timezone.utc))
+    assert newsletter_state(draft.id)[:6] == ("Edited", "New text", second.id, 1, services.SCHEDULED,
+                                              datetime(2020, 1, 1, 11, 0, tzinfo=timezone.utc))
     assert [t.id for t in draft.tags] == [berlin.id]
 
     assert services.start_due_newsletters() == 1
@@ -77,13 +71,13 @@ def test_saving_as_draft_takes_a_scheduled_one_back_and_keeps_a_given_time(owner
 def test_bad_input_is_refused_and_changes_nothing(owner, device, change, error, text):
     vip, berlin = make_tag(owner, "VIP"), make_tag(owner, "Berlin")
     paket = new_paket(owner, device, [vip], time_to_send=LATER)
-    before = snapshot(paket.id)
+    before = newsletter_state(paket.id)
     arguments = {"tag_ids": str(berlin.id), **change}
     with pytest.raises(error) as raised:
         edit(owner, paket, [], **arguments)
     assert text in raised.value.message
     db.session.rollback()
-    assert snapshot(paket.id) == before
+    assert newsletter_state(paket.id) == before
 
 
 @pytest.mark.parametrize("state", [services.RUNNING, services.PAUSED, services.CANCELLED, services.FINISHED])
@@ -92,12 +86,12 @@ def test_a_newsletter_that_started_or_ended_cannot_be_edited(owner, device, stat
     paket = new_paket(owner, device, [tag], time_to_send=LATER)
     db.session.execute(update(Paket).where(Paket.id == paket.id).values(status=state))
     db.session.commit()
-    before = snapshot(paket.id)
+    before = newsletter_state(paket.id)
     assert not services.is_editable(paket)
     with pytest.raises(ConflictError, match=f"is {state}; only a draft or a scheduled one can be edited"):
         edit(owner, paket, [make_tag(owner, "Other")])
     db.session.rollback()
-    assert snapshot(paket.id) == before
+    assert newsletter_state(paket.id) == before
 
 
 def test_an_edit_after_the_scheduler_started_it_elsewhere_is_refused(owner, device):
@@ -123,7 +117,7 @@ def test_another_account_s_newsletter_tags_and_devices_are_not_found(owner, devi
     stranger = make_account(email="stranger@example.com")[0]
     mine = make_tag(owner, "Mine")
     paket = new_paket(owner, device, [mine], time_to_send=LATER)
-    before = snapshot(paket.id)
+    before = newsletter_state(paket.id)
     theirs = new_paket(stranger, create_device(stranger), [make_tag(stranger, "Theirs")], time_to_send=LATER)
     with pytest.raises(NotFoundError):
         edit(stranger, paket, [make_tag(stranger, "Theirs2")])
@@ -134,7 +128,7 @@ def test_another_account_s_newsletter_tags_and_devices_are_not_found(owner, devi
     with pytest.raises(NotFoundError):
         edit(owner, paket, [mine], media=image_of(stranger))
     db.session.rollback()
-    assert snapshot(paket.id) == before
+    assert newsletter_state(paket.id) == before
 
 
 def test_the_image_stays_is_replaced_or_is_removed(owner, device):

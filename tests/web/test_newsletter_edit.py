@@ -14,6 +14,7 @@ from smsplatform.extensions import db
 from smsplatform.models import Paket, StoredObject
 from smsplatform.storage.services import public_url, store_image
 from tests.storage.images import TEXT, png
+from tests.support.newsletters import NewsletterState, newsletter_state
 from tests.support.pages import error_for, every_page_has_a_title_and_labels
 from tests.web.conftest import add_device, stored_files
 
@@ -48,13 +49,6 @@ def post(web, paket, data, image=None):
     return web.post(f"/newsletters/{paket.id}/edit", data=data, content_type="multipart/form-data")
 
 
-def state(paket_id):
-    db.session.expire_all()
-    paket = db.session.get(Paket, paket_id)
-    return (paket.title, paket.body, paket.device_id, paket.sim, paket.status, paket.time_to_send,
-            paket.media_object_id, sorted(t.id for t in paket.tags))
-
-
 def test_the_form_is_filled_in_with_the_newsletter_in_the_account_s_zone(web, me, draft, tags):
     me.timezone = "Europe/Berlin"
     db.session.commit()
@@ -79,8 +73,10 @@ def test_saving_rewrites_it_and_schedules_it_in_the_account_s_zone(web, me, draf
     response = post(web, draft, form(draft, title="Summer sale", body="Hello {name}", device_id=second.id, sim=1,
                                      tag_ids=[tags[1].id], send_at="2099-07-01T10:00", intent="schedule"))
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/newsletters/{draft.id}")
-    assert state(draft.id) == ("Summer sale", "Hello {name}", second.id, 1, campaigns.SCHEDULED,
-                               datetime(2099, 7, 1, 8, 0, tzinfo=timezone.utc), None, [tags[1].id])
+    assert newsletter_state(draft.id) == NewsletterState(
+        title="Summer sale", body="Hello {name}", device_id=second.id, sim=1, status=campaigns.SCHEDULED,
+        time_to_send=datetime(2099, 7, 1, 8, 0, tzinfo=timezone.utc), media_object_id=None, media_url=None,
+        tag_ids=[tags[1].id])
     assert "Newsletter saved and scheduled." in web.get(f"/newsletters/{draft.id}").get_data(as_text=True)
 
 
@@ -94,22 +90,22 @@ def test_saving_rewrites_it_and_schedules_it_in_the_account_s_zone(web, me, draf
     ({"body": "x" * 5001}, "body", "Field cannot be longer than 5000 characters."),
 ])
 def test_a_bad_field_is_shown_beside_it_and_nothing_changes(web, draft, changes, field, message):
-    before = state(draft.id)
+    before = newsletter_state(draft.id)
     response = post(web, draft, form(draft, **changes))
     assert response.status_code == 400
     assert message in error_for(response.get_data(as_text=True), field)
-    assert state(draft.id) == before
+    assert newsletter_state(draft.id) == before
 
 
 def test_a_newsletter_that_started_has_no_edit_page(web, draft):
     db.session.execute(update(Paket).where(Paket.id == draft.id).values(status=campaigns.RUNNING))
     db.session.commit()
-    before = state(draft.id)
+    before = newsletter_state(draft.id)
     assert 'href="/newsletters/%d/edit"' % draft.id not in web.get(f"/newsletters/{draft.id}").get_data(as_text=True)
     for response in (web.get(f"/newsletters/{draft.id}/edit"), post(web, draft, form(draft, title="Too late"))):
         assert response.status_code == 302 and response.headers["Location"].endswith(f"/newsletters/{draft.id}")
     assert "only a draft or a scheduled one can be edited" in web.get(f"/newsletters/{draft.id}").get_data(as_text=True)
-    assert state(draft.id) == before
+    assert newsletter_state(draft.id) == before
 
 
 @contextmanager
@@ -139,7 +135,8 @@ def test_a_save_that_arrives_after_the_scheduler_started_it_is_refused_on_its_pa
     assert response.headers["Location"].endswith(f"/newsletters/{draft.id}")
     page = web.get(f"/newsletters/{draft.id}").get_data(as_text=True)
     assert f"Not saved: newsletter {draft.id} is running; only a draft or a scheduled one can be edited" in page
-    assert state(draft.id)[0::4] == ("Spring sale", campaigns.RUNNING)
+    after = newsletter_state(draft.id)
+    assert (after.title, after.status) == ("Spring sale", campaigns.RUNNING)
 
 
 def test_the_image_is_kept_replaced_or_removed(web, me, draft, upload_root):
@@ -154,21 +151,22 @@ def test_the_image_is_kept_replaced_or_removed(web, me, draft, upload_root):
     assert 'name="remove_image"' in html
 
     assert post(web, draft, form(draft, body="")).status_code == 302  # kept: no text needed
-    assert state(draft.id)[6] == first.id
+    assert newsletter_state(draft.id).media_object_id == first.id
 
     response = post(web, draft, form(draft, body="", remove_image="y"))  # removed and no text: refused
     assert response.status_code == 400
     assert "write a message or choose an image" in error_for(response.get_data(as_text=True), "body")
-    assert state(draft.id)[6] == first.id
+    assert newsletter_state(draft.id).media_object_id == first.id
 
     response = post(web, draft, form(draft, body=""), image=("photo.jpg", TEXT))  # a bad replacement: nothing stored
     assert response.status_code == 400
     assert "only JPEG, PNG, WebP or GIF" in error_for(response.get_data(as_text=True), "image")
-    assert state(draft.id)[6] == first.id and db.session.query(StoredObject).count() == 1
+    assert newsletter_state(draft.id).media_object_id == first.id and db.session.query(StoredObject).count() == 1
 
     assert post(web, draft, form(draft, body=""), image=("second.png", png())).status_code == 302
-    replaced = state(draft.id)[6]
+    replaced = newsletter_state(draft.id).media_object_id
     assert replaced not in (None, first.id) and len(stored_files(upload_root)) == 2
 
     assert post(web, draft, form(draft, body="Text only", remove_image="y")).status_code == 302
-    assert state(draft.id)[1::5] == ("Text only", None)
+    after = newsletter_state(draft.id)
+    assert (after.body, after.media_object_id) == ("Text only", None)
