@@ -18,6 +18,7 @@ from smsplatform.messaging import queue
 from smsplatform.models import Contact, Device, Message
 from tests.conftest import database_is_mariadb
 from tests.devices.helpers import pair
+from tests.support.rows import row_counts
 from tests.support.threads import BARRIER_TIMEOUT, run_in_threads
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
@@ -27,10 +28,6 @@ RECEIVED = datetime(2026, 3, 4, 5, 6, 1, tzinfo=timezone.utc)
 def _incoming(device, external_id="sms-1", text="hi", **extra):
     return queue.record_incoming(device, phone="+15550001111", text=text, received_at=RECEIVED,
                                  external_id=external_id, **extra)
-
-
-def _messages():
-    return db.session.scalar(select(func.count()).select_from(Message))
 
 
 def _contact(account, phone):
@@ -49,8 +46,8 @@ def test_a_repeated_report_is_stored_once_and_the_transaction_goes_on(app, accou
     assert _incoming(device, text="hi again") is None
     _contact(account[0], "+15550003333")
     db.session.commit()
-    assert _messages() == 1 and db.session.scalar(select(Message.body)) == "hi"
-    assert db.session.scalar(select(func.count()).select_from(Contact)) == 2
+    assert row_counts(Message, Contact) == {"messages": 1, "contacts": 2}
+    assert db.session.scalar(select(Message.body)) == "hi"
     # the same external id on another device is another SMS
     other, _ = pair(account[0], name="other")
     assert _incoming(other) is not None
@@ -63,7 +60,7 @@ def test_the_number_is_kept_as_the_phone_wrote_it_and_a_repeat_written_otherwise
     assert queue.record_incoming(device, phone="+4915752982212", text="hi", received_at=RECEIVED,
                                  external_id="x1") is None
     db.session.commit()
-    assert _messages() == 1
+    assert row_counts(Message) == {"messages": 1}
 
 
 def test_an_integrity_error_other_than_a_repeat_is_raised(app, account):
@@ -120,7 +117,7 @@ def test_concurrent_duplicates_store_once_without_an_error(app, account):
     results = run_in_threads(app, *(report(i) for i in range(8)))
     assert sorted(results) == [False] * 7 + [True]
     db.session.commit()
-    assert _messages() == 1
+    assert row_counts(Message) == {"messages": 1}
     assert db.session.scalar(select(func.count()).select_from(Contact).where(Contact.account_id == account_id)) == 8
 
 
@@ -155,5 +152,5 @@ def test_a_duplicate_waiting_on_an_uncommitted_insert_is_refused_once_that_commi
 
     assert run_in_threads(app, first, second, conductor) == [True, False, None]
     db.session.commit()
-    assert _messages() == 1 and db.session.scalar(select(Message.body)) == "hi"
-    assert db.session.scalar(select(func.count()).select_from(Contact)) == 1
+    assert row_counts(Message, Contact) == {"messages": 1, "contacts": 1}
+    assert db.session.scalar(select(Message.body)) == "hi"

@@ -19,11 +19,8 @@ from smsplatform.storage.services import delete_unreferenced, public_url, store_
 from smsplatform.timeutil import utcnow
 from tests.storage import images
 from tests.storage.conftest import files_under
+from tests.support.rows import row_counts
 from tests.support.servers import free_port, stop, wait_http
-
-
-def _object_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(StoredObject))
 
 
 def test_stored_image_is_served_by_the_app_with_its_bytes_and_type(client, account, upload_root, sandbox):
@@ -90,7 +87,7 @@ def test_bad_uploads_are_refused_and_store_nothing(app, account, upload_root, sa
         store_image(account[0], filename, data, "image/png")
     assert caught.value.field == "file"
     db.session.rollback()
-    assert _object_count() == 0
+    assert row_counts(StoredObject) == {"stored_objects": 0}
     assert files_under(sandbox) == []
 
 
@@ -108,7 +105,7 @@ def test_rollback_removes_the_uploaded_object(account, upload_root, sandbox):
     assert files_under(sandbox) == [upload_root / obj.key]  # stored before the row commits
     db.session.rollback()
     assert files_under(sandbox) == []
-    assert _object_count() == 0
+    assert row_counts(StoredObject) == {"stored_objects": 0}
 
 
 def test_a_session_closed_without_commit_removes_the_object(account, upload_root, sandbox):
@@ -141,7 +138,7 @@ def test_savepoint_rollback_inside_a_committed_transaction_keeps_the_outer_objec
         savepoint.rollback()
     db.session.commit()
     assert upload_root / outer.key in files_under(sandbox)
-    assert _object_count() == 1
+    assert row_counts(StoredObject) == {"stored_objects": 1}
 
 
 def _age(obj: StoredObject, root, days: int) -> None:
@@ -180,7 +177,7 @@ def test_cleanup_job_deletes_only_old_unreferenced_objects(account, make_device,
     assert set(db.session.scalars(select(StoredObject.key))) == {young_orphan.key, in_message.key, in_paket.key}
     assert delete_unreferenced(now=utcnow() + timedelta(days=2)) == 1  # the young orphan, once it is old
     db.session.commit()
-    assert _object_count() == 2
+    assert row_counts(StoredObject) == {"stored_objects": 2}
 
 
 def test_cleanup_job_rolled_back_deletes_nothing(account, upload_root, sandbox):
@@ -257,7 +254,7 @@ def test_the_scheduler_job_entry_runs_the_cleanup_and_commits(app, account, uplo
     assert run_job(app, job.target) == 1
     assert files_under(sandbox) == []
     db.session.expire_all()
-    assert _object_count() == 0
+    assert row_counts(StoredObject) == {"stored_objects": 0}
 
 
 def test_an_image_of_another_account_cannot_be_attached(make_account, make_device, upload_root):
