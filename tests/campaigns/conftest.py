@@ -1,8 +1,11 @@
-"""Newsletter fixtures: a device of the account, and contacts written in bulk."""
+"""Newsletter fixtures: a device of the account, tags, contacts written in bulk, a committed newsletter and
+the bad content both creating and editing one refuse."""
 import pytest
 from sqlalchemy import insert, select
 
+from smsplatform.campaigns import services
 from smsplatform.contacts.services import tag_key
+from smsplatform.errors import NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import Contact, Tag, contact_tags
 from smsplatform.timeutil import utcnow
@@ -42,3 +45,27 @@ def owner(account):
 @pytest.fixture
 def device(owner):
     return create_device(owner)
+
+
+def new_paket(owner, device, tags, body="Big sale today", time_to_send="0", **kwargs):
+    paket = services.create_paket(owner, title="Sale", body=body, device_id=device.id, sim=0,
+                                  tag_ids=",".join(str(t.id) for t in tags), time_to_send=time_to_send, **kwargs)
+    db.session.commit()
+    return paket
+
+
+# One bad field each, the error it gets and words of its message (creating and editing check alike).
+BAD_CONTENT = [
+    ({"tag_ids": "999999"}, NotFoundError, "tag 999999 not found"),
+    ({"tag_ids": ""}, ValidationError, "tags is required"),
+    ({"tag_ids": "12,abc"}, ValidationError, "tags must be an integer"),
+    ({"device_id": 999999}, NotFoundError, "device 999999 not found"),
+    ({"device_id": None}, ValidationError, "device_id is required"),
+    ({"body": "   "}, ValidationError, "body is empty"),
+    ({"body": None}, ValidationError, "body is required"),
+    ({"time_to_send": "31/12/2030"}, ValidationError, "time_to_send must look like"),
+    ({"time_to_send": "32.12.2030 10:00:00"}, ValidationError, "time_to_send is not a valid date"),
+    ({"sim": 7}, ValidationError, "sim must be 0 to 5"),
+    ({"sim": 2}, ValidationError, "sim 2 (WhatsApp Business) is not available"),
+    ({"title": "t" * 300}, ValidationError, "title is too long"),
+]

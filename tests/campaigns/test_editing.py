@@ -12,8 +12,7 @@ from smsplatform.models import Message, Paket, StoredObject
 from smsplatform.storage import get_storage
 from smsplatform.storage.services import delete_unreferenced, public_url, store_image
 from smsplatform.timeutil import utcnow
-from tests.campaigns.conftest import bulk_contacts, make_tag
-from tests.campaigns.test_services import BAD_CONTENT, new_paket
+from tests.campaigns.conftest import BAD_CONTENT, bulk_contacts, make_tag, new_paket
 from tests.conftest import create_device, database_is_mariadb
 from tests.support.newsletters import newsletter_state
 from tests.support.threads import run_in_threads

@@ -12,15 +12,8 @@ from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.models import Message, Paket
 from smsplatform.timeutil import utcnow
-from tests.campaigns.conftest import bulk_contacts, make_tag
+from tests.campaigns.conftest import BAD_CONTENT, bulk_contacts, make_tag, new_paket
 from tests.conftest import create_device
-
-
-def new_paket(owner, device, tags, body="Big sale today", time_to_send="0", **kwargs):
-    paket = services.create_paket(owner, title="Sale", body=body, device_id=device.id, sim=0,
-                                  tag_ids=",".join(str(t.id) for t in tags), time_to_send=time_to_send, **kwargs)
-    db.session.commit()
-    return paket
 
 
 def started(owner, device, tags, **kwargs):
@@ -56,23 +49,6 @@ def test_time_to_send_formats_are_in_the_account_zone(owner, device, value, expe
     owner.timezone = "Europe/Berlin"
     paket = new_paket(owner, device, [make_tag(owner, "VIP")], time_to_send=value)
     assert paket.time_to_send == expected
-
-
-# One bad field each, the error it gets and words of its message (creating and editing check alike).
-BAD_CONTENT = [
-    ({"tag_ids": "999999"}, NotFoundError, "tag 999999 not found"),
-    ({"tag_ids": ""}, ValidationError, "tags is required"),
-    ({"tag_ids": "12,abc"}, ValidationError, "tags must be an integer"),
-    ({"device_id": 999999}, NotFoundError, "device 999999 not found"),
-    ({"device_id": None}, ValidationError, "device_id is required"),
-    ({"body": "   "}, ValidationError, "body is empty"),
-    ({"body": None}, ValidationError, "body is required"),
-    ({"time_to_send": "31/12/2030"}, ValidationError, "time_to_send must look like"),
-    ({"time_to_send": "32.12.2030 10:00:00"}, ValidationError, "time_to_send is not a valid date"),
-    ({"sim": 7}, ValidationError, "sim must be 0 to 5"),
-    ({"sim": 2}, ValidationError, "sim 2 (WhatsApp Business) is not available"),
-    ({"title": "t" * 300}, ValidationError, "title is too long"),
-]
 
 
 @pytest.mark.parametrize("change, error, text", BAD_CONTENT)
