@@ -3,54 +3,15 @@ import a CSV, send a newsletter until its progress reaches the end. The tests ru
 import re
 import time
 
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.select import Select
-from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.support.browser import go, snap, submit, wait_for
 
 EMAIL = "marketer@example.com"
 PASSWORD = "a long browser password"
 STATE: dict = {}
-
-
-def go(browser, path: str, shot: str | None = None) -> None:
-    browser.get(browser.base_url + path)
-    if shot:
-        snap(browser, shot)
-
-
-def snap(browser, name: str) -> None:
-    count = len(list(browser.shots_dir.glob("*.png")))
-    browser.save_screenshot(str(browser.shots_dir / f"{count:02d}-{name}.png"))
-
-
-def wait_for(browser, condition, seconds: float = 30):
-    return WebDriverWait(browser, seconds, poll_frequency=0.2).until(condition)
-
-
-def left_the_page(old):
-    """``EC.staleness_of``, but also reading chromedriver's "does not belong to the document" as stale: asked
-    about a node of the page being left, chromedriver sometimes answers that instead of "stale element"
-    (SeleniumHQ/selenium#15401)."""
-    def gone(_browser) -> bool:
-        try:
-            old.is_enabled()
-        except StaleElementReferenceException:
-            return True
-        except WebDriverException as error:
-            if "does not belong to the document" in str(error):
-                return True
-            raise
-        return False
-    return gone
-
-
-def submit(browser, element) -> None:
-    """Submit the form of ``element`` and wait for the next page."""
-    old = browser.find_element(By.TAG_NAME, "html")
-    element.click()
-    wait_for(browser, left_the_page(old))
 
 
 def test_sign_up_and_create_a_token(browser):

@@ -4,7 +4,7 @@ import re
 
 from selenium.webdriver.common.by import By
 
-from tests.browser.test_dashboard_e2e import go, submit, wait_for
+from tests.support.browser import go, submit, wait_for
 from tests.storage.images import png
 
 
