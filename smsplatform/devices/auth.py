@@ -3,7 +3,8 @@ import re
 import secrets
 from datetime import datetime
 
-from sqlalchemy import bindparam, null, select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm.attributes import flag_modified
 
 from smsplatform.accounts.services import hash_secret
 from smsplatform.errors import AuthenticationError
@@ -90,8 +91,9 @@ def touch(device: Device, version: str | None, address: str | None = None, now: 
         device.external_ip = address[:64]
     if device.last_seen_at is None or (now - device.last_seen_at).total_seconds() >= TOUCH_INTERVAL_SECONDS:
         device.last_seen_at = now
-        # A SQL NULL, written even when the mark looked clear: the offline job may have marked the device
+        # Written even when the mark looked clear (flag_modified): the offline job may have marked the device
         # since this request read it, and a fresh last_seen_at must not go out beside that mark.
-        device.marked_offline_at = null()
+        device.marked_offline_at = None
+        flag_modified(device, "marked_offline_at")
     elif device.marked_offline_at is not None:
         device.marked_offline_at = None

@@ -25,6 +25,7 @@ def test_a_call_clears_a_mark_the_job_set_after_the_call_read_the_device(app, ac
         db.session.commit()
 
     touch(calling, "1.68.0")
+    assert is_online(calling, app.config)  # already in this request, before the flush
     db.session.commit()
     db.session.expunge_all()
     seen_at, mark = db.session.execute(
