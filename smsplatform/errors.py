@@ -2,12 +2,14 @@
 
 
 class DomainError(Exception):
-    """A request that breaks a rule. ``field`` names the offending input when there is one."""
+    """A request that breaks a rule. ``field`` names the offending input when there is one; ``problems``
+    lists each ``(field, message)`` (one, unless the error gathers several, as a refused sign-up does)."""
 
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
+        self.problems = [(field, message)]
 
 
 class ValidationError(DomainError):

@@ -32,9 +32,9 @@ class MultiCheckboxField(SelectMultipleField):
 def show_error(form: FlaskForm, exc: DomainError, default_field: str | None = None,
                renamed: dict[str, str] | None = None) -> None:
     """Put a service error beside the field it names (``renamed`` maps the service's field names to the
-    form's), else beside ``default_field``, else in the form's own error list. An error naming several
-    problems at once (``problems``: ``(field, message)`` pairs, as a refused sign-up's) puts each one so."""
-    for field, message in getattr(exc, "problems", None) or [(exc.field, exc.message)]:
+    form's), else beside ``default_field``, else in the form's own error list; each of its ``problems`` so
+    (a refused sign-up names several at once)."""
+    for field, message in exc.problems:
         field = (renamed or {}).get(field, field)
         name = field if field in form._fields else default_field
         if name in form._fields:
