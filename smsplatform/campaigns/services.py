@@ -152,7 +152,8 @@ def update_paket(account: AccountSettings, paket_id, *, title, body, device_id, 
                  schedule: bool = True, media=KEEP_MEDIA, now: datetime | None = None) -> Paket:
     """A draft or scheduled newsletter rewritten with the same checks as a new one, and scheduled again
     (at ``time_to_send``, now when absent) or kept as a draft. ``media``: a new image, None to drop the
-    image, or KEEP_MEDIA. A dropped image is collected by ``delete_unreferenced`` a day later.
+    image, or KEEP_MEDIA. A dropped image is deleted by the hourly ``delete_unreferenced`` once it is a
+    day old (counted from its upload) and nothing references it.
 
     One conditional move (``_move``), before the tags are replaced: if the scheduler started the newsletter first,
     nothing changes and the edit is a ConflictError; if the edit comes first, the scheduler's claim waits

@@ -80,7 +80,7 @@ def edit_newsletter(paket_id: int):
     if not campaigns.is_editable(paket):
         flash(f"This newsletter is {paket.status}; {campaigns.NOT_EDITABLE}.", "error")
         return redirect(url_for("web.newsletter", paket_id=paket.id))
-    current_image = campaigns.media_url_now(paket) if paket.media_object_id is not None else None
+    current_image = campaigns.media_url_now(paket)
     form = _with_choices(EditNewsletterForm(obj=paket if request.method == "GET" else None,
                                             has_image=current_image is not None), account)
     if request.method == "GET":
@@ -90,8 +90,7 @@ def edit_newsletter(paket_id: int):
     if form.validate_on_submit():
         with saving(lambda exc: show_error(form, exc, "body", _FORM_FIELDS)) as saved:
             image = store_upload(account, form.image.data)
-            media = image if image is not None else None if form.remove_image.data else campaigns.KEEP_MEDIA
-            campaigns.update_paket(account, paket.id, media=media, **_content(form))
+            campaigns.update_paket(account, paket.id, media=_edited_media(form, image), **_content(form))
         if saved.ok:
             _saved_flash(paket)
             return redirect(url_for("web.newsletter", paket_id=paket.id))
@@ -100,6 +99,13 @@ def edit_newsletter(paket_id: int):
             return redirect(url_for("web.newsletter", paket_id=paket.id))
     return (render_template("web/newsletter_form.html", form=form, paket=paket, current_image=current_image),
             400 if form.errors else 200)
+
+
+def _edited_media(form: EditNewsletterForm, uploaded):
+    """update_paket's ``media``: a new upload, None when the image is removed, else the one it has."""
+    if uploaded is not None:
+        return uploaded
+    return None if form.remove_image.data else campaigns.KEEP_MEDIA
 
 
 @bp.route("/newsletters/preview")
