@@ -1,21 +1,22 @@
 """Editing a newsletter before it starts: the same checks as a new one, all or nothing, never after it started."""
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from smsplatform.campaigns import services
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
-from smsplatform.models import Message, Paket, StoredObject
+from smsplatform.models import Account, Message, Paket, StoredObject
 from smsplatform.storage import get_storage
 from smsplatform.storage.services import delete_unreferenced, public_url, store_image
 from smsplatform.timeutil import utcnow
 from tests.campaigns.conftest import BAD_CONTENT, bulk_contacts, make_tag, new_paket
 from tests.conftest import create_device, database_is_mariadb
 from tests.support.newsletters import newsletter_state
-from tests.support.threads import run_in_threads
+from tests.support.threads import BARRIER_TIMEOUT, run_in_threads
 from tests.storage.images import png
 
 LATER = "2099-01-01 10:00"
@@ -160,39 +161,67 @@ def test_the_image_stays_is_replaced_or_is_removed(owner, device):
 
 
 @pytest.mark.skipif(not database_is_mariadb(), reason="concurrent writers need MariaDB (SQLite serialises them)")
-def test_an_edit_racing_the_scheduler_either_wins_whole_or_is_refused(app, owner, device):
-    """The scheduler starts a due newsletter while the account rewrites it (new text, new tag). Whichever
-    commits first, the messages match exactly one version: never the old text to the new audience.
-    The scheduler starts at once in three races and later in three more, so that both orders happen."""
+@pytest.mark.parametrize("first, outcome", [("scheduler", "refused"), ("edit", "saved")])
+def test_an_edit_racing_the_scheduler_either_wins_whole_or_is_refused(app, owner, device, first, outcome):
+    """The scheduler starts a due newsletter while the account rewrites it (new text, new tag), in each order:
+    the first one's UPDATE of the newsletter has run, uncommitted and holding the row's lock, when the
+    other's is sent. An edit that comes second is refused; one that comes first is what the scheduler
+    sends. Either way the messages match exactly one version: never the old text to the new audience."""
     old_tag, new_tag = make_tag(owner, "Old"), make_tag(owner, "New")
     old_audience = {f"+49151{i:08d}" for i in range(300)}
     new_audience = {f"+49160{i:08d}" for i in range(300)}
     bulk_contacts(owner, {**{p: [old_tag.id] for p in old_audience}, **{p: [new_tag.id] for p in new_audience}})
-    account = db.session.get(type(owner), owner.id)
-    outcomes = []
-    for delay in (0, 0, 0, 0.05, 0.1, 0.2):
-        paket = new_paket(owner, device, [old_tag], body="Old text", time_to_send="2020-01-01 00:00")
+    paket = new_paket(owner, device, [old_tag], body="Old text", time_to_send="2020-01-01 00:00")
+    account_id, paket_id, device_id, new_tag_id = owner.id, paket.id, device.id, new_tag.id
 
-        def scheduler(after=delay):
-            time.sleep(after)
-            services.start_due_newsletters()
-            db.session.commit()
+    role = threading.local()
+    its_update = {"scheduler": lambda sql: sql.startswith("UPDATE pakets SET status"),  # the claim
+                  "edit": lambda sql: sql.startswith("UPDATE pakets SET title")}
+    first_ran, second_sent = threading.Event(), threading.Event()
 
-        def edit_it(paket_id=paket.id):
-            try:
-                services.update_paket(account, paket_id, title="Edited", body="New text", device_id=device.id,
-                                      sim=0, tag_ids=[new_tag.id], time_to_send="2020-01-01 00:00")
-            except ConflictError:
-                return "refused"
-            db.session.commit()
-            return "saved"
+    def before(_connection, _cursor, statement, _parameters, _context, _executemany):
+        name = getattr(role, "name", None)
+        if name is not None and name != first and its_update[name](statement):
+            second_sent.set()  # it now waits on the first one's row lock
 
-        _, outcome = run_in_threads(app, scheduler, edit_it, timeout=60)
-        db.session.rollback()
-        sent = set(db.session.execute(select(Message.phone, Message.body).where(Message.paket_id == paket.id)).all())
-        if outcome == "refused":
-            assert sent == {(p, "Old text") for p in old_audience}
-        else:
-            assert sent == {(p, "New text") for p in new_audience}
-        outcomes.append(outcome)
-    assert {"refused", "saved"} <= set(outcomes), outcomes
+    def after(_connection, _cursor, statement, _parameters, _context, _executemany):
+        name = getattr(role, "name", None)
+        if name == first and its_update[name](statement) and not first_ran.is_set():
+            first_ran.set()
+            assert second_sent.wait(BARRIER_TIMEOUT)
+            time.sleep(0.2)  # the second UPDATE reaches the server and waits (the outcome cannot depend on it)
+
+    def scheduler():
+        role.name = "scheduler"
+        if first == "edit":
+            assert first_ran.wait(BARRIER_TIMEOUT)
+        services.start_due_newsletters()
+        db.session.commit()
+
+    def edit_it():
+        role.name = "edit"
+        if first == "scheduler":
+            assert first_ran.wait(BARRIER_TIMEOUT)
+        try:
+            services.update_paket(db.session.get(Account, account_id), paket_id, title="Edited", body="New text",
+                                  device_id=device_id, sim=0, tag_ids=[new_tag_id], time_to_send="2020-01-01 00:00")
+        except ConflictError:
+            return "refused"
+        db.session.commit()
+        return "saved"
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    event.listen(db.engine, "after_cursor_execute", after)
+    try:
+        _, edited = run_in_threads(app, scheduler, edit_it, timeout=60)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+        event.remove(db.engine, "after_cursor_execute", after)
+    assert first_ran.is_set() and second_sent.is_set()
+    assert edited == outcome
+    db.session.rollback()
+    sent = set(db.session.execute(select(Message.phone, Message.body).where(Message.paket_id == paket_id)).all())
+    if edited == "refused":
+        assert sent == {(p, "Old text") for p in old_audience}
+    else:
+        assert sent == {(p, "New text") for p in new_audience}
