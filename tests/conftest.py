@@ -100,6 +100,21 @@ def client(app):
 
 
 @pytest.fixture
+def sandbox(tmp_path):
+    """A directory holding the upload root and nothing else, to prove nothing is written beside it."""
+    return tmp_path / "sandbox"
+
+
+@pytest.fixture
+def upload_root(app, sandbox):
+    """A private local upload directory for this test's app, to see exactly what was stored."""
+    root = sandbox / "uploads"
+    app.config.update(STORAGE_BACKEND="local", UPLOAD_DIR=str(root))
+    app.extensions.pop("smsplatform.storage", None)
+    return root
+
+
+@pytest.fixture
 def make_account(app):
     """``make_account(email=…)`` -> (account, token), committed."""
     from smsplatform.accounts import services

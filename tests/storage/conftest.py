@@ -1,31 +1,12 @@
-"""Storage fixtures: a private upload root per test, and a real S3-compatible server (moto) on loopback."""
+"""Storage fixtures: a real S3-compatible server (moto) on loopback (the private upload root per test is\ntests/conftest.py's ``upload_root``)."""
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import boto3
 import pytest
 
 from tests.support.servers import free_port, stop, wait_http
-
-
-def files_under(path: Path) -> list[Path]:
-    return sorted(p for p in path.rglob("*") if p.is_file())
-
-
-@pytest.fixture
-def sandbox(tmp_path):
-    """A directory holding the upload root and nothing else, to prove nothing is written beside it."""
-    return tmp_path / "sandbox"
-
-
-@pytest.fixture
-def upload_root(app, sandbox):
-    root = sandbox / "uploads"
-    app.config.update(STORAGE_BACKEND="local", UPLOAD_DIR=str(root))
-    app.extensions.pop("smsplatform.storage", None)
-    return root
 
 
 @pytest.fixture(scope="session")

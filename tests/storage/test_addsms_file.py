@@ -8,7 +8,7 @@ from smsplatform.devices.auth import new_device_token
 from smsplatform.extensions import db
 from smsplatform.models import Message, StoredObject
 from tests.storage import images
-from tests.storage.conftest import files_under
+from tests.support.files import files_under
 from tests.support.rows import row_counts
 
 

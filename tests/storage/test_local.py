@@ -18,7 +18,7 @@ from smsplatform.storage import KEY_RE, get_storage
 from smsplatform.storage.services import delete_unreferenced, public_url, store_image
 from smsplatform.timeutil import utcnow
 from tests.storage import images
-from tests.storage.conftest import files_under
+from tests.support.files import files_under
 from tests.support.rows import row_counts
 from tests.support.servers import free_port, stop, wait_http
 

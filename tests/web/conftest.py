@@ -107,21 +107,6 @@ def device(me):
 
 
 @pytest.fixture
-def upload_root(app, tmp_path):
-    """A private upload directory, to see exactly what a request stored."""
-    saved = app.config["UPLOAD_DIR"]
-    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    app.extensions.pop("smsplatform.storage", None)
-    yield tmp_path / "uploads"
-    app.config["UPLOAD_DIR"] = saved
-    app.extensions.pop("smsplatform.storage", None)
-
-
-def stored_files(root):
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-@pytest.fixture
 def theirs(make_account):
     """Another account with a device, token, tag, contact, newsletter, outgoing and incoming message."""
     account, _token = make_account(email="them@example.com")

@@ -16,7 +16,8 @@ from smsplatform.storage.services import public_url, store_image
 from tests.storage.images import TEXT, png
 from tests.support.newsletters import NewsletterState, newsletter_state
 from tests.support.pages import error_for, every_page_has_a_title_and_labels
-from tests.web.conftest import add_device, stored_files
+from tests.support.files import files_under
+from tests.web.conftest import add_device
 
 
 @pytest.fixture
@@ -165,7 +166,7 @@ def test_the_image_is_kept_replaced_or_removed(web, me, draft, upload_root):
 
     assert post(web, draft, form(draft, body=""), image=("second.png", png())).status_code == 302
     replaced = newsletter_state(draft.id).media_object_id
-    assert replaced not in (None, first.id) and len(stored_files(upload_root)) == 2
+    assert replaced not in (None, first.id) and len(files_under(upload_root)) == 2
 
     assert post(web, draft, form(draft, body="Text only", remove_image="y")).status_code == 302
     after = newsletter_state(draft.id)

@@ -11,7 +11,7 @@ from smsplatform.models import Paket, StoredObject
 from smsplatform.storage.services import public_url
 from tests.storage.images import TEXT, png
 from tests.support.pages import error_for
-from tests.web.conftest import stored_files
+from tests.support.files import files_under
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_a_newsletter_with_an_image_shows_it_and_the_body_as_sent(web, me, devic
     paket = db.session.query(Paket).one()
     obj = db.session.get(StoredObject, paket.media_object_id)
     assert obj.account_id == me.id and obj.content_type == "image/png" and obj.key.endswith(".png")
-    assert paket.media_url == public_url(obj) and len(stored_files(upload_root)) == 1
+    assert paket.media_url == public_url(obj) and len(files_under(upload_root)) == 1
 
     page = web.get(response.headers["Location"]).get_data(as_text=True)
     assert re.search(rf'<img src="{re.escape(paket.media_url)}"[^>]*alt="[^"]+"', page)
@@ -64,14 +64,14 @@ def test_a_bad_image_is_refused_beside_the_field_and_nothing_is_saved(web, devic
     assert response.status_code == 400
     assert message in error_for(response.get_data(as_text=True), "image")
     assert db.session.query(Paket).count() == 0 and db.session.query(StoredObject).count() == 0
-    assert stored_files(upload_root) == []
+    assert files_under(upload_root) == []
 
 
 def test_a_good_image_with_a_bad_field_is_not_kept(web, device, tag, upload_root):
     response = post(web, device, tag, "Hi", ("ok.png", png()), sim=3)  # WhatsApp is not declared on the phone
     assert response.status_code == 400 and "not available" in error_for(response.get_data(as_text=True), "sim")
     assert db.session.query(Paket).count() == 0 and db.session.query(StoredObject).count() == 0
-    assert stored_files(upload_root) == []
+    assert files_under(upload_root) == []
 
 
 def test_neither_text_nor_image_is_an_error_beside_the_body(web, device, tag, upload_root):
