@@ -1,4 +1,5 @@
-"""Storage fixtures: a real S3-compatible server (moto) on loopback (the private upload root per test is\ntests/conftest.py's ``upload_root``)."""
+"""Storage fixtures: a real S3-compatible server (moto) on loopback (the private upload root per test is
+tests/conftest.py's ``upload_root``)."""
 import subprocess
 import sys
 import uuid
