@@ -1,5 +1,5 @@
-"""Newsletter fixtures: a device of the account, tags, contacts written in bulk, a committed newsletter and
-the bad content both creating and editing one refuse."""
+"""Newsletter fixtures: a device of the account, tags, contacts written in bulk, an uploaded image, a
+committed newsletter and the bad content both creating and editing one refuse."""
 import pytest
 from sqlalchemy import insert, select
 
@@ -8,8 +8,10 @@ from smsplatform.contacts.services import tag_key
 from smsplatform.errors import NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import Contact, Tag, contact_tags
+from smsplatform.storage.services import store_image
 from smsplatform.timeutil import utcnow
 from tests.conftest import create_device
+from tests.storage.images import png
 
 
 def make_tag(account, title):
@@ -45,6 +47,13 @@ def owner(account):
 @pytest.fixture
 def device(owner):
     return create_device(owner)
+
+
+def image_of(account, name="sale.png"):
+    """An uploaded PNG of ``account``, committed."""
+    obj = store_image(account, name, png(), "image/png")
+    db.session.commit()
+    return obj
 
 
 def new_paket(owner, device, tags, body="Big sale today", time_to_send="0", **kwargs):

@@ -11,13 +11,12 @@ from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import Account, Message, Paket, StoredObject
 from smsplatform.storage import get_storage
-from smsplatform.storage.services import delete_unreferenced, public_url, store_image
+from smsplatform.storage.services import delete_unreferenced, public_url
 from smsplatform.timeutil import utcnow
-from tests.campaigns.conftest import BAD_CONTENT, bulk_contacts, make_tag, new_paket
+from tests.campaigns.conftest import BAD_CONTENT, bulk_contacts, image_of, make_tag, new_paket
 from tests.conftest import create_device, database_is_mariadb
 from tests.support.newsletters import newsletter_state
 from tests.support.threads import BARRIER_TIMEOUT, run_in_threads
-from tests.storage.images import png
 
 LATER = "2099-01-01 10:00"
 
@@ -26,12 +25,6 @@ def edit(owner, paket, tags, **changes):
     arguments = {"title": "Edited", "body": "New text", "device_id": paket.device_id, "sim": 0,
                  "tag_ids": [t.id for t in tags], "time_to_send": LATER, **changes}
     return services.update_paket(owner, paket.id, **arguments)
-
-
-def image_of(account, name="sale.png"):
-    obj = store_image(account, name, png(), "image/png")
-    db.session.commit()
-    return obj
 
 
 def test_a_draft_is_rewritten_and_scheduled_and_sends_what_it_now_says(owner, device):

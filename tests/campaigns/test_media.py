@@ -10,19 +10,12 @@ from smsplatform.extensions import db
 from smsplatform.messaging.segments import count_segments
 from smsplatform.models import Message, Paket, StoredObject
 from smsplatform.storage import get_storage
-from smsplatform.storage.services import delete_unreferenced, public_url, store_image
+from smsplatform.storage.services import delete_unreferenced, public_url
 from smsplatform.timeutil import utcnow
-from tests.campaigns.conftest import bulk_contacts, make_tag
+from tests.campaigns.conftest import bulk_contacts, image_of, make_tag
 from tests.conftest import create_device
-from tests.storage.images import png
 
 PHONES = {"+4915100000001": "Ada Lovelace", "+4915100000002": "", "+4915100000003": "Grace Hopper"}
-
-
-def image_of(account):
-    obj = store_image(account, "sale.png", png(), "image/png")
-    db.session.commit()
-    return obj
 
 
 def run(owner, device, body, media, names=PHONES):
