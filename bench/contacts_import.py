@@ -63,10 +63,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--database-url", help="an empty database (default: SQLite in a temporary directory)")
     args = parser.parse_args()
-    app, _, _ = common.make_app(args.database_url, prefix="bench-import-")
+    app, database_url, _ = common.make_app(args.database_url, prefix="bench-import-")
     with common.scratch_schema(app):
         floor_account = Account(email="floor@example.com", password_hash="-", default_region="DE")
-        account = Account(email="bench@example.com", password_hash="-", default_region="DE")
+        account = Account(email=common.BENCH_EMAIL, password_hash="-", default_region="DE")
         db.session.add_all([floor_account, account])
         db.session.commit()
         data = make_csv(args.rows)
@@ -82,7 +82,7 @@ def main() -> None:
         contacts = db.session.scalar(select(func.count()).select_from(Contact).where(Contact.account_id == account.id))
         links = db.session.scalar(select(func.count()).select_from(contact_tags))
         assert again.created == 0 and contacts == report.created
-        print(f"database: {db.engine.dialect.name}; file: {args.rows:,} rows, {len(data) / 1e6:.1f} MB")
+        print(f"database: {common.backend_name(database_url)}; file: {args.rows:,} rows, {len(data) / 1e6:.1f} MB")
         print(f"floor  parse + normalise + raw insert:   {floor_seconds:6.2f} s  (CPU {floor_cpu:5.2f} s)  "
               f"{args.rows / floor_seconds:9,.0f} rows/s")
         print(f"import_contacts (5,000-row chunks):      {seconds:6.2f} s  (CPU {cpu:5.2f} s)  "

@@ -18,7 +18,6 @@ import threading
 import time
 
 import common  # first of the project's imports: it puts the project root on sys.path
-from smsplatform.extensions import db
 
 
 def client_process(port: int, path: str, tokens: list[str], connections: int, seconds: float, out) -> None:
@@ -78,7 +77,6 @@ def main() -> None:
     with common.scratch_schema(app):
         _account, phones = common.account_with_phones(args.devices)
         tokens = [token for _device, token in phones]
-        db.session.commit()  # no transaction left open in this context while the server writes
         with common.gunicorn(database_url, tmp) as (port, server):
             measure(port, "/api/mobile/v1/device", [], 4, 1)  # warm-up: workers import, connections open
             cpu = common.server_cpu(server.pid)
@@ -87,7 +85,7 @@ def main() -> None:
             pull, pull_errors = measure(port, "/api/mobile/v1/message?order=lifo", tokens, args.connections,
                                         args.seconds)
             pull_cpu = common.server_cpu(server.pid) - cpu
-    print(f"{database_url.split(':')[0]}: {args.devices} paired phones, {args.connections} keep-alive connections, "
+    print(f"{common.backend_name(database_url)}: {args.devices} paired phones, {args.connections} keep-alive connections, "
           f"{os.environ.get('WEB_CONCURRENCY', '2')} gevent workers")
     print(f"floor GET /device (no token, no database): {floor:.0f} req/s  errors {floor_errors}  "
           f"server CPU {floor_cpu * 1000 / (floor * args.seconds):.2f} ms/request")

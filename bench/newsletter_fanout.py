@@ -25,7 +25,7 @@ TARGET_RATIO = 3.0
 
 
 def build_world(size: int) -> tuple[Account, Device, list[int]]:
-    account = Account(email="bench@example.com", password_hash="-")
+    account = Account(email=common.BENCH_EMAIL, password_hash="-")
     db.session.add(account)
     db.session.flush()
     device = Device(account_id=account.id, name="bench", webhook_signing_key="k")
@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--database-url", help="an empty database (default: SQLite in a temporary directory)")
     args = parser.parse_args()
-    app, _, _ = common.make_app(args.database_url, prefix="bench-fanout-")
+    app, database_url, _ = common.make_app(args.database_url, prefix="bench-fanout-")
     with common.scratch_schema(app):
         account, device, tag_ids = build_world(args.contacts)
         floors, plains, personals = [], [], []
@@ -111,7 +111,7 @@ def main() -> None:
         db.session.commit()
         rerun, _ = timed_fan_out(plain_paket)
         dialect = db.engine.dialect.name
-        print(f"database: {dialect}; contacts: {args.contacts:,}; audience after de-dup and opt-outs: {expected:,}; "
+        print(f"database: {common.backend_name(database_url)}; contacts: {args.contacts:,}; audience after de-dup and opt-outs: {expected:,}; "
               f"best of {args.rounds} alternating rounds")
         print(f"floor  raw INSERT … SELECT + commit:        {floor:6.2f} s  {expected / floor:10,.0f} msg/s")
         met = plain / floor <= TARGET_RATIO and (dialect != "sqlite" or plain < TARGET_SECONDS)
