@@ -37,7 +37,8 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
-    _configure_sqlite(app)
+    if backend == "sqlite":
+        _configure_sqlite(app)
     events.init_app(app)
 
     _register_blueprints(app)
@@ -62,8 +63,6 @@ def _register_api_errors(app: Flask) -> None:
 
 def _configure_sqlite(app: Flask) -> None:
     """WAL and a busy timeout, so the web server and the scheduler process can share one SQLite file."""
-    if make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() != "sqlite":
-        return
     from sqlalchemy import event
 
     with app.app_context():
