@@ -91,8 +91,8 @@ def measure(app, calls: int, database_url: str) -> None:
             return {"account_id": account_id, "device_id": device_id, "sendto": number, "phone": number,
                     "body": "Your code is 123456", "segments": 1, "encoding": "GSM-7", "sim": 0, "customer_id": None,
                     "urgent": True, "priority": 100, "status": 1, "ready": True, "time_to_send": None, "due_at": now,
-                    "created_at": now, "updated_at": now, "handed_count": 0, "media_object_id": None,
-                    "media_url": None}
+                    "created_at": now, "updated_at": now, "handed_count": 0, "failed_unacknowledged": False,
+                    "media_object_id": None, "media_url": None}
 
         def through_session() -> None:
             connection = db.session.connection()
