@@ -1,0 +1,45 @@
+"""Every benchmark script still runs: a small run of each, checked for a clean exit and its floor line.
+
+The figures are not asserted (timings belong in BENCHMARKS.md, not in tests); what this catches is a
+script broken by a change elsewhere, as ``addsms_inprocess.py`` was by a new ``messages`` column.
+Each script makes its own SQLite database in a temporary directory, so this runs in the SQLite pass
+only; its MariaDB path needs an empty database of its own (see BENCHMARKS.md).
+"""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import database_is_mariadb
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+NOT_SCRIPTS = {"common.py", "legacy_addsms_wsgi.py"}  # imported by the scripts, not run
+SMALL_RUNS = {
+    "addsms_inprocess.py": ["--calls", "10"],
+    "contacts_import.py": ["--rows", "200"],
+    "legacy_addsms.py": ["--requests", "40", "--rounds", "1"],
+    "legacy_batch.py": ["--count", "100", "--repeat", "1"],
+    "legacy_getallsms.py": ["--count", "2000", "--calls", "3"],
+    "mobile_pull.py": ["--seconds", "0.5", "--devices", "2", "--connections", "2"],
+    "newsletter_fanout.py": ["--contacts", "200", "--rounds", "1"],
+    "phone_release.py": ["--count", "500", "--devices", "2"],
+    "phone_wakeup_latency.py": ["--phones", "2", "--trials", "3"],
+    "queue_release.py": ["--count", "500", "--devices", "2"],
+    "storage_upload.py": ["--count", "2", "--size", "1000"],
+}
+
+pytestmark = pytest.mark.skipif(database_is_mariadb(), reason="the scripts run on their own SQLite database; "
+                                                               "the SQLite pass runs them")
+
+
+def test_every_script_has_a_small_run():
+    assert {path.name for path in BENCH.glob("*.py")} - NOT_SCRIPTS == set(SMALL_RUNS)
+
+
+@pytest.mark.parametrize("script", sorted(SMALL_RUNS))
+def test_script_runs(script, tmp_path):
+    run = subprocess.run([sys.executable, str(BENCH / script), *SMALL_RUNS[script]], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "floor" in run.stdout, run.stdout[-3000:]
