@@ -88,17 +88,25 @@ def edit_newsletter(paket_id: int):
         if paket.time_to_send:
             form.send_at.data = to_zone(paket.time_to_send, account.timezone).replace(tzinfo=None)
     if form.validate_on_submit():
-        with saving(lambda exc: show_error(form, exc, "body", _FORM_FIELDS)) as saved:
+        with saving(lambda exc: _edit_refused(form, exc)) as saved:
             image = store_upload(account, form.image.data)
             campaigns.update_paket(account, paket.id, media=_edited_media(form, image), **_content(form))
         if saved.ok:
             _saved_flash(paket)
             return redirect(url_for("web.newsletter", paket_id=paket.id))
-        if isinstance(saved.error, ConflictError):  # it started meanwhile: its page says so
-            flash(f"Not saved: {saved.error.message}", "error")
+        if isinstance(saved.error, ConflictError):
             return redirect(url_for("web.newsletter", paket_id=paket.id))
     return (render_template("web/newsletter_form.html", form=form, paket=paket, current_image=current_image),
             400 if form.errors else 200)
+
+
+def _edit_refused(form: EditNewsletterForm, error) -> None:
+    """A newsletter that started meanwhile is flashed on its page (the edit redirects there); any other
+    refusal is shown beside its field."""
+    if isinstance(error, ConflictError):
+        flash(f"Not saved: {error.message}", "error")
+    else:
+        show_error(form, error, "body", _FORM_FIELDS)
 
 
 def _edited_media(form: EditNewsletterForm, uploaded):
