@@ -18,9 +18,9 @@ import time
 from urllib.parse import urlencode
 
 import common  # first of the project's imports: it puts the project root on sys.path
+import bare_endpoint
 from smsplatform.accounts import services as accounts
-from smsplatform.api.legacy.responses import ok
-from smsplatform.extensions import csrf, db
+from smsplatform.extensions import db
 from smsplatform.messaging import service
 from smsplatform.timeutil import utcnow
 
@@ -58,8 +58,7 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
     app, database_url, _tmp = common.make_app(args.database_url)
-    app.add_url_rule("/getdata/bench-bare", "bench_bare", csrf.exempt(
-        lambda: ok("Sms has been saved successfully", sms_id=1, sms_ids=[1])), methods=["POST"])
+    bare_endpoint.add_bare_endpoint(app)
     with common.scratch_schema(app):
         measure(app, args.calls, database_url)
 
@@ -79,7 +78,7 @@ def measure(app, calls: int, database_url: str) -> None:
         assert b'"error":0' in wsgi_post(app, "/getdata/addsms", form())
 
     whole = cpu_per_call(addsms, calls)
-    bare = cpu_per_call(lambda: wsgi_post(app, "/getdata/bench-bare", form()), calls)
+    bare = cpu_per_call(lambda: wsgi_post(app, bare_endpoint.PATH, form()), calls)
 
     with app.app_context():
         token_hash = accounts.hash_secret(token)

@@ -20,6 +20,7 @@ import time
 from urllib.parse import urlencode
 
 import common  # first of the project's imports: it puts the project root on sys.path
+import bare_endpoint
 from smsplatform.extensions import db
 from smsplatform.models import Message
 
@@ -77,7 +78,7 @@ def run(args, database_url: str, tmp: str, token: str, device_id: int) -> int:
         return [urlencode({"token": token, "sendto": f"+4915{offset + i:09d}", "body": f"Your code is {i:06d}",
                            "device_id": device_id, "sim": 0, "urgent": 1}).encode() for i in range(count)]
 
-    endpoints = {"wsgi": "/bench-wsgi", "bare": "/getdata/bench-bare", "addsms": "/getdata/addsms"}
+    endpoints = {"wsgi": "/bench-wsgi", "bare": bare_endpoint.PATH, "addsms": "/getdata/addsms"}
     rounds: dict[str, list[tuple[float, float]]] = {name: [] for name in endpoints}
     latencies: dict[str, list[float]] = {name: [] for name in endpoints}
     with common.gunicorn(database_url, tmp, "legacy_addsms_wsgi:app", WEB_CONCURRENCY=str(args.workers)) as (port, server):

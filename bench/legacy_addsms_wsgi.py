@@ -1,8 +1,8 @@
 """The product's WSGI app for ``bench/legacy_addsms.py``, plus two bare endpoints that exist only here.
 
-``/getdata/bench-bare`` is a Flask view of the product app answering a fixed legacy-shaped JSON:
-the same server, worker, WSGI stack, request and response objects as ``/getdata/addsms``, and no
-work (the floor of the issue's target). ``/bench-wsgi`` answers the same bytes without reaching
+``/getdata/bench-bare`` (``bare_endpoint.py``) is a Flask view of the product app answering a fixed
+legacy-shaped JSON: the same server, worker, WSGI stack, request and response objects as
+``/getdata/addsms``, and no work (the floor of the issue's target). ``/bench-wsgi`` answers the same bytes without reaching
 Flask at all: the cost of the server, the worker and the HTTP round trip alone.
 """
 import sys
@@ -12,15 +12,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from wsgi import app as product  # noqa: E402
 
-from smsplatform.api.legacy.responses import ok  # noqa: E402
-from smsplatform.extensions import csrf  # noqa: E402
+from bare_endpoint import add_bare_endpoint  # noqa: E402  (gunicorn runs in bench/)
 
-
-@product.route("/getdata/bench-bare", methods=["GET", "POST"])
-@csrf.exempt
-def bench_bare():
-    return ok("Sms has been saved successfully", sms_id=1, sms_ids=[1])
-
+add_bare_endpoint(product)
 
 BARE = b'{"error":0,"message":"Sms has been saved successfully","sms_id":1,"sms_ids":[1]}'
 
