@@ -107,6 +107,24 @@ def device(me):
 
 
 @pytest.fixture
+def vip(me):
+    """``me``'s tag VIP, with one contact (Ada Lovelace)."""
+    tag = contacts.create_tag(me, "VIP")
+    contacts.create_contact(me, "+4915100000001", "Ada Lovelace", [tag.id])
+    db.session.commit()
+    return tag
+
+
+@pytest.fixture
+def berlin(me):
+    """``me``'s tag Berlin, with one contact (Grace Hopper)."""
+    tag = contacts.create_tag(me, "Berlin")
+    contacts.create_contact(me, "+4915100000002", "Grace Hopper", [tag.id])
+    db.session.commit()
+    return tag
+
+
+@pytest.fixture
 def theirs(make_account):
     """Another account with a device, token, tag, contact, newsletter, outgoing and incoming message."""
     account, _token = make_account(email="them@example.com")

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import event, update
 
 from smsplatform.campaigns import services as campaigns
-from smsplatform.contacts import services as contacts
 from smsplatform.extensions import db
 from smsplatform.models import Paket, StoredObject
 from smsplatform.storage.services import public_url, store_image
@@ -21,18 +20,9 @@ from tests.web.conftest import add_device
 
 
 @pytest.fixture
-def tags(me):
-    vip, berlin = contacts.create_tag(me, "VIP"), contacts.create_tag(me, "Berlin")
-    contacts.create_contact(me, "+4915100000001", "Ada Lovelace", [vip.id])
-    contacts.create_contact(me, "+4915100000002", "Grace Hopper", [berlin.id])
-    db.session.commit()
-    return vip, berlin
-
-
-@pytest.fixture
-def draft(me, device, tags):
+def draft(me, device, vip, berlin):
     paket = campaigns.create_paket(me, title="Spring sale", body="Hi {first_name|there}", device_id=device.id, sim=0,
-                                   tag_ids=[tags[0].id], time_to_send="2099-03-01 09:30", schedule=False)
+                                   tag_ids=[vip.id], time_to_send="2099-03-01 09:30", schedule=False)
     db.session.commit()
     return paket
 
@@ -50,7 +40,7 @@ def post(web, paket, data, image=None):
     return web.post(f"/newsletters/{paket.id}/edit", data=data, content_type="multipart/form-data")
 
 
-def test_the_form_is_filled_in_with_the_newsletter_in_the_account_s_zone(web, me, draft, tags):
+def test_the_form_is_filled_in_with_the_newsletter_in_the_account_s_zone(web, me, draft, vip, berlin):
     me.timezone = "Europe/Berlin"
     db.session.commit()
     page = web.get(f"/newsletters/{draft.id}").get_data(as_text=True)
@@ -62,22 +52,22 @@ def test_the_form_is_filled_in_with_the_newsletter_in_the_account_s_zone(web, me
     assert "<h1>Edit newsletter</h1>" in html and "Save and schedule" in html
     assert re.search(r'id="title"[^>]*value="Spring sale"', html)
     assert re.search(r">\s*Hi \{first_name\|there\}</textarea>", html)
-    assert re.search(rf'checked[^>]*value="{tags[0].id}"|value="{tags[0].id}"[^>]*checked', html)
-    assert not re.search(rf'checked[^>]*value="{tags[1].id}"|value="{tags[1].id}"[^>]*checked', html)
+    assert re.search(rf'checked[^>]*value="{vip.id}"|value="{vip.id}"[^>]*checked', html)
+    assert not re.search(rf'checked[^>]*value="{berlin.id}"|value="{berlin.id}"[^>]*checked', html)
     assert 'value="2099-03-01T10:30"' in html  # created as 09:30 UTC, shown in Berlin time
 
 
-def test_saving_rewrites_it_and_schedules_it_in_the_account_s_zone(web, me, draft, tags):
+def test_saving_rewrites_it_and_schedules_it_in_the_account_s_zone(web, me, draft, berlin):
     me.timezone = "Europe/Berlin"
     second = add_device(me, name="Second")
     db.session.commit()
     response = post(web, draft, form(draft, title="Summer sale", body="Hello {name}", device_id=second.id, sim=1,
-                                     tag_ids=[tags[1].id], send_at="2099-07-01T10:00", intent="schedule"))
+                                     tag_ids=[berlin.id], send_at="2099-07-01T10:00", intent="schedule"))
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/newsletters/{draft.id}")
     assert newsletter_state(draft.id) == NewsletterState(
         title="Summer sale", body="Hello {name}", device_id=second.id, sim=1, status=campaigns.SCHEDULED,
         time_to_send=datetime(2099, 7, 1, 8, 0, tzinfo=timezone.utc), media_object_id=None, media_url=None,
-        tag_ids=[tags[1].id])
+        tag_ids=[berlin.id])
     assert "Newsletter saved and scheduled." in web.get(f"/newsletters/{draft.id}").get_data(as_text=True)
 
 

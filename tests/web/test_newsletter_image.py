@@ -5,21 +5,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from smsplatform.contacts import services as contacts
 from smsplatform.extensions import db
 from smsplatform.models import Paket, StoredObject
 from smsplatform.storage.services import public_url
 from tests.storage.images import TEXT, png
 from tests.support.pages import error_for
 from tests.support.files import files_under
-
-
-@pytest.fixture
-def tag(me):
-    tag = contacts.create_tag(me, "VIP")
-    contacts.create_contact(me, "+4915100000001", "Ada Lovelace", [tag.id])
-    db.session.commit()
-    return tag
 
 
 def post(web, device, tag, body, image=None, **extra):
@@ -30,8 +21,8 @@ def post(web, device, tag, body, image=None, **extra):
     return web.post("/newsletters/new", data=data, content_type="multipart/form-data")
 
 
-def test_a_newsletter_with_an_image_shows_it_and_the_body_as_sent(web, me, device, tag, upload_root):
-    response = post(web, device, tag, "Hi {first_name|there}", ("spring.jpg", png()))
+def test_a_newsletter_with_an_image_shows_it_and_the_body_as_sent(web, me, device, vip, upload_root):
+    response = post(web, device, vip, "Hi {first_name|there}", ("spring.jpg", png()))
     assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
     paket = db.session.query(Paket).one()
     obj = db.session.get(StoredObject, paket.media_object_id)
@@ -45,8 +36,8 @@ def test_a_newsletter_with_an_image_shows_it_and_the_body_as_sent(web, me, devic
     assert served.status_code == 200 and served.data == png() and served.mimetype == "image/png"
 
 
-def test_an_image_alone_is_enough(web, me, device, tag, upload_root):
-    response = post(web, device, tag, "", ("only.png", png()))
+def test_an_image_alone_is_enough(web, me, device, vip, upload_root):
+    response = post(web, device, vip, "", ("only.png", png()))
     assert response.status_code == 302
     paket = db.session.query(Paket).one()
     assert paket.body == "" and paket.media_object_id is not None
@@ -59,33 +50,33 @@ def test_an_image_alone_is_enough(web, me, device, tag, upload_root):
     (("empty.png", b""), "file is empty"),
     (("../../etc/passwd.png", png()), "path"),
 ])
-def test_a_bad_image_is_refused_beside_the_field_and_nothing_is_saved(web, device, tag, upload_root, image, message):
-    response = post(web, device, tag, "Hi", image)
+def test_a_bad_image_is_refused_beside_the_field_and_nothing_is_saved(web, device, vip, upload_root, image, message):
+    response = post(web, device, vip, "Hi", image)
     assert response.status_code == 400
     assert message in error_for(response.get_data(as_text=True), "image")
     assert db.session.query(Paket).count() == 0 and db.session.query(StoredObject).count() == 0
     assert files_under(upload_root) == []
 
 
-def test_a_good_image_with_a_bad_field_is_not_kept(web, device, tag, upload_root):
-    response = post(web, device, tag, "Hi", ("ok.png", png()), sim=3)  # WhatsApp is not declared on the phone
+def test_a_good_image_with_a_bad_field_is_not_kept(web, device, vip, upload_root):
+    response = post(web, device, vip, "Hi", ("ok.png", png()), sim=3)  # WhatsApp is not declared on the phone
     assert response.status_code == 400 and "not available" in error_for(response.get_data(as_text=True), "sim")
     assert db.session.query(Paket).count() == 0 and db.session.query(StoredObject).count() == 0
     assert files_under(upload_root) == []
 
 
-def test_neither_text_nor_image_is_an_error_beside_the_body(web, device, tag, upload_root):
-    response = post(web, device, tag, "  ")
+def test_neither_text_nor_image_is_an_error_beside_the_body(web, device, vip, upload_root):
+    response = post(web, device, vip, "  ")
     assert response.status_code == 400
     assert "write a message or choose an image" in error_for(response.get_data(as_text=True), "body")
     assert db.session.query(Paket).count() == 0
 
 
-def test_the_form_uploads_and_the_preview_counts_the_link(web, device, tag, upload_root):
+def test_the_form_uploads_and_the_preview_counts_the_link(web, device, vip, upload_root):
     page = web.get("/newsletters/new").get_data(as_text=True)
     assert 'enctype="multipart/form-data"' in page and 'type="file"' in page and 'id="preview-image"' in page
-    plain = web.get(f"/newsletters/preview?body=Hi+{{first_name}}&tag_ids={tag.id}").get_json()
-    shown = web.get(f"/newsletters/preview?body=Hi+{{first_name}}&tag_ids={tag.id}&image=1").get_json()
+    plain = web.get(f"/newsletters/preview?body=Hi+{{first_name}}&tag_ids={vip.id}").get_json()
+    shown = web.get(f"/newsletters/preview?body=Hi+{{first_name}}&tag_ids={vip.id}&image=1").get_json()
     assert plain["text"] == "Hi Ada"
     assert re.fullmatch(r"Hi Ada\nhttp://localhost/\S+\.jpg", shown["text"])
     assert shown["units"] == len(shown["text"]) and shown["audience"] == 1
