@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from smsplatform import events
 from smsplatform.config import load_config
 from smsplatform.extensions import csrf, db, login_manager, migrate
+from smsplatform.path_slashes import MergedSlashes
 from smsplatform.sessions import DashboardSessionInterface
 
 
@@ -93,11 +94,11 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(uploads_bp)
 
-    from smsplatform.devices.api import MobilePathSlashes, bp as mobile_bp
+    from smsplatform.devices.api import PREFIX as MOBILE_PREFIX, bp as mobile_bp
 
     app.register_blueprint(mobile_bp)
     csrf.exempt(mobile_bp)
-    app.wsgi_app = MobilePathSlashes(app.wsgi_app)
+    app.wsgi_app = MergedSlashes(app.wsgi_app, (legacy_bp.url_prefix, MOBILE_PREFIX))
 
     from smsplatform.devices.events_api import bp as mobile_events_bp
 

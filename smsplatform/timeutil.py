@@ -1,7 +1,8 @@
 """UTC everywhere inside; zones only at the edges."""
 import re
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from smsplatform.errors import ValidationError
 
@@ -22,11 +23,21 @@ def utcnow() -> datetime:
 
 
 def zone(name: str | None) -> ZoneInfo:
-    """A ZoneInfo for ``name``; raises ValidationError for an unknown zone."""
+    """A ZoneInfo for ``name``, matched case-insensitively as PHP matches it (``australia/sydney`` is
+    ``Australia/Sydney``, its key); raises ValidationError for an unknown zone."""
+    text = (name or "UTC").strip()
     try:
-        return ZoneInfo((name or "UTC").strip())
+        return ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError(f"unknown time zone {name!r}", field="timezone") from exc
+        canonical = _zone_names().get(text.lower())
+        if canonical is None:
+            raise ValidationError(f"unknown time zone {name!r}", field="timezone") from exc
+        return ZoneInfo(canonical)
+
+
+@cache
+def _zone_names() -> dict[str, str]:
+    return {key.lower(): key for key in available_timezones()}
 
 
 def is_valid_zone(name: str) -> bool:
@@ -37,13 +48,17 @@ def is_valid_zone(name: str) -> bool:
         return False
 
 
+_NO_TIME = {"", "0", "null", "undefined", "0000-00-00", "0000-00-00 00:00", "0000-00-00 00:00:00"}
+
+
 def means_now(value) -> bool:
-    """A legacy send time that means "now": absent, empty, ``"0"`` or ``0``."""
+    """A legacy send time that means "now": absent, empty, ``"0"`` or ``0``, JavaScript's ``null`` or
+    ``undefined`` written out, or MySQL's zero date (a PHP client's "no date")."""
     if value is None or isinstance(value, bool):
         return value is None
     if isinstance(value, (int, float)):
         return value == 0
-    return isinstance(value, str) and value.strip() in ("", "0")
+    return isinstance(value, str) and value.strip().lower() in _NO_TIME
 
 
 def parse_local_datetime(value: str, tz_name: str, field: str) -> datetime:

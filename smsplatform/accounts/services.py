@@ -14,7 +14,7 @@ from smsplatform.extensions import db
 from smsplatform.models import Account, ApiToken, AuthFailure
 from smsplatform.phones import is_valid_region
 from smsplatform.storage.services import delete_account_objects
-from smsplatform.timeutil import ago, is_valid_zone, utcnow
+from smsplatform.timeutil import ago, is_valid_zone, utcnow, zone
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,188}\.[^@\s]{2,63}$")
 MIN_PASSWORD_LENGTH = 8
@@ -98,7 +98,7 @@ def create_account(email: str, password: str, timezone: str = "UTC") -> Account:
         problems.insert(0, taken)
     if problems:
         raise SignupRefused(problems)
-    account = Account(email=email, password_hash=generate_password_hash(password), timezone=timezone)
+    account = Account(email=email, password_hash=generate_password_hash(password), timezone=zone(timezone).key)
     db.session.add(account)
     db.session.flush()
     return account
@@ -215,7 +215,7 @@ def update_settings(account: Account, *, timezone=None, default_region=None, opt
     if timezone is not None:
         if not is_valid_zone(timezone):
             raise ValidationError(f"unknown time zone {timezone!r}", field="timezone")
-        account.timezone = timezone.strip()
+        account.timezone = zone(timezone).key
     if default_region is not None:
         region = default_region.strip().upper() or None
         if not is_valid_region(region):

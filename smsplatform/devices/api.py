@@ -8,7 +8,6 @@ scheduled messages are held on the server until due (apps < 1.61.0 ignore ``sche
 message is ever handed out as ``Cancelling`` (apps < 1.67.0 would send it), text always travels in
 ``message`` too (apps < 1.39.1), and settings and webhook events are limited to what the version knows.
 """
-import re
 from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request
@@ -27,24 +26,6 @@ MAX_REPORTS_PER_CALL = 100
 bp = Blueprint("mobile", __name__, url_prefix=PREFIX)
 
 _STATUS_FOR = {ValidationError: 400, AuthenticationError: 401, ConflictError: 403, RateLimitedError: 429}
-
-
-class MobilePathSlashes:
-    """WSGI wrapper: ``/api/mobile/v1//device`` (a base URL typed with a trailing slash) is ``…/v1/device``.
-
-    The app does not follow redirects for POST/PATCH, so the path is repaired in place instead.
-    """
-
-    def __init__(self, wsgi_app):
-        self.wsgi_app = wsgi_app
-
-    def __call__(self, environ, start_response):
-        path = environ.get("PATH_INFO", "")
-        if "//" in path:
-            merged = re.sub("/{2,}", "/", path)
-            if merged.startswith(PREFIX + "/"):
-                environ["PATH_INFO"] = merged
-        return self.wsgi_app(environ, start_response)
 
 
 def _answer(status: int, message: str):

@@ -28,7 +28,8 @@ CUSTOMER_ID_RANGE = (-(2 ** 63), 2 ** 63 - 1)  # customerid: what the BIGINT col
 _CHUNK = 500  # ids per IN (...) lookup; well under every database's bound-parameter limit
 _INTEGER = re.compile(r"^[+-]?\d{1,18}$")
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off", "null"}
+_FALSE = {"", "0", "false", "no", "off", "null", "undefined"}
+_NULL_WORDS = {"null", "undefined"}  # what JavaScript's URLSearchParams writes for a missing value
 # Built once: every addsms runs them, and building a statement costs more than running it. They are
 # Core statements: an ORM entity per device (or per id) would cost more than the insert itself.
 _INSERT_MESSAGES = Message.__table__.insert().returning(Message.__table__.c.id)
@@ -40,10 +41,12 @@ _LIVE_DEVICE = _DEVICE_RULES.where(Device.id == bindparam("device_id"), Device.a
 
 def as_int(value, field: str, *, required: bool = False, minimum: int | None = None,
            maximum: int | None = None) -> int | None:
-    """An integer given as a JSON number, a numeric string or a boolean; None/empty is absent."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    """An integer given as a JSON number, a numeric string or a boolean; None, empty, ``null`` and
+    ``undefined`` are absent."""
+    if value is None or (isinstance(value, str) and (not value.strip() or value.strip().lower() in _NULL_WORDS)):
         if required:
-            raise ValidationError(f"{field} is {'required' if value is None else 'empty'}", field=field)
+            state = "required" if value is None else "empty" if not value.strip() else f"required, got {value.strip()!r}"
+            raise ValidationError(f"{field} is {state}", field=field)
         return None
     if isinstance(value, bool):
         number = int(value)
@@ -79,13 +82,16 @@ def as_flag(value, field: str) -> bool:
 
 
 def as_text(value, field: str, *, required: bool = False) -> str | None:
-    """A string parameter (numbers are accepted and written out); None is absent."""
+    """A string parameter (numbers are accepted and written out as PHP writes them: ``4915752982212.0`` is
+    ``"4915752982212"``, not a number with one more digit); None is absent."""
     if value is None:
         if required:
             raise ValidationError(f"{field} is required", field=field)
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValidationError(f"{field} must be a string, got {_show(value)}", field=field)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return value if isinstance(value, str) else str(value)
 
 

@@ -18,21 +18,41 @@ _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def collect_params(request) -> tuple[dict, list[tuple[str, FileStorage]]]:
-    """All parameters of a legacy call (query < form < JSON body < datajson) and its uploaded files."""
+    """All parameters of a legacy call (query < form < JSON body < datajson) and its uploaded files.
+
+    A file part without a name or content is no file (an HTML form whose file input was left empty
+    sends one).
+    """
     params: dict = {}
     _merge_pairs(params, request.args.items(multi=True))
     files: list[tuple[str, FileStorage]] = []
-    if request.mimetype in _FORM_TYPES:
+    if request.mimetype in _FORM_TYPES and not _json_labelled_as_form(request):
         _merge_pairs(params, request.form.items(multi=True))
-        files = [(key.lower(), storage) for key, storage in request.files.items(multi=True)]
+        files = [(key.lower(), storage) for key, storage in request.files.items(multi=True)
+                 if not _empty_file_part(storage)]
     else:
         body = _json_body(request)
         if body is not None:
             params.update(lower_keys(body))
-    params = {key: _lists_from_php_arrays(value) for key, value in params.items()}
     if "datajson" in params:
         params.update(_datajson(params.pop("datajson")))
+    params = {key: _lists_from_php_arrays(value) for key, value in params.items()}
     return params, files
+
+
+def _json_labelled_as_form(request) -> bool:
+    """A JSON object posted as ``application/x-www-form-urlencoded``: Apps Script's ``UrlFetchApp`` labels a
+    string payload so unless told otherwise. No form's first field name starts with ``{``."""
+    return (request.mimetype == "application/x-www-form-urlencoded"
+            and request.get_data(cache=True).lstrip()[:1] == b"{")
+
+
+def _empty_file_part(storage: FileStorage) -> bool:
+    if storage.filename:
+        return False
+    empty = not storage.stream.read(1)
+    storage.stream.seek(0)
+    return empty
 
 
 def lower_keys(value):
@@ -118,8 +138,10 @@ def _lists_from_php_arrays(value):
 
 
 def first(params: dict, *names: str):
-    """The first of several accepted names that is present (``tag_id`` or ``ctag_id``)."""
-    for name in names:
-        if params.get(name) is not None:
-            return params[name]
-    return None
+    """The first of several accepted names that has a value (``tag_id`` or ``ctag_id``): an empty one
+    gives way to the next, and is the answer only when no name has more (its error then says so)."""
+    given = [params[name] for name in names if params.get(name) is not None]
+    for value in given:
+        if not isinstance(value, str) or value.strip():
+            return value
+    return given[0] if given else None

@@ -73,8 +73,8 @@ def _login(params) -> Account:
         raise ValidationError("email is required", field="email")
     if password is None or password == "":
         raise ValidationError("pass is required", field="pass")
-    try:
-        return authenticate(email, password, request.remote_addr, current_app.config)
+    try:  # a password of digits may arrive as a JSON number
+        return authenticate(email, as_text(password, "pass"), request.remote_addr, current_app.config)
     except AuthenticationError:
         db.session.commit()  # the recorded failure must count even though the call is refused
         raise
@@ -233,9 +233,11 @@ def getdevicestatus(params, files, account):
 @bp.route("/", defaults={"rest": ""}, methods=ANY_METHOD)
 @bp.route("/<path:rest>", methods=ANY_METHOD)
 def unknown(rest):
-    name = rest.strip("/").lower()
+    name = rest.strip("/")
     if name in METHODS:
         return fail(f"HTTP method {request.method} is not allowed; use GET or POST", 405)
+    if name.lower() in METHODS:
+        return fail(f"unknown method {name[:60]!r}; method names are lower case: {name.lower()}", 404)
     known = ", ".join(sorted(METHODS))
     return fail(f"unknown method {name[:60]!r}; the methods are {known}", 404)
 
