@@ -1,7 +1,9 @@
 """The one-command launcher: the web server (gunicorn, gevent workers) and the scheduler, supervised.
 
 ``python -m smsplatform.launcher`` (``scripts/run`` sets up the venv and the database, then runs this).
-A child that dies is restarted after a pause; Ctrl-C or SIGTERM stops both.
+A child that dies is restarted after a pause; Ctrl-C or SIGTERM stops both. A child that cannot stay
+up (it dies within seconds of every start, e.g. a missing package) stops the launcher with an error
+instead of being restarted forever.
 """
 import os
 import signal
@@ -13,6 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESTART_PAUSE_SECONDS = 2.0
 STOP_TIMEOUT_SECONDS = 10.0
+QUICK_EXIT_SECONDS = 10.0  # a child that dies sooner than this after starting did not come up
+QUICK_EXITS_ALLOWED = 5  # ...in a row, before the launcher gives up
 
 
 def commands(python: str = sys.executable) -> dict[str, list[str]]:
@@ -27,11 +31,15 @@ class Supervisor:
         self.programs = programs
         self.cwd = cwd
         self.children: dict[str, subprocess.Popen] = {}
+        self.started_at: dict[str, float] = {}
+        self.quick_exits: dict[str, int] = {name: 0 for name in programs}
         self.stopping = False
+        self.failed = False
 
     def start(self, name: str) -> None:
         # Own session: Ctrl-C reaches only the launcher, which then stops the children in order.
         self.children[name] = subprocess.Popen(self.programs[name], cwd=self.cwd, start_new_session=True)
+        self.started_at[name] = time.monotonic()
         print(f"launcher: started {name} (pid {self.children[name].pid})", flush=True)
 
     def stop_all(self, *_args) -> None:
@@ -47,12 +55,21 @@ class Supervisor:
             for name, child in list(self.children.items()):
                 code = child.poll()
                 if code is not None and not self.stopping:
-                    print(f"launcher: {name} exited with {code}; restarting in {RESTART_PAUSE_SECONDS:.0f} s",
-                          flush=True)
-                    time.sleep(RESTART_PAUSE_SECONDS)
-                    if not self.stopping:
-                        self.start(name)
+                    self._restart(name, code)
         return self.shutdown()
+
+    def _restart(self, name: str, code: int) -> None:
+        quick = time.monotonic() - self.started_at[name] < QUICK_EXIT_SECONDS
+        self.quick_exits[name] = self.quick_exits[name] + 1 if quick else 0
+        if self.quick_exits[name] >= QUICK_EXITS_ALLOWED:
+            print(f"launcher: {name} exited with {code} within {QUICK_EXIT_SECONDS:.0f} s of each of its last "
+                  f"{QUICK_EXITS_ALLOWED} starts; giving up (its error is above)", flush=True)
+            self.failed = self.stopping = True
+            return
+        print(f"launcher: {name} exited with {code}; restarting in {RESTART_PAUSE_SECONDS:.0f} s", flush=True)
+        time.sleep(RESTART_PAUSE_SECONDS)
+        if not self.stopping:
+            self.start(name)
 
     def shutdown(self) -> int:
         for child in self.children.values():
@@ -67,7 +84,7 @@ class Supervisor:
                 child.kill()
                 child.wait()
         print("launcher: stopped", flush=True)
-        return 0
+        return 1 if self.failed else 0
 
 
 def main() -> int:

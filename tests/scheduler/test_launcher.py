@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from smsplatform import launcher
 from tests.conftest import database_is_mariadb
 from tests.support.servers import free_port, wait_http
 
@@ -59,3 +60,46 @@ def test_launcher_runs_both_restarts_a_crash_and_stops_both(tmp_path, _schema, b
     assert launcher.returncode == 0, "".join(output)
     assert "launcher: stopped" in "".join(output)
     assert not _alive(web_pid) and not _alive(restarted)
+
+
+@pytest.fixture
+def supervisor_signals():
+    """``Supervisor.run`` takes SIGINT and SIGTERM; give them back to pytest afterwards."""
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for number, handler in saved.items():
+        signal.signal(number, handler)
+
+
+def test_a_child_that_never_comes_up_stops_the_launcher_with_an_error(monkeypatch, capsys, supervisor_signals):
+    monkeypatch.setattr(launcher, "RESTART_PAUSE_SECONDS", 0)
+    supervisor = launcher.Supervisor({
+        "web": [sys.executable, "-c", "raise SystemExit(3)"],  # as gunicorn without its worker's packages
+        "scheduler": [sys.executable, "-c", "import time; time.sleep(60)"],
+    })
+    assert supervisor.run() == 1
+    output = capsys.readouterr().out
+    assert len(_started(output.splitlines(), "web")) == launcher.QUICK_EXITS_ALLOWED
+    assert f"web exited with 3 within 10 s of each of its last {launcher.QUICK_EXITS_ALLOWED} starts; giving up" in output
+    scheduler = supervisor.children["scheduler"]
+    assert scheduler.poll() is not None and not _alive(scheduler.pid)  # stopped with the launcher
+
+
+def test_a_child_that_ran_a_while_is_restarted_without_counting_its_earlier_quick_exits(monkeypatch, capsys,
+                                                                                        supervisor_signals):
+    monkeypatch.setattr(launcher, "RESTART_PAUSE_SECONDS", 0)
+    monkeypatch.setattr(launcher, "QUICK_EXIT_SECONDS", 0.5)
+    monkeypatch.setattr(launcher, "QUICK_EXITS_ALLOWED", 2)
+    supervisor = launcher.Supervisor({"web": [sys.executable, "-c", "import time; time.sleep(0.8)"]})
+    starts = 0
+
+    def stop_after_four_starts(name):
+        nonlocal starts
+        starts += 1
+        if starts == 4:
+            supervisor.stop_all()
+        launcher.Supervisor.start(supervisor, name)
+
+    monkeypatch.setattr(supervisor, "start", stop_after_four_starts)
+    assert supervisor.run() == 0
+    assert "giving up" not in capsys.readouterr().out and starts == 4
