@@ -116,9 +116,16 @@ def save_tag(account: AccountSettings, title) -> Tag:
 def create_tag(account: AccountSettings, title) -> Tag:
     """A new tag; ConflictError when the title (its ``tag_key``) is taken."""
     title = clean_tag_title(title)
-    if find_tag_by_title(account, title) is not None:
-        raise ConflictError(f"a tag named {title!r} already exists", field="title")
+    existing = find_tag_by_title(account, title)
+    if existing is not None:
+        raise _title_taken(existing, title)
     return save_tag(account, title)
+
+
+def _title_taken(existing: Tag, title: str) -> ConflictError:
+    """Names the tag that holds the title, and why ``Buro`` is taken when the tag is ``Büro``."""
+    why = "" if existing.title == title else "; tag names are the same when they differ only in case or accents"
+    return ConflictError(f"a tag named {existing.title!r} already exists{why}", field="title")
 
 
 def rename_tag(account: AccountSettings, tag_id, title) -> Tag:
@@ -126,7 +133,7 @@ def rename_tag(account: AccountSettings, tag_id, title) -> Tag:
     title = clean_tag_title(title)
     other = find_tag_by_title(account, title)
     if other is not None and other.id != tag.id:
-        raise ConflictError(f"a tag named {title!r} already exists", field="title")
+        raise _title_taken(other, title)
     tag.title = title
     tag.title_key = tag_key(title)
     db.session.flush()

@@ -40,10 +40,16 @@ def test_titles_differing_in_case_or_accents_are_one_tag_on_every_database(owner
 def test_a_variant_of_a_taken_title_conflicts_but_each_tag_may_take_its_own(owner, taken, create_as, rename_to,
                                                                              other, own_variants):
     tags = services.create_tag(owner, taken), services.create_tag(owner, other)
-    with pytest.raises(ConflictError):
+    why = "; tag names are the same when they differ only in case or accents"
+    with pytest.raises(ConflictError) as refused:
         services.create_tag(owner, create_as)
-    with pytest.raises(ConflictError):
+    assert refused.value.message == f"a tag named {taken!r} already exists{why}"  # the tag that has it
+    with pytest.raises(ConflictError) as refused:
         services.rename_tag(owner, tags[1].id, rename_to)
+    assert refused.value.message.startswith(f"a tag named {taken!r} already exists")
+    with pytest.raises(ConflictError) as refused:
+        services.create_tag(owner, taken)
+    assert refused.value.message == f"a tag named {taken!r} already exists"
     for tag, variant in zip(tags, own_variants):
         assert services.rename_tag(owner, tag.id, variant).title == variant
 
