@@ -35,6 +35,17 @@ def cooperative_database_url(database_url: str) -> str:
     return url.set(drivername=f"{url.get_backend_name()}+pymysql").render_as_string(hide_password=False)
 
 
+def _local_base_url() -> str:
+    """Where ``scripts/run`` listens (HOST, PORT), when no PUBLIC_BASE_URL says otherwise; a server on every
+    interface is reached on loopback here (phones on the network need PUBLIC_BASE_URL)."""
+    host = os.environ.get("HOST") or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{os.environ.get('PORT') or '8000'}"
+
+
 def load_config() -> dict:
     """Read every setting once, at app creation (never at import time)."""
     load_dotenv(PROJECT_ROOT / ".env", override=False)
@@ -45,7 +56,7 @@ def load_config() -> dict:
         "SQLALCHEMY_DATABASE_URI": cooperative_database_url(database_url),
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _dev_secret_key(instance),
         # Address the platform is reached at; used in every URL handed out (uploads, webhooks, pairing).
-        "PUBLIC_BASE_URL": (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+        "PUBLIC_BASE_URL": (os.environ.get("PUBLIC_BASE_URL") or _local_base_url()).rstrip("/"),
         # Requests larger than this are refused before they are parsed (bytes).
         "MAX_CONTENT_LENGTH": _int("MAX_REQUEST_BYTES", 20 * 1024 * 1024),
         "MAX_BATCH_SIZE": _int("MAX_BATCH_SIZE", 100_000),

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from smsplatform import create_app
-from smsplatform.config import cooperative_database_url
+from smsplatform.config import cooperative_database_url, load_config
 
 
 def test_unknown_api_path_answers_json_not_html(client):
@@ -50,3 +50,24 @@ def test_mariadb_urls_use_the_cooperative_driver_under_gevent_only():
 def test_every_mariadb_url_spelling_runs_at_read_committed(url, tmp_path):
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(tmp_path)})  # nothing connects yet
     assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["isolation_level"] == "READ COMMITTED"
+
+
+@pytest.mark.parametrize("host, port, expected", [
+    (None, None, "http://127.0.0.1:8000"),
+    ("127.0.0.1", "8765", "http://127.0.0.1:8765"),
+    ("0.0.0.0", "9000", "http://127.0.0.1:9000"),  # every interface: reached on loopback from this machine
+    ("::1", "9000", "http://[::1]:9000"),
+    ("sms.lan", None, "http://sms.lan:8000"),
+])
+def test_the_public_address_follows_host_and_port_unless_set(monkeypatch, tmp_path, host, port, expected):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("SECRET_KEY", "x")
+    for name, value in (("HOST", host), ("PORT", port)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    assert load_config()["PUBLIC_BASE_URL"] == expected
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://sms.example.com/")
+    assert load_config()["PUBLIC_BASE_URL"] == "https://sms.example.com"
