@@ -332,6 +332,10 @@ class SimulatedPhone:
                 while self.pull_once() and not self.stop.is_set() and not self.limit_reached():
                     pass
             except (requests.RequestException, ProtocolError) as error:
+                if isinstance(error, ProtocolError) and error.status == 401:
+                    # Unpaired (revoked, or its account deleted): no retry can succeed, the app asks to pair again.
+                    raise ProtocolError(f"the server no longer accepts this phone ({error}); pair it again with "
+                                        "--code", 401) from error
                 log.warning("pull failed: %s", error)
                 self.stop.wait(self.reconnect_seconds)
                 self.wake.set()

@@ -42,6 +42,21 @@ def test_phone_options_against_a_live_server(tmp_path):
         # The rest (handed out again), delivered after a delay, until the time is up.
         lines = _phone(platform, server, "--delivery-delay", "0.5", "--poll-seconds", "0.5", "--exit-after", "5")
         assert lines[-1]["sent"] == 5
+        # Unpaired while it runs: it stops with the reason instead of retrying for ever.
+        running = subprocess.Popen([sys.executable, "-m", "smsplatform.phone_sim", "simulate", "--server", server,
+                                    "--state", str(platform.workdir / "live.json"), "--log",
+                                    str(platform.workdir / "live.sent"), "--poll-seconds", "0.5", "--exit-after", "60"],
+                                   cwd=ROOT, env=platform.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert json.loads(running.stdout.readline())["event"] == "paired"
+            platform.cli_json("devices", "revoke", "--email", "live@example.com", "--device-id", str(device_id))
+            _, errors = running.communicate(timeout=30)
+        finally:
+            if running.poll() is None:
+                running.kill()
+                running.wait()
+        assert running.returncode == 1
+        assert "no longer accepts this phone" in errors and "pair it again with --code" in errors
     finally:
         platform.stop()
     engine = create_engine(platform.database_url)
