@@ -35,7 +35,7 @@ from smsplatform.events import wake_after_commit
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.messaging.segments import count_segments
-from smsplatform.messaging.service import MAX_SLOT, as_int, as_text, check_slot, clean_body
+from smsplatform.messaging.service import MAX_SLOT, as_int, as_text, body_as_sent, check_slot, clean_body
 from smsplatform.models import AccountSettings, Contact, Message, Paket, StoredObject, contact_tags
 from smsplatform.storage import get_storage
 from smsplatform.storage.images import JPEG
@@ -176,16 +176,6 @@ def update_paket(account: AccountSettings, paket_id, *, title, body, device_id, 
     paket.tags = content.tags
     db.session.flush()
     return paket
-
-
-def body_as_sent(text: str, media_url: str | None) -> str:
-    """A message's body: the text, then the image URL on a line of its own (the URL alone without text).
-
-    SMS slots thus carry a link to the image; phones that can send media also get ``mediaUrl``.
-    """
-    if not media_url:
-        return text
-    return f"{text}\n{media_url}" if text else media_url
 
 
 def media_url_now(paket: Paket) -> str | None:

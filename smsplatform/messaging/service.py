@@ -114,15 +114,16 @@ def split_recipients(sendto: str) -> list[str]:
 
 
 def accept_messages(account: AccountSettings, items: list[dict], *, default_device_id=None, now: datetime | None = None,
-                    field_prefix: str | None = "smsdata") -> list[Message]:
+                    field_prefix: str | None = "smsdata", text_with_image: bool = False) -> list[Message]:
     """Validate every item, then store one pending message per recipient; the stored rows, in order.
 
     Item keys: sendto, body, device_id, sim, timetosend, customerid, urgent, media (a StoredObject
-    whose public URL replaces the body). Errors name ``<field_prefix>[index].field`` (only the
-    field when ``field_prefix`` is None, for single-message calls).
+    whose public URL replaces the body, as the legacy API's contract has it; with ``text_with_image``
+    the body is the text with the URL on a line below, as a newsletter's). Errors name
+    ``<field_prefix>[index].field`` (only the field when ``field_prefix`` is None, for single-message calls).
     """
     ids = accept_message_ids(account, items, default_device_id=default_device_id, now=now,
-                             field_prefix=field_prefix)
+                             field_prefix=field_prefix, text_with_image=text_with_image)
     found: dict[int, Message] = {}
     for start in range(0, len(ids), _CHUNK):
         for message in db.session.scalars(select(Message).where(Message.id.in_(ids[start:start + _CHUNK]))):
@@ -131,9 +132,11 @@ def accept_messages(account: AccountSettings, items: list[dict], *, default_devi
 
 
 def accept_message_ids(account: AccountSettings, items: list[dict], *, default_device_id=None,
-                       now: datetime | None = None, field_prefix: str | None = "smsdata") -> list[int]:
+                       now: datetime | None = None, field_prefix: str | None = "smsdata",
+                       text_with_image: bool = False) -> list[int]:
     """``accept_messages`` returning only the new ids, for big batches (no ORM object per message)."""
-    rows, ready_devices = _validated_rows(account, items, default_device_id, now or utcnow(), field_prefix)
+    rows, ready_devices = _validated_rows(account, items, default_device_id, now or utcnow(), field_prefix,
+                                          text_with_image)
     # One statement (SQLAlchemy runs a single row as a plain execute, several as an executemany);
     # autoincrement ids are assigned in row order, so sorted ids follow the rows.
     ids = sorted(db.session.connection().execute(_INSERT_MESSAGES, rows).scalars())
@@ -142,7 +145,7 @@ def accept_message_ids(account: AccountSettings, items: list[dict], *, default_d
 
 
 def _validated_rows(account: AccountSettings, items, default_device_id, now: datetime,
-                    field_prefix: str | None) -> tuple[list[dict], set[int]]:
+                    field_prefix: str | None, text_with_image: bool) -> tuple[list[dict], set[int]]:
     config = current_app.config
     max_batch = config["MAX_BATCH_SIZE"]
     if not isinstance(items, list) or not items:
@@ -161,7 +164,7 @@ def _validated_rows(account: AccountSettings, items, default_device_id, now: dat
         except ValidationError as error:
             raise _located(error, field_prefix, index) from None
     devices = _own_devices(account, set(device_ids))
-    batch = _Batch(account, devices, now, config["MAX_BODY_CHARS"], max_batch)
+    batch = _Batch(account, devices, now, config["MAX_BODY_CHARS"], max_batch, text_with_image)
     for index, (item, device_id) in enumerate(zip(items, device_ids)):
         try:
             batch.add(item, device_id, index)
@@ -186,8 +189,10 @@ def _located(error: ValidationError, prefix: str | None, index: int) -> Validati
 class _Batch:
     """The rows of one call, built item by item; caches what repeats across a big batch."""
 
-    def __init__(self, account: AccountSettings, devices: dict[int, Row], now: datetime, max_body: int, max_rows: int):
+    def __init__(self, account: AccountSettings, devices: dict[int, Row], now: datetime, max_body: int, max_rows: int,
+                 text_with_image: bool):
         self.account, self.devices, self.now, self.max_body, self.max_rows = account, devices, now, max_body, max_rows
+        self.text_with_image = text_with_image
         self.rows: list[dict] = []
         self.row_items: list[int] = []  # the item index of each row, for error messages
         self.ready_devices: set[int] = set()
@@ -210,7 +215,8 @@ class _Batch:
                 raise ValidationError("file: unknown upload", field="file")
             if media.id not in self._media_urls:
                 self._media_urls[media.id] = public_url(media)
-            body = media_url = self._media_urls[media.id]
+            media_url = self._media_urls[media.id]
+            body = body_as_sent(body, media_url) if self.text_with_image else media_url
         sim = as_int(item.get("sim"), "sim", minimum=0, maximum=MAX_SLOT) or 0
         check_slot(device, sim, slots=slots)
         time_to_send = self._time(item.get("timetosend"))
@@ -264,6 +270,16 @@ class _Batch:
         if text not in self._times:
             self._times[text] = parse_local_datetime(text, self.account.timezone, "timetosend")
         return self._times[text]
+
+
+def body_as_sent(text: str, media_url: str | None) -> str:
+    """A message's body: the text, then the image URL on a line of its own (the URL alone without text).
+
+    SMS slots thus carry a link to the image; phones that can send media also get ``mediaUrl``.
+    """
+    if not media_url:
+        return text
+    return f"{text}\n{media_url}" if text else media_url
 
 
 def clean_body(value, media, max_chars: int) -> str:

@@ -100,7 +100,8 @@ class SendForm(FlaskForm):
                                                          Length(max=200_000)],
                                description="One number per line (or separated by commas).")
     body = TextAreaField("Message", validators=[Length(max=5000)])
-    image = FileField("Image (optional)", description="JPEG, PNG, WebP or GIF.")
+    image = FileField("Image (optional)",
+                      description="JPEG, PNG, WebP or GIF; its link follows the text (the message may then be empty).")
     send_at = DateTimeLocalField("Send at (optional)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
                                  validators=[Optional()], description="In your time zone; empty means now.")
     urgent = BooleanField("Urgent (first in line, skips the phone's delays)")

@@ -202,6 +202,13 @@ def test_send_with_an_image_and_a_bad_image(web, me, device):
     assert response.status_code == 302
     message = db.session.query(Message).one()
     assert message.media_object_id is not None and message.body == message.media_url
+    # Text and image: the text is sent, with the image's link on a line below (as a newsletter's).
+    response = web.post("/send", data={"device_id": device.id, "sim": 0, "recipients": "+4915100000002",
+                                       "body": "Look at this", "image": (io.BytesIO(png), "pic.png")},
+                        content_type="multipart/form-data")
+    assert response.status_code == 302
+    with_text = db.session.query(Message).filter_by(phone="+4915100000002").one()
+    assert with_text.body == f"Look at this\n{with_text.media_url}" and with_text.media_url.endswith(".png")
 
 
 def test_messages_filter_paginate_timeline_and_export(web, me, device):

@@ -313,6 +313,7 @@ def test_revoked_devices_are_not_listed_nor_usable(client, owner):
 def test_addsms_with_an_image_file(client, owner):
     _, token, device = owner
     data = {"token": token, "sendto": "+4915752982212,+4915752982213", "device_id": str(device.id), "sim": "0",
+            "body": "replaced by the link, as the contract says",
             "file": (__import__("io").BytesIO(png()), "photo.png", "image/png")}
     ids = ok(client.post("/getdata/addsms", data=data, content_type="multipart/form-data"))["sms_ids"]
     stored = db.session.query(StoredObject).one()
