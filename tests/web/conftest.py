@@ -106,22 +106,23 @@ def device(me):
     return dev
 
 
+def tag_with_one_contact(account, title: str, phone: str, name: str):
+    tag = contacts.create_tag(account, title)
+    contacts.create_contact(account, phone, name, [tag.id])
+    db.session.commit()
+    return tag
+
+
 @pytest.fixture
 def vip(me):
     """``me``'s tag VIP, with one contact (Ada Lovelace)."""
-    tag = contacts.create_tag(me, "VIP")
-    contacts.create_contact(me, "+4915100000001", "Ada Lovelace", [tag.id])
-    db.session.commit()
-    return tag
+    return tag_with_one_contact(me, "VIP", "+4915100000001", "Ada Lovelace")
 
 
 @pytest.fixture
 def berlin(me):
     """``me``'s tag Berlin, with one contact (Grace Hopper)."""
-    tag = contacts.create_tag(me, "Berlin")
-    contacts.create_contact(me, "+4915100000002", "Grace Hopper", [tag.id])
-    db.session.commit()
-    return tag
+    return tag_with_one_contact(me, "Berlin", "+4915100000002", "Grace Hopper")
 
 
 @pytest.fixture
