@@ -139,7 +139,7 @@ def _lists_from_php_arrays(value):
 
 def first(params: dict, *names: str):
     """The first of several accepted names that has a value (``tag_id`` or ``ctag_id``): an empty one
-    gives way to the next, and is the answer only when no name has more (its error then says so)."""
+    gives way to the next, and is the answer only when no name has more."""
     given = [params[name] for name in names if params.get(name) is not None]
     for value in given:
         if not isinstance(value, str) or value.strip():
