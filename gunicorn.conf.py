@@ -1,9 +1,11 @@
 """Gunicorn settings for the web server: gevent workers, so an idle event stream costs a greenlet.
 
-Environment: HOST (127.0.0.1), PORT (8000), WEB_CONCURRENCY (worker processes, default 2),
-GUNICORN_WORKER_CONNECTIONS (open connections per worker, default 1000).
+Environment, or .env (read after GUNICORN_WORKER_CLASS): HOST (127.0.0.1), PORT (8000), WEB_CONCURRENCY
+(worker processes, default 2), GUNICORN_WORKER_CONNECTIONS (open connections per worker, default 1000).
 """
 import os
+import sys
+from pathlib import Path
 
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 
@@ -14,7 +16,10 @@ if worker_class == "gevent":
 
     monkey.patch_all()
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from smsplatform.config import listen_address  # noqa: E402  (after patching: it imports SQLAlchemy)
+
+bind = "{}:{}".format(*listen_address())  # HOST and PORT, from the environment or .env
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
 # Event streams are long-lived; gevent workers are not killed for a long request.

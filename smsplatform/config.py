@@ -35,15 +35,22 @@ def cooperative_database_url(database_url: str) -> str:
     return url.set(drivername=f"{url.get_backend_name()}+pymysql").render_as_string(hide_password=False)
 
 
+def listen_address() -> tuple[str, str]:
+    """(HOST, PORT) the web server binds to, from the environment or ``.env``: gunicorn.conf.py binds
+    there and ``PUBLIC_BASE_URL`` defaults to it, so the two cannot disagree."""
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+    return os.environ.get("HOST") or "127.0.0.1", os.environ.get("PORT") or "8000"
+
+
 def _local_base_url() -> str:
-    """Where ``scripts/run`` listens (HOST, PORT), when no PUBLIC_BASE_URL says otherwise; a server on every
+    """Where the web server listens, when no PUBLIC_BASE_URL says otherwise; a server on every
     interface is reached on loopback here (phones on the network need PUBLIC_BASE_URL)."""
-    host = os.environ.get("HOST") or "127.0.0.1"
+    host, port = listen_address()
     if host in ("0.0.0.0", "::", "[::]"):
         host = "127.0.0.1"
     elif ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    return f"http://{host}:{os.environ.get('PORT') or '8000'}"
+    return f"http://{host}:{port}"
 
 
 def load_config() -> dict:

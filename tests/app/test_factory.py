@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from smsplatform import create_app
-from smsplatform.config import cooperative_database_url, load_config
+from smsplatform.config import cooperative_database_url, listen_address, load_config
 
 
 def test_unknown_api_path_answers_json_not_html(client):
@@ -60,6 +60,7 @@ def test_every_mariadb_url_spelling_runs_at_read_committed(url, tmp_path):
     ("sms.lan", None, "http://sms.lan:8000"),
 ])
 def test_the_public_address_follows_host_and_port_unless_set(monkeypatch, tmp_path, host, port, expected):
+    monkeypatch.setattr("smsplatform.config.load_dotenv", lambda *args, **kwargs: None)  # not the project's .env
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
     monkeypatch.setenv("SECRET_KEY", "x")
     for name, value in (("HOST", host), ("PORT", port)):
@@ -71,3 +72,14 @@ def test_the_public_address_follows_host_and_port_unless_set(monkeypatch, tmp_pa
     assert load_config()["PUBLIC_BASE_URL"] == expected
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://sms.example.com/")
     assert load_config()["PUBLIC_BASE_URL"] == "https://sms.example.com"
+
+
+def test_host_and_port_in_dotenv_move_the_server_and_the_public_address_alike(monkeypatch, tmp_path):
+    (tmp_path / ".env").write_text("HOST=0.0.0.0\nPORT=9123\nSECRET_KEY=x\n")
+    monkeypatch.setattr("smsplatform.config.PROJECT_ROOT", tmp_path)
+    for name in ("HOST", "PORT", "PUBLIC_BASE_URL", "SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    assert listen_address() == ("0.0.0.0", "9123")  # what gunicorn.conf.py binds
+    assert load_config()["PUBLIC_BASE_URL"] == "http://127.0.0.1:9123"
+    # monkeypatch removes what load_dotenv wrote into the environment: the names were deleted above.
