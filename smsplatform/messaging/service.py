@@ -114,16 +114,16 @@ def split_recipients(sendto: str) -> list[str]:
 
 
 def accept_messages(account: AccountSettings, items: list[dict], *, default_device_id=None, now: datetime | None = None,
-                    field_prefix: str | None = "smsdata", text_with_image: bool = False) -> list[Message]:
+                    field_prefix: str | None = "smsdata") -> list[Message]:
     """Validate every item, then store one pending message per recipient; the stored rows, in order.
 
     Item keys: sendto, body, device_id, sim, timetosend, customerid, urgent, media (a StoredObject
-    whose public URL replaces the body, as the legacy API's contract has it; with ``text_with_image``
-    the body is the text with the URL on a line below, as a newsletter's). Errors name
-    ``<field_prefix>[index].field`` (only the field when ``field_prefix`` is None, for single-message calls).
+    whose public URL follows the body on a line of its own, or is the body when there is no text).
+    Errors name ``<field_prefix>[index].field`` (only the field when ``field_prefix`` is None, for
+    single-message calls).
     """
     ids = accept_message_ids(account, items, default_device_id=default_device_id, now=now,
-                             field_prefix=field_prefix, text_with_image=text_with_image)
+                             field_prefix=field_prefix)
     found: dict[int, Message] = {}
     for start in range(0, len(ids), _CHUNK):
         for message in db.session.scalars(select(Message).where(Message.id.in_(ids[start:start + _CHUNK]))):
@@ -132,11 +132,9 @@ def accept_messages(account: AccountSettings, items: list[dict], *, default_devi
 
 
 def accept_message_ids(account: AccountSettings, items: list[dict], *, default_device_id=None,
-                       now: datetime | None = None, field_prefix: str | None = "smsdata",
-                       text_with_image: bool = False) -> list[int]:
+                       now: datetime | None = None, field_prefix: str | None = "smsdata") -> list[int]:
     """``accept_messages`` returning only the new ids, for big batches (no ORM object per message)."""
-    rows, ready_devices = _validated_rows(account, items, default_device_id, now or utcnow(), field_prefix,
-                                          text_with_image)
+    rows, ready_devices = _validated_rows(account, items, default_device_id, now or utcnow(), field_prefix)
     # One statement (SQLAlchemy runs a single row as a plain execute, several as an executemany);
     # autoincrement ids are assigned in row order, so sorted ids follow the rows.
     ids = sorted(db.session.connection().execute(_INSERT_MESSAGES, rows).scalars())
@@ -145,7 +143,7 @@ def accept_message_ids(account: AccountSettings, items: list[dict], *, default_d
 
 
 def _validated_rows(account: AccountSettings, items, default_device_id, now: datetime,
-                    field_prefix: str | None, text_with_image: bool) -> tuple[list[dict], set[int]]:
+                    field_prefix: str | None) -> tuple[list[dict], set[int]]:
     config = current_app.config
     max_batch = config["MAX_BATCH_SIZE"]
     if not isinstance(items, list) or not items:
@@ -164,7 +162,7 @@ def _validated_rows(account: AccountSettings, items, default_device_id, now: dat
         except ValidationError as error:
             raise _located(error, field_prefix, index) from None
     devices = _own_devices(account, set(device_ids))
-    batch = _Batch(account, devices, now, config["MAX_BODY_CHARS"], max_batch, text_with_image)
+    batch = _Batch(account, devices, now, config["MAX_BODY_CHARS"], max_batch)
     for index, (item, device_id) in enumerate(zip(items, device_ids)):
         try:
             batch.add(item, device_id, index)
@@ -189,10 +187,8 @@ def _located(error: ValidationError, prefix: str | None, index: int) -> Validati
 class _Batch:
     """The rows of one call, built item by item; caches what repeats across a big batch."""
 
-    def __init__(self, account: AccountSettings, devices: dict[int, Row], now: datetime, max_body: int, max_rows: int,
-                 text_with_image: bool):
+    def __init__(self, account: AccountSettings, devices: dict[int, Row], now: datetime, max_body: int, max_rows: int):
         self.account, self.devices, self.now, self.max_body, self.max_rows = account, devices, now, max_body, max_rows
-        self.text_with_image = text_with_image
         self.rows: list[dict] = []
         self.row_items: list[int] = []  # the item index of each row, for error messages
         self.ready_devices: set[int] = set()
@@ -216,7 +212,7 @@ class _Batch:
             if media.id not in self._media_urls:
                 self._media_urls[media.id] = public_url(media)
             media_url = self._media_urls[media.id]
-            body = body_as_sent(body, media_url) if self.text_with_image else media_url
+            body = body_as_sent(body, media_url)
         sim = as_int(item.get("sim"), "sim", minimum=0, maximum=MAX_SLOT) or 0
         check_slot(device, sim, slots=slots)
         time_to_send = self._time(item.get("timetosend"))

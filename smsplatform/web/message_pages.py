@@ -43,7 +43,7 @@ def send():
                 "sim": form.sim.data, "urgent": form.urgent.data, "media": media,
                 "timetosend": form.send_at.data.strftime("%Y-%m-%d %H:%M:%S") if form.send_at.data else None,
             }
-            messages = accept_messages(account, [item], field_prefix=None, text_with_image=True)
+            messages = accept_messages(account, [item], field_prefix=None)
         if saved.ok:
             flash(f"{len(messages)} message{'s' if len(messages) != 1 else ''} queued.", "success")
             return redirect(url_for("web.messages"))

@@ -6,6 +6,7 @@ from smsplatform.campaigns import services as campaigns
 from smsplatform.contacts.services import tags_with_counts
 from smsplatform.devices.queries import list_devices
 from smsplatform.errors import ConflictError, ValidationError
+from smsplatform.messaging.service import body_as_sent
 from smsplatform.models import Paket
 from smsplatform.timeutil import to_zone
 from smsplatform.web import queries
@@ -138,7 +139,7 @@ def newsletter(paket_id: int):
     return render_template("web/newsletter.html", paket=paket, progress=_progress(paket, campaigns.paket_stats(paket)),
                            actions=campaigns.available_actions(paket), editable=campaigns.is_editable(paket),
                            refresh=paket.status in _CHANGING,
-                           as_sent=campaigns.body_as_sent(paket.body, campaigns.media_url_now(paket)))
+                           as_sent=body_as_sent(paket.body, campaigns.media_url_now(paket)))
 
 
 @bp.route("/newsletters/<int:paket_id>/<action>", methods=["POST"])

@@ -90,6 +90,7 @@ def _add_sms(params, files, account):
     item = {field: params.get(field) for field in MESSAGE_FIELDS}
     if files:
         item["media"] = _stored_upload(account, files)
+        item["body"] = None  # the contract: the image's URL replaces body
     ids = accept_message_ids(account, [item], field_prefix=None)
     return ok(SAVED, sms_id=ids[0], sms_ids=ids)
 
