@@ -26,13 +26,10 @@ def zone(name: str | None) -> ZoneInfo:
     """A ZoneInfo for ``name``, matched case-insensitively as PHP matches it (``australia/sydney`` is
     ``Australia/Sydney``, its key); raises ValidationError for an unknown zone."""
     text = (name or "UTC").strip()
-    try:
-        return ZoneInfo(text)
+    try:  # the zone's own name first: a case-insensitive disk would load "europe/berlin" under that key
+        return ZoneInfo(_zone_names().get(text.lower(), text))
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        canonical = _zone_names().get(text.lower())
-        if canonical is None:
-            raise ValidationError(f"unknown time zone {name!r}", field="timezone") from exc
-        return ZoneInfo(canonical)
+        raise ValidationError(f"unknown time zone {name!r}", field="timezone") from exc
 
 
 @cache
@@ -48,7 +45,9 @@ def is_valid_zone(name: str) -> bool:
         return False
 
 
-_NO_TIME = {"", "0", "null", "undefined", "0000-00-00", "0000-00-00 00:00", "0000-00-00 00:00:00"}
+# What JavaScript's URLSearchParams writes for a missing value: legacy parameters read it as absent.
+NULL_WORDS = frozenset({"null", "undefined"})
+_NO_TIME = {"", "0", *NULL_WORDS, "0000-00-00", "0000-00-00 00:00", "0000-00-00 00:00:00"}
 
 
 def means_now(value) -> bool:

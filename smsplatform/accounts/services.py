@@ -213,9 +213,7 @@ def revoke_token(account: Account, token_id: int) -> ApiToken:
 def update_settings(account: Account, *, timezone=None, default_region=None, optout_keywords=None,
                     allow_direct_to_opted_out=None) -> Account:
     if timezone is not None:
-        if not is_valid_zone(timezone):
-            raise ValidationError(f"unknown time zone {timezone!r}", field="timezone")
-        account.timezone = zone(timezone).key
+        account.timezone = zone(timezone).key  # ValidationError for an unknown zone
     if default_region is not None:
         region = default_region.strip().upper() or None
         if not is_valid_region(region):

@@ -19,7 +19,7 @@ from smsplatform.models import AccountSettings, Contact, Device, Message, Stored
 from smsplatform.models.devices import parse_plus_prefixes, parse_slots
 from smsplatform.phones import SPACE_FOR_PLUS, Phone, normalize_phone
 from smsplatform.storage.services import public_url
-from smsplatform.timeutil import means_now, parse_local_datetime, utcnow
+from smsplatform.timeutil import NULL_WORDS, means_now, parse_local_datetime, utcnow
 
 URGENT_PRIORITY = 100  # the Android app skips its delays and limits at priority >= 100
 SLOT_NAMES = {0: "SMS on SIM 1", 1: "SMS on SIM 2", 2: "WhatsApp Business", 3: "WhatsApp", 4: "RCS", 5: "RCS"}
@@ -28,8 +28,7 @@ CUSTOMER_ID_RANGE = (-(2 ** 63), 2 ** 63 - 1)  # customerid: what the BIGINT col
 _CHUNK = 500  # ids per IN (...) lookup; well under every database's bound-parameter limit
 _INTEGER = re.compile(r"^[+-]?\d{1,18}$")
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off", "null", "undefined"}
-_NULL_WORDS = {"null", "undefined"}  # what JavaScript's URLSearchParams writes for a missing value
+_FALSE = {"", "0", "false", "no", "off", *NULL_WORDS}
 # Built once: every addsms runs them, and building a statement costs more than running it. They are
 # Core statements: an ORM entity per device (or per id) would cost more than the insert itself.
 _INSERT_MESSAGES = Message.__table__.insert().returning(Message.__table__.c.id)
@@ -43,9 +42,10 @@ def as_int(value, field: str, *, required: bool = False, minimum: int | None = N
            maximum: int | None = None) -> int | None:
     """An integer given as a JSON number, a numeric string or a boolean; None, empty, ``null`` and
     ``undefined`` are absent."""
-    if value is None or (isinstance(value, str) and (not value.strip() or value.strip().lower() in _NULL_WORDS)):
+    text = value.strip() if isinstance(value, str) else None
+    if value is None or text == "" or (text is not None and text.lower() in NULL_WORDS):
         if required:
-            state = "required" if value is None else "empty" if not value.strip() else f"required, got {value.strip()!r}"
+            state = "required" if value is None else "empty" if text == "" else f"required, got {text!r}"
             raise ValidationError(f"{field} is {state}", field=field)
         return None
     if isinstance(value, bool):
@@ -54,8 +54,8 @@ def as_int(value, field: str, *, required: bool = False, minimum: int | None = N
         number = value
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
-    elif isinstance(value, str) and _INTEGER.match(value.strip()):
-        number = int(value.strip())
+    elif text is not None and _INTEGER.match(text):
+        number = int(text)
     else:
         raise ValidationError(f"{field} must be an integer, got {_show(value)}", field=field)
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
@@ -82,15 +82,15 @@ def as_flag(value, field: str) -> bool:
 
 
 def as_text(value, field: str, *, required: bool = False) -> str | None:
-    """A string parameter (numbers are accepted and written out as PHP writes them: ``4915752982212.0`` is
-    ``"4915752982212"``, not a number with one more digit); None is absent."""
+    """A string parameter (numbers are accepted and written out; a whole float below 1e15, as PHP writes
+    it: ``4915752982212.0`` is ``"4915752982212"``, not a number with one more digit); None is absent."""
     if value is None:
         if required:
             raise ValidationError(f"{field} is required", field=field)
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValidationError(f"{field} must be a string, got {_show(value)}", field=field)
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return value if isinstance(value, str) else str(value)
 
