@@ -43,8 +43,11 @@ def collect_params(request) -> tuple[dict, list[tuple[str, FileStorage]]]:
 def _json_labelled_as_form(request) -> bool:
     """A JSON object posted as ``application/x-www-form-urlencoded``: Apps Script's ``UrlFetchApp`` labels a
     string payload so unless told otherwise. No form's first field name starts with ``{``."""
-    return (request.mimetype == "application/x-www-form-urlencoded"
-            and request.get_data(cache=True).lstrip()[:1] == b"{")
+    return request.mimetype == "application/x-www-form-urlencoded" and _starts_like_json(request.get_data(cache=True))
+
+
+def _starts_like_json(raw: bytes) -> bool:
+    return raw.lstrip()[:1] == b"{"
 
 
 def _empty_file_part(storage: FileStorage) -> bool:
@@ -70,7 +73,7 @@ def _json_body(request) -> dict | None:
     if not raw.strip():
         return None
     labelled = request.mimetype == "application/json" or request.mimetype.endswith("+json")
-    if not labelled and not raw.lstrip().startswith(b"{"):
+    if not labelled and not _starts_like_json(raw):
         return None
     try:
         body = json.loads(raw)
@@ -82,9 +85,10 @@ def _json_body(request) -> dict | None:
 
 
 def parse_json_text(value: str, field: str):
-    """A parameter that carries JSON text; names the parameter when the text is not JSON."""
+    """A parameter that carries JSON text, read as a JSON body is (keys lower-cased, objects keyed 0, 1, …
+    as lists); names the parameter when the text is not JSON."""
     try:
-        return lower_keys(json.loads(value))
+        return _lists_from_php_arrays(lower_keys(json.loads(value)))
     except ValueError as exc:
         raise ValidationError(f"{field} is not valid JSON: {_reason(exc)}", field=field) from exc
 
