@@ -13,6 +13,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from smsplatform.accounts.services import update_settings
 from smsplatform.extensions import db
 from smsplatform.models import Contact, Message, StoredObject, Tag
+from smsplatform.path_slashes import MergedSlashes
 from smsplatform.timeutil import utcnow
 from tests.api.legacy.conftest import call, ok, refused
 from tests.support.rows import row_counts
@@ -27,7 +28,8 @@ def sms(device, **fields) -> dict:
     return {"sendto": "+4915752982212", "body": "Hi", "device_id": device.id, **fields}
 
 
-@pytest.mark.parametrize("where", ["datajson form field", "datajson string in a JSON body", "JSON body"])
+@pytest.mark.parametrize("where", ["datajson form field", "datajson string in a JSON body", "JSON body",
+                                   "smsdata JSON string in a form"])
 def test_smsdata_with_gaps_arrives_as_an_object_and_is_read_in_index_order(client, owner, where):
     _, token, device = owner
     # PHP: json_encode(array_filter($messages)) keeps the indexes, so the array becomes an object.
@@ -36,8 +38,10 @@ def test_smsdata_with_gaps_arrives_as_an_object_and_is_read_in_index_order(clien
         response = client.post("/getdata/addalotofsms", data={"datajson": json.dumps({"token": token, "smsdata": smsdata})})
     elif where == "datajson string in a JSON body":
         response = client.post("/getdata/addalotofsms", json={"datajson": json.dumps({"token": token, "smsdata": smsdata})})
-    else:
+    elif where == "JSON body":
         response = client.post("/getdata/addalotofsms", json={"token": token, "smsdata": smsdata})
+    else:
+        response = client.post("/getdata/addalotofsms", data={"token": token, "smsdata": json.dumps(smsdata)})
     ok(response)
     assert [m.body for m in messages()] == ["first", "third"]
 
@@ -49,6 +53,18 @@ def test_a_base_url_with_a_trailing_slash_still_reaches_the_method(client, owner
     response = client.post("/", data={"token": token, **sms(device)}, environ_overrides={"PATH_INFO": path})
     assert response.mimetype == "application/json"
     assert len(ok(response)["sms_ids"]) == 1 and len(messages()) == 1
+
+
+@pytest.mark.parametrize("sent, seen", [
+    ("//getdata//addsms", "/getdata/addsms"), ("/api/mobile/v1//device", "/api/mobile/v1/device"),
+    ("//login", "//login"), ("/uploads//a.png", "/uploads//a.png"),  # other paths as sent
+])
+def test_only_the_machine_apis_paths_are_merged(sent, seen):
+    paths = []
+    merged = MergedSlashes(lambda environ, start_response: paths.append(environ["PATH_INFO"]),
+                           ("/getdata", "/api/mobile/v1"))
+    merged({"PATH_INFO": sent}, None)
+    assert paths == [seen]
 
 
 def test_a_method_name_in_the_wrong_case_is_named_in_lower_case(client, owner):
