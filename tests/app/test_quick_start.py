@@ -16,7 +16,7 @@ from tests.support.servers import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the tests' own environment may carry that a new operator's shell does not.
-NOT_INHERITED = {"DATABASE_URL", "TEST_DATABASE_URL", "INSTANCE_PATH", "PUBLIC_BASE_URL", "SECRET_KEY",
+NOT_INHERITED = {"HOST", "DATABASE_URL", "TEST_DATABASE_URL", "INSTANCE_PATH", "PUBLIC_BASE_URL", "SECRET_KEY",
                  "VIRTUAL_ENV", "PYTHONPATH", "EVENTS_SOCKET_DIR", "UPLOAD_DIR", "STORAGE_BACKEND", "REDIS_URL"}
 
 
@@ -53,9 +53,13 @@ def test_scripts_run_serves_from_a_fresh_copy_and_stops_on_ctrl_c(tmp_path):
         run.send_signal(signal.SIGINT)  # the launcher is scripts/run's own process (exec)
         assert run.wait(timeout=60) == 0, log.read_text()[-3000:]
     finally:
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)
-            run.wait()
+        if run.poll() is None:  # the launcher stops its children (each in a session of its own) on SIGINT
+            run.send_signal(signal.SIGINT)
+            try:
+                run.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(run.pid, signal.SIGKILL)
+                run.wait()
     text = log.read_text()
     assert "launcher: started web" in text and "launcher: started scheduler" in text
     assert "exited with" not in text and "Traceback" not in text, text[-3000:]
