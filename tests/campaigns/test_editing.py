@@ -60,6 +60,14 @@ def test_saving_as_draft_takes_a_scheduled_one_back_and_keeps_a_given_time(owner
     assert paket.status == services.SCHEDULED and before <= paket.time_to_send <= utcnow()
 
 
+def assert_unchanged(paket_id, before) -> None:
+    """Nothing of a refused edit is in the transaction (flushed first, so a half-write would show), then
+    it is rolled back as the request's would be."""
+    db.session.flush()
+    assert newsletter_state(paket_id) == before
+    db.session.rollback()
+
+
 @pytest.mark.parametrize("change, error, text", BAD_CONTENT)
 def test_bad_input_is_refused_and_changes_nothing(owner, device, change, error, text):
     vip, berlin = make_tag(owner, "VIP"), make_tag(owner, "Berlin")
@@ -69,8 +77,7 @@ def test_bad_input_is_refused_and_changes_nothing(owner, device, change, error, 
     with pytest.raises(error) as raised:
         edit(owner, paket, [], **arguments)
     assert text in raised.value.message
-    db.session.rollback()
-    assert newsletter_state(paket.id) == before
+    assert_unchanged(paket.id, before)
 
 
 @pytest.mark.parametrize("state", [services.RUNNING, services.PAUSED, services.CANCELLED, services.FINISHED])
@@ -83,8 +90,7 @@ def test_a_newsletter_that_started_or_ended_cannot_be_edited(owner, device, stat
     assert not services.is_editable(paket)
     with pytest.raises(ConflictError, match=f"is {state}; only a draft or a scheduled one can be edited"):
         edit(owner, paket, [make_tag(owner, "Other")])
-    db.session.rollback()
-    assert newsletter_state(paket.id) == before
+    assert_unchanged(paket.id, before)
 
 
 def test_an_edit_after_the_scheduler_started_it_elsewhere_is_refused(owner, device):
@@ -120,8 +126,7 @@ def test_another_account_s_newsletter_tags_and_devices_are_not_found(owner, devi
         edit(owner, paket, [mine], device_id=theirs.device_id)
     with pytest.raises(NotFoundError):
         edit(owner, paket, [mine], media=image_of(stranger))
-    db.session.rollback()
-    assert newsletter_state(paket.id) == before
+    assert_unchanged(paket.id, before)
 
 
 def test_the_image_stays_is_replaced_or_is_removed(owner, device, upload_root):
