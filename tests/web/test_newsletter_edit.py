@@ -14,8 +14,8 @@ from smsplatform.models import Paket, StoredObject
 from smsplatform.storage.services import public_url, store_image
 from tests.storage.images import TEXT, png
 from tests.support.newsletters import NewsletterState, newsletter_state
-from tests.support.pages import error_for, every_page_has_a_title_and_labels
 from tests.support.files import files_under
+from tests.support.pages import error_for, every_page_has_a_title_and_labels
 from tests.web.conftest import add_device
 
 

@@ -9,8 +9,8 @@ from smsplatform.extensions import db
 from smsplatform.models import Paket, StoredObject
 from smsplatform.storage.services import public_url
 from tests.storage.images import TEXT, png
-from tests.support.pages import error_for
 from tests.support.files import files_under
+from tests.support.pages import error_for
 
 
 def post(web, device, tag, body, image=None, **extra):

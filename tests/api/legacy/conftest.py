@@ -5,6 +5,9 @@ from urllib.parse import urlencode
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from smsplatform.extensions import db
+from smsplatform.models import Message
+
 ENCODINGS = ("query", "form", "multipart", "json", "datajson")
 
 
@@ -75,3 +78,8 @@ def refused(response, *words, status: int = 200) -> str:
         assert word.lower() in data["message"].lower(), (word, data["message"])
     return data["message"]
 
+
+def messages() -> list[Message]:
+    """Every stored message, read again, in id order."""
+    db.session.expire_all()
+    return db.session.query(Message).order_by(Message.id).all()

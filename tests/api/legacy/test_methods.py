@@ -4,16 +4,11 @@ from datetime import datetime, timedelta, timezone
 from smsplatform.extensions import db
 from smsplatform.models import Contact, Message, Paket, StoredObject, Tag
 from smsplatform.timeutil import utcnow
-from tests.api.legacy.conftest import call, ok, refused
+from tests.api.legacy.conftest import call, messages, ok, refused
 from tests.storage.images import png
 from tests.support.rows import row_counts
 
 UTC = timezone.utc
-
-
-def messages() -> list[Message]:
-    db.session.expire_all()
-    return db.session.query(Message).order_by(Message.id).all()
 
 
 def test_gettoken_answers_a_new_working_token_each_call(client, owner):
