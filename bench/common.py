@@ -173,6 +173,7 @@ def server_cpu(master: int) -> float:
 
 def percentile(values: list[float], fraction: float) -> float:
     """Nearest-rank percentile (``fraction`` 0.95 for p95): the smallest value with at least that share
-    of the values at or below it; every benchmark reports its percentiles by this one definition."""
+    of the values at or below it; every benchmark reports its latency percentiles by this one definition
+    (the median of a few rounds or repeats is picked by each script)."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(round(fraction * len(ordered), 9)) - 1)]  # round: 0.07 * 100 is 7.000000000000001

@@ -1,18 +1,14 @@
-"""The product's WSGI app for ``bench/legacy_addsms.py``, plus two bare endpoints that exist only here.
+"""The product's WSGI app for ``bench/legacy_addsms.py`` (``common.gunicorn`` serves it from ``bench/`` with
+the project root on ``PYTHONPATH``), plus two bare endpoints.
 
-``/getdata/bench-bare`` (``bare_endpoint.py``) is a Flask view of the product app answering a fixed
-legacy-shaped JSON: the same server, worker, WSGI stack, request and response objects as
-``/getdata/addsms``, and no work (the floor of the issue's target). ``/bench-wsgi`` answers the same bytes without reaching
-Flask at all: the cost of the server, the worker and the HTTP round trip alone.
+``/getdata/bench-bare`` (``bare_endpoint.py``, also used in-process by ``addsms_inprocess.py``) is a
+Flask view of the product app answering a fixed legacy-shaped JSON: the same server, worker, WSGI
+stack, request and response objects as ``/getdata/addsms``, and no work (the floor of the issue's
+target). ``/bench-wsgi``, which exists only here, answers the same bytes without reaching Flask at
+all: the cost of the server, the worker and the HTTP round trip alone.
 """
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from wsgi import app as product  # noqa: E402
-
-from bare_endpoint import add_bare_endpoint  # noqa: E402  (gunicorn runs in bench/)
+from bare_endpoint import add_bare_endpoint
+from wsgi import app as product
 
 add_bare_endpoint(product)
 

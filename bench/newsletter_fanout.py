@@ -16,6 +16,7 @@ from sqlalchemy import func, insert, select, text, update
 
 import common  # first of the project's imports: it puts the project root on sys.path
 from smsplatform.campaigns import services
+from smsplatform.contacts.services import tag_key
 from smsplatform.extensions import db
 from smsplatform.models import Account, Contact, Device, Message, Paket, Tag, contact_tags
 from smsplatform.timeutil import utcnow
@@ -29,7 +30,7 @@ def build_world(size: int) -> tuple[Account, Device, list[int]]:
     db.session.add(account)
     db.session.flush()
     device = Device(account_id=account.id, name="bench", webhook_signing_key="k")
-    tags = [Tag(account_id=account.id, title=t, title_key=t.lower()) for t in ("VIP", "Berlin", "Employees")]
+    tags = [Tag(account_id=account.id, title=t, title_key=tag_key(t)) for t in ("VIP", "Berlin", "Employees")]
     db.session.add_all([device, *tags])
     db.session.flush()
     now = utcnow()

@@ -1,7 +1,8 @@
 """Urgent ``addsms`` answered → the message in a connected phone's hands, with 200 phones holding event streams.
 
 Usage: ``.venv/bin/python bench/phone_wakeup_latency.py [--phones 200] [--trials 300] [--workers 2]``
-(SQLite in a temporary directory; ``--database-url`` for another, empty database).
+(SQLite in a temporary directory; ``--database-url`` for another, empty database, whose tables the run
+leaves behind: drop them before the next run).
 
 Real processes: one gunicorn server (gevent workers) and, in this process, ``--phones`` lightweight
 phones (one thread each) holding ``GET /events`` open. Each trial sends one urgent ``addsms`` to a
