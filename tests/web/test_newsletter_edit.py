@@ -161,3 +161,7 @@ def test_the_image_is_kept_replaced_or_removed(web, me, draft, upload_root):
     assert post(web, draft, form(draft, body="Text only", remove_image="y")).status_code == 302
     after = newsletter_state(draft.id)
     assert (after.body, after.media_object_id) == ("Text only", None)
+
+    # A new image with "remove" ticked as well: the upload is what the form asks for.
+    assert post(web, draft, form(draft, remove_image="y"), image=("third.png", png())).status_code == 302
+    assert newsletter_state(draft.id).media_object_id not in (None, first.id, replaced)
