@@ -1,5 +1,6 @@
 """Accounts, API tokens and brute-force limits."""
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -175,6 +176,36 @@ def issue_token(account: Account, label: str = "") -> str:
     db.session.add(ApiToken(account_id=account.id, token_hash=hash_secret(token), hint=token[-4:], label=label[:100]))
     db.session.flush()
     return token
+
+
+def login_token(account: Account, secret_key: str) -> str:
+    """The token ``gettoken`` answers: the same one on every call while it stands, a new one once it is
+    revoked. Integrations that log in before each request would otherwise add a token per request.
+
+    Only hashes are stored, so the token is derived: an HMAC of the account and a per-token nonce under
+    ``secret_key``. When the key has changed, the stored hash no longer matches and a new token is issued
+    (the old one stays valid until revoked, as any token does).
+    """
+    row = db.session.scalar(
+        select(ApiToken).where(ApiToken.account_id == account.id, ApiToken.derivation_nonce.is_not(None),
+                               ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.id.desc()).limit(1))
+    if row is not None:
+        token = _derived_token(secret_key, account.id, row.derivation_nonce)
+        if hash_secret(token) == row.token_hash:
+            return token
+    nonce = secrets.token_hex(16)
+    token = _derived_token(secret_key, account.id, nonce)
+    db.session.add(ApiToken(account_id=account.id, token_hash=hash_secret(token), hint=token[-4:], label="gettoken",
+                            derivation_nonce=nonce))
+    db.session.flush()
+    return token
+
+
+def _derived_token(secret_key: str, account_id: int, nonce: str) -> str:
+    """32 lowercase hex characters, as the original service's tokens."""
+    message = f"gettoken\0{account_id}\0{nonce}".encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
 def account_for_token(token) -> TokenAccount:

@@ -55,6 +55,9 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hint: Mapped[str] = mapped_column(String(8))  # last characters, to recognise a token in a list
     label: Mapped[str] = mapped_column(String(100), default="")
+    # Set on the token ``gettoken`` answers: the token is derived from SECRET_KEY and this nonce, so the
+    # same token can be answered again while only its hash is stored (``accounts.services.login_token``).
+    derivation_nonce: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

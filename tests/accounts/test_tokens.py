@@ -53,3 +53,46 @@ def test_last_use_is_written_at_most_once_a_minute(make_account):
     db.session.commit()
     db.session.refresh(row)
     assert row.last_used_at > first_use
+
+
+def test_login_token_is_the_same_token_until_revoked(make_account):
+    account, _ = make_account()
+    first = services.login_token(account, "key one")
+    db.session.commit()
+    assert services.login_token(account, "key one") == first
+    row = db.session.query(ApiToken).filter(ApiToken.derivation_nonce.is_not(None)).one()
+    assert (row.label, row.hint, row.token_hash) == ("gettoken", first[-4:], services.hash_secret(first))
+
+    services.revoke_token(account, row.id)
+    db.session.commit()
+    second = services.login_token(account, "key one")
+    db.session.commit()
+    assert second != first
+    with pytest.raises(AuthenticationError, match="invalid or revoked"):
+        services.account_for_token(first)
+    assert services.account_for_token(second).id == account.id
+
+
+def test_login_tokens_differ_per_account_and_a_new_secret_key_issues_a_new_one(make_account):
+    mine, _ = make_account()
+    theirs, _ = make_account()
+    token = services.login_token(mine, "key one")
+    assert services.login_token(theirs, "key one") != token
+
+    after_rotation = services.login_token(mine, "key two")
+    db.session.commit()
+    assert after_rotation != token
+    assert services.login_token(mine, "key two") == after_rotation
+    # the token answered before the key changed is a stored hash like any other: valid until revoked
+    assert services.account_for_token(token).id == services.account_for_token(after_rotation).id == mine.id
+
+
+def test_login_token_passes_over_tokens_it_cannot_derive(make_account):
+    """Tokens gettoken issued before it derived them, and tokens labelled "gettoken" by hand, carry no nonce."""
+    account, api_token = make_account()
+    services.issue_token(account, label="gettoken")
+    db.session.commit()
+    token = services.login_token(account, "key one")
+    assert token != api_token
+    assert services.login_token(account, "key one") == token
+    assert db.session.query(ApiToken).count() == 3

@@ -8,7 +8,7 @@ from functools import wraps
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from smsplatform.accounts.services import account_for_token, authenticate, issue_token
+from smsplatform.accounts.services import account_for_token, authenticate, login_token
 from smsplatform.api.legacy import schemas
 from smsplatform.api.legacy.parsing import collect_params, first, parse_json_text
 from smsplatform.api.legacy.responses import fail, human_date, ok, php_date
@@ -83,7 +83,7 @@ def _login(params) -> Account:
 @legacy_method("gettoken", auth="login")
 def gettoken(params, files):
     account = _login(params)
-    return ok("OK", token=issue_token(account, label="gettoken"))
+    return ok("OK", token=login_token(account, current_app.config["SECRET_KEY"]))
 
 
 def _add_sms(params, files, account):

@@ -1,8 +1,9 @@
 """What each legacy method does with what integrations send."""
+import re
 from datetime import datetime, timedelta, timezone
 
 from smsplatform.extensions import db
-from smsplatform.models import Contact, Message, Paket, StoredObject, Tag
+from smsplatform.models import ApiToken, Contact, Message, Paket, StoredObject, Tag
 from smsplatform.timeutil import utcnow
 from tests.api.legacy.conftest import call, messages, ok, refused
 from tests.storage.images import png
@@ -11,12 +12,13 @@ from tests.support.rows import row_counts
 UTC = timezone.utc
 
 
-def test_gettoken_answers_a_new_working_token_each_call(client, owner):
+def test_gettoken_answers_the_same_working_token_each_call(client, owner):
+    tokens_before = db.session.query(ApiToken).count()
     first = ok(call(client, "gettoken", {"email": " Owner@Example.com ", "pass": "correct horse battery"}))["token"]
-    second = ok(call(client, "gettoken", {"EMAIL": "owner@example.com", "Pass": "correct horse battery"}))["token"]
-    assert first != second
-    for token in (first, second):
-        assert ok(call(client, "getalldevices", {"token": token}))["count"] == 1
+    second = ok(call(client, "gettoken", {"EMAIL": "owner@example.com", "Pass": "correct horse battery"}, "json"))["token"]
+    assert first == second and re.fullmatch(r"[0-9a-f]{32}", first)
+    assert db.session.query(ApiToken).count() == tokens_before + 1  # scripts that log in before each call add no rows
+    assert ok(call(client, "getalldevices", {"token": first}))["count"] == 1
     assert ok(client.post("/getdata/getalldevices/", data={"token": first}))["count"] == 1  # trailing slash
 
 
