@@ -1,6 +1,6 @@
 """UTC everywhere inside; zones only at the edges."""
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -32,6 +32,25 @@ def zone(name: str | None) -> ZoneInfo:
         raise ValidationError(f"unknown time zone {name!r}", field="timezone") from exc
 
 
+# A fixed UTC offset as PHP's DateTimeZone takes one: +02:00, -0530, +2. A leading space is the "+" a
+# GET query turned into a space.
+_UTC_OFFSET = re.compile(r"^([+\- ])(\d{1,2})(?::?(\d{2}))?$")
+
+
+def zone_or_offset(name: str | None) -> tzinfo:
+    """The zone a legacy call asks for its dates in: a zone name (``zone``) or a fixed UTC offset, which
+    answers PHP's ``timezone_type`` 1 (``php_date``)."""
+    match = _UTC_OFFSET.match((name or "").rstrip())
+    if match is None:
+        return zone(name)
+    sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
+    if hours > 14 or minutes > 59 or (hours == 14 and minutes):
+        raise ValidationError(f"time zone offset {name.strip()!r} is out of range (-14:00 to +14:00)", field="timezone")
+    sign = "-" if sign == "-" and (hours or minutes) else "+"
+    offset = timedelta(hours=hours, minutes=minutes) * (-1 if sign == "-" else 1)
+    return timezone(offset, f"{sign}{hours:02d}:{minutes:02d}")
+
+
 @cache
 def _zone_names() -> dict[str, str]:
     return {key.lower(): key for key in available_timezones()}
@@ -60,8 +79,9 @@ def means_now(value) -> bool:
     return isinstance(value, str) and value.strip().lower() in _NO_TIME
 
 
-def parse_local_datetime(value: str, tz_name: str, field: str) -> datetime:
-    """Parse a legacy input date-time; a naive value is in ``tz_name``. Returns an aware UTC datetime.
+def parse_local_datetime(value: str, tz: str | tzinfo, field: str) -> datetime:
+    """Parse a legacy input date-time; a naive value is in ``tz`` (a zone name or a tzinfo). Returns an
+    aware UTC datetime.
 
     Accepts ``YYYY-MM-DD[ HH:MM[:SS]]``, an ISO-8601 value with ``T`` and/or an offset, and
     ``DD.MM.YYYY[ H:i[:s]]``.
@@ -87,7 +107,7 @@ def parse_local_datetime(value: str, tz_name: str, field: str) -> datetime:
     if parsed.year < 1970 or parsed.year > 9999:
         raise ValidationError(f"{field} is out of range: {text!r}", field=field)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone(tz_name))
+        parsed = parsed.replace(tzinfo=tz if isinstance(tz, tzinfo) else zone(tz))
     return parsed.astimezone(UTC)
 
 

@@ -26,7 +26,7 @@ device filter the page tells it not to order by account+created.
 """
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -49,7 +49,7 @@ class Filters:
     sim: int | None = None
     customer_id: int | None = None
     phone: str | None = None       # matches the normalised number, however it was written
-    timezone: str = "UTC"
+    timezone: str | tzinfo = "UTC"  # a zone name or a tzinfo (a fixed offset)
     descending: bool = False
     limit: int | None = None       # capped at LIST_MAX_ROWS
     offset: int = 0
@@ -117,11 +117,11 @@ def _conditions(account: AccountSettings, filters: Filters) -> list:
     return conditions
 
 
-def _until(text: str, tz_name: str):
-    end = parse_local_datetime(text, tz_name, "enddate")
+def _until(text: str, tz: str | tzinfo):
+    end = parse_local_datetime(text, tz, "enddate")
     if _DATE_ONLY.match(text):
         next_day = (datetime.strptime(text.strip(), "%Y-%m-%d") + timedelta(days=1)).strftime("%Y-%m-%d")
-        return Message.created_at < parse_local_datetime(next_day, tz_name, "enddate")
+        return Message.created_at < parse_local_datetime(next_day, tz, "enddate")
     return Message.created_at <= end
 
 

@@ -1,6 +1,6 @@
 """Legacy answers: the ``{"error":…,"message":…}`` envelope and PHP's date shapes."""
 import json
-from datetime import datetime
+from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from flask import Response
@@ -22,16 +22,19 @@ def fail(message: str, status: int = 200) -> Response:
     return answer({"error": 1, "message": message}, status)
 
 
-def php_date(value: datetime | None, tz: ZoneInfo) -> dict | None:
-    """A date as PHP serialises ``DateTime``: ``{"date":"Y-m-d H:i:s.u","timezone_type":3,"timezone":…}``."""
+def php_date(value: datetime | None, tz: tzinfo) -> dict | None:
+    """A date as PHP serialises ``DateTime``: ``{"date":"Y-m-d H:i:s.u","timezone_type":3,"timezone":…}``,
+    type 3 with a zone's name, type 1 with a fixed offset's (``timeutil.zone_or_offset``)."""
     if value is None:
         return None
     local = as_utc(value).astimezone(tz)
     # isoformat is several times faster than strftime, which matters for 10,000-row listings.
-    return {"date": local.isoformat(" ", "seconds")[:19] + ".000000", "timezone_type": 3, "timezone": tz.key}
+    named = isinstance(tz, ZoneInfo)
+    return {"date": local.isoformat(" ", "seconds")[:19] + ".000000", "timezone_type": 3 if named else 1,
+            "timezone": tz.key if named else tz.tzname(None)}
 
 
-def human_date(value: datetime | None, tz: ZoneInfo) -> str | None:
+def human_date(value: datetime | None, tz: tzinfo) -> str | None:
     """``d.m.Y H:i:s`` in the zone, as the original's ``…humanformat`` fields."""
     if value is None:
         return None

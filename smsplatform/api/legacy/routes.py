@@ -22,7 +22,7 @@ from smsplatform.messaging import listing, statuses
 from smsplatform.messaging.service import accept_message_ids, as_text
 from smsplatform.models import Account
 from smsplatform.storage.services import store_image
-from smsplatform.timeutil import utcnow, zone
+from smsplatform.timeutil import utcnow, zone_or_offset
 
 log = logging.getLogger(__name__)
 bp = Blueprint("legacy", __name__, url_prefix="/getdata")
@@ -129,10 +129,10 @@ def addalotofsms(params, files, account):
 @legacy_method("getallsms")
 def getallsms(params, files, account):
     query = schemas.ListSmsSchema().load(params)
-    tz = zone(query["timezone"] or account.timezone)
+    tz = zone_or_offset(query["timezone"] or account.timezone)
     found = listing.list_messages(account, listing.Filters(
         device_id=query["device_id"], status=query["status"], begin=query["begindate"], end=query["enddate"],
-        sim=query["sim"], customer_id=query["customerid"], phone=query["phone"], timezone=tz.key,
+        sim=query["sim"], customer_id=query["customerid"], phone=query["phone"], timezone=tz,
         descending=query["orderbydesc"], limit=query["limit"], offset=query["offset"] or 0,
         only_count=query["onlycount"],
     ))
@@ -185,7 +185,7 @@ def savepaket(params, files, account):
 
 @legacy_method("getalldevices")
 def getalldevices(params, files, account):
-    tz = zone(schemas.TimezoneSchema().load(params)["timezone"] or account.timezone)
+    tz = zone_or_offset(schemas.TimezoneSchema().load(params)["timezone"] or account.timezone)
     found = devices.list_devices(account)
     return ok("OK", count=len(found), device={str(device.id): _device(device, tz) for device in found})
 
@@ -221,7 +221,7 @@ def _siminfo(sim_cards) -> list[dict]:
 def getdevicestatus(params, files, account):
     values = schemas.DeviceStatusSchema().load(params)
     device = devices.get_device(account, values["device_id"])
-    tz = zone(values["timezone"] or account.timezone)
+    tz = zone_or_offset(values["timezone"] or account.timezone)
     now = utcnow()
     seen = device.last_seen_at
     return ok(

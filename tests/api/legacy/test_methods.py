@@ -75,6 +75,42 @@ def test_timetosend_is_in_the_account_zone_and_stored_utc(client, make_account, 
     assert sydney["timetosend"]["timezone"] == "Australia/Sydney"
 
 
+def test_dates_in_a_fixed_utc_offset_as_php_writes_them(client, make_account, make_device):
+    """``timezone=+02:00`` (PHP's DateTimeZone takes offsets) answers ``timezone_type`` 1, and a naive
+    ``begindate`` is read in that offset."""
+    account, token = make_account(email="offset@example.com", timezone="Europe/Berlin")
+    device = make_device(account)
+    sms_id = ok(call(client, "addsms", {"token": token, "sendto": "+4915752982212", "body": "later",
+                                        "device_id": device.id, "timetosend": "2031-01-15 10:00"}))["sms_id"]
+    message = db.session.get(Message, sms_id)
+    message.created_at = device.last_seen_at = datetime(2031, 1, 10, 21, 30, tzinfo=UTC)
+    db.session.commit()
+
+    def timetosend(zone_parameter, encoding="form"):
+        answer = ok(call(client, "getallsms", {"token": token, "timezone": zone_parameter}, encoding))
+        return answer["smss"][str(sms_id)]["timetosend"]
+
+    assert timetosend("+02:00") == {"date": "2031-01-15 11:00:00.000000", "timezone_type": 1, "timezone": "+02:00"}
+    assert timetosend("-0530", "json")["date"] == "2031-01-15 03:30:00.000000"
+    assert timetosend("-0530", "json")["timezone"] == "-05:30"
+    assert timetosend("+5")["timezone"] == "+05:00"
+    assert timetosend("-00:00")["timezone"] == "+00:00"
+    unencoded = client.get(f"/getdata/getallsms?token={token}&timezone=+02:00")  # the "+" arrives as a space
+    assert ok(unencoded)["smss"][str(sms_id)]["timetosend"]["timezone"] == "+02:00"
+
+    def count(**dates):
+        return ok(call(client, "getallsms", {"token": token, "timezone": "+03:00", "onlycount": 1, **dates}))["count"]
+
+    assert count(begindate="2031-01-11 00:30") == 1  # 21:30 UTC on the 10th is 00:30 on the 11th at +03:00
+    assert count(begindate="2031-01-11 00:31") == 0
+    assert count(enddate="2031-01-10") == 0 and count(enddate="2031-01-11") == 1
+
+    status = ok(call(client, "getdevicestatus", {"token": token, "device_id": device.id, "timezone": "+01:00"}))
+    assert status["lastseen"] == {"date": "2031-01-10 22:30:00.000000", "timezone_type": 1, "timezone": "+01:00"}
+    listed = ok(call(client, "getalldevices", {"token": token, "timezone": "-03:00"}))["device"][str(device.id)]
+    assert listed["created"]["timezone"] == "-03:00"
+
+
 def test_segments_and_encoding_are_stored(client, owner):
     _, token, device = owner
     for body in ("a" * 160, "a" * 161, "€" * 81, "é" * 160, "Привет" * 12, "x" * 1600):
