@@ -49,14 +49,17 @@ def _row_locks() -> bool:
     return db.session.get_bind().dialect.name in ("mysql", "mariadb")
 
 
-def _take(where, condition, values, limit: int, levels) -> list[int]:
+def _take(where, values, limit: int, levels) -> list[int]:
     """Claim up to ``limit`` rows matching ``where``, urgent first then oldest; return the ids this call won.
 
     Candidates are read one priority at a time in id order, so the queue index serves the read.
-    On MariaDB they are then locked by primary key with ``FOR UPDATE SKIP LOCKED`` (rows another
-    claim holds are skipped; only record locks, so concurrent claims cannot deadlock on index gaps)
-    and the ``UPDATE … WHERE id IN locked AND condition`` wins each of them. SQLite has no
-    ``SKIP LOCKED``; there the same conditional UPDATE runs with ``RETURNING`` to learn which rows it won.
+    Between that read and the claim another transaction may change a candidate (another claim takes
+    it, the dashboard moves it to another phone, a paused newsletter un-readies it), so the claim
+    checks the whole of ``where`` again on the row as it is now. On MariaDB the candidates are locked
+    by primary key with ``FOR UPDATE SKIP LOCKED`` (rows another claim holds are skipped; only record
+    locks, so concurrent claims cannot deadlock on index gaps), and the ``UPDATE … WHERE id IN locked
+    AND where`` wins each of them. SQLite has no ``SKIP LOCKED``; there the same conditional UPDATE runs
+    with ``RETURNING`` to learn which rows it won.
     """
     locks = _row_locks()
     won: list[int] = []
@@ -71,12 +74,12 @@ def _take(where, condition, values, limit: int, levels) -> list[int]:
         ))
         if locks and ids:
             ids = list(db.session.scalars(
-                select(Message.id).where(Message.id.in_(ids), condition).order_by(Message.id).limit(need)
+                select(Message.id).where(Message.id.in_(ids), where).order_by(Message.id).limit(need)
                 .with_for_update(skip_locked=True)
             ))
         if not ids:
             continue
-        statement = update(Message).where(Message.id.in_(ids), condition).values(**values)
+        statement = update(Message).where(Message.id.in_(ids), where).values(**values)
         if locks:
             db.session.execute(statement, execution_options={"synchronize_session": False})
             won += ids
@@ -109,10 +112,9 @@ def claim_for_device(device: Device, *, limit: int = MAX_CLAIM, order: str = "li
     mine = (Message.device_id == device.id) & (Message.ready == true())
     unacked = (Message.status == statuses.TAKEN) & (Message.last_handed_at < cutoff)
     fresh = (Message.status == statuses.PENDING) & Message.sim.in_(slots)
-    won = _take(mine & unacked, unacked, handed, limit, {p for s, p in found if s == statuses.TAKEN})
+    won = _take(mine & unacked, handed, limit, {p for s, p in found if s == statuses.TAKEN})
     if len(won) < limit:
-        won += _take(mine & fresh, Message.status == statuses.PENDING,
-                     {**handed, "status": statuses.TAKEN, "taken_at": func.coalesce(Message.taken_at, now)},
+        won += _take(mine & fresh, {**handed, "status": statuses.TAKEN, "taken_at": func.coalesce(Message.taken_at, now)},
                      limit - len(won), {p for s, p in found if s == statuses.PENDING})
     if not won:
         return []

@@ -1,7 +1,8 @@
 """The device queue services: release of due messages, recovery of unacknowledged ones, reports."""
 from datetime import timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import event, func, select, update
 
 from smsplatform.devices import pairing
 from smsplatform.events import WAKE_KEY
@@ -175,3 +176,33 @@ def test_a_failure_the_phone_reported_in_the_timeout_reasons_words_stays_final(a
     db.session.commit()
     db.session.refresh(message)
     assert (message.status, message.failure_reason, message.delivered_at) == (9, reason, None)
+
+
+@pytest.mark.parametrize("change", ["moved to another phone", "its newsletter paused"])
+def test_a_claim_does_not_take_a_message_changed_after_its_candidate_read(app, account, change):
+    """Between the claim's candidate read and its UPDATE another transaction moves the message to another
+    phone (the dashboard's "move queue") or un-readies it (pausing its newsletter): the claim must not take it."""
+    device, _ = pair(account[0])
+    other, _ = pair(account[0], name="other")
+    message = add_message(device)
+    db.session.commit()
+    values = {"device_id": other.id} if change.startswith("moved") else {"ready": False}
+    changed = []
+
+    def change_it_once(_connection, _cursor, statement, _parameters, _context, _executemany):
+        if not changed and statement.lstrip().startswith("SELECT messages.id"):
+            changed.append(statement)
+            with db.engine.connect() as concurrent:
+                concurrent.execute(update(Message).where(Message.id == message.id).values(**values))
+                concurrent.commit()
+
+    event.listen(db.engine, "after_cursor_execute", change_it_once)
+    try:
+        assert queue.claim_for_device(device) == []
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "after_cursor_execute", change_it_once)
+    assert changed  # the change did land between the candidate read and the claim
+    row = db.session.execute(select(Message.device_id, Message.ready, Message.status, Message.handed_count)
+                             .where(Message.id == message.id)).one()
+    assert tuple(row) == ((other.id, True) if change.startswith("moved") else (device.id, False)) + (1, 0)
