@@ -129,30 +129,37 @@ def iso_millis(value: datetime | None) -> str | None:
     return as_utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# Android < 7 writes a negative offset as "+-5:00", "+-10:00" or, with minutes, "+-3:-30".
+_ANDROID_NEGATIVE_OFFSET = re.compile(r"\+-(\d{1,2}):-?(\d{2})$")
+# Phone dates outside these years are a broken clock or garbage (and years below 1000 do not fit MariaDB).
+_PHONE_YEARS = (1970, 9998)
+
+
 def parse_phone_datetime(value, default: datetime | None = None) -> datetime:
-    """Lenient parse of a date the phone app sent (ISO with odd offsets, or epoch millis); never raises."""
+    """Lenient parse of a date the phone app sent (ISO with odd offsets, or epoch millis); never raises:
+    what cannot be read, or lies outside 1970-9998, is ``default`` (now)."""
     fallback = default or utcnow()
     if value is None:
         return fallback
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
-            return datetime.fromtimestamp(value / 1000, UTC)
+            parsed = datetime.fromtimestamp(value / 1000, UTC)
         except (OverflowError, OSError, ValueError):
             return fallback
+        return parsed if _PHONE_YEARS[0] <= parsed.year <= _PHONE_YEARS[1] else fallback
     if not isinstance(value, str):
         return fallback
     text = value.strip().replace("Z", "+00:00")
-    # Android < 7 writes "+0000" or a malformed "+-5:00"; repair what can be repaired.
-    text = re.sub(r"\+-(\d):(\d{2})$", r"-0\1:\2", text)
+    # Repair what older Android versions write: the negative offsets above, "+0000", "+5:00".
+    text = _ANDROID_NEGATIVE_OFFSET.sub(lambda m: f"-{int(m.group(1)):02d}:{m.group(2)}", text)
     text = re.sub(r"([+-])(\d):(\d{2})$", r"\g<1>0\2:\3", text)
     text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 at +14:00 is before year 1 in UTC
         return fallback
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return parsed if _PHONE_YEARS[0] <= parsed.year <= _PHONE_YEARS[1] else fallback
 
 
 def ago(seconds: float, now: datetime | None = None) -> datetime:

@@ -1,11 +1,11 @@
-"""Zones a legacy call may name: zone names in any case, and PHP's fixed UTC offsets."""
-from datetime import timedelta
+"""Zones a legacy call may name (zone names in any case, PHP's fixed UTC offsets), and the dates phones send."""
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from smsplatform.errors import ValidationError
-from smsplatform.timeutil import zone_or_offset
+from smsplatform.timeutil import parse_phone_datetime, zone_or_offset
 
 
 @pytest.mark.parametrize("text, name, minutes", [
@@ -29,3 +29,28 @@ def test_zone_names_stay_zones():
 def test_refused(text, words):
     with pytest.raises(ValidationError, match=words):
         zone_or_offset(text)
+
+
+NOW = datetime(2026, 7, 10, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-07-10T12:00:00.123+07:00", datetime(2026, 7, 10, 5, 0, 0, 123000)),
+    ("2026-07-10T05:00:09.001+0000", datetime(2026, 7, 10, 5, 0, 9, 1000)),
+    ("2026-07-10T00:00:10.000+-5:00", datetime(2026, 7, 10, 5, 0, 10)),      # Android < 7, UTC-5
+    ("2026-07-09T19:00:10.000+-10:00", datetime(2026, 7, 10, 5, 0, 10)),     # UTC-10 (Hawaii)
+    ("2026-07-10T01:30:10.000+-3:-30", datetime(2026, 7, 10, 5, 0, 10)),     # UTC-3:30 (Newfoundland)
+    ("2026-07-10T10:00:10.000+5:00", datetime(2026, 7, 10, 5, 0, 10)),
+    ("2026-07-10T05:00:10.000Z", datetime(2026, 7, 10, 5, 0, 10)),
+    (1783659610000, datetime(2026, 7, 10, 5, 0, 10)),                        # epoch milliseconds
+])
+def test_phone_dates(text, expected):
+    assert parse_phone_datetime(text, NOW) == expected.replace(tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("text", [
+    "0001-01-01T00:00:00.000+14:00", "9999-12-31T23:59:59.999-14:00", "0999-01-01T00:00:00.000Z",
+    "1969-12-31T23:59:59.000Z", "yesterday", "", None, True, [], 10**30, -10**15,
+])
+def test_phone_dates_that_cannot_be_read_or_are_out_of_range_are_now(text):
+    assert parse_phone_datetime(text, NOW) == NOW

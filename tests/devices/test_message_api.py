@@ -98,6 +98,22 @@ def test_full_lifecycle_with_the_apps_date_formats(app, client, account):
     assert message.status == 7 and message.sent_at.year == 2026 and message.failure_reason is None
 
 
+def test_report_times_that_cannot_be_stored_are_the_time_of_the_report(app, client, account):
+    """Year 1 at +14:00 lies before year 1 in UTC, year 9999 at -14:00 after 9999 (Python cannot hold either),
+    and years below 1000 do not fit MariaDB: a broken phone clock, recorded as now instead of refusing the report."""
+    device, token = pair(account[0])
+    message = add_message(device)
+    db.session.commit()
+    _pull(client, token)
+    before = utcnow()
+    states = {"Processed": "0001-01-01T00:00:00.000+14:00", "Sent": "9999-12-31T23:59:59.999-14:00",
+              "Delivered": "0999-06-01T00:00:00.000Z"}
+    assert _report(client, token, message.id, "Delivered", states=states).status_code == 204
+    db.session.refresh(message)
+    assert message.status == 7
+    assert all(before <= moment <= utcnow() for moment in (message.queued_at, message.sent_at, message.delivered_at))
+
+
 def test_out_of_order_reports_keep_the_highest_state_and_first_times(app, client, account):
     device, token = pair(account[0])
     message = add_message(device)
@@ -168,7 +184,7 @@ def test_reports_on_foreign_unknown_or_malformed_ids_change_nothing(app, client,
 
 def test_unparseable_report_bodies_are_400(app, client, account):
     _device, token = pair(account[0])
-    for data in ("{broken", '{"id": "1"}', "[" + ",".join(["{}"] * 101) + "]"):
+    for data in ("{broken", '{"id": "1"}', "[" + ",".join(["{}"] * 101) + "]", "[" * 100_000 + "]" * 100_000):
         response = client.patch(f"{PREFIX}/message", data=data, headers=bearer(token, **JSON))
         assert response.status_code == 400 and response.get_json()["message"]
 

@@ -9,6 +9,7 @@ from smsplatform.devices import services
 from smsplatform.devices.webhooks import signature_for
 from smsplatform.extensions import db
 from smsplatform.models import Contact, Message, WebhookReceipt
+from smsplatform.timeutil import utcnow
 from tests.devices.helpers import PREFIX, add_message, bearer, pair
 from tests.support.rows import row_counts
 
@@ -82,7 +83,8 @@ def test_rejected_posts_change_nothing(app, client, account, case):
 
 def test_signed_but_malformed_bodies_are_400(app, client, account):
     device, _ = pair(account[0])
-    for raw in (b"{oops", b"[]", json.dumps({"id": "e", "event": "sms:received", "payload": {}}).encode(),
+    for raw in (b"{oops", b"[]", b"[" * 100_000 + b"]" * 100_000,  # nested past the parser's stack
+                json.dumps({"id": "e", "event": "sms:received", "payload": {}}).encode(),
                 json.dumps({"event": "sms:received", "payload": {"message": "x", "phoneNumber": "1"}}).encode(),
                 json.dumps({"id": "e", "event": "sms:sent", "payload": {"phoneNumber": "1"}}).encode()):
         assert _post(client, device, raw).status_code == 400, raw
@@ -117,3 +119,12 @@ def test_state_events_are_a_second_path_for_reports(app, client, account, make_a
     db.session.refresh(foreign)
     assert message.status == 8 and message.sent_at.second == 9 and message.failure_reason == "Delivery result: 5"
     assert foreign.status == 1
+
+
+def test_an_incoming_sms_with_a_received_time_out_of_range_is_stored_as_received_now(app, client, account):
+    device, _ = pair(account[0])
+    raw = _event(messageId="m1", message="Hi", phoneNumber="+15559876543", receivedAt="0001-01-01T00:00:00.000+14:00")
+    before = utcnow()
+    assert _post(client, device, raw).get_json() == {"result": "stored"}
+    received = db.session.scalar(select(Message.received_at))
+    assert before <= received <= utcnow()
