@@ -44,7 +44,10 @@ def _fail(error: DomainError, keep: bool = False):
 
 
 def _json_body():
-    body = request.get_json(force=True, silent=True)
+    try:
+        body = request.get_json(force=True, silent=True)
+    except RecursionError:  # nested thousands deep: no phone sends that
+        body = None
     if body is None:
         raise ValidationError("body must be JSON")
     return body

@@ -59,7 +59,7 @@ def handle_webhook(device_id: int, raw_body: bytes, signature: str | None, times
     device = _verified_device(device_id, raw_body, signature, timestamp, config["WEBHOOK_MAX_SKEW_SECONDS"], now)
     try:
         body = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested thousands deep
         raise ValidationError("body is not JSON") from exc
     if not isinstance(body, dict) or not isinstance(body.get("payload"), dict):
         raise ValidationError("body must be an object with a payload object", field="payload")

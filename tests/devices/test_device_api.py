@@ -79,8 +79,9 @@ def test_bad_body_does_not_burn_the_code(app, client, account):
                  {"name": "ok", "simCards": [{"slotIndex": "0"}]}, {"name": "ok", "slots": [1]},
                  {"name": "ok", "pushToken": 5}):
         assert _register(client, f"Code {code}", body=body).status_code == 400, body
-    bad = client.post(f"{PREFIX}/device", data="{not json", headers={"Authorization": f"Code {code}", **UA, **JSON})
-    assert bad.status_code == 400
+    for data in ("{not json", "[" * 100_000 + "]" * 100_000):  # the second nests past the parser's stack
+        bad = client.post(f"{PREFIX}/device", data=data, headers={"Authorization": f"Code {code}", **UA, **JSON})
+        assert bad.status_code == 400 and bad.get_json()["message"] == "body must be JSON"
     assert _register(client, f"Code {code}").status_code == 201
 
 

@@ -23,6 +23,13 @@ def collect_params(request) -> tuple[dict, list[tuple[str, FileStorage]]]:
     A file part without a name or content is no file (an HTML form whose file input was left empty
     sends one).
     """
+    try:
+        return _collect(request)
+    except RecursionError:  # JSON nested thousands deep: the parser, or the walks below, ran out of stack
+        raise ValidationError("the request's JSON is nested too deeply") from None
+
+
+def _collect(request) -> tuple[dict, list[tuple[str, FileStorage]]]:
     params: dict = {}
     _merge_pairs(params, request.args.items(multi=True))
     files: list[tuple[str, FileStorage]] = []

@@ -199,6 +199,18 @@ def test_invalid_json_body(client, owner):
     refused(response, "must be an object")
 
 
+@pytest.mark.parametrize("nested", [
+    "[" * 100_000 + "]" * 100_000,                  # past the JSON parser's own stack
+    '{"a":' * 600 + "1" + "}" * 600,                 # parsed, but past the stack of the walks that lower-case keys
+])
+def test_json_nested_too_deeply(client, owner, nested):
+    before = row_counts()
+    body = '{"token": "%s", "sendto": "+4915752982212", "body": "Hi", "smsdata": %s}' % (owner[1], nested)
+    refused(client.post("/getdata/addalotofsms", data=body, content_type="application/json"), "nested too deeply")
+    refused(client.post("/getdata/addalotofsms", data={"datajson": body}), "nested too deeply")
+    assert row_counts() == before
+
+
 def test_batch_of_100001_items(client, owner, valid):
     before = row_counts()
     item = valid["addalotofsms"]["smsdata"][0]
