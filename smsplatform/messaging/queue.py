@@ -180,8 +180,9 @@ def apply_state_report(device: Device, message_id: str, state: str, recipients: 
                        now: datetime | None = None) -> None:
     """Move one of this device's messages forward by a phone report; anything else is ignored.
 
-    Unknown, foreign or malformed ids, unknown states and reports that would move a message
-    backwards change nothing (the phone gets 204 either way and must not retry forever). A final
+    Unknown, foreign or malformed ids, messages never handed to a phone (still pending: no phone can
+    have them, so such a report is a stray or a forged id), unknown states and reports that would move
+    a message backwards change nothing (the phone gets 204 either way and must not retry forever). A final
     status stays final, except the recovery job's "not acknowledged" failure (``failed_unacknowledged``),
     which was only a guess.
     """
@@ -203,7 +204,7 @@ def apply_state_report(device: Device, message_id: str, state: str, recipients: 
         if current is None:
             return
         guessed = current.failed_unacknowledged
-        if current.status in statuses.FINAL and not guessed:
+        if current.status == statuses.PENDING or (current.status in statuses.FINAL and not guessed):
             return
         target = _target_status(state, current, errors, states)
         rank = statuses.RANK[statuses.TAKEN] if guessed else statuses.RANK.get(current.status, 0)

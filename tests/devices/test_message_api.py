@@ -169,9 +169,11 @@ def test_reports_on_foreign_unknown_or_malformed_ids_change_nothing(app, client,
     sibling = add_message(mine_other_device)
     foreign = add_message(foreign_device)
     incoming = add_message(device, status=5)
+    never_handed = add_message(device, ready=False, due_in=3600)  # its own, held: no phone has it yet
     db.session.commit()
     before = [(m.id, m.status, m.updated_at) for m in db.session.scalars(select(Message).order_by(Message.id))]
-    for message_id in (sibling.id, foreign.id, incoming.id, 999999, "abc", "1|2", "", None, "9" * 40):
+    for message_id in (sibling.id, foreign.id, incoming.id, never_handed.id, 999999, "abc", "1|2", "", None,
+                       "9" * 40):
         response = client.patch(f"{PREFIX}/message", json=[{"id": message_id, "state": "Delivered", "recipients": []}],
                                 headers=bearer(token))
         assert response.status_code == 204
