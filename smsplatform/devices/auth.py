@@ -66,9 +66,13 @@ def app_version(user_agent: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+# What an app built from source says it is (the release builds take their version from the git tag).
+LOCAL_BUILD_VERSION = "1.0.0"
+
+
 def version_at_least(version: str | None, minimum: str) -> bool:
-    """Compatibility switches: an unknown client is treated as the newest app."""
-    return version is None or version_tuple(version) >= version_tuple(minimum)
+    """Compatibility switches: an unknown client, and an app built from source, are treated as the newest app."""
+    return version in (None, LOCAL_BUILD_VERSION) or version_tuple(version) >= version_tuple(minimum)
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

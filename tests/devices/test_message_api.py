@@ -233,6 +233,10 @@ def test_webhooks_are_our_own_endpoints_filtered_by_app_version(app, client, acc
     old = client.get(f"{PREFIX}/webhooks", headers={"Authorization": f"Bearer {token}",
                                                    "User-Agent": "me.capcom.smsgateway/1.18.3"}).get_json()
     assert [h["event"] for h in old] == ["sms:received", "sms:sent"]
+    # an app built from source says 1.0.0 (§2.1): it is today's app, not the first release
+    local_build = {"Authorization": f"Bearer {token}", "User-Agent": "me.capcom.smsgateway/1.0.0"}
+    assert client.get(f"{PREFIX}/webhooks", headers=local_build).get_json() == body
+    assert client.get(f"{PREFIX}/settings", headers=local_build).get_json()["gateway"] == {"notification_channel": "SSE_ONLY"}
 
 
 def test_dates_are_milliseconds_z(app, client, account):
