@@ -19,6 +19,7 @@ DEFAULT_OPTOUT_KEYWORDS = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "Q
 RESUBSCRIBE_KEYWORDS = ("START", "UNSTOP")
 
 OPTED_OUT = "opted_out"
+BY_HAND_REASON = "opted out by hand in the dashboard"
 RESUBSCRIBED = "resubscribed"
 
 
@@ -51,26 +52,37 @@ def withdraw_pending_newsletter_messages(account_id: int, phones, now: datetime)
 def opt_out(account: Account, phone: Phone, reason: str, now: datetime | None = None) -> Contact:
     """Mark the number opted out account-wide (creating the contact if needed) and withdraw its pending
     newsletter messages. An existing opt-out keeps its original time and reason."""
-    now = now or utcnow()
     contact = upsert_contact(account, phone)
+    opt_out_contact(account, contact, reason, now)
+    return contact
+
+
+def opt_out_contact(account: Account, contact: Contact, reason: str, now: datetime | None = None) -> int:
+    """``opt_out`` for a contact at hand; returns how many pending newsletter messages were withdrawn."""
+    now = now or utcnow()
     if not contact.opted_out:
         contact.opted_out = True
         contact.opted_out_at = now
         contact.opt_out_reason = reason[:255]
-    withdraw_pending_newsletter_messages(account.id, [contact.phone], now)
+    withdrawn = withdraw_pending_newsletter_messages(account.id, [contact.phone], now)
     db.session.flush()
-    return contact
+    return withdrawn
 
 
 def opt_in(account: Account, phone: Phone) -> Contact | None:
     """Clear the number's opt-out (an explicit re-subscribe). Withdrawn messages stay withdrawn."""
     contact = find_contact(account, phone.normalized)
-    if contact is not None and contact.opted_out:
+    if contact is not None:
+        opt_in_contact(contact)
+    return contact
+
+
+def opt_in_contact(contact: Contact) -> None:
+    if contact.opted_out:
         contact.opted_out = False
         contact.opted_out_at = None
         contact.opt_out_reason = None
         db.session.flush()
-    return contact
 
 
 def handle_incoming(account: Account, phone, text, now: datetime | None = None) -> str | None:

@@ -250,11 +250,19 @@ def update_contact(account: AccountSettings, contact_id, *, phone=None, name=Non
     return contact
 
 
-def delete_contact(account: AccountSettings, contact_id) -> None:
-    """Delete a contact; its messages stay (their ``contact_id`` becomes NULL)."""
+def delete_contact(account: AccountSettings, contact_id) -> bool:
+    """Delete a contact; its messages stay (their ``contact_id`` becomes NULL). Returns False when only its
+    name and tags went: an opted-out number stays, with its opt-out, so that adding or importing it again
+    cannot make a number that asked to stop reachable."""
     contact = get_contact(account, contact_id)
+    if contact.opted_out:
+        contact.name = ""
+        contact.tags = []
+        db.session.flush()
+        return False
     db.session.delete(contact)
     db.session.flush()
+    return True
 
 
 def add_tags(contact: Contact, tags: list[Tag]) -> None:

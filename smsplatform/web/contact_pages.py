@@ -2,7 +2,7 @@
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from smsplatform.contacts import services
+from smsplatform.contacts import optout, services
 from smsplatform.contacts.importer import MODE_BLOCKLIST, MODE_UPSERT, ImportAborted, import_contacts
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
@@ -78,10 +78,34 @@ def contact(contact_id: int):
 @bp.route("/contacts/<int:contact_id>/delete", methods=["POST"])
 @login_required
 def delete_contact(contact_id: int):
-    services.delete_contact(me(), contact_id)
+    deleted = services.delete_contact(me(), contact_id)
     db.session.commit()
-    flash("Contact deleted.", "success")
+    flash("Contact deleted." if deleted else "Name and tags deleted; the number stays on the opt-out list, so it "
+          "gets no newsletters if it is added again.", "success")
     return redirect(url_for("web.contacts"))
+
+
+@bp.route("/contacts/<int:contact_id>/opt-out", methods=["POST"])
+@login_required
+def opt_out_contact(contact_id: int):
+    account = me()
+    row = services.get_contact(account, contact_id)
+    withdrawn = optout.opt_out_contact(account, row, optout.BY_HAND_REASON)
+    db.session.commit()
+    flash(f"Opted out: newsletters skip {row.phone} from now on"
+          f"{f'; {withdrawn} waiting newsletter message(s) withdrawn' if withdrawn else ''}.", "success")
+    return redirect(url_for("web.contact", contact_id=row.id))
+
+
+@bp.route("/contacts/<int:contact_id>/opt-in", methods=["POST"])
+@login_required
+def opt_in_contact(contact_id: int):
+    account = me()
+    row = services.get_contact(account, contact_id)
+    optout.opt_in_contact(row)
+    db.session.commit()
+    flash(f"Opted back in: {row.phone} receives newsletters of its tags again.", "success")
+    return redirect(url_for("web.contact", contact_id=row.id))
 
 
 @bp.route("/contacts/bulk", methods=["POST"])

@@ -1,9 +1,12 @@
 """Opt-out keywords from incoming SMS: whole text, trimmed, case-insensitive; pending newsletter messages withdrawn."""
+import io
 from datetime import timedelta
 
 import pytest
 
 from smsplatform.contacts import optout, services
+from smsplatform.contacts.importer import MODE_UPSERT, import_contacts
+from smsplatform.errors import ConflictError
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.models import Contact, Message, Paket
@@ -88,3 +91,43 @@ def test_opt_out_is_per_account(owner, make_account):
 def test_unparseable_sender_is_ignored(owner):
     assert optout.handle_incoming(owner, "Vodafone", "STOP") is None
     assert optout.handle_incoming(owner, None, "STOP") is None
+
+
+def test_deleting_an_opted_out_contact_keeps_its_opt_out(owner):
+    """Someone who replied STOP must stay unreachable for newsletters and refused direct sends, however the
+    number comes back: added by hand, imported, or its old contact deleted first."""
+    vip = services.save_tag(owner, "VIP")
+    contact = services.create_contact(owner, "+4915752982212", "Anna", [vip.id])
+    optout.handle_incoming(owner, "+4915752982212", "STOP")
+    assert services.delete_contact(owner, contact.id) is False
+    db.session.commit()
+    db.session.expire_all()
+    assert (contact.phone, contact.name, contact.tags, contact.opted_out) == ("+4915752982212", "", [], True)
+
+    with pytest.raises(ConflictError):  # adding it again finds the kept number
+        services.create_contact(owner, "0049 1575 2982212", "Anna again")
+    report = import_contacts(owner, io.BytesIO(b"phone,name,tags\n+4915752982212,Anna,VIP\n"),
+                             commit=db.session.commit, mode=MODE_UPSERT)
+    assert report.updated == 1
+    db.session.expire_all()
+    assert contact.opted_out and contact.name == "Anna" and contact.tags == [vip]
+
+    plain = services.create_contact(owner, "+4915752982299", "Ben")
+    assert services.delete_contact(owner, plain.id) is True
+    assert db.session.query(Contact).count() == 1
+
+
+def test_an_opt_out_by_hand_withdraws_waiting_newsletter_messages(owner):
+    device = create_device(owner)
+    paket = Paket(account_id=owner.id, title="t", body="b", device_id=device.id, status="running")
+    db.session.add(paket)
+    db.session.flush()
+    contact = services.create_contact(owner, "+4915752982212")
+    waiting = _message(owner, device, "+4915752982212", paket=paket)
+    assert optout.opt_out_contact(owner, contact, optout.BY_HAND_REASON) == 1
+    assert optout.opt_out_contact(owner, contact, "later reason") == 0  # already out: time and reason kept
+    db.session.expire_all()
+    assert contact.opt_out_reason == optout.BY_HAND_REASON and waiting.status == statuses.OPTED_OUT
+    optout.opt_in_contact(contact)
+    db.session.expire_all()
+    assert not contact.opted_out and waiting.status == statuses.OPTED_OUT  # withdrawn stays withdrawn

@@ -408,9 +408,29 @@ def test_contacts_add_edit_search_bulk_and_opt_out_visible(web, me):
     db.session.expire_all()
     assert other_tag.title == "Munich"
     assert web.post(f"/tags/{other_tag.id}/delete").status_code == 302
-    assert web.post(f"/contacts/{bob.id}/delete").status_code == 302
-    assert db.session.query(Contact).count() == 1
+    assert web.post(f"/contacts/{ada.id}/delete").status_code == 302
+    response = web.post(f"/contacts/{bob.id}/delete", follow_redirects=True)
+    assert "the number stays on the opt-out list" in response.get_data(as_text=True)
+    kept = db.session.query(Contact).one()  # Bob opted out: his number and opt-out stay, his name goes
+    assert (kept.id, kept.name, kept.tags, kept.opted_out, kept.opt_out_reason) == (bob.id, "", [], True, "replied STOP")
     assert web.get("/contacts?tag=abc").status_code in (400, 404)
+
+
+def test_a_contact_is_opted_out_and_back_in_by_hand(web, me, device):
+    contact = contacts.create_contact(me, "+4915100000001", "Ada")
+    db.session.commit()
+    page = web.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert "Opt out" in page and "Opt back in" not in page
+    response = web.post(f"/contacts/{contact.id}/opt-out", follow_redirects=True)
+    assert "Opted out: newsletters skip +4915100000001 from now on." in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert (contact.opted_out, contact.opt_out_reason) == (True, "opted out by hand in the dashboard")
+    assert "Opt back in" in response.get_data(as_text=True)
+
+    response = web.post(f"/contacts/{contact.id}/opt-in", follow_redirects=True)
+    assert "Opted back in" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert (contact.opted_out, contact.opted_out_at, contact.opt_out_reason) == (False, None, None)
 
 
 def test_csv_import_shows_the_per_row_report(web, me):
