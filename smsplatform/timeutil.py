@@ -1,5 +1,6 @@
 """UTC everywhere inside; zones only at the edges."""
 import re
+from importlib import resources
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -54,6 +55,23 @@ def zone_or_offset(name: str | None) -> tzinfo:
 @cache
 def _zone_names() -> dict[str, str]:
     return {key.lower(): key for key in available_timezones()}
+
+
+def zone_country(key: str) -> str | None:
+    """The ISO 3166 country of a zone (``Europe/Berlin`` → ``DE``), from the tz database's ``zone.tab``;
+    None for zones of no country (``UTC``, ``Etc/GMT+2``)."""
+    return _zone_countries().get(key)
+
+
+@cache
+def _zone_countries() -> dict[str, str]:
+    countries = {}
+    table = resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
+    for line in table.splitlines():
+        if line and not line.startswith("#"):
+            country, _coordinates, key = line.split("\t")[:3]
+            countries[key] = country
+    return countries
 
 
 def is_valid_zone(name: str) -> bool:

@@ -15,7 +15,7 @@ from smsplatform.extensions import db
 from smsplatform.models import Account, ApiToken, AuthFailure
 from smsplatform.phones import is_valid_region
 from smsplatform.storage.services import delete_account_objects
-from smsplatform.timeutil import ago, is_valid_zone, utcnow, zone
+from smsplatform.timeutil import ago, is_valid_zone, utcnow, zone, zone_country
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,188}\.[^@\s]{2,63}$")
 MIN_PASSWORD_LENGTH = 8
@@ -99,7 +99,9 @@ def create_account(email: str, password: str, timezone: str = "UTC") -> Account:
         problems.insert(0, taken)
     if problems:
         raise SignupRefused(problems)
-    account = Account(email=email, password_hash=generate_password_hash(password), timezone=zone(timezone).key)
+    key = zone(timezone).key
+    account = Account(email=email, password_hash=generate_password_hash(password), timezone=key,
+                      default_region=_zone_region(key))
     db.session.add(account)
     db.session.flush()
     return account
@@ -241,15 +243,27 @@ def revoke_token(account: Account, token_id: int) -> ApiToken:
     return row
 
 
+def _zone_region(zone_key: str) -> str | None:
+    """The default region a zone suggests (``Europe/Berlin`` → ``DE``), where phone numbers know that country."""
+    region = zone_country(zone_key)
+    return region if region is not None and is_valid_region(region) else None
+
+
 def update_settings(account: Account, *, timezone=None, default_region=None, optout_keywords=None,
                     allow_direct_to_opted_out=None) -> Account:
+    """Change the given settings. A new time zone also sets the default region to its country when the
+    account has none and none is given (national numbers typed from then on become E.164)."""
+    zone_changed = False
     if timezone is not None:
-        account.timezone = zone(timezone).key  # ValidationError for an unknown zone
+        key = zone(timezone).key  # ValidationError for an unknown zone
+        zone_changed, account.timezone = key != account.timezone, key
     if default_region is not None:
         region = default_region.strip().upper() or None
         if not is_valid_region(region):
             raise ValidationError(f"unknown region {default_region!r}", field="default_region")
         account.default_region = region
+    if zone_changed and account.default_region is None:
+        account.default_region = _zone_region(account.timezone)
     if optout_keywords is not None:
         words = [w.strip().upper() for w in optout_keywords.split(",") if w.strip()]
         if not words:

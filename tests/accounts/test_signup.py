@@ -46,3 +46,33 @@ def test_a_taken_email_alone_is_a_conflict_and_is_listed_with_other_problems(mak
 def test_the_zone_is_stored_under_its_own_name(app):
     account = services.create_account("zone@example.com", PASSWORD, " europe/berlin ")
     assert account.timezone == "Europe/Berlin"
+
+
+@pytest.mark.parametrize("timezone, region", [
+    ("Europe/Berlin", "DE"), ("america/new_york", "US"), ("Asia/Kolkata", "IN"), ("UTC", None), ("Etc/GMT+2", None),
+    ("Antarctica/Troll", None),  # a country phone numbers do not know
+])
+def test_the_default_region_follows_the_zones_country(app, timezone, region):
+    account = services.create_account("zone@example.com", PASSWORD, timezone)
+    assert account.default_region == region
+
+
+def test_national_numbers_of_a_new_account_in_berlin_become_e164(app):
+    from smsplatform.phones import normalize_phone
+
+    account = services.create_account("berlin@example.com", PASSWORD, "Europe/Berlin")
+    assert normalize_phone("0157 5298 2212", account.default_region).normalized == "+4915752982212"
+
+
+def test_a_new_zone_sets_the_region_only_where_none_was_chosen(app):
+    account = services.create_account("later@example.com", PASSWORD, "UTC")
+    services.update_settings(account, timezone="Europe/Paris", default_region="")  # the settings form's empty field
+    assert account.default_region == "FR"
+    services.update_settings(account, timezone="Europe/Berlin", default_region="FR")  # the form shows FR now
+    assert account.default_region == "FR"
+    services.update_settings(account, timezone="Europe/Rome")
+    assert account.default_region == "FR"  # a region the account has stays
+    services.update_settings(account, timezone="Europe/Rome", default_region=" ")
+    assert account.default_region is None  # cleared on purpose, zone unchanged: stays cleared
+    services.update_settings(account, timezone="Europe/Vienna", default_region="ch")
+    assert account.default_region == "CH"  # a region given wins

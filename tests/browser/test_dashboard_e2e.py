@@ -15,7 +15,12 @@ STATE: dict = {}
 
 
 def test_sign_up_and_create_a_token(browser):
-    go(browser, "/signup")
+    browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "Europe/Lisbon"})
+    try:
+        go(browser, "/signup")
+        assert browser.find_element(By.ID, "timezone").get_attribute("value") == "Europe/Lisbon"  # the browser's zone
+    finally:
+        browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": ""})
     assert browser.title == "Sign up · smsplatform"
     browser.find_element(By.ID, "email").send_keys(EMAIL)
     browser.find_element(By.ID, "password").send_keys("short")

@@ -52,6 +52,14 @@
     });
   });
 
+  // Sign-up: the time zone starts at the browser's own, when the zone list knows it.
+  document.querySelectorAll("input[data-browser-zone]").forEach(function (input) {
+    var zone;
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (error) { return; }
+    var known = input.list && Array.from(input.list.options).some(function (option) { return option.value === zone; });
+    if (known) { input.value = zone; }
+  });
+
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
