@@ -1,5 +1,5 @@
 """Newsletters: create and edit with a live preview, schedule, start, pause, resume, cancel, progress."""
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from smsplatform.campaigns import services as campaigns
@@ -117,14 +117,16 @@ def _edited_media(form: EditNewsletterForm, uploaded):
     return None if form.remove_image.data else campaigns.KEEP_MEDIA
 
 
-@bp.route("/newsletters/preview")
+@bp.route("/newsletters/preview", methods=["GET", "POST"])
 @login_required
 def newsletter_preview():
-    """The live preview: body rendered for a sample contact of the audience, its segments, the audience size."""
-    body = (request.args.get("body") or "")[:5000]
-    tag_ids = [t for t in request.args.getlist("tag_ids")[:MAX_PREVIEW_TAGS] if t.isdigit() and len(t) < 18]
+    """The live preview: body rendered for a sample contact of the audience, its segments, the audience size.
+    The form's script POSTs (a body of thousands of characters does not fit in a URL); GET serves short ones."""
+    values = request.values
+    body = (values.get("body") or "")[:current_app.config["MAX_BODY_CHARS"]]
+    tag_ids = [t for t in values.getlist("tag_ids")[:MAX_PREVIEW_TAGS] if t.isdigit() and len(t) < 18]
     try:
-        shown = campaigns.preview_newsletter(me(), body, tag_ids, with_image=request.args.get("image") == "1")
+        shown = campaigns.preview_newsletter(me(), body, tag_ids, with_image=values.get("image") == "1")
     except ValidationError as exc:  # no tag chosen yet (the form asks as it loads): the script keeps its placeholder
         return jsonify(message=exc.message), 400
     info = shown.preview.segments

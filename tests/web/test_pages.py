@@ -468,6 +468,8 @@ def test_newsletter_create_preview_actions_progress(web, me, device):
     assert web.get("/newsletters/preview?body=x&tag_ids=999999").status_code == 404
     response = web.get("/newsletters/preview?body=x")  # what the form's script asks before a tag is ticked
     assert response.status_code == 400 and "tags is required" in response.get_json()["message"]
+    long = web.post("/newsletters/preview", data={"body": "€" * 4900, "tag_ids": [tag.id]}).get_json()
+    assert (long["segments"], long["units"], long["audience"]) == (65, 9800, 2)  # as the form's script POSTs it
 
     response = web.post("/newsletters/new", data={"title": "", "body": "", "device_id": device.id, "sim": 0,
                                                   "tag_ids": [tag.id]})

@@ -100,7 +100,11 @@
         picture.hidden = true;
       }
       newsletter.querySelectorAll("input[name=tag_ids]:checked").forEach(function (b) { params.append("tag_ids", b.value); });
-      fetch(newsletter.getAttribute("data-preview-url") + "?" + params.toString(), { credentials: "same-origin" })
+      var csrf = newsletter.querySelector("input[name=csrf_token]");
+      fetch(newsletter.getAttribute("data-preview-url"), {
+        method: "POST", body: params, credentials: "same-origin",
+        headers: csrf ? { "X-CSRFToken": csrf.value } : {}
+      })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (data) {
           if (!data) { return; }
