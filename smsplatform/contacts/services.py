@@ -317,7 +317,8 @@ class ContactPage:
 
 def search_contacts(account: AccountSettings, *, query: str | None = None, tag_id=None, opted_out: bool | None = None,
                     limit: int = 50, offset: int = 0) -> ContactPage:
-    """Contacts matching a text (number or name, substring), a tag and/or the opt-out flag, newest first."""
+    """Contacts matching a text (name or number, substring; a whole number in any spelling, national ones in
+    the account's region), a tag and/or the opt-out flag, newest first."""
     limit = max(1, min(int(limit), MAX_SEARCH_ROWS))
     where = [Contact.account_id == account.id]
     text = (query or "").strip()
@@ -327,6 +328,10 @@ def search_contacts(account: AccountSettings, *, query: str | None = None, tag_i
         conditions = [Contact.name.ilike(pattern, escape="\\"), Contact.phone_raw.ilike(pattern, escape="\\")]
         if digits:
             conditions.append(Contact.phone.like(f"%{digits}%"))
+            try:  # "0171 2345678" is +491712345678 in Germany, which holds no substring of what was typed
+                conditions.append(Contact.phone == normalize_contact_phone(account, text, field="q").normalized)
+            except ValidationError:
+                pass
         where.append(or_(*conditions))
     if tag_id not in (None, ""):
         tag = get_tag(account, tag_id)

@@ -167,3 +167,14 @@ def test_search_by_text_tag_and_opt_out_never_crosses_accounts(owner, stranger):
     assert services.search_contacts(owner, tag_id=vip.id).total == 1
     with pytest.raises(NotFoundError):
         services.search_contacts(owner, tag_id=services.save_tag(stranger, "X").id)
+
+
+@pytest.mark.parametrize("typed", ["015752982212", "0157 5298 2212", "0157/52982212", "+49 1575 2982212",
+                                   "0049157-52982212", "52982212"])
+def test_search_finds_a_number_in_any_spelling(owner, stranger, typed):
+    owner.default_region = "DE"
+    services.save_contact(owner, "+4915752982212", None, name="Anna")
+    services.save_contact(owner, "+4915752982299", None, name="Ben")
+    stranger.default_region = "DE"
+    services.save_contact(stranger, "+4915752982212", None, name="Not mine")
+    assert [c.name for c in services.search_contacts(owner, query=typed).contacts] == ["Anna"]
