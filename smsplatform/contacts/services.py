@@ -22,7 +22,8 @@ from sqlalchemy import case, delete, func, insert, literal, or_, select
 
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
-from smsplatform.models import AccountSettings, Contact, Tag, contact_tags, paket_tags
+from smsplatform.models import AccountSettings, Contact, Paket, Tag, contact_tags, paket_tags
+from smsplatform.models.campaigns import DRAFT, PAUSED, RUNNING, SCHEDULED
 from smsplatform.phones import Phone, normalize_phone
 
 MAX_TAG_TITLE = 100
@@ -141,8 +142,20 @@ def rename_tag(account: AccountSettings, tag_id, title) -> Tag:
 
 
 def delete_tag(account: AccountSettings, tag_id) -> None:
-    """Delete a tag; its contacts stay (they only lose this tag), newsletters stop targeting it."""
+    """Delete a tag; its contacts stay (they only lose this tag). Refused (ConflictError) while a newsletter
+    whose audience is not fixed yet (draft, scheduled, or its fan-out unfinished) targets it: that
+    newsletter would silently go to fewer people, or nobody."""
     tag = get_tag(account, tag_id)
+    waiting = db.session.execute(
+        select(Paket.title, Paket.status).join(paket_tags, paket_tags.c.paket_id == Paket.id)
+        .where(paket_tags.c.tag_id == tag.id, Paket.account_id == account.id,
+               or_(Paket.status.in_((DRAFT, SCHEDULED)),
+                   Paket.status.in_((RUNNING, PAUSED)) & Paket.fanout_completed_at.is_(None)))
+        .order_by(Paket.id).limit(3)).all()
+    if waiting:
+        named = ", ".join(f"“{title}” ({status})" for title, status in waiting)
+        raise ConflictError(f"tag “{tag.title}” is the audience of newsletter {named}; take the tag out of it "
+                            "or cancel it first", field="tag_id")
     db.session.execute(delete(contact_tags).where(contact_tags.c.tag_id == tag.id))
     db.session.execute(delete(paket_tags).where(paket_tags.c.tag_id == tag.id))
     db.session.delete(tag)

@@ -164,9 +164,12 @@ def rename_tag(tag_id: int):
 @bp.route("/tags/<int:tag_id>/delete", methods=["POST"])
 @login_required
 def delete_tag(tag_id: int):
-    services.delete_tag(me(), tag_id)
-    db.session.commit()
-    flash("Tag deleted; its contacts stay.", "success")
+    account = me()
+    services.get_tag(account, tag_id)  # another account's tag: the 404 page
+    with saving(lambda exc: flash(f"Tag not deleted: {exc.message}", "error")) as saved:
+        services.delete_tag(account, tag_id)
+    if saved.ok:
+        flash("Tag deleted; its contacts stay.", "success")
     return redirect(url_for("web.contacts"))
 
 

@@ -4,7 +4,9 @@ import pytest
 from smsplatform.contacts import services
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
-from smsplatform.models import Contact, Tag, contact_tags
+from smsplatform.models import Contact, Paket, Tag, contact_tags, paket_tags
+from smsplatform.timeutil import utcnow
+from tests.conftest import create_device
 
 
 @pytest.fixture
@@ -89,6 +91,33 @@ def test_deleting_a_tag_keeps_its_contacts(owner):
     db.session.commit()
     assert db.session.get(Contact, contact.id) is not None
     assert db.session.query(contact_tags).count() == 0
+
+
+def test_a_tag_a_newsletter_still_needs_is_not_deleted(owner):
+    device = create_device(owner)
+    tags = {title: services.create_tag(owner, title) for title in ("VIP", "Draft", "Paused", "Running", "Fixed")}
+
+    def newsletter(title, status, tag, fanned_out=False):
+        db.session.add(Paket(account_id=owner.id, title=title, body="b", device_id=device.id, status=status,
+                             tags=[tag], fanout_completed_at=utcnow() if fanned_out else None))
+
+    newsletter("Spring sale", "scheduled", tags["VIP"])
+    newsletter("Half draft", "draft", tags["Draft"])
+    newsletter("Half paused", "paused", tags["Paused"])        # paused during its fan-out
+    newsletter("Half running", "running", tags["Running"])
+    newsletter("Old news", "finished", tags["Fixed"], fanned_out=True)
+    newsletter("Going out", "running", tags["Fixed"], fanned_out=True)  # its audience is fixed: the tag may go
+    db.session.commit()
+    before = db.session.query(paket_tags).count()
+    with pytest.raises(ConflictError, match="tag “VIP” is the audience of newsletter “Spring sale” "
+                                            r"\(scheduled\); take the tag out of it or cancel it first"):
+        services.delete_tag(owner, tags["VIP"].id)
+    for title, status in (("Draft", "draft"), ("Paused", "paused"), ("Running", "running")):
+        with pytest.raises(ConflictError, match=f"“Half {status}” \\({status}\\)"):
+            services.delete_tag(owner, tags[title].id)
+    assert db.session.query(paket_tags).count() == before and db.session.query(Tag).count() == 5
+    services.delete_tag(owner, tags["Fixed"].id)
+    assert db.session.query(Tag).count() == 4
 
 
 def test_tag_counts_distinguish_reachable(owner):

@@ -416,6 +416,17 @@ def test_contacts_add_edit_search_bulk_and_opt_out_visible(web, me):
     assert web.get("/contacts?tag=abc").status_code in (400, 404)
 
 
+def test_a_tag_a_scheduled_newsletter_targets_is_not_deleted(web, me, device, vip):
+    paket = Paket(account_id=me.id, title="Spring sale", body="b", device_id=device.id, status="scheduled", tags=[vip])
+    db.session.add(paket)
+    db.session.commit()
+    response = web.post(f"/tags/{vip.id}/delete", follow_redirects=True)
+    assert "Tag not deleted: tag “VIP” is the audience of newsletter “Spring sale” (scheduled)" in \
+        response.get_data(as_text=True)
+    db.session.expire_all()
+    assert paket.tags == [vip]
+
+
 def test_a_contact_is_opted_out_and_back_in_by_hand(web, me, device):
     contact = contacts.create_contact(me, "+4915100000001", "Ada")
     db.session.commit()
