@@ -100,6 +100,7 @@ def export_messages():
     tz_name = account.timezone
 
     def rows():
+        yield "\ufeff"  # UTF-8's byte-order mark: how Excel knows the file is UTF-8 (umlauts, emoji)
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["sms_id", "created", "direction", "number", "sendto", "status", "status_title", "device_id",

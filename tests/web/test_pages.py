@@ -1,4 +1,5 @@
 """Each dashboard page: what it shows, what its forms change, and errors beside the field with nothing saved."""
+import codecs
 import csv
 import io
 import re
@@ -246,7 +247,8 @@ def test_messages_filter_paginate_timeline_and_export(web, me, device):
     detail = web.get(f"/messages/{first.id}").get_data(as_text=True)
     assert re.search(r"accepted.*handed to the phone.*sent.*not delivered.*RESULT_ERROR_NO_SERVICE", detail, re.S)
     response = web.get(f"/messages/export.csv?device_id={device.id}")
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert response.data.startswith(codecs.BOM_UTF8)  # Excel reads UTF-8 only behind the mark
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert rows[0][0] == "sms_id" and len(rows) == 1 + 55 + 1
     assert all(row[11].startswith("'=") for row in rows[1:] if row[2] == "out")  # formulas neutralised
     assert "attachment" in response.headers["Content-Disposition"]
@@ -496,6 +498,7 @@ def test_newsletter_create_preview_actions_progress(web, me, device):
     assert paket.status == "draft"
     page = web.get(f"/newsletters/{paket.id}").get_data(as_text=True)
     assert "Start now" in page and "<progress" in page
+    assert 'data-confirm="Send this newsletter to its whole audience now?"' in page  # one click reaches everyone
     assert web.post(f"/newsletters/{paket.id}/pause").status_code == 302  # not running: refused, shown as a flash
     db.session.expire_all()
     assert paket.status == "draft"
