@@ -1,8 +1,8 @@
 """UTC everywhere inside; zones only at the edges."""
 import re
-from importlib import resources
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import cache
+from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from smsplatform.errors import ValidationError
@@ -44,11 +44,11 @@ def zone_or_offset(name: str | None) -> tzinfo:
     match = _UTC_OFFSET.match((name or "").rstrip())
     if match is None:
         return zone(name)
-    sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
+    hours, minutes = int(match.group(2)), int(match.group(3) or 0)
     if hours > 14 or minutes > 59 or (hours == 14 and minutes):
         raise ValidationError(f"time zone offset {name.strip()!r} is out of range (-14:00 to +14:00)", field="timezone")
-    sign = "-" if sign == "-" and (hours or minutes) else "+"
-    offset = timedelta(hours=hours, minutes=minutes) * (-1 if sign == "-" else 1)
+    offset = timedelta(hours=hours, minutes=minutes) * (-1 if match.group(1) == "-" else 1)
+    sign = "-" if offset < timedelta(0) else "+"  # -00:00 is +00:00, as PHP writes it
     return timezone(offset, f"{sign}{hours:02d}:{minutes:02d}")
 
 

@@ -256,7 +256,8 @@ def update_settings(account: Account, *, timezone=None, default_region=None, opt
     zone_changed = False
     if timezone is not None:
         key = zone(timezone).key  # ValidationError for an unknown zone
-        zone_changed, account.timezone = key != account.timezone, key
+        zone_changed = key != account.timezone
+        account.timezone = key
     if default_region is not None:
         region = default_region.strip().upper() or None
         if not is_valid_region(region):

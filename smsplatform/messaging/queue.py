@@ -114,8 +114,8 @@ def claim_for_device(device: Device, *, limit: int = MAX_CLAIM, order: str = "li
     fresh = (Message.status == statuses.PENDING) & Message.sim.in_(slots)
     won = _take(mine & unacked, handed, limit, {p for s, p in found if s == statuses.TAKEN})
     if len(won) < limit:
-        won += _take(mine & fresh, {**handed, "status": statuses.TAKEN, "taken_at": func.coalesce(Message.taken_at, now)},
-                     limit - len(won), {p for s, p in found if s == statuses.PENDING})
+        taken = {**handed, "status": statuses.TAKEN, "taken_at": func.coalesce(Message.taken_at, now)}
+        won += _take(mine & fresh, taken, limit - len(won), {p for s, p in found if s == statuses.PENDING})
     if not won:
         return []
     messages = list(db.session.scalars(
