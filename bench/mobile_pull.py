@@ -21,8 +21,9 @@ import common  # first of the project's imports: it puts the project root on sys
 
 
 def client_process(port: int, path: str, tokens: list[str], connections: int, seconds: float, out) -> None:
-    """``connections`` threads, one keep-alive connection each, for ``seconds``; reports (ok, errors, the
-    seconds its threads ran: the process's own start is not part of the measured window)."""
+    """``connections`` threads, one keep-alive connection each, for ``seconds``; reports (ok, errors, when its
+    threads started, when they ended), on the machine-wide monotonic clock: the process's own start is not
+    part of the measured window."""
     counts = [[0, 0] for _ in range(connections)]
     started = time.monotonic()
     deadline = started + seconds
@@ -48,23 +49,25 @@ def client_process(port: int, path: str, tokens: list[str], connections: int, se
         t.start()
     for t in threads:
         t.join()
-    out.put((sum(c[0] for c in counts), sum(c[1] for c in counts), time.monotonic() - started))
+    out.put((sum(c[0] for c in counts), sum(c[1] for c in counts), started, time.monotonic()))
 
 
 def measure(port, path, tokens, connections, seconds) -> tuple[float, int, int]:
-    """(requests per second, failed requests, answered requests) of two client processes."""
+    """(requests per second, failed requests, answered requests) of ``connections`` connections spread over
+    two client processes (one for a single connection)."""
     out = multiprocessing.Queue()
-    half = max(1, connections // 2)
-    procs = [multiprocessing.Process(target=client_process,
-                                     args=(port, path, tokens[i::2] if tokens else [], half, seconds, out))
-             for i in range(2)]
+    shares = [share for share in (connections - connections // 2, connections // 2) if share]
+    procs = [multiprocessing.Process(target=client_process, args=(
+        port, path, tokens[i::len(shares)] if tokens else [], share, seconds, out)) for i, share in enumerate(shares)]
     for p in procs:
         p.start()
     results = [out.get() for _ in procs]
     for p in procs:
         p.join()
     ok, errors = sum(r[0] for r in results), sum(r[1] for r in results)
-    elapsed = sum(r[2] for r in results) / len(results)  # the two ran side by side
+    if not ok:
+        raise SystemExit(f"no request to {path} was answered ({errors} failed): is the server up?")
+    elapsed = max(r[3] for r in results) - min(r[2] for r in results)
     return ok / elapsed, errors, ok
 
 
