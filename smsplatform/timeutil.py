@@ -58,19 +58,25 @@ def _zone_names() -> dict[str, str]:
 
 
 def zone_country(key: str) -> str | None:
-    """The ISO 3166 country of a zone (``Europe/Berlin`` → ``DE``), from the tz database's ``zone.tab``;
-    None for zones of no country (``UTC``, ``Etc/GMT+2``)."""
+    """The ISO 3166 country of a zone (``Europe/Berlin`` → ``DE``), from the tz database's ``zone.tab``, also
+    under a zone's older names (``Asia/Calcutta``, which browsers still report); None for zones of no
+    country (``UTC``, ``Etc/GMT+2``)."""
     return _zone_countries().get(key)
 
 
 @cache
 def _zone_countries() -> dict[str, str]:
+    data = resources.files("tzdata.zoneinfo")
     countries = {}
-    table = resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
-    for line in table.splitlines():
+    for line in data.joinpath("zone.tab").read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#"):
             country, _coordinates, key = line.split("\t")[:3]
             countries[key] = country
+    for line in data.joinpath("tzdata.zi").read_text(encoding="utf-8").splitlines():
+        if line.startswith("L "):  # "L Asia/Kolkata Asia/Calcutta": a link from an older name
+            _, target, alias = line.split()
+            if target in countries:
+                countries.setdefault(alias, countries[target])
     return countries
 
 

@@ -252,7 +252,8 @@ def _zone_region(zone_key: str) -> str | None:
 def update_settings(account: Account, *, timezone=None, default_region=None, optout_keywords=None,
                     allow_direct_to_opted_out=None) -> Account:
     """Change the given settings. A new time zone also sets the default region to its country when the
-    account has none and none is given (national numbers typed from then on become E.164)."""
+    account then has none (none kept, or given empty as the settings form sends it), so national numbers
+    typed from then on become E.164."""
     zone_changed = False
     if timezone is not None:
         key = zone(timezone).key  # ValidationError for an unknown zone

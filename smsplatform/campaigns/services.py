@@ -40,7 +40,7 @@ from smsplatform.models import AccountSettings, Contact, Message, Paket, StoredO
 from smsplatform.storage import get_storage
 from smsplatform.storage.images import JPEG
 from smsplatform.storage.services import new_key, public_url
-from smsplatform.models.campaigns import CANCELLED, DRAFT, FINISHED, PAUSED, RUNNING, SCHEDULED
+from smsplatform.models.campaigns import CANCELLED, DRAFT, FANNING_OUT, FINISHED, PAUSED, RUNNING, SCHEDULED
 from smsplatform.models.types import UTCDateTime
 from smsplatform.timeutil import means_now, parse_local_datetime, utcnow
 
@@ -287,9 +287,7 @@ def start_due_newsletters(now: datetime | None = None) -> int:
         if _claim_if_due(paket_id, now):
             started += 1
             fan_out(paket_id, now=now)
-    incomplete = list(db.session.scalars(
-        select(Paket.id).where(Paket.status.in_((RUNNING, PAUSED)), Paket.fanout_completed_at.is_(None))
-    ))
+    incomplete = list(db.session.scalars(select(Paket.id).where(FANNING_OUT)))
     for paket_id in incomplete:
         try:
             fan_out(paket_id, now=now)

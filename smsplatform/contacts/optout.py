@@ -78,6 +78,7 @@ def opt_in(account: Account, phone: Phone) -> Contact | None:
 
 
 def opt_in_contact(contact: Contact) -> None:
+    """``opt_in`` for a contact at hand (the dashboard's "Opt back in")."""
     if contact.opted_out:
         contact.opted_out = False
         contact.opted_out_at = None

@@ -23,7 +23,7 @@ from sqlalchemy import case, delete, func, insert, literal, or_, select
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import AccountSettings, Contact, Paket, Tag, contact_tags, paket_tags
-from smsplatform.models.campaigns import DRAFT, PAUSED, RUNNING, SCHEDULED
+from smsplatform.models.campaigns import AUDIENCE_OPEN
 from smsplatform.phones import Phone, normalize_phone
 
 MAX_TAG_TITLE = 100
@@ -148,9 +148,7 @@ def delete_tag(account: AccountSettings, tag_id) -> None:
     tag = get_tag(account, tag_id)
     waiting = db.session.execute(
         select(Paket.title, Paket.status).join(paket_tags, paket_tags.c.paket_id == Paket.id)
-        .where(paket_tags.c.tag_id == tag.id, Paket.account_id == account.id,
-               or_(Paket.status.in_((DRAFT, SCHEDULED)),
-                   Paket.status.in_((RUNNING, PAUSED)) & Paket.fanout_completed_at.is_(None)))
+        .where(paket_tags.c.tag_id == tag.id, Paket.account_id == account.id, AUDIENCE_OPEN)
         .order_by(Paket.id).limit(3)).all()
     if waiting:
         named = ", ".join(f"“{title}” ({status})" for title, status in waiting)
@@ -239,8 +237,10 @@ def create_contact(account: AccountSettings, phone, name=None, tag_ids=()) -> Co
     """A new contact; ConflictError when the number is already a contact of this account."""
     number = normalize_contact_phone(account, phone)
     tags = tags_by_ids(account, tag_ids)
-    if find_contact(account, number.normalized) is not None:
-        raise ConflictError(f"{number.normalized} is already a contact", field="phone")
+    existing = find_contact(account, number.normalized)
+    if existing is not None:
+        kept = " on the opt-out list (it asked to stop); edit that contact" if existing.opted_out else ""
+        raise ConflictError(f"{number.normalized} is already a contact{kept}", field="phone")
     contact = upsert_contact(account, number, clean_name(name))
     add_tags(contact, tags)
     return contact

@@ -3,7 +3,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from smsplatform.devices.auth import version_tuple
+from smsplatform.devices.auth import version_at_least
 from smsplatform.errors import NotFoundError
 from smsplatform.extensions import db
 from smsplatform.models import AccountSettings, Device
@@ -39,4 +39,6 @@ def is_online(device: Device, config, now: datetime | None = None) -> bool:
 
 
 def is_app_version_actual(version: str | None) -> bool:
-    return version is not None and version_tuple(version) >= version_tuple(LATEST_APP_VERSION)
+    """The legacy ``isappversionactual``: a known version at least the latest release (an app built from source
+    counts as current, as in every compatibility switch)."""
+    return version is not None and version_at_least(version, LATEST_APP_VERSION)

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, SmallInteger, String, Table, Text
+from sqlalchemy import Column, ForeignKey, Index, SmallInteger, String, Table, Text, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from smsplatform.extensions import db
@@ -43,6 +43,12 @@ class Paket(db.Model):
 
     tags = relationship("Tag", secondary=paket_tags, lazy="selectin")
     device = relationship("Device")
+
+
+# Started newsletters whose fan-out has not finished (the scheduler job finishes it).
+FANNING_OUT = Paket.status.in_((RUNNING, PAUSED)) & Paket.fanout_completed_at.is_(None)
+# Newsletters whose audience their tags still decide: not started yet, or still fanning out.
+AUDIENCE_OPEN = or_(Paket.status.in_((DRAFT, SCHEDULED)), FANNING_OUT)
 
 
 class StoredObject(db.Model):

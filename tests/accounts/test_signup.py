@@ -50,6 +50,7 @@ def test_the_zone_is_stored_under_its_own_name(app):
 
 @pytest.mark.parametrize("timezone, region", [
     ("Europe/Berlin", "DE"), ("america/new_york", "US"), ("Asia/Kolkata", "IN"), ("UTC", None), ("Etc/GMT+2", None),
+    ("Asia/Calcutta", "IN"), ("Europe/Kiev", "UA"),  # older names, which Chromium still reports
     ("Antarctica/Troll", None),  # a country phone numbers do not know
 ])
 def test_the_default_region_follows_the_zones_country(app, timezone, region):

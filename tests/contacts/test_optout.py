@@ -104,7 +104,7 @@ def test_deleting_an_opted_out_contact_keeps_its_opt_out(owner):
     db.session.expire_all()
     assert (contact.phone, contact.name, contact.tags, contact.opted_out) == ("+4915752982212", "", [], True)
 
-    with pytest.raises(ConflictError):  # adding it again finds the kept number
+    with pytest.raises(ConflictError, match="already a contact on the opt-out list"):  # finds the kept number
         services.create_contact(owner, "0049 1575 2982212", "Anna again")
     report = import_contacts(owner, io.BytesIO(b"phone,name,tags\n+4915752982212,Anna,VIP\n"),
                              commit=db.session.commit, mode=MODE_UPSERT)

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
+from smsplatform.devices.queries import is_app_version_actual
 from smsplatform.extensions import db
 from smsplatform.models import Message
 from smsplatform.timeutil import utcnow
@@ -237,6 +238,7 @@ def test_webhooks_are_our_own_endpoints_filtered_by_app_version(app, client, acc
     local_build = {"Authorization": f"Bearer {token}", "User-Agent": "me.capcom.smsgateway/1.0.0"}
     assert client.get(f"{PREFIX}/webhooks", headers=local_build).get_json() == body
     assert client.get(f"{PREFIX}/settings", headers=local_build).get_json()["gateway"] == {"notification_channel": "SSE_ONLY"}
+    assert is_app_version_actual("1.0.0") and not is_app_version_actual("1.18.3")  # getalldevices agrees
 
 
 def test_dates_are_milliseconds_z(app, client, account):

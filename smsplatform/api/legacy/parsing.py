@@ -98,6 +98,8 @@ def parse_json_text(value: str, field: str):
         return _lists_from_php_arrays(lower_keys(json.loads(value)))
     except ValueError as exc:
         raise ValidationError(f"{field} is not valid JSON: {_reason(exc)}", field=field) from exc
+    except RecursionError:  # as in collect_params: a parameter's JSON may be nested thousands deep too
+        raise ValidationError(f"{field}: the JSON is nested too deeply", field=field) from None
 
 
 def _datajson(value) -> dict:

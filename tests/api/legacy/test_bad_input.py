@@ -208,6 +208,8 @@ def test_json_nested_too_deeply(client, owner, nested):
     body = '{"token": "%s", "sendto": "+4915752982212", "body": "Hi", "smsdata": %s}' % (owner[1], nested)
     refused(client.post("/getdata/addalotofsms", data=body, content_type="application/json"), "nested too deeply")
     refused(client.post("/getdata/addalotofsms", data={"datajson": body}), "nested too deeply")
+    refused(client.post("/getdata/addalotofsms", data={"token": owner[1], "smsdata": nested}),
+            "smsdata: the JSON is nested too deeply")  # a JSON string in a form field
     assert row_counts() == before
 
 
