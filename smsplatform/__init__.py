@@ -5,12 +5,23 @@ from flask import Flask, jsonify, request
 from sqlalchemy.engine import make_url
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from smsplatform import events
 from smsplatform.config import load_config
 from smsplatform.extensions import csrf, db, login_manager, migrate
+from smsplatform.models.types import MAX_ROW_ID
 from smsplatform.path_slashes import MergedSlashes
 from smsplatform.sessions import DashboardSessionInterface
+
+
+class RowId(IntegerConverter):
+    """``<int:…>`` in every route: at most the largest id a BIGINT holds, so a longer number does not match
+    (a 404, as a missing id) instead of reaching the database (SQLite cannot bind it: a 500)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -33,6 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
     # Routes are exact: werkzeug must not answer a phone's PATCH with a slash-fixing redirect.
     app.url_map.strict_slashes = False
     app.url_map.merge_slashes = False
+    app.url_map.converters["int"] = RowId
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))

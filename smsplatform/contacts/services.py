@@ -24,6 +24,7 @@ from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import AccountSettings, Contact, Paket, Tag, contact_tags, paket_tags
 from smsplatform.models.campaigns import AUDIENCE_OPEN
+from smsplatform.models.types import MAX_ROW_ID
 from smsplatform.phones import Phone, normalize_phone
 
 MAX_TAG_TITLE = 100
@@ -81,9 +82,12 @@ def _parse_id(value, field: str) -> int:
     if isinstance(value, bool):
         raise ValidationError(f"{field} must be a number", field=field)
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip())
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{field} must be a number, got {str(value)[:40]!r}", field=field) from exc
+    if abs(number) > MAX_ROW_ID:
+        raise NotFoundError(f"{field} {str(value).strip()[:40]} not found", field=field)
+    return number
 
 
 # Tags ---------------------------------------------------------------------------------------------

@@ -7,6 +7,9 @@ from sqlalchemy.types import TypeDecorator
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; MariaDB gets BIGINT for ids that can grow past 2^31.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# The largest id either database holds (signed 64 bits); a larger number names no row, and SQLite cannot
+# even bind it.
+MAX_ROW_ID = 2 ** 63 - 1
 
 
 class UTCDateTime(TypeDecorator):
