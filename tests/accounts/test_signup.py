@@ -42,7 +42,6 @@ def test_a_taken_email_alone_is_a_conflict_and_is_listed_with_other_problems(mak
     assert db.session.query(Account).count() == 1
 
 
-
 def test_the_zone_is_stored_under_its_own_name(app):
     account = services.create_account("zone@example.com", PASSWORD, " europe/berlin ")
     assert account.timezone == "Europe/Berlin"

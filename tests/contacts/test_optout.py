@@ -124,10 +124,12 @@ def test_an_opt_out_by_hand_withdraws_waiting_newsletter_messages(owner):
     db.session.flush()
     contact = services.create_contact(owner, "+4915752982212")
     waiting = _message(owner, device, "+4915752982212", paket=paket)
-    assert optout.opt_out_contact(owner, contact, optout.BY_HAND_REASON) == 1
+    first = utcnow() - timedelta(hours=1)
+    assert optout.opt_out_contact(owner, contact, optout.BY_HAND_REASON, first) == 1
     assert optout.opt_out_contact(owner, contact, "later reason") == 0  # already out: time and reason kept
     db.session.expire_all()
-    assert contact.opt_out_reason == optout.BY_HAND_REASON and waiting.status == statuses.OPTED_OUT
+    assert (contact.opted_out_at, contact.opt_out_reason) == (first, optout.BY_HAND_REASON)
+    assert waiting.status == statuses.OPTED_OUT
     optout.opt_in_contact(contact)
     db.session.expire_all()
     assert not contact.opted_out and waiting.status == statuses.OPTED_OUT  # withdrawn stays withdrawn

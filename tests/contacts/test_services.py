@@ -107,15 +107,18 @@ def test_a_tag_a_newsletter_still_needs_is_not_deleted(owner):
     newsletter("Half running", "running", tags["Running"])
     newsletter("Old news", "finished", tags["Fixed"], fanned_out=True)
     newsletter("Going out", "running", tags["Fixed"], fanned_out=True)  # its audience is fixed: the tag may go
+    services.save_contact(owner, "+4915752982212", tags["VIP"].id, name="Anna")
+    services.tag_contacts(owner, [c.id for c in services.search_contacts(owner).contacts], tags["Draft"].id)
     db.session.commit()
-    before = db.session.query(paket_tags).count()
+    before = db.session.query(paket_tags).count(), db.session.query(contact_tags).count()
     with pytest.raises(ConflictError, match="tag “VIP” is the audience of newsletter “Spring sale” "
                                             r"\(scheduled\); take the tag out of it or cancel it first"):
         services.delete_tag(owner, tags["VIP"].id)
     for title, status in (("Draft", "draft"), ("Paused", "paused"), ("Running", "running")):
         with pytest.raises(ConflictError, match=f"“Half {status}” \\({status}\\)"):
             services.delete_tag(owner, tags[title].id)
-    assert db.session.query(paket_tags).count() == before and db.session.query(Tag).count() == 5
+    assert (db.session.query(paket_tags).count(), db.session.query(contact_tags).count()) == before == (6, 2)
+    assert db.session.query(Tag).count() == 5
     services.delete_tag(owner, tags["Fixed"].id)
     assert db.session.query(Tag).count() == 4
 
@@ -207,3 +210,9 @@ def test_search_finds_a_number_in_any_spelling(owner, stranger, typed):
     stranger.default_region = "DE"
     services.save_contact(stranger, "+4915752982212", None, name="Not mine")
     assert [c.name for c in services.search_contacts(owner, query=typed).contacts] == ["Anna"]
+
+
+def test_search_text_that_is_no_number_or_no_number_of_the_region_still_searches(owner):
+    services.save_contact(owner, "+4915752982212", None, name="Room 1 reception")
+    assert [c.name for c in services.search_contacts(owner, query="Room 1").contacts] == ["Room 1 reception"]
+    assert services.search_contacts(owner, query="0157 5298 2212").total == 0  # no region: no national numbers

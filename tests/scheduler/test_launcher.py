@@ -115,7 +115,10 @@ def test_a_slow_exit_resets_the_count_of_quick_ones(monkeypatch, capsys, supervi
     counter = tmp_path / "starts"
     supervisor = launcher.Supervisor({"web": [sys.executable, "-c", QUICK_THEN_SLOW, str(counter)]})
 
+    counted = []  # the run of quick exits at each restart
+
     def stop_at_the_fifth_start(name):
+        counted.append(supervisor.quick_exits[name])
         if counter.exists() and int(counter.read_text()) == 4:
             supervisor.stop_all()
         launcher.Supervisor.start(supervisor, name)
@@ -123,3 +126,4 @@ def test_a_slow_exit_resets_the_count_of_quick_ones(monkeypatch, capsys, supervi
     monkeypatch.setattr(supervisor, "start", stop_at_the_fifth_start)
     assert run_guarded(supervisor) == 0
     assert "giving up" not in capsys.readouterr().out and int(counter.read_text()) >= 4
+    assert counted[1:5] == [1, 0, 1, 0]  # the odd starts did count as quick (a slow machine would hide the reset)

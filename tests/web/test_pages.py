@@ -429,16 +429,19 @@ def test_a_tag_a_scheduled_newsletter_targets_is_not_deleted(web, me, device, vi
     assert paket.tags == [vip]
 
 
-def test_a_contact_is_opted_out_and_back_in_by_hand(web, me, device):
+def test_a_contact_is_opted_out_and_back_in_by_hand(web, me):
     contact = contacts.create_contact(me, "+4915100000001", "Ada")
     db.session.commit()
+    before = utcnow()
     page = web.get(f"/contacts/{contact.id}").get_data(as_text=True)
     assert "Opt out" in page and "Opt back in" not in page
     response = web.post(f"/contacts/{contact.id}/opt-out", follow_redirects=True)
     assert "Opted out: newsletters skip +4915100000001 from now on." in response.get_data(as_text=True)
     db.session.expire_all()
     assert (contact.opted_out, contact.opt_out_reason) == (True, "opted out by hand in the dashboard")
+    assert before <= contact.opted_out_at <= utcnow()
     assert "Opt back in" in response.get_data(as_text=True)
+    assert web.get(f"/contacts/{contact.id}/opt-out").status_code == 405  # a change is a POST
 
     response = web.post(f"/contacts/{contact.id}/opt-in", follow_redirects=True)
     assert "Opted back in" in response.get_data(as_text=True)
@@ -483,6 +486,13 @@ def test_newsletter_create_preview_actions_progress(web, me, device):
     assert response.status_code == 400 and "tags is required" in response.get_json()["message"]
     long = web.post("/newsletters/preview", data={"body": "€" * 4900, "tag_ids": [tag.id]}).get_json()
     assert (long["segments"], long["units"], long["audience"]) == (65, 9800, 2)  # as the form's script POSTs it
+    assert web.post("/newsletters/preview", data={"body": "x" * 5001, "tag_ids": [tag.id]}).get_json()["units"] == 5000
+    shown = web.post("/newsletters/preview", data={"body": "Hi", "tag_ids": [tag.id], "image": "1"}).get_json()
+    assert re.fullmatch(r"Hi\nhttp://localhost/\S+\.jpg", shown["text"])
+    for refused, words in (({"body": "x"}, "tags is required"), ({"body": "x", "tag_ids": ["abc"]}, "must be an integer")):
+        response = web.post("/newsletters/preview", data=refused)
+        assert response.status_code == 400 and words in response.get_json()["message"], refused
+    assert web.post("/newsletters/preview", data={"body": "x", "tag_ids": [999999]}).status_code == 404
 
     response = web.post("/newsletters/new", data={"title": "", "body": "", "device_id": device.id, "sim": 0,
                                                   "tag_ids": [tag.id]})
