@@ -5,7 +5,7 @@ processes or two simultaneous pulls of one phone can run the same function at on
 a message out twice or moving a status backwards.
 """
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, exists, false, func, not_, select, true, update
@@ -34,6 +34,9 @@ _FAILURE_CODES = (
 )
 _PERMISSION_RE = re.compile(r"permission|securityexception|not allowed", re.IGNORECASE)
 _ID_RE = re.compile(r"^\d{1,18}$")
+# The phone checks a message's ``validUntil`` against its own clock; the expiry job waits this much
+# longer before it calls a message the phone still holds failed, so a phone a little behind is not overtaken.
+EXPIRY_GRACE_SECONDS = 15 * 60
 # (status, priority) of a device's claimable rows. Built once: every pull runs it, and for an idle
 # phone it is the whole claim, so building the statement would cost more than running it.
 _PENDING_LEVELS = select(Message.status, Message.priority).where(
@@ -183,8 +186,8 @@ def apply_state_report(device: Device, message_id: str, state: str, recipients: 
     Unknown, foreign or malformed ids, messages never handed to a phone (still pending: no phone can
     have them, so such a report is a stray or a forged id), unknown states and reports that would move
     a message backwards change nothing (the phone gets 204 either way and must not retry forever). A final
-    status stays final, except the recovery job's "not acknowledged" failure (``failed_unacknowledged``),
-    which was only a guess.
+    status stays final, except the recovery jobs' "not acknowledged" and "expired" failures
+    (``failed_unacknowledged``), which were only guesses.
     """
     now = now or utcnow()
     if not isinstance(message_id, str) or not _ID_RE.match(message_id) or not isinstance(state, str):
@@ -273,6 +276,49 @@ def redeliver_or_fail_unacknowledged(config, now: datetime | None = None) -> dic
     ))
     wake_after_commit(db.session, stale_devices)
     return {"failed": failed, "woken_for_redelivery": len(stale_devices)}
+
+
+def valid_until(message: Message, validity_seconds: int) -> datetime | None:
+    """Until when the phone may send a handed-out message (its ``validUntil``): ``validity_seconds`` after
+    it was first handed out, the same on every redelivery; None when messages do not expire (0)."""
+    if validity_seconds <= 0 or message.taken_at is None:
+        return None
+    return message.taken_at + timedelta(seconds=validity_seconds)
+
+
+def fail_expired_on_phones(config, now: datetime | None = None) -> int:
+    """Scheduler job: messages a phone took but never reported sent, past their ``validUntil``, fail.
+
+    The phone refuses to send a message after its ``validUntil`` (``TTL expired``), so once that time
+    (plus ``EXPIRY_GRACE_SECONDS``) has passed, one still handed out (2) or queued on the phone (3) will
+    not be sent by anyone: it fails (9), marked ``failed_unacknowledged`` like the recovery job's other
+    guesses, so a late report from the phone still replaces it. Without this, a phone that vanished with
+    messages in its queue would leave them open for ever, and their newsletter would never finish.
+    """
+    validity = config["MESSAGE_VALIDITY_SECONDS"]
+    if validity <= 0:
+        return 0
+    now = now or utcnow()
+    return db.session.execute(
+        update(Message)
+        .where(Message.status.in_((statuses.TAKEN, statuses.QUEUED)),
+               Message.taken_at < ago(validity + EXPIRY_GRACE_SECONDS, now))
+        .values(status=statuses.FAILED_GENERIC, failed_unacknowledged=True,
+                failed_at=func.coalesce(Message.failed_at, now),
+                failure_reason=f"not sent by the phone within its validity of {_duration(validity)} "
+                               f"(the phone no longer sends it)",
+                updated_at=now),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+
+
+def _duration(seconds: int) -> str:
+    """``86400`` → ``24 h``, ``5400`` → ``90 min``, ``45`` → ``45 s``."""
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
 
 
 def record_incoming(device: Device, *, phone: str, text: str, received_at: datetime, external_id: str,

@@ -1,10 +1,16 @@
 """Newsletter controls against the real device queue: what a phone is handed after pause, resume, cancel
-and opt-out."""
+and opt-out, and how a newsletter ends when its phone vanishes."""
+from datetime import timedelta
+
+from sqlalchemy import update
+
 from smsplatform.campaigns import services
 from smsplatform.contacts import optout
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
-from smsplatform.messaging.queue import claim_for_device
+from smsplatform.messaging.queue import EXPIRY_GRACE_SECONDS, apply_state_report, claim_for_device, fail_expired_on_phones
+from smsplatform.models import Message
+from smsplatform.timeutil import utcnow
 from tests.campaigns.conftest import bulk_contacts, make_tag
 
 
@@ -53,3 +59,31 @@ def test_pause_holds_resume_hands_out_only_what_is_left_and_cancel_withdraws(own
     assert services.paket_stats(second)["cancelled"] == 5
     assert services.paket_stats(paket) == {"total": 6, "pending": 0, "taken": 5, "sent": 0, "delivered": 0,
                                            "failed": 0, "opted_out": 1, "cancelled": 0}
+
+
+def test_a_newsletter_whose_phone_vanished_with_its_messages_finishes_once_they_expire(app, owner, device):
+    tag = make_tag(owner, "VIP")
+    phones = [f"+4915100001{i:02d}" for i in range(3)]
+    bulk_contacts(owner, {p: [tag.id] for p in phones})
+    paket = _start(owner, device, tag, "Vanished")
+    services.start_due_newsletters()
+    db.session.commit()
+    claimed = claim_for_device(device, limit=100)
+    db.session.commit()
+    apply_state_report(device, str(claimed[0].id), "Delivered", [], {})
+    for message in claimed[1:]:
+        apply_state_report(device, str(message.id), "Processed", [], {})  # in the phone's queue, then silence
+    db.session.commit()
+    assert services.finish_completed() == 0
+    db.session.commit()
+    assert paket.status == "running"
+
+    taken_at = utcnow() - timedelta(seconds=app.config["MESSAGE_VALIDITY_SECONDS"] + EXPIRY_GRACE_SECONDS + 1)
+    db.session.execute(update(Message).where(Message.paket_id == paket.id).values(taken_at=taken_at))
+    assert fail_expired_on_phones(app.config) == 2
+    assert services.finish_completed() == 1
+    db.session.commit()
+    db.session.refresh(paket)
+    assert paket.status == "finished"
+    assert services.paket_stats(paket) == {"total": 3, "pending": 0, "taken": 0, "sent": 0, "delivered": 1,
+                                           "failed": 2, "opted_out": 0, "cancelled": 0}

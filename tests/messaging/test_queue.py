@@ -74,6 +74,46 @@ def test_unacknowledged_messages_fail_with_a_reason_and_their_devices_are_woken(
     assert queue.redeliver_or_fail_unacknowledged(config, now=now)["failed"] == 0
 
 
+def test_messages_a_phone_kept_past_their_validity_fail_as_a_guess(app, account):
+    """A phone that vanished with messages in its queue: once their validUntil (and the grace for a phone
+    clock a little behind) has passed the phone will never send them, so they fail instead of staying open."""
+    config = app.config
+    device, _ = pair(account[0])
+    now = utcnow()
+    past = now - timedelta(seconds=config["MESSAGE_VALIDITY_SECONDS"] + queue.EXPIRY_GRACE_SECONDS + 1)
+    within_grace = now - timedelta(seconds=config["MESSAGE_VALIDITY_SECONDS"] + queue.EXPIRY_GRACE_SECONDS - 60)
+    queued = add_message(device, status=3, taken_at=past, queued_at=past)
+    taken = add_message(device, status=2, taken_at=past, last_handed_at=past)
+    recent = add_message(device, status=3, taken_at=within_grace)
+    sent = add_message(device, status=6, taken_at=past, sent_at=past)
+    held = add_message(device, status=1, ready=False, due_in=-90_000)
+    db.session.commit()
+    assert queue.fail_expired_on_phones(config, now=now) == 2
+    db.session.commit()
+    for m in (queued, taken, recent, sent, held):
+        db.session.refresh(m)
+    reason = "not sent by the phone within its validity of 24 h (the phone no longer sends it)"
+    for m in (queued, taken):
+        assert (m.status, m.failure_reason, m.failed_unacknowledged, m.failed_at) == (9, reason, True, now)
+    assert (recent.status, sent.status, held.status) == (3, 6, 1)
+    assert queue.fail_expired_on_phones(config, now=now) == 0
+
+    # A late word from the phone still wins over the guess (here: it had sent it after all).
+    queue.apply_state_report(device, str(queued.id), "Sent", [], {"Sent": "2026-07-10T05:00:00.000Z"})
+    db.session.commit()
+    db.session.refresh(queued)
+    assert (queued.status, queued.failure_reason, queued.failed_unacknowledged) == (6, None, False)
+
+
+def test_messages_never_expire_when_the_validity_is_zero(app, account):
+    device, _ = pair(account[0])
+    message = add_message(device, status=3, taken_at=utcnow() - timedelta(days=365))
+    db.session.commit()
+    assert queue.fail_expired_on_phones({**app.config, "MESSAGE_VALIDITY_SECONDS": 0}) == 0
+    db.session.refresh(message)
+    assert message.status == 3
+
+
 def test_the_recovery_job_leaves_device_housekeeping_to_the_device_jobs(app, account):
     """Presence, pairing codes and webhook receipts are jobs of their own (tests/devices/test_housekeeping.py)."""
     quiet, _ = pair(account[0], name="quiet")
