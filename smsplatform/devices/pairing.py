@@ -3,8 +3,10 @@
 Both are random secrets of which only the SHA-256 is stored. A pairing code is consumed by a
 conditional UPDATE, so two phones racing with the same code cannot both win it.
 """
+import ipaddress
 import secrets
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 
@@ -18,6 +20,28 @@ from smsplatform.timeutil import utcnow
 CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 CODE_LENGTH = 8
 MAX_CODE_LENGTH = 64
+
+
+def server_address_problem(server_url: str) -> str | None:
+    """Why a phone could not use ``server_url`` (the platform's ``PUBLIC_BASE_URL``), or None.
+
+    A loopback address is this computer itself, on the phone too; the app's release build refuses plain
+    ``http://``. A laptop trying the simulated phone needs neither, so this is shown, never enforced.
+    """
+    parts = urlsplit(server_url)
+    host = (parts.hostname or "").lower()
+    try:
+        loopback = host == "localhost" or host.endswith(".localhost") or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return (f"{host} is this computer itself: a phone cannot reach it. Start the platform with HOST=0.0.0.0 "
+                f"and PUBLIC_BASE_URL set to an address the phone can reach (this computer's address on your "
+                f"network, or the public https:// address of a reverse proxy in front of it).")
+    if parts.scheme != "https":
+        return ("The app's release build refuses plain http:// addresses: put the platform behind HTTPS and set "
+                "PUBLIC_BASE_URL to its https:// address.")
+    return None
 
 
 def create_pairing_code(account: Account, ttl_seconds: int, now: datetime | None = None) -> tuple[str, PairingCode]:

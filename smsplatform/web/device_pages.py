@@ -51,6 +51,7 @@ def add_device():
         db.session.commit()
         qr = _qr_svg(f"{server}\n{code}")
     return render_template("web/add_device.html", server=server, code=code, qr=qr, ttl_minutes=ttl // 60,
+                           server_problem=pairing.server_address_problem(server),
                            enrolment_token=enrolment_token, has_token=account.enrolment_token_hash is not None,
                            had_token=had_token)
 

@@ -7,6 +7,8 @@ import struct
 import zlib
 from datetime import timedelta
 
+import pytest
+
 from smsplatform.contacts import services as contacts
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses as st
@@ -34,6 +36,26 @@ def test_pages_render_with_titles_and_labelled_inputs(web, device, me):
     web.post("/logout")
     for url in ["/login", "/signup"]:
         every_page_has_a_title_and_labels(web.get(url).get_data(as_text=True))
+
+
+@pytest.mark.parametrize("base_url, problem", [
+    ("http://localhost", "localhost is this computer itself"),
+    ("http://127.0.0.1:8000", "127.0.0.1 is this computer itself"),
+    ("http://[::1]:8000", "::1 is this computer itself"),
+    ("https://sms.localhost", "sms.localhost is this computer itself"),
+    ("http://192.168.1.20:8000", "refuses plain http://"),
+    ("https://sms.example.com", None),
+    ("https://203.0.113.7", None),
+])
+def test_add_device_says_when_phones_cannot_use_the_server_address(web, app, base_url, problem):
+    app.config["PUBLIC_BASE_URL"] = base_url
+    html = web.get("/devices/add").get_data(as_text=True)
+    assert f'value="{base_url}/api/mobile/v1"' in html
+    shown = re.search(r'<p class="flash flash-error" id="server-problem" role="alert">([^<]*)</p>', html)
+    if problem is None:
+        assert shown is None
+    else:
+        assert problem in shown.group(1)
 
 
 def test_settings_save_and_invalid_input_changes_nothing(web, me):
