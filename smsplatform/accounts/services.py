@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from smsplatform.contacts.renumbering import Renumbered, renumber_national_contacts
 from smsplatform.errors import (
     AuthenticationError, ConflictError, DomainError, NotFoundError, RateLimitedError, ValidationError,
 )
@@ -250,10 +251,12 @@ def _zone_region(zone_key: str) -> str | None:
 
 
 def update_settings(account: Account, *, timezone=None, default_region=None, optout_keywords=None,
-                    allow_direct_to_opted_out=None) -> Account:
+                    allow_direct_to_opted_out=None) -> Renumbered | None:
     """Change the given settings. A new time zone also sets the default region to its country when the
     account then has none (none kept, or given empty as the settings form sends it), so national numbers
-    typed from then on become E.164."""
+    typed from then on become E.164. A new default region renumbers the contacts saved as national digits
+    (``renumber_national_contacts``); what that did is returned (None when the region did not change)."""
+    region_before = account.default_region
     zone_changed = False
     if timezone is not None:
         key = zone(timezone).key  # ValidationError for an unknown zone
@@ -276,7 +279,9 @@ def update_settings(account: Account, *, timezone=None, default_region=None, opt
     if allow_direct_to_opted_out is not None:
         account.allow_direct_to_opted_out = bool(allow_direct_to_opted_out)
     db.session.flush()
-    return account
+    if account.default_region is None or account.default_region == region_before:
+        return None
+    return renumber_national_contacts(account)
 
 
 def prune_auth_failures(config, now=None) -> int:

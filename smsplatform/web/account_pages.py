@@ -87,16 +87,28 @@ def settings():
         form.optout_keywords.data = account.optout_keywords or _default_keywords()
     if form.validate_on_submit():
         with saving(lambda exc: show_error(form, exc)) as saved:
-            services.update_settings(
+            renumbered = services.update_settings(
                 account, timezone=form.timezone.data, default_region=form.default_region.data or "",
                 optout_keywords=form.optout_keywords.data,
                 allow_direct_to_opted_out=form.allow_direct_to_opted_out.data,
             )
         if saved.ok:
-            flash("Settings saved.", "success")
+            flash("Settings saved." + _renumbered_note(renumbered), "success")
             return redirect(url_for("web.settings"))
     return render_template("web/settings.html", form=form, password_form=ChangePasswordForm()), \
         400 if form.errors else 200
+
+
+def _renumbered_note(renumbered) -> str:
+    if renumbered is None or not renumbered.contacts:
+        return ""
+    count, merged = renumbered.contacts, renumbered.merged
+    note = (f" {count} contact{'s' if count != 1 else ''} saved with a national number now "
+            f"{'have' if count != 1 else 'has'} the international one")
+    if merged:
+        note += (f"; {merged} of them {'were' if merged != 1 else 'was'} merged into the contact that already "
+                 f"had that number (tags, messages and any opt-out kept)")
+    return note + "."
 
 
 def _default_keywords() -> str:

@@ -8,6 +8,7 @@ import zlib
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from smsplatform.contacts import services as contacts
 from smsplatform.extensions import db
@@ -109,6 +110,21 @@ def test_overview_totals_success_rate_and_chart(web, me, device):
     assert html.count("<rect") > 6
     assert "Pixel" in html and "http" not in html.split("<svg", 1)[1].split("</svg>")[0].replace(
         "http://www.w3.org/2000/svg", "")
+
+
+def test_the_settings_page_says_what_the_new_region_did(web, me):
+    contacts.create_contact(me, "0170 1234567", name="Anna")
+    contacts.create_contact(me, "+491701234567")
+    contacts.create_contact(me, "0171 9998888")
+    db.session.commit()
+    response = web.post("/account", data={"timezone": "UTC", "default_region": "DE", "optout_keywords": "STOP"},
+                        follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert ("2 contacts saved with a national number now have the international one; 1 of them was merged into "
+            "the contact that already had that number") in html
+    db.session.expire_all()
+    assert {c.phone for c in db.session.scalars(select(Contact).where(Contact.account_id == me.id))} == {
+        "+491701234567", "+491719998888"}
 
 
 def test_devices_list_add_settings(web, me, device, app):
