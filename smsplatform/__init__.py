@@ -1,7 +1,7 @@
 """smsplatform: a self-hosted bulk-SMS platform that sends through paired Android phones."""
 from pathlib import Path
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, render_template, request
 from sqlalchemy.engine import make_url
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -65,13 +65,16 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _register_api_errors(app: Flask) -> None:
-    """Machine clients get JSON even for paths no blueprint matched (the phone app shows the text)."""
+    """Paths no blueprint matched: machine clients get JSON (the phone app shows the text), people in the
+    dashboard its own "not found" page; the legacy API and uploads answer as their blueprints do."""
 
     @app.errorhandler(HTTPException)
-    def _api_http_error(error):
-        if not request.path.startswith("/api/"):
-            return error
-        return jsonify({"message": error.description or error.name, "code": error.code}), error.code
+    def _unmatched_path_error(error):
+        if request.path.startswith("/api/"):
+            return jsonify({"message": error.description or error.name, "code": error.code}), error.code
+        if error.code == 404 and not request.path.startswith(("/getdata", "/uploads/")):
+            return render_template("web/404.html"), 404
+        return error
 
 
 def _configure_sqlite(app: Flask) -> None:

@@ -96,3 +96,16 @@ def test_another_accounts_contact_is_not_opted_out_or_back_in(web, theirs):
     assert web.post(f"/contacts/{contact.id}/opt-in").status_code == 404
     db.session.expire_all()
     assert (contact.opted_out, contact.opt_out_reason) == (True, "replied STOP")
+
+
+def test_a_path_no_route_matches_gets_the_dashboard_404_page(web, client):
+    """An id past a BIGINT, a mistyped or foreign-looking path: the same page a missing id gets, signed in
+    or not; the machine APIs keep their own answers."""
+    missing = web.get("/devices/999999999")
+    for url in ["/devices/" + "9" * 19, "/contacts/abc", "/no-such-page", "/newsletters/abc"]:
+        answer = web.get(url)
+        assert (answer.status_code, answer.data) == (404, missing.data), url
+    web.post("/logout")
+    assert b"<h1>Not found</h1>" in client.get("/no-such-page").data
+    assert client.get("/api/mobile/v1/nothing").get_json()["code"] == 404
+    assert b"<h1>Not found</h1>" not in client.get("/uploads/no-such-file.png").data  # werkzeug's plain page
