@@ -304,6 +304,19 @@ def check_slot(device: Device | Row, sim: int, field: str = "sim", *, slots: set
                               field=field)
 
 
+def available_slots(device: Device | Row) -> list[int]:
+    """The slots ``check_slot`` lets through on this device, in order: what a form may offer for it."""
+    slots = parse_slots(device.extra_slots)
+    offered = []
+    for sim in range(MAX_SLOT + 1):
+        try:
+            check_slot(device, sim, slots=slots)
+        except ValidationError:
+            continue
+        offered.append(sim)
+    return offered
+
+
 def _has_second_sim(sim_cards: list) -> bool:
     if len(sim_cards) >= 2:
         return True

@@ -4,23 +4,25 @@ import io
 
 from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import login_required
+from wtforms.fields.choices import SelectChoice
 
 from smsplatform.devices.queries import list_devices
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses as st
-from smsplatform.messaging.service import accept_messages
+from smsplatform.messaging.service import accept_messages, available_slots
 from smsplatform.models import Message
 from smsplatform.phones import normalize_phone
 from smsplatform.timeutil import to_zone
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me, owned, saving
-from smsplatform.web.forms import MessageFilterForm, ReplyForm, SendForm, device_choices, opts, show_error
+from smsplatform.web.forms import SIM_CHOICES, MessageFilterForm, ReplyForm, SendForm, device_choices, opts, show_error
 from smsplatform.web.uploads import store_upload
 
 # accept_messages names its fields after the legacy API; the send form names them after its inputs.
 _SEND_FIELDS = {"sendto": "recipients", "timetosend": "send_at", "file": "image", "media": "image"}
 EXPORT_BATCH = 1000
+_SIM_LABELS = dict(SIM_CHOICES)
 
 
 @bp.route("/send", methods=["GET", "POST"])
@@ -28,11 +30,19 @@ EXPORT_BATCH = 1000
 def send():
     account = me()
     devices = list_devices(account)
+    channels = {d.id: available_slots(d) for d in devices}
     form = SendForm()
-    form.device_id.choices = opts(device_choices(devices))
+    # Each phone's option names its channels, for the page's script to offer only those; the channel select
+    # lists what any of the phones has (all of it without the script, so the server checks the pair again).
+    form.device_id.choices = [SelectChoice(value, label, render_kw={"data-slots": ",".join(map(str, channels[value]))})
+                              for value, label in device_choices(devices)]
+    form.sim.choices = opts((sim, _SIM_LABELS[sim]) for sim in sorted(set().union(*channels.values()) or {0}))
     if request.method == "GET" and request.args.get("to"):
         form.recipients.data = request.args["to"][:64]
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if form.is_submitted() and not _channel_offered(form, devices, channels):
+        valid = False
+    if valid:
         numbers = [n.strip() for n in form.recipients.data.replace("\n", ",").split(",") if n.strip()]
         with saving(lambda exc: show_error(form, exc, renamed=_SEND_FIELDS)) as saved:
             if not numbers:
@@ -48,7 +58,21 @@ def send():
             flash(f"{len(messages)} message{'s' if len(messages) != 1 else ''} queued.", "success")
             return redirect(url_for("web.messages"))
     status = 400 if form.errors else 200
-    return render_template("web/send.html", form=form, devices=devices), status
+    return render_template("web/send.html", form=form, devices=devices, channels=channels,
+                           sim_labels=_SIM_LABELS), status
+
+
+def _channel_offered(form: SendForm, devices, channels: dict[int, list[int]]) -> bool:
+    """Whether the chosen channel is one the chosen phone has; if not, says so beside the channel select
+    (in place of WTForms' "Not a valid choice"). A device that is not the account's is the service's to refuse."""
+    device = next((d for d in devices if d.id == form.device_id.data), None)
+    sim = form.sim.data
+    if device is None or sim in channels[device.id]:
+        return True
+    name = _SIM_LABELS.get(sim, f"channel {sim}")
+    offered = ", ".join(_SIM_LABELS[s] for s in channels[device.id])
+    form.sim.errors = [f"{device.name} (#{device.id}) cannot send through {name}; it offers {offered}."]
+    return False
 
 
 def _filter_from(form: MessageFilterForm, account) -> queries.MessageFilter | None:

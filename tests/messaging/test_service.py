@@ -6,7 +6,9 @@ import pytest
 from smsplatform.errors import ValidationError
 from smsplatform.events import WAKE_KEY
 from smsplatform.extensions import db
-from smsplatform.messaging.service import accept_message_ids, accept_messages, as_flag, as_int, split_recipients
+from smsplatform.messaging.service import (
+    accept_message_ids, accept_messages, as_flag, as_int, available_slots, check_slot, split_recipients,
+)
 from smsplatform.models import Message, StoredObject
 from smsplatform.timeutil import utcnow
 from tests.conftest import create_device
@@ -90,3 +92,15 @@ def test_value_helpers():
     assert split_recipients("+49 157,  0157 1, 4915,,") == ["+49 157", "0157 1", " 4915"]
     with pytest.raises(ValidationError, match="n must be an integer"):
         as_int("12abc", "n")
+
+
+def test_available_slots_are_what_check_slot_accepts(account):
+    owner = account[0]
+    cases = [([{"slotIndex": 0}], "", [0]), (None, "", [0, 1]), ([], "2,4", [0, 1, 2, 4]),
+             ([{"simNumber": 2}], "", [0, 1]), ([{"slotIndex": 0}, {"slotIndex": 0}], "9,x,3", [0, 1, 3])]
+    for sim_cards, slots, expected in cases:
+        device = create_device(owner, slots=slots, sim_cards=sim_cards)
+        assert available_slots(device) == expected, (sim_cards, slots)
+        for sim in set(range(6)) - set(expected):
+            with pytest.raises(ValidationError):
+                check_slot(device, sim)

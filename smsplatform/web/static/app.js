@@ -60,6 +60,27 @@
     if (known) { input.value = zone; }
   });
 
+  // Send: the channel select offers only the channels of the chosen phone (its option's data-slots, e.g. "0,1,3").
+  document.querySelectorAll("select[data-channels-of]").forEach(function (channel) {
+    var device = document.getElementById(channel.getAttribute("data-channels-of"));
+    if (!device) { return; }
+    var follow = function () {
+      var chosen = device.options[device.selectedIndex];
+      if (!chosen || !chosen.hasAttribute("data-slots")) { return; }
+      var slots = chosen.getAttribute("data-slots").split(",");
+      Array.from(channel.options).forEach(function (option) {
+        option.hidden = option.disabled = slots.indexOf(option.value) < 0;
+      });
+      var current = channel.options[channel.selectedIndex];
+      if (!current || current.disabled) {
+        var first = Array.from(channel.options).find(function (option) { return !option.disabled; });
+        if (first) { channel.value = first.value; }
+      }
+    };
+    device.addEventListener("change", follow);
+    follow();
+  });
+
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }

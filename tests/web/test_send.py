@@ -1,0 +1,63 @@
+"""The Send page: the channels each phone offers, a send time in the past, and what the form refuses."""
+import re
+
+from smsplatform.extensions import db
+from smsplatform.models import Message
+from tests.support.pages import error_for
+from tests.web.conftest import add_device
+
+
+def options(html: str, select_id: str) -> list[tuple[str, str]]:
+    """(value, text) of each option of the select ``select_id``."""
+    select = re.search(rf'<select[^>]*id="{select_id}"[^>]*>(.*?)</select>', html, re.S).group(1)
+    return re.findall(r'<option[^>]*value="([^"]*)"[^>]*>([^<]*)</option>', select)
+
+
+def device_slots(html: str) -> dict[str, str]:
+    """Each device option's value and its ``data-slots``."""
+    select = re.search(r'<select[^>]*id="device_id"[^>]*>(.*?)</select>', html, re.S).group(1)
+    return {value: slots for slots, value in re.findall(r'<option data-slots="([^"]*)" value="([^"]*)"', select)}
+
+
+def test_the_channel_select_offers_only_what_the_phone_has(web, me):
+    one_sim = add_device(me, name="One SIM", sim_cards=[{"slotIndex": 0}])
+    db.session.commit()
+    html = web.get("/send").get_data(as_text=True)
+    assert options(html, "sim") == [("0", "SIM 1")]
+    assert device_slots(html) == {str(one_sim.id): "0"}
+    assert "<noscript>" not in html  # one phone: nothing to tell apart
+
+    silent = add_device(me, name="Silent", sim_cards=[])  # reports nothing about its SIMs: SIM 2 may exist
+    whatsapp = add_device(me, name="WhatsApp phone", sim_cards=[{"slotIndex": 0}, {"slotIndex": 1}], slots="3,5")
+    db.session.commit()
+    html = web.get("/send").get_data(as_text=True)
+    assert device_slots(html) == {str(one_sim.id): "0", str(silent.id): "0,1", str(whatsapp.id): "0,1,3,5"}
+    # Without the script the select lists every phone's channels (and only those); the script narrows it.
+    assert options(html, "sim") == [("0", "SIM 1"), ("1", "SIM 2"), ("3", "WhatsApp"), ("5", "RCS 2")]
+    assert 'data-channels-of="device_id"' in html
+    assert f"One SIM (#{one_sim.id}): SIM 1;" in html and f"(#{whatsapp.id}): SIM 1, SIM 2, WhatsApp, RCS 2." in html
+
+
+def test_a_channel_the_chosen_phone_lacks_is_refused_beside_the_select(web, me):
+    one_sim = add_device(me, name="One SIM", sim_cards=[{"slotIndex": 0}])
+    two_sims = add_device(me, name="Two SIMs", slots="3")
+    db.session.commit()
+    base = {"recipients": "+4915100000001", "body": "x"}
+    cases = [
+        (one_sim, "1", "One SIM (#{}) cannot send through SIM 2; it offers SIM 1."),  # another phone has SIM 2
+        (one_sim, "3", "One SIM (#{}) cannot send through WhatsApp; it offers SIM 1."),
+        (two_sims, "4", "Two SIMs (#{}) cannot send through RCS 1; it offers SIM 1, SIM 2, WhatsApp."),  # no phone has it
+        (two_sims, "9", "Two SIMs (#{}) cannot send through channel 9; it offers SIM 1, SIM 2, WhatsApp."),
+        (two_sims, "-1", "Two SIMs (#{}) cannot send through channel -1; it offers SIM 1, SIM 2, WhatsApp."),
+    ]
+    for device, sim, message in cases:
+        response = web.post("/send", data={**base, "device_id": device.id, "sim": sim})
+        assert response.status_code == 400, sim
+        assert error_for(response.get_data(as_text=True), "sim") == message.format(device.id), sim
+    response = web.post("/send", data={**base, "device_id": two_sims.id, "sim": "SIM 2"})
+    assert response.status_code == 400 and "Invalid Choice" in error_for(response.get_data(as_text=True), "sim")
+    assert db.session.query(Message).count() == 0
+    for device, sim in ((one_sim, 0), (two_sims, 1), (two_sims, 3)):
+        assert web.post("/send", data={**base, "device_id": device.id, "sim": sim}).status_code == 302
+    assert sorted((m.device_id, m.sim) for m in db.session.query(Message)) == [
+        (one_sim.id, 0), (two_sims.id, 1), (two_sims.id, 3)]
