@@ -5,7 +5,7 @@ row is written, and an error names the item's index and field. Rows are inserted
 ``executemany`` of plain dicts, not one ORM object per message, so 10,000 messages stay cheap.
 """
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import Row, bindparam, select
@@ -19,7 +19,7 @@ from smsplatform.models import AccountSettings, Contact, Device, Message, Stored
 from smsplatform.models.devices import parse_plus_prefixes, parse_slots
 from smsplatform.phones import SPACE_FOR_PLUS, Phone, normalize_phone
 from smsplatform.storage.services import public_url
-from smsplatform.timeutil import NULL_WORDS, means_now, parse_local_datetime, utcnow
+from smsplatform.timeutil import NULL_WORDS, means_now, parse_local_datetime, to_zone, utcnow
 
 URGENT_PRIORITY = 100  # the Android app skips its delays and limits at priority >= 100
 SLOT_NAMES = {0: "SMS on SIM 1", 1: "SMS on SIM 2", 2: "WhatsApp Business", 3: "WhatsApp", 4: "RCS", 5: "RCS"}
@@ -114,16 +114,20 @@ def split_recipients(sendto: str) -> list[str]:
 
 
 def accept_messages(account: AccountSettings, items: list[dict], *, default_device_id=None, now: datetime | None = None,
-                    field_prefix: str | None = "smsdata") -> list[Message]:
+                    field_prefix: str | None = "smsdata", past_grace: timedelta | None = None) -> list[Message]:
     """Validate every item, then store one pending message per recipient; the stored rows, in order.
 
     Item keys: sendto, body, device_id, sim, timetosend, customerid, urgent, media (a StoredObject
     whose public URL follows the body on a line of its own, or is the body when there is no text).
     Errors name ``<field_prefix>[index].field`` (only the field when ``field_prefix`` is None, for
     single-message calls).
+
+    A ``timetosend`` in the past means now (the legacy API's rule). With ``past_grace`` (the dashboard's
+    choice) one more than ``past_grace`` before now is refused instead: a wrong day or zone is then not
+    sent at once; a time that passed only while the form was filled in still means now.
     """
     ids = accept_message_ids(account, items, default_device_id=default_device_id, now=now,
-                             field_prefix=field_prefix)
+                             field_prefix=field_prefix, past_grace=past_grace)
     found: dict[int, Message] = {}
     for start in range(0, len(ids), _CHUNK):
         for message in db.session.scalars(select(Message).where(Message.id.in_(ids[start:start + _CHUNK]))):
@@ -132,9 +136,11 @@ def accept_messages(account: AccountSettings, items: list[dict], *, default_devi
 
 
 def accept_message_ids(account: AccountSettings, items: list[dict], *, default_device_id=None,
-                       now: datetime | None = None, field_prefix: str | None = "smsdata") -> list[int]:
+                       now: datetime | None = None, field_prefix: str | None = "smsdata",
+                       past_grace: timedelta | None = None) -> list[int]:
     """``accept_messages`` returning only the new ids, for big batches (no ORM object per message)."""
-    rows, ready_devices = _validated_rows(account, items, default_device_id, now or utcnow(), field_prefix)
+    rows, ready_devices = _validated_rows(account, items, default_device_id, now or utcnow(), field_prefix,
+                                          past_grace)
     # One statement (SQLAlchemy runs a single row as a plain execute, several as an executemany);
     # autoincrement ids are assigned in row order, so sorted ids follow the rows.
     ids = sorted(db.session.connection().execute(_INSERT_MESSAGES, rows).scalars())
@@ -143,7 +149,7 @@ def accept_message_ids(account: AccountSettings, items: list[dict], *, default_d
 
 
 def _validated_rows(account: AccountSettings, items, default_device_id, now: datetime,
-                    field_prefix: str | None) -> tuple[list[dict], set[int]]:
+                    field_prefix: str | None, past_grace: timedelta | None = None) -> tuple[list[dict], set[int]]:
     config = current_app.config
     max_batch = config["MAX_BATCH_SIZE"]
     if not isinstance(items, list) or not items:
@@ -162,7 +168,7 @@ def _validated_rows(account: AccountSettings, items, default_device_id, now: dat
         except ValidationError as error:
             raise _located(error, field_prefix, index) from None
     devices = _own_devices(account, set(device_ids))
-    batch = _Batch(account, devices, now, config["MAX_BODY_CHARS"], max_batch)
+    batch = _Batch(account, devices, now, config["MAX_BODY_CHARS"], max_batch, past_grace)
     for index, (item, device_id) in enumerate(zip(items, device_ids)):
         try:
             batch.add(item, device_id, index)
@@ -187,8 +193,10 @@ def _located(error: ValidationError, prefix: str | None, index: int) -> Validati
 class _Batch:
     """The rows of one call, built item by item; caches what repeats across a big batch."""
 
-    def __init__(self, account: AccountSettings, devices: dict[int, Row], now: datetime, max_body: int, max_rows: int):
+    def __init__(self, account: AccountSettings, devices: dict[int, Row], now: datetime, max_body: int, max_rows: int,
+                 past_grace: timedelta | None = None):
         self.account, self.devices, self.now, self.max_body, self.max_rows = account, devices, now, max_body, max_rows
+        self.past_grace = past_grace
         self.rows: list[dict] = []
         self.row_items: list[int] = []  # the item index of each row, for error messages
         self.ready_devices: set[int] = set()
@@ -216,6 +224,8 @@ class _Batch:
         sim = as_int(item.get("sim"), "sim", minimum=0, maximum=MAX_SLOT) or 0
         check_slot(device, sim, slots=slots)
         time_to_send = self._time(item.get("timetosend"))
+        if time_to_send is not None and self.past_grace is not None and time_to_send < self.now - self.past_grace:
+            raise self._past(time_to_send)
         due = max(time_to_send, self.now) if time_to_send is not None else self.now
         customer_id = as_int(item.get("customerid"), "customerid",
                              minimum=CUSTOMER_ID_RANGE[0], maximum=CUSTOMER_ID_RANGE[1])
@@ -257,6 +267,12 @@ class _Batch:
                                              parse_plus_prefixes(device.plus_prefixes),
                                              parse_slots(device.extra_slots))
         return self._device_rules[device.id]
+
+    def _past(self, when: datetime) -> ValidationError:
+        tz_name = self.account.timezone
+        shown, now = (to_zone(t, tz_name).strftime("%Y-%m-%d %H:%M") for t in (when, self.now))
+        return ValidationError(f"the send time {shown} ({tz_name}) has passed: it is now {now} there; "
+                               "choose a later time, or leave it empty to send now", field="timetosend")
 
     def _time(self, value) -> datetime | None:
         """``timetosend`` in the account's zone, as UTC; None when absent, empty or ``0`` (now)."""

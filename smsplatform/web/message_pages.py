@@ -1,6 +1,7 @@
 """Send, message history (filter, timeline, CSV export) and the inbox."""
 import csv
 import io
+from datetime import timedelta
 
 from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import login_required
@@ -22,6 +23,9 @@ from smsplatform.web.uploads import store_upload
 # accept_messages names its fields after the legacy API; the send form names them after its inputs.
 _SEND_FIELDS = {"sendto": "recipients", "timetosend": "send_at", "file": "image", "media": "image"}
 EXPORT_BATCH = 1000
+# A send time this far in the past passed while the form was filled in (the input has whole minutes): it
+# goes out now. One further back is refused (a wrong day or zone would otherwise go out at once).
+SEND_TIME_GRACE = timedelta(minutes=5)
 _SIM_LABELS = dict(SIM_CHOICES)
 
 
@@ -53,13 +57,25 @@ def send():
                 "sim": form.sim.data, "urgent": form.urgent.data, "media": media,
                 "timetosend": form.send_at.data.strftime("%Y-%m-%d %H:%M:%S") if form.send_at.data else None,
             }
-            messages = accept_messages(account, [item], field_prefix=None)
+            messages = accept_messages(account, [item], field_prefix=None, past_grace=SEND_TIME_GRACE)
         if saved.ok:
-            flash(f"{len(messages)} message{'s' if len(messages) != 1 else ''} queued.", "success")
+            flash(_queued(messages, account.timezone), "success")
             return redirect(url_for("web.messages"))
     status = 400 if form.errors else 200
     return render_template("web/send.html", form=form, devices=devices, channels=channels,
                            sim_labels=_SIM_LABELS), status
+
+
+def _queued(messages: list[Message], tz_name: str) -> str:
+    """What the flash says of messages just accepted: queued, scheduled for their time, or sent now after all."""
+    count = f"{len(messages)} message{'s' if len(messages) != 1 else ''}"
+    first = messages[0]
+    if first.time_to_send is None:
+        return f"{count} queued."
+    when = f"{to_zone(first.time_to_send, tz_name).strftime('%Y-%m-%d %H:%M')} ({tz_name})"
+    if not first.ready:
+        return f"{count} scheduled for {when}."
+    return f"{count} queued to send now: the send time {when} had just passed."
 
 
 def _channel_offered(form: SendForm, devices, channels: dict[int, list[int]]) -> bool:

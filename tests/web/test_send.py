@@ -1,8 +1,10 @@
 """The Send page: the channels each phone offers, a send time in the past, and what the form refuses."""
 import re
+from datetime import timedelta
 
 from smsplatform.extensions import db
 from smsplatform.models import Message
+from smsplatform.timeutil import to_zone, utcnow
 from tests.support.pages import error_for
 from tests.web.conftest import add_device
 
@@ -61,3 +63,34 @@ def test_a_channel_the_chosen_phone_lacks_is_refused_beside_the_select(web, me):
         assert web.post("/send", data={**base, "device_id": device.id, "sim": sim}).status_code == 302
     assert sorted((m.device_id, m.sim) for m in db.session.query(Message)) == [
         (one_sim.id, 0), (two_sims.id, 1), (two_sims.id, 3)]
+
+
+def test_a_send_time_in_the_past_is_refused_in_the_account_s_zone_unless_it_just_passed(web, me, device):
+    me.timezone = "America/New_York"
+    db.session.commit()
+    local_now = to_zone(utcnow(), "America/New_York").replace(tzinfo=None)
+    base = {"device_id": device.id, "sim": 0, "recipients": "+4915100000001", "body": "x"}
+    yesterday = (local_now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = web.post("/send", data={**base, "send_at": yesterday})
+    assert response.status_code == 400
+    error = error_for(response.get_data(as_text=True), "send_at")
+    assert error.startswith(f"the send time {yesterday.replace('T', ' ')} (America/New_York) has passed: it is now "
+                            f"{local_now:%Y-%m-%d} "), error
+    assert error.endswith("choose a later time, or leave it empty to send now")
+    assert db.session.query(Message).count() == 0
+
+    # A minute ago: it passed while the form was filled in, so it goes out now, and the page says so.
+    just_now = (local_now - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
+    response = web.post("/send", data={**base, "send_at": just_now}, follow_redirects=True)
+    assert response.status_code == 200
+    assert (f"1 message queued to send now: the send time {just_now.replace('T', ' ')} (America/New_York) had just "
+            "passed.") in response.get_data(as_text=True)
+    message = db.session.query(Message).one()
+    assert message.ready and message.due_at == message.created_at
+
+    later = (local_now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    response = web.post("/send", data={**base, "send_at": later}, follow_redirects=True)
+    assert f"1 message scheduled for {later.replace('T', ' ')} (America/New_York)." in response.get_data(as_text=True)
+    response = web.post("/send", data=base, follow_redirects=True)
+    assert "1 message queued." in response.get_data(as_text=True)
+    assert db.session.query(Message).count() == 3
