@@ -7,9 +7,11 @@ from flask import Response, abort, flash, redirect, render_template, request, st
 from flask_login import login_required
 from wtforms.fields.choices import SelectChoice
 
+from smsplatform.db_retry import retry_on_deadlock
 from smsplatform.devices.queries import list_devices
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
+from smsplatform.messaging import cancelling
 from smsplatform.messaging import statuses as st
 from smsplatform.messaging.service import accept_messages, available_slots
 from smsplatform.models import Message
@@ -27,6 +29,8 @@ EXPORT_BATCH = 1000
 # goes out now. One further back is refused (a wrong day or zone would otherwise go out at once).
 SEND_TIME_GRACE = timedelta(minutes=5)
 _SIM_LABELS = dict(SIM_CHOICES)
+# The message list's query arguments (its filter and page), which its "Cancel selected" returns to.
+_LIST_ARGS = frozenset({"status", "direction", "device_id", "sim", "date_from", "date_to", "number", "paket_id", "page"})
 
 
 @bp.route("/send", methods=["GET", "POST"])
@@ -125,7 +129,9 @@ def messages():
     if flt is not None:
         page = queries.paginate(queries.messages_query(account, flt), request.args.get("page", 1, type=int))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template("web/messages.html", form=form, page=page, args=args), 200 if flt else 400
+    cancellable = {m.id for m in page.items if cancelling.can_cancel(m)} if page else set()
+    return render_template("web/messages.html", form=form, page=page, args=args,
+                           cancellable=cancellable), 200 if flt else 400
 
 
 @bp.route("/messages/export.csv")
@@ -176,7 +182,54 @@ def _csv_text(value: str) -> str:
 @login_required
 def message(message_id: int):
     msg = owned(Message, message_id)
-    return render_template("web/message.html", message=msg, steps=queries.timeline(msg))
+    return render_template("web/message.html", message=msg, steps=queries.timeline(msg),
+                           cancel_refusal=cancelling.why_not(msg))
+
+
+# The cancel's UPDATE and a phone's claim may deadlock on the queue index (MariaDB rolls one back): run again.
+@bp.route("/messages/<int:message_id>/cancel", methods=["POST"])
+@login_required
+@retry_on_deadlock
+def cancel_message(message_id: int):
+    msg = owned(Message, message_id)
+    with saving(lambda exc: flash(exc.message[:1].upper() + exc.message[1:] + ".", "error")) as saved:
+        cancelling.cancel_message(me(), msg.id)
+    if saved.ok:
+        flash(f"Message #{msg.id} cancelled: it will not be sent.", "success")
+    return redirect(url_for("web.message", message_id=msg.id))
+
+
+@bp.route("/messages/cancel", methods=["POST"])
+@login_required
+@retry_on_deadlock
+def cancel_messages():
+    """The message list's "Cancel selected"; back to the list as it was filtered (the form's action carries
+    the filter). Another account's id (or one past a BIGINT) is the 404 page, and nothing is cancelled."""
+    back = url_for("web.messages", **{k: v for k, v in request.args.items() if k in _LIST_ARGS and v})
+    try:
+        outcome = cancelling.cancel_messages(me(), request.form.getlist("message_ids"))
+    except ValidationError as exc:
+        db.session.rollback()
+        flash(f"Nothing cancelled: {exc.message}.", "error")
+        return redirect(back)
+    db.session.commit()
+    flash(_cancel_report(outcome), "success" if outcome.cancelled else "error")
+    return redirect(back)
+
+
+def _cancel_report(outcome: cancelling.CancelOutcome) -> str:
+    def count(n: int) -> str:
+        return f"{n} message{'s' if n != 1 else ''}"
+
+    parts = [f"{count(outcome.cancelled)} cancelled."]
+    if outcome.on_phone:
+        parts.append(f"{count(outcome.on_phone)} already handed to the phone: this server cannot take "
+                     f"{'them' if outcome.on_phone != 1 else 'it'} back.")
+    if outcome.newsletter:
+        parts.append(f"{count(outcome.newsletter)} of a newsletter: pause or cancel the newsletter on its page.")
+    if outcome.done:
+        parts.append(f"{count(outcome.done)} already sent, failed or cancelled.")
+    return " ".join(parts)
 
 
 @bp.route("/inbox")

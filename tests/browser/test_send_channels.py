@@ -1,8 +1,9 @@
-"""Headless Chromium: the Send page's channel select follows the chosen phone (its own script, no network)."""
+"""Headless Chromium: the Send page's channel select follows the chosen phone (its own script, no network);
+a scheduled message is cancelled from its page once the confirmation is accepted."""
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
 
-from tests.support.browser import go, snap, submit
+from tests.support.browser import go, left_the_page, snap, submit, wait_for
 
 
 def offered(browser) -> list[str]:
@@ -37,3 +38,24 @@ def test_the_channels_follow_the_chosen_phone(browser, platform):
     submit(browser, browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
     assert browser.current_url.endswith("/messages")
     assert "WhatsApp phone · SIM 2" in browser.find_element(By.CSS_SELECTOR, "table.messages tbody").text
+
+
+def test_a_scheduled_message_is_cancelled_after_the_confirmation(browser):
+    go(browser, "/send")  # signed in, with the phones of the test above
+    browser.find_element(By.ID, "recipients").send_keys("+4915752982213")
+    browser.find_element(By.ID, "body").send_keys("Later")
+    browser.execute_script("arguments[0].value = '2099-01-01T10:00'", browser.find_element(By.ID, "send_at"))
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    assert "1 message scheduled for 2099-01-01 10:00" in browser.find_element(By.CSS_SELECTOR, ".flash").text
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "table.messages tbody tr:first-child td:nth-child(2) a"))
+    button = browser.find_element(By.XPATH, "//button[normalize-space()='Cancel message']")
+    button.click()
+    browser.switch_to.alert.dismiss()  # changed their mind: nothing happens
+    assert browser.find_element(By.CSS_SELECTOR, ".badge").text == "New"
+    old = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Cancel message']").click()
+    browser.switch_to.alert.accept()
+    wait_for(browser, left_the_page(old))
+    snap(browser, "message-cancelled")
+    assert "cancelled: it will not be sent" in browser.find_element(By.CSS_SELECTOR, ".flash").text
+    assert browser.find_element(By.CSS_SELECTOR, ".badge").text == "cancelled"

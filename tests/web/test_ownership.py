@@ -29,6 +29,7 @@ def test_another_accounts_ids_are_404_everywhere(web, theirs, device):
         (f"/inbox/conversation?phone={quote(t['incoming'].phone)}", {"body": "hi"}),
         (f"/newsletters/{t['paket'].id}/edit", {"title": "stolen", "body": "x", "device_id": t["device"].id, "sim": 0,
                                                  "tag_ids": [t["tag"].id], "intent": "schedule"}),
+        (f"/messages/{t['message'].id}/cancel", {}), ("/messages/cancel", {"message_ids": [t["message"].id]}),
     ] + [(f"/newsletters/{t['paket'].id}/{action}", {}) for action in ("start", "unschedule", "pause", "resume", "cancel")]
     for url, data in posts:
         assert web.post(url, data=data).status_code == 404, url
@@ -74,6 +75,7 @@ def test_a_foreign_id_answers_exactly_like_a_missing_one(web, theirs):
         ("post", "/tokens/{}/revoke", t["token"].id),
         ("get", "/newsletters/{}/edit", t["paket"].id), ("post", "/newsletters/{}/edit", t["paket"].id),
         ("post", "/contacts/{}/opt-out", t["contact"].id), ("post", "/contacts/{}/opt-in", t["contact"].id),
+        ("post", "/messages/{}/cancel", t["message"].id),
     ]
     for method, url, foreign in routes:
         theirs_answer = getattr(web, method)(url.format(foreign))
