@@ -30,7 +30,8 @@ EXPORT_BATCH = 1000
 SEND_TIME_GRACE = timedelta(minutes=5)
 _SIM_LABELS = dict(SIM_CHOICES)
 # The message list's query arguments (its filter and page), which its "Cancel selected" returns to.
-_LIST_ARGS = frozenset({"status", "direction", "device_id", "sim", "date_from", "date_to", "number", "paket_id", "page"})
+_LIST_ARGS = frozenset({"status", "direction", "device_id", "sim", "date_from", "date_to", "number", "paket_id",
+                        "page"})
 
 
 @bp.route("/send", methods=["GET", "POST"])

@@ -51,7 +51,8 @@ def test_a_pending_message_is_cancelled_from_its_page(web, me, device):
     assert queue.claim_for_device(db.session.get(Device, device.id)) == []  # never handed out afterwards
     # Again (a second tab, a double click): refused, and says why.
     response = web.post(f"/messages/{message_id}/cancel", follow_redirects=True)
-    assert f"Message {message_id} cannot be cancelled: it is already cancelled." in flashes(response.get_data(as_text=True))
+    shown = flashes(response.get_data(as_text=True))
+    assert f"Message {message_id} cannot be cancelled: it is already cancelled." in shown
 
 
 def test_the_phone_claimed_it_while_the_page_was_open(web, me, device):
@@ -78,7 +79,8 @@ def test_a_newsletter_s_message_points_to_the_newsletter(web, me, device, vip):
     message.ready = False  # as a scheduled newsletter's message waits
     db.session.commit()
     html = web.get(f"/messages/{message.id}").get_data(as_text=True)
-    assert "Cannot be cancelled: it belongs to the newsletter “Spring”: pause or cancel the newsletter on its page." in html
+    assert ("Cannot be cancelled: it belongs to the newsletter “Spring”: pause or cancel the newsletter on its "
+            "page.") in html
     response = web.post(f"/messages/{message.id}/cancel", follow_redirects=True)
     assert "pause or cancel the newsletter on its page" in flashes(response.get_data(as_text=True))[0]
     assert status_of(message.id) == st.PENDING
@@ -100,7 +102,8 @@ def test_bad_requests_change_nothing(web, me, device, theirs):
                       ({"message_ids": [str(mine), "1e3"]}, "must be numbers"), ({"message_ids": [""]}, "numbers")):
         response = web.post("/messages/cancel?status=pending", data=data)
         assert response.status_code == 302 and response.location == "/messages?status=pending"
-        assert any(f.startswith("Nothing cancelled: ") and why in f for f in flashes(web.get("/").get_data(as_text=True)))
+        shown = flashes(web.get("/").get_data(as_text=True))
+        assert any(f.startswith("Nothing cancelled: ") and why in f for f in shown), (data, shown)
     assert status_of(mine) == status_of(theirs["message"].id) == st.PENDING
 
 
@@ -142,7 +145,8 @@ def test_without_the_csrf_token_nothing_is_cancelled(app, base_config, me, devic
     db.session.rollback()
     assert status_of(message_id) == st.PENDING
     page = client.get(f"/messages/{message_id}").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.split(f"/messages/{message_id}/cancel")[1]).group(1)
+    cancel_form = page.split(f"/messages/{message_id}/cancel")[1]
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', cancel_form).group(1)
     assert client.post(f"/messages/{message_id}/cancel", data={"csrf_token": token}).status_code == 302
     db.session.rollback()  # a fresh snapshot: the other app committed on its own connection
     assert status_of(message_id) == st.CANCELLED

@@ -48,7 +48,8 @@ def test_a_channel_the_chosen_phone_lacks_is_refused_beside_the_select(web, me):
     cases = [
         (one_sim, "1", "One SIM (#{}) cannot send through SIM 2; it offers SIM 1."),  # another phone has SIM 2
         (one_sim, "3", "One SIM (#{}) cannot send through WhatsApp; it offers SIM 1."),
-        (two_sims, "4", "Two SIMs (#{}) cannot send through RCS 1; it offers SIM 1, SIM 2, WhatsApp."),  # no phone has it
+        # RCS 1: no phone has it
+        (two_sims, "4", "Two SIMs (#{}) cannot send through RCS 1; it offers SIM 1, SIM 2, WhatsApp."),
         (two_sims, "9", "Two SIMs (#{}) cannot send through channel 9; it offers SIM 1, SIM 2, WhatsApp."),
         (two_sims, "-1", "Two SIMs (#{}) cannot send through channel -1; it offers SIM 1, SIM 2, WhatsApp."),
     ]
