@@ -6,6 +6,7 @@ States and the only allowed moves (anything else is a ConflictError)::
     running ⇄ paused                             draft, scheduled, running, paused → cancelled
     draft, scheduled → scheduled for now (start now)
     draft, scheduled → rewritten, then scheduled or a draft (update_paket; nothing is fanned out before it runs)
+    draft, scheduled, finished, cancelled → deleted (delete_paket; its sent messages stay, detached)
 
 ``savepaket`` creates a newsletter *scheduled* (at once or at ``time_to_send``); the scheduler job
 ``start_due_newsletters`` (every few seconds) claims each due one with a conditional
@@ -25,7 +26,7 @@ from datetime import datetime
 from typing import Callable
 
 from flask import current_app
-from sqlalchemy import Boolean, Integer, SmallInteger, String, case, exists, func, literal, or_, select, update
+from sqlalchemy import Boolean, Integer, SmallInteger, String, case, delete, exists, func, literal, or_, select, update
 
 from smsplatform.campaigns import personalisation
 from smsplatform.contacts.services import insert_ignoring_duplicates, tags_by_ids
@@ -39,9 +40,9 @@ from smsplatform.messaging.service import MAX_SLOT, as_int, as_text, body_as_sen
 from smsplatform.models import AccountSettings, Contact, Message, Paket, StoredObject, contact_tags
 from smsplatform.storage import get_storage
 from smsplatform.storage.images import JPEG
-from smsplatform.storage.services import new_key, public_url
+from smsplatform.storage.services import delete_if_unreferenced, new_key, public_url
 from smsplatform.models.campaigns import CANCELLED, DRAFT, FANNING_OUT, FINISHED, PAUSED, RUNNING, SCHEDULED
-from smsplatform.models.types import UTCDateTime
+from smsplatform.models.types import MAX_ROW_ID, UTCDateTime
 from smsplatform.timeutil import means_now, parse_local_datetime, utcnow
 
 # The moves an account asks for, each with the states it may start from: the service functions move only
@@ -187,8 +188,11 @@ def media_url_now(paket: Paket) -> str | None:
 
 
 def get_paket(account: AccountSettings, paket_id) -> Paket:
+    """The account's newsletter, or NotFoundError (also for an id past a BIGINT: no row can have it)."""
     number = as_int(paket_id, "paket_id", required=True)
-    paket = db.session.scalar(select(Paket).where(Paket.id == number, Paket.account_id == account.id))
+    paket = None
+    if abs(number) <= MAX_ROW_ID:
+        paket = db.session.scalar(select(Paket).where(Paket.id == number, Paket.account_id == account.id))
     if paket is None:
         raise NotFoundError(f"newsletter {paket_id} not found", field="paket_id")
     return paket
@@ -202,10 +206,20 @@ def _move(paket: Paket, target: str, now: datetime, sources: tuple[str, ...], re
         update(Paket).where(Paket.id == paket.id, Paket.status.in_(sources))
         .values(status=target, updated_at=now, **values).execution_options(synchronize_session=False)
     )
-    db.session.refresh(paket)
     if result.rowcount != 1:
-        raise ConflictError(f"newsletter {paket.id} is {paket.status}; {refusal or f'it cannot become {target}'}",
-                            field="status")
+        _refuse(paket, refusal or f"it cannot become {target}")
+    db.session.refresh(paket)
+
+
+def _refuse(paket: Paket, refusal: str):
+    """A conditional change of ``paket`` matched no row: a ConflictError naming the state it is in now, or a
+    NotFoundError if it was deleted meanwhile."""
+    paket_id = paket.id
+    status = db.session.scalar(select(Paket.status).where(Paket.id == paket_id))
+    if status is None:
+        raise NotFoundError(f"newsletter {paket_id} not found", field="paket_id")
+    db.session.refresh(paket)
+    raise ConflictError(f"newsletter {paket_id} is {status}; {refusal}", field="status")
 
 
 def available_actions(paket: Paket) -> list[str]:
@@ -268,6 +282,50 @@ def cancel_paket(account: AccountSettings, paket_id, now: datetime | None = None
         .execution_options(synchronize_session=False)
     )
     return paket
+
+
+# The states in which a newsletter may be deleted: nothing of it fanned out yet, or over.
+DELETABLE = (DRAFT, SCHEDULED, FINISHED, CANCELLED)
+NOT_DELETABLE = "cancel it first (only a draft, scheduled, finished or cancelled newsletter can be deleted)"
+
+
+def is_deletable(paket: Paket) -> bool:
+    return paket.status in DELETABLE
+
+
+def delete_paket(account: AccountSettings, paket_id) -> None:
+    """Delete a newsletter that has sent nothing yet or is over; a running or paused one is refused
+    (ConflictError, nothing changes): it still has messages to send, or a fan-out to finish, so cancel it first.
+
+    - Draft or scheduled: nothing has been fanned out; the newsletter goes with its tag links.
+    - Finished or cancelled: its messages are the account's message history (the messages pages, the
+      exports and legacy ``getallsms`` list them) and are kept, detached from it: ``messages.paket_id``
+      becomes NULL (the foreign key's ON DELETE SET NULL), so they read as messages sent without a
+      newsletter: getallsms answers ``paketid``, ``pakettitle`` and ``paketbody`` null for them, as for
+      any direct message. Their texts, numbers, statuses and times stay as they were; those of a
+      cancelled one still on a phone (status 2 or 3) carry on and report as before. Refusing instead
+      would leave a finished newsletter in the list for ever; deleting its messages would rewrite the
+      history the account (and its integrations, through getallsms) already saw.
+    - Its tag links go with it (``paket_tags``' ON DELETE CASCADE); the tags and contacts stay.
+    - Its image goes too (the row now, the stored file once the deletion commits), unless another
+      newsletter (a copy made with "Duplicate") or a message (a finished one's own messages) still
+      uses it.
+
+    One conditional ``DELETE … WHERE status IN DELETABLE``: if the scheduler starts a scheduled one first,
+    the deletion waits for it and is refused; if the deletion comes first, the scheduler finds nothing
+    to start.
+    """
+    paket = get_paket(account, paket_id)
+    media_object_id = paket.media_object_id
+    result = db.session.execute(
+        delete(Paket).where(Paket.id == paket.id, Paket.status.in_(DELETABLE))
+        .execution_options(synchronize_session=False)  # judged by the row, never by the loaded object
+    )
+    if result.rowcount != 1:
+        _refuse(paket, NOT_DELETABLE)
+    db.session.expunge(paket)
+    if media_object_id is not None:
+        delete_if_unreferenced(media_object_id)
 
 
 # The service call behind each of ACTION_SOURCES' actions (the newsletter page's buttons).

@@ -101,12 +101,33 @@ def delete_unreferenced(older_than_seconds: int = 86400, now=None) -> int:
     return removed
 
 
-def _delete_unreferenced_rows(cutoff) -> set[str]:
-    """Delete old rows nothing references; their objects go after the commit. Returns their keys."""
-    unreferenced = (
+def _unreferenced():
+    """No message and no newsletter points to the stored object."""
+    return (
         ~select(Message.id).where(Message.media_object_id == StoredObject.id).exists()
         & ~select(Paket.id).where(Paket.media_object_id == StoredObject.id).exists()
     )
+
+
+def delete_if_unreferenced(object_id: int) -> bool:
+    """Delete one stored object's row now, and the object once the transaction commits, if no message or
+    newsletter references it any more (one conditional DELETE); True if it went. For an object whose last
+    reference the caller just removed; anything else is left to ``delete_unreferenced``."""
+    row = db.session.execute(
+        select(StoredObject.backend, StoredObject.key).where(StoredObject.id == object_id)
+    ).one_or_none()
+    if row is None:
+        return False
+    result = db.session.execute(delete(StoredObject).where(StoredObject.id == object_id, _unreferenced()))
+    if result.rowcount != 1:
+        return False
+    _delete_after_commit(get_storage(backend=row.backend), row.key)
+    return True
+
+
+def _delete_unreferenced_rows(cutoff) -> set[str]:
+    """Delete old rows nothing references; their objects go after the commit. Returns their keys."""
+    unreferenced = _unreferenced()
     candidates = db.session.execute(
         select(StoredObject.id, StoredObject.backend, StoredObject.key).where(StoredObject.created_at < cutoff, unreferenced)
     ).all()
