@@ -1,4 +1,4 @@
-"""Newsletters: create and edit with a live preview, schedule, start, pause, resume, cancel, progress."""
+"""Newsletters: create and edit with a live preview, schedule, start, pause, resume, cancel, delete, progress."""
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import login_required
 
@@ -140,6 +140,7 @@ def newsletter(paket_id: int):
     paket = owned(Paket, paket_id)
     return render_template("web/newsletter.html", paket=paket, progress=_progress(paket, campaigns.paket_stats(paket)),
                            actions=campaigns.available_actions(paket), editable=campaigns.is_editable(paket),
+                           deletable=campaigns.is_deletable(paket),
                            refresh=paket.status in _CHANGING,
                            as_sent=body_as_sent(paket.body, campaigns.media_url_now(paket)))
 
@@ -156,3 +157,19 @@ def newsletter_action(paket_id: int, action: str):
         flash(f"Newsletter {_PAST[action]}.", "success")
     return redirect(url_for("web.newsletter", paket_id=paket.id))
 
+
+
+@bp.route("/newsletters/<int:paket_id>/delete", methods=["POST"])
+@login_required
+def delete_newsletter(paket_id: int):
+    """Deleted (its sent messages stay in the history: campaigns.delete_paket); a running or paused one is
+    refused on its page."""
+    paket = owned(Paket, paket_id)
+    title = paket.title
+    with saving(lambda exc: flash(f"Could not delete the newsletter: {exc.message}", "error")) as saved:
+        campaigns.delete_paket(me(), paket_id)
+    if saved.ok:
+        flash(f"Newsletter “{title}” deleted.", "success")
+    elif isinstance(saved.error, ConflictError):
+        return redirect(url_for("web.newsletter", paket_id=paket_id))
+    return redirect(url_for("web.newsletters"))

@@ -30,7 +30,8 @@ def test_another_accounts_ids_are_404_everywhere(web, theirs, device):
         (f"/newsletters/{t['paket'].id}/edit", {"title": "stolen", "body": "x", "device_id": t["device"].id, "sim": 0,
                                                  "tag_ids": [t["tag"].id], "intent": "schedule"}),
         (f"/messages/{t['message'].id}/cancel", {}), ("/messages/cancel", {"message_ids": [t["message"].id]}),
-    ] + [(f"/newsletters/{t['paket'].id}/{action}", {}) for action in ("start", "unschedule", "pause", "resume", "cancel")]
+    ] + [(f"/newsletters/{t['paket'].id}/{action}", {})
+         for action in ("start", "unschedule", "pause", "resume", "cancel", "delete")]
     for url, data in posts:
         assert web.post(url, data=data).status_code == 404, url
     # Our own device cannot move its queue onto their device, nor send through it.
@@ -76,6 +77,7 @@ def test_a_foreign_id_answers_exactly_like_a_missing_one(web, theirs):
         ("get", "/newsletters/{}/edit", t["paket"].id), ("post", "/newsletters/{}/edit", t["paket"].id),
         ("post", "/contacts/{}/opt-out", t["contact"].id), ("post", "/contacts/{}/opt-in", t["contact"].id),
         ("post", "/messages/{}/cancel", t["message"].id),
+        ("post", "/newsletters/{}/delete", t["paket"].id),
     ]
     for method, url, foreign in routes:
         theirs_answer = getattr(web, method)(url.format(foreign))

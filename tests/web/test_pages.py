@@ -629,14 +629,14 @@ def test_newsletter_buttons_follow_its_state_and_start_now_moves_a_later_one_to_
         html = web.get(f"/newsletters/{paket.id}").get_data(as_text=True)
         return re.findall(rf'action="/newsletters/{paket.id}/(\w+)"', html)
 
-    assert buttons() == ["start", "unschedule", "cancel"]
+    assert buttons() == ["start", "unschedule", "cancel", "delete"]
     before = utcnow()
     assert web.post(f"/newsletters/{paket.id}/start").status_code == 302
     db.session.expire_all()
     assert paket.status == campaigns.SCHEDULED and before <= paket.time_to_send <= utcnow()
     assert "Newsletter scheduled to start now." in web.get(f"/newsletters/{paket.id}").get_data(as_text=True)
     web.post(f"/newsletters/{paket.id}/unschedule")
-    assert buttons() == ["start", "cancel"]
+    assert buttons() == ["start", "cancel", "delete"]
     web.post(f"/newsletters/{paket.id}/start")
     campaigns.start_due_newsletters()
     db.session.commit()
@@ -644,7 +644,7 @@ def test_newsletter_buttons_follow_its_state_and_start_now_moves_a_later_one_to_
     web.post(f"/newsletters/{paket.id}/pause")
     assert buttons() == ["resume", "cancel"]
     web.post(f"/newsletters/{paket.id}/cancel")
-    assert buttons() == []
+    assert buttons() == ["delete"]
 
 
 def test_timezone_is_applied_to_shown_times(web, me, device):

@@ -2,6 +2,7 @@
 import re
 from datetime import datetime, timedelta, timezone
 
+from smsplatform.campaigns import services as campaigns
 from smsplatform.extensions import db
 from smsplatform.models import ApiToken, Contact, Message, Paket, StoredObject, Tag
 from smsplatform.timeutil import utcnow
@@ -252,6 +253,32 @@ def test_getallsms_row_fields(client, owner):
     assert (plain["paketid"], plain["pakettitle"], plain["paketbody"]) == (paket.id, "Sale", "20% off")
     assert plain["urgent"] is None and plain["statustitle"] == "sent"
     assert plain["senttime"] == {"date": "2031-01-01 12:00:00.000000", "timezone_type": 3, "timezone": "UTC"}
+
+
+def test_getallsms_keeps_a_deleted_newsletter_s_messages_as_direct_ones(client, owner):
+    """The dashboard deletes a finished newsletter: its messages stay in the account's history, and
+    getallsms lists them as before, only no longer with the newsletter (its fields null, as a direct
+    message's)."""
+    account, token, device = owner
+    tag_id = ok(call(client, "savetag", {"token": token, "title": "VIP"}))["tag_id"]
+    for phone in ("+4915752982212", "+4915752982213"):
+        ok(call(client, "savecontact", {"token": token, "phone": phone, "tag_id": tag_id}))
+    paket_id = ok(call(client, "savepaket", {"token": token, "title": "Sale", "device_id": device.id,
+                                             "body": "20% off", "tags": str(tag_id)}))["paket_id"]
+    assert campaigns.start_due_newsletters() == 1
+    db.session.query(Message).update({"status": 7})
+    assert campaigns.finish_completed() == 1
+    db.session.commit()
+    before = ok(call(client, "getallsms", {"token": token}))
+    assert before["count"] == 2
+    assert {(row["paketid"], row["pakettitle"], row["paketbody"]) for row in before["smss"].values()} == {
+        (paket_id, "Sale", "20% off")}
+
+    campaigns.delete_paket(account, paket_id)
+    db.session.commit()
+    after = ok(call(client, "getallsms", {"token": token}))
+    detached = {"paketid": None, "pakettitle": None, "paketbody": None}
+    assert after == {**before, "smss": {key: {**row, **detached} for key, row in before["smss"].items()}}
 
 
 def test_getsmsstatus_reports_the_current_status(client, owner):
