@@ -179,6 +179,31 @@ def update_paket(account: AccountSettings, paket_id, *, title, body, device_id, 
     return paket
 
 
+COPY_SUFFIX = " (copy)"
+
+
+def duplicate_paket(account: AccountSettings, paket_id) -> Paket:
+    """A new draft with the newsletter's title (plus " (copy)", the title cut to fit), text, device and SIM,
+    tags and image, in any state of the original; not its send time, state, progress or messages.
+
+    The copy is a draft to be checked and saved: what the original points to may have changed since
+    (a removed device leaves it without one, a deleted tag is not in it), and editing it applies every
+    check a new newsletter gets. The image is shared, not copied: the stored object stays while either
+    newsletter uses it (delete_paket). The original is read ``FOR UPDATE`` so that a deletion of it
+    running at the same time (which deletes its image if nothing else uses it) is either done first
+    (the copy is refused: not found) or waits for the copy.
+    """
+    source = get_paket(account, paket_id, for_update=True)
+    suffix_room = MAX_TITLE - len(COPY_SUFFIX)
+    title = source.title if len(source.title) <= suffix_room else source.title[:suffix_room].rstrip()
+    copy = Paket(account_id=account.id, title=title + COPY_SUFFIX, body=source.body, device_id=source.device_id,
+                 sim=source.sim, tags=list(source.tags), status=DRAFT, time_to_send=None,
+                 media_object_id=source.media_object_id, media_url=media_url_now(source))
+    db.session.add(copy)
+    db.session.flush()
+    return copy
+
+
 def media_url_now(paket: Paket) -> str | None:
     """The image URL to send: a fresh one from storage (presigned S3 URLs expire), else the stored one."""
     if paket.media_object_id is None:
@@ -187,12 +212,16 @@ def media_url_now(paket: Paket) -> str | None:
     return public_url(obj) if obj is not None else paket.media_url
 
 
-def get_paket(account: AccountSettings, paket_id) -> Paket:
-    """The account's newsletter, or NotFoundError (also for an id past a BIGINT: no row can have it)."""
+def get_paket(account: AccountSettings, paket_id, *, for_update: bool = False) -> Paket:
+    """The account's newsletter, or NotFoundError (also for an id past a BIGINT: no row can have it).
+    ``for_update``: its row locked (on MariaDB) until the transaction ends, and read again."""
     number = as_int(paket_id, "paket_id", required=True)
     paket = None
     if abs(number) <= MAX_ROW_ID:
-        paket = db.session.scalar(select(Paket).where(Paket.id == number, Paket.account_id == account.id))
+        query = select(Paket).where(Paket.id == number, Paket.account_id == account.id)
+        if for_update:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        paket = db.session.scalar(query)
     if paket is None:
         raise NotFoundError(f"newsletter {paket_id} not found", field="paket_id")
     return paket

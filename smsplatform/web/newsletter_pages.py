@@ -1,4 +1,5 @@
-"""Newsletters: create and edit with a live preview, schedule, start, pause, resume, cancel, delete, progress."""
+"""Newsletters: create and edit with a live preview, schedule, start, pause, resume, cancel, duplicate, delete,
+progress."""
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import login_required
 
@@ -173,3 +174,17 @@ def delete_newsletter(paket_id: int):
     elif isinstance(saved.error, ConflictError):
         return redirect(url_for("web.newsletter", paket_id=paket_id))
     return redirect(url_for("web.newsletters"))
+
+
+@bp.route("/newsletters/<int:paket_id>/duplicate", methods=["POST"])
+@login_required
+def duplicate_newsletter(paket_id: int):
+    """A copy as a new draft (campaigns.duplicate_paket), opened in its edit page."""
+    owned(Paket, paket_id)
+    with saving(lambda exc: flash(f"Could not copy the newsletter: {exc.message}", "error")) as saved:
+        copy = campaigns.duplicate_paket(me(), paket_id)
+        copy_id = copy.id
+    if not saved.ok:
+        return redirect(url_for("web.newsletters"))
+    flash("Copied as a new draft: check it, then save it or schedule it.", "success")
+    return redirect(url_for("web.edit_newsletter", paket_id=copy_id))

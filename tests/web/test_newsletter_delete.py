@@ -86,13 +86,13 @@ def test_a_running_or_paused_one_has_no_delete_button_and_is_refused(web, me, dr
 
 
 def test_the_states_that_show_the_delete_button(web, me, draft):
-    assert buttons(web, draft) == ["start", "cancel", "delete"]
+    assert buttons(web, draft) == ["start", "cancel", "delete", "duplicate"]
     campaigns.start_paket_now(me, draft.id)
     db.session.commit()
     assert "delete" in buttons(web, draft)  # scheduled
     campaigns.cancel_paket(me, draft.id)
     db.session.commit()
-    assert buttons(web, draft) == ["delete"]
+    assert buttons(web, draft) == ["delete", "duplicate"]
 
 
 @pytest.mark.parametrize("path", [

@@ -31,7 +31,7 @@ def test_another_accounts_ids_are_404_everywhere(web, theirs, device):
                                                  "tag_ids": [t["tag"].id], "intent": "schedule"}),
         (f"/messages/{t['message'].id}/cancel", {}), ("/messages/cancel", {"message_ids": [t["message"].id]}),
     ] + [(f"/newsletters/{t['paket'].id}/{action}", {})
-         for action in ("start", "unschedule", "pause", "resume", "cancel", "delete")]
+         for action in ("start", "unschedule", "pause", "resume", "cancel", "delete", "duplicate")]
     for url, data in posts:
         assert web.post(url, data=data).status_code == 404, url
     # Our own device cannot move its queue onto their device, nor send through it.
@@ -60,6 +60,7 @@ def test_another_accounts_ids_are_404_everywhere(web, theirs, device):
     assert db.session.get(Tag, t["tag"].id).title == "VIP"
     paket = db.session.get(Paket, t["paket"].id)
     assert (paket.status, paket.title) == ("draft", "Theirs")
+    assert db.session.query(Paket).count() == 1  # nothing copied either
     assert db.session.get(Message, t["message"].id).status == st.PENDING
     assert db.session.query(Message).filter_by(device_id=device.id).count() == 0
 
@@ -77,7 +78,7 @@ def test_a_foreign_id_answers_exactly_like_a_missing_one(web, theirs):
         ("get", "/newsletters/{}/edit", t["paket"].id), ("post", "/newsletters/{}/edit", t["paket"].id),
         ("post", "/contacts/{}/opt-out", t["contact"].id), ("post", "/contacts/{}/opt-in", t["contact"].id),
         ("post", "/messages/{}/cancel", t["message"].id),
-        ("post", "/newsletters/{}/delete", t["paket"].id),
+        ("post", "/newsletters/{}/delete", t["paket"].id), ("post", "/newsletters/{}/duplicate", t["paket"].id),
     ]
     for method, url, foreign in routes:
         theirs_answer = getattr(web, method)(url.format(foreign))

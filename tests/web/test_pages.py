@@ -629,22 +629,22 @@ def test_newsletter_buttons_follow_its_state_and_start_now_moves_a_later_one_to_
         html = web.get(f"/newsletters/{paket.id}").get_data(as_text=True)
         return re.findall(rf'action="/newsletters/{paket.id}/(\w+)"', html)
 
-    assert buttons() == ["start", "unschedule", "cancel", "delete"]
+    assert buttons() == ["start", "unschedule", "cancel", "delete", "duplicate"]
     before = utcnow()
     assert web.post(f"/newsletters/{paket.id}/start").status_code == 302
     db.session.expire_all()
     assert paket.status == campaigns.SCHEDULED and before <= paket.time_to_send <= utcnow()
     assert "Newsletter scheduled to start now." in web.get(f"/newsletters/{paket.id}").get_data(as_text=True)
     web.post(f"/newsletters/{paket.id}/unschedule")
-    assert buttons() == ["start", "cancel", "delete"]
+    assert buttons() == ["start", "cancel", "delete", "duplicate"]
     web.post(f"/newsletters/{paket.id}/start")
     campaigns.start_due_newsletters()
     db.session.commit()
-    assert buttons() == ["pause", "cancel"]
+    assert buttons() == ["pause", "cancel", "duplicate"]
     web.post(f"/newsletters/{paket.id}/pause")
-    assert buttons() == ["resume", "cancel"]
+    assert buttons() == ["resume", "cancel", "duplicate"]
     web.post(f"/newsletters/{paket.id}/cancel")
-    assert buttons() == ["delete"]
+    assert buttons() == ["delete", "duplicate"]
 
 
 def test_timezone_is_applied_to_shown_times(web, me, device):
