@@ -22,7 +22,7 @@ Every fan-out step first touches the paket row (an ``UPDATE`` of its ``updated_a
 serialises it with other fan-outs and with pause/resume/cancel on both SQLite and MariaDB.
 """
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from flask import current_app
@@ -43,7 +43,7 @@ from smsplatform.storage.images import JPEG
 from smsplatform.storage.services import delete_if_unreferenced, new_key, public_url
 from smsplatform.models.campaigns import CANCELLED, DRAFT, FANNING_OUT, FINISHED, PAUSED, RUNNING, SCHEDULED
 from smsplatform.models.types import MAX_ROW_ID, UTCDateTime
-from smsplatform.timeutil import means_now, parse_local_datetime, utcnow
+from smsplatform.timeutil import means_now, parse_local_datetime, to_zone, utcnow
 
 # The moves an account asks for, each with the states it may start from: the service functions move only
 # from these, and the dashboard shows a button for each one the newsletter's state allows. Creating or
@@ -114,24 +114,43 @@ def _validated_content(account: AccountSettings, *, title, body, device_id, sim,
     return _Content(name, text, device.id, slot, tags)
 
 
-def _send_time(account: AccountSettings, time_to_send, schedule: bool, now: datetime) -> datetime | None:
-    """Scheduled: at ``time_to_send``, or now when absent. A draft keeps a given time, or none."""
+# How far in the past a send time may be and still count as "now": the current minute, typed as the
+# form takes it (to the minute), saved within a minute.
+PAST_GRACE = timedelta(minutes=1)
+
+
+def _send_time(account: AccountSettings, time_to_send, schedule: bool, now: datetime,
+               past_means_now: bool = False) -> datetime | None:
+    """Scheduled: at ``time_to_send``, or now when absent. A draft keeps a given time, or none.
+
+    A time more than PAST_GRACE before ``now`` is refused (ValidationError, showing it and the time now in
+    the account's zone): it would start at once while the newsletter showed a send time that never was.
+    "Now" is asked for by leaving the time out (or with "Start now"). ``past_means_now``: the legacy
+    savepaket contract instead, where a time in the past means "send now" (it starts at once and keeps
+    the time it was given, which its messages report as their ``timetosend``).
+    """
     when = parse_time_to_send(account, time_to_send)
+    if when is not None and not past_means_now and when < now - PAST_GRACE:
+        shown, now_shown = (to_zone(t, account.timezone).strftime("%Y-%m-%d %H:%M") for t in (when, now))
+        raise ValidationError(f"send time {shown} ({account.timezone}) is in the past (it is {now_shown} there now): "
+                              "choose a later time, or leave it empty to send at once", field="time_to_send")
     return when or (now if schedule else None)
 
 
 def create_paket(account: AccountSettings, *, title, body, device_id, sim, tag_ids, time_to_send, schedule: bool = True,
-                 media: StoredObject | None = None) -> Paket:
+                 media: StoredObject | None = None, past_means_now: bool = False,
+                 now: datetime | None = None) -> Paket:
     """A validated newsletter, scheduled to start at ``time_to_send`` (now when absent), or a draft.
 
     ``media`` (an uploaded image of the account) goes with every message: its URL follows the text,
-    which may then be empty.
+    which may then be empty. A send time in the past is refused unless ``past_means_now`` (the legacy
+    savepaket's rule, see ``_send_time``).
     """
     content = _validated_content(account, title=title, body=body, device_id=device_id, sim=sim, tag_ids=tag_ids,
                                  media=media)
     paket = Paket(account_id=account.id, title=content.title, body=content.body, device_id=content.device_id,
                   sim=content.sim, tags=content.tags, status=SCHEDULED if schedule else DRAFT,
-                  time_to_send=_send_time(account, time_to_send, schedule, utcnow()),
+                  time_to_send=_send_time(account, time_to_send, schedule, now or utcnow(), past_means_now),
                   media_object_id=media.id if media is not None else None,
                   media_url=public_url(media) if media is not None else None)
     db.session.add(paket)
@@ -152,9 +171,10 @@ def is_editable(paket: Paket) -> bool:
 def update_paket(account: AccountSettings, paket_id, *, title, body, device_id, sim, tag_ids, time_to_send,
                  schedule: bool = True, media=KEEP_MEDIA, now: datetime | None = None) -> Paket:
     """A draft or scheduled newsletter rewritten with the same checks as a new one, and scheduled again
-    (at ``time_to_send``, now when absent) or kept as a draft. ``media``: a new image, None to drop the
-    image, or KEEP_MEDIA. A dropped image is deleted by the hourly ``delete_unreferenced`` once it is a
-    day old (counted from its upload) and nothing references it.
+    (at ``time_to_send``, now when absent; a time in the past is refused, ``_send_time``) or kept as a
+    draft. ``media``: a new image, None to drop the image, or KEEP_MEDIA. A dropped image is deleted by
+    the hourly ``delete_unreferenced`` once it is a day old (counted from its upload) and nothing
+    references it.
 
     One conditional move (``_move``), before the tags are replaced: if the scheduler started the newsletter first,
     nothing changes and the edit is a ConflictError; if the edit comes first, the scheduler's claim waits

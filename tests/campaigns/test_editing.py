@@ -35,7 +35,8 @@ def test_a_draft_is_rewritten_and_scheduled_and_sends_what_it_now_says(owner, de
     draft = new_paket(owner, device, [vip], body="Old text", schedule=False)
     assert draft.status == services.DRAFT and services.is_editable(draft)
 
-    edit(owner, draft, [berlin], device_id=second.id, sim=1, time_to_send="2020-01-01 12:00")
+    edit(owner, draft, [berlin], device_id=second.id, sim=1, time_to_send="2020-01-01 12:00",
+         now=datetime(2020, 1, 1, 10, 30, tzinfo=timezone.utc))  # saved half an hour before its time
     db.session.commit()
     assert newsletter_state(draft.id)[:6] == ("Edited", "New text", second.id, 1, services.SCHEDULED,
                                               datetime(2020, 1, 1, 11, 0, tzinfo=timezone.utc))
@@ -169,7 +170,7 @@ def test_an_edit_racing_the_scheduler_either_wins_whole_or_is_refused(app, owner
     old_audience = {f"+49151{i:08d}" for i in range(300)}
     new_audience = {f"+49160{i:08d}" for i in range(300)}
     bulk_contacts(owner, {**{p: [old_tag.id] for p in old_audience}, **{p: [new_tag.id] for p in new_audience}})
-    paket = new_paket(owner, device, [old_tag], body="Old text", time_to_send="2020-01-01 00:00")
+    paket = new_paket(owner, device, [old_tag], body="Old text", time_to_send="2020-01-01 00:00", past_means_now=True)
     account_id, paket_id, device_id, new_tag_id = owner.id, paket.id, device.id, new_tag.id
 
     role = threading.local()
@@ -202,7 +203,7 @@ def test_an_edit_racing_the_scheduler_either_wins_whole_or_is_refused(app, owner
             assert first_ran.wait(BARRIER_TIMEOUT)
         try:
             services.update_paket(db.session.get(Account, account_id), paket_id, title="Edited", body="New text",
-                                  device_id=device_id, sim=0, tag_ids=[new_tag_id], time_to_send="2020-01-01 00:00")
+                                  device_id=device_id, sim=0, tag_ids=[new_tag_id], time_to_send="0")
         except ConflictError:
             return "refused"
         db.session.commit()

@@ -199,7 +199,7 @@ def test_start_now_is_one_move_a_newsletter_started_meanwhile_stays_running(owne
 def test_start_due_starts_only_due_newsletters_once(owner, device):
     tag = make_tag(owner, "VIP")
     bulk_contacts(owner, {"+4915752982212": [tag.id]})
-    due = new_paket(owner, device, [tag], time_to_send="2020-01-01 00:00:00")  # the past means now
+    due = new_paket(owner, device, [tag], time_to_send="2020-01-01 00:00:00", past_means_now=True)  # savepaket's rule
     later = new_paket(owner, device, [tag], time_to_send="2099-01-01")
     assert services.start_due_newsletters() == 1
     db.session.commit()

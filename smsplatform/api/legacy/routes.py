@@ -179,6 +179,7 @@ def savepaket(params, files, account):
     paket = create_paket(
         account, title=values["title"], body=values["body"], device_id=values["device_id"],
         sim=values["sim"], tag_ids=values["tags"], time_to_send=values["time_to_send"],
+        past_means_now=True,  # the contract: a time in the past means "send now"
     )
     return ok("Ok", paket_id=paket.id)
 

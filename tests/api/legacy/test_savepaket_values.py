@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from smsplatform.campaigns.services import start_due_newsletters
 from smsplatform.extensions import db
 from smsplatform.models import Message, Paket
 from smsplatform.timeutil import utcnow
@@ -41,6 +42,15 @@ def test_what_means_now_for_a_message_means_now_for_a_newsletter(client, owner, 
 def test_dates_in_every_accepted_shape(client, paket_params, value):
     assert saved(client, {**paket_params, "time_to_send": value}).time_to_send == datetime(2031, 7, 1, 10, 0,
                                                                                           tzinfo=UTC)
+
+
+@pytest.mark.parametrize("value", ["2019-07-01 23:50:00", "01.07.2019 23:50:00", "2019-07-01"])
+def test_a_time_in_the_past_means_now_and_is_kept_as_given(client, paket_params, value):
+    """The contract: "A time in the past means 'send now'" (the dashboard refuses one instead). The newsletter
+    starts at the scheduler's next run and keeps the time it was given, which its messages report."""
+    paket = saved(client, {**paket_params, "time_to_send": value})
+    assert paket.status == "scheduled" and paket.time_to_send.date() == datetime(2019, 7, 1).date()
+    assert start_due_newsletters() == 1
 
 
 @pytest.mark.parametrize("value", [True, {"at": "2031-07-01"}, ["2031-07-01"], "someday", "31.02.2031 10:00:00"])
