@@ -1,5 +1,7 @@
 """Deleting a newsletter: one that sent nothing goes whole; one that is over goes and its messages stay
 in the history, detached; one still sending is refused and nothing changes."""
+import threading
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -10,11 +12,12 @@ from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.messaging.service import accept_messages
-from smsplatform.models import Contact, Message, Paket, StoredObject, Tag, paket_tags
+from smsplatform.models import Account, Contact, Message, Paket, StoredObject, Tag, paket_tags
 from tests.campaigns.conftest import bulk_contacts, image_of, make_tag, new_paket
-from tests.conftest import create_device
+from tests.conftest import create_device, database_is_mariadb
 from tests.support.files import files_under
 from tests.support.newsletters import newsletter_state
+from tests.support.threads import BARRIER_TIMEOUT, run_in_threads
 
 PHONES = ("+4915100000001", "+4915100000002", "+4915100000003")
 
@@ -246,3 +249,104 @@ def test_an_id_past_a_bigint_is_not_found_by_every_newsletter_call(owner):
     for call in (services.get_paket, services.cancel_paket, services.start_paket_now):
         with pytest.raises(NotFoundError):
             call(owner, 2 ** 63)
+
+
+@contextmanager
+def in_this_order(first: str, statements: dict):
+    """Two threads, each naming itself in ``role.name``: ``first``'s statement (``statements[name]`` says
+    which) has run, uncommitted and holding its row's lock, when the other one's is sent; so the
+    second one waits on the lock, and sees the first one's outcome."""
+    role = threading.local()
+    first_ran, second_sent = threading.Event(), threading.Event()
+
+    def before(_connection, _cursor, statement, _parameters, _context, _executemany):
+        name = getattr(role, "name", None)
+        if name is not None and name != first and statements[name](statement):
+            second_sent.set()
+
+    def after(_connection, _cursor, statement, _parameters, _context, _executemany):
+        name = getattr(role, "name", None)
+        if name == first and statements[name](statement) and not first_ran.is_set():
+            first_ran.set()
+            assert second_sent.wait(BARRIER_TIMEOUT)
+            time.sleep(0.2)  # the second statement reaches the server and waits
+
+    def wait_turn(name):
+        role.name = name
+        if name != first:
+            assert first_ran.wait(BARRIER_TIMEOUT)
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    event.listen(db.engine, "after_cursor_execute", after)
+    try:
+        yield wait_turn
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+        event.remove(db.engine, "after_cursor_execute", after)
+    assert first_ran.is_set() and second_sent.is_set()
+
+
+def _deletion(account_id, paket_id):
+    try:
+        services.delete_paket(db.session.get(Account, account_id), paket_id)
+    except (ConflictError, NotFoundError) as refused:
+        return type(refused).__name__
+    db.session.commit()
+    return "deleted"
+
+
+@pytest.mark.skipif(not database_is_mariadb(), reason="concurrent writers need MariaDB (SQLite serialises them)")
+@pytest.mark.parametrize("first, deleted, started", [("scheduler", "ConflictError", 1), ("delete", "deleted", 0)])
+def test_a_deletion_racing_the_scheduler_either_wins_or_is_refused(app, owner, device, vip, first, deleted, started):
+    paket = new_paket(owner, device, [vip], time_to_send="0")
+    account_id, paket_id = owner.id, paket.id
+    statements = {"scheduler": lambda sql: sql.startswith("UPDATE pakets SET status"),
+                  "delete": lambda sql: sql.startswith("DELETE FROM pakets")}
+    with in_this_order(first, statements) as wait_turn:
+        def scheduler():
+            wait_turn("scheduler")
+            count = services.start_due_newsletters()
+            db.session.commit()
+            return count
+
+        def delete_it():
+            wait_turn("delete")
+            return _deletion(account_id, paket_id)
+
+        assert run_in_threads(app, scheduler, delete_it, timeout=60) == [started, deleted]
+    db.session.rollback()
+    assert gone(paket_id) == (deleted == "deleted")
+    assert len(messages_of(paket_id)) == 3 * started  # never messages of a deleted newsletter
+
+
+@pytest.mark.skipif(not database_is_mariadb(), reason="concurrent writers need MariaDB (SQLite serialises them)")
+@pytest.mark.parametrize("first", ["duplicate", "delete"])
+def test_a_copy_racing_the_deletion_of_its_original_never_loses_the_image(app, owner, device, vip, first):
+    image = image_of(owner)
+    paket = new_paket(owner, device, [vip], schedule=False, media=image)
+    account_id, paket_id, image_id = owner.id, paket.id, image.id
+    statements = {"duplicate": lambda sql: sql.startswith("SELECT") and "FOR UPDATE" in sql,
+                  "delete": lambda sql: sql.startswith("DELETE FROM pakets")}
+    with in_this_order(first, statements) as wait_turn:
+        def duplicate():
+            wait_turn("duplicate")
+            try:
+                copy = services.duplicate_paket(db.session.get(Account, account_id), paket_id)
+            except NotFoundError:
+                return None
+            db.session.commit()
+            return copy.id
+
+        def delete_it():
+            wait_turn("delete")
+            return _deletion(account_id, paket_id)
+
+        copy_id, deleted = run_in_threads(app, duplicate, delete_it, timeout=60)
+    db.session.rollback()
+    assert deleted == "deleted" and gone(paket_id)
+    if first == "duplicate":
+        assert newsletter_state(copy_id).media_object_id == image_id
+        assert db.session.get(StoredObject, image_id) is not None  # the copy holds it
+    else:
+        assert copy_id is None and db.session.scalar(select(func.count()).select_from(Paket)) == 0
+        assert db.session.get(StoredObject, image_id) is None
