@@ -3,11 +3,14 @@
 Format: a header row naming the columns (any order, case-insensitive): ``phone`` (required; also
 ``number``, ``mobile``, ``msisdn``…), ``name`` (also ``fullname``), ``tags``. The delimiter (``,``
 ``;`` or tab) is detected from the header. Several tags in one cell are separated by ``|``, ``;``
-or ``,`` (quote the cell when that character is also the delimiter). UTF-8, with or without BOM.
+or ``,`` (quote the cell when that character is also the delimiter). UTF-8 (with or without BOM),
+UTF-16 with BOM (Excel's "Unicode text"), or Windows-1252 (Excel's plain "CSV" on Windows) when the
+file is not UTF-8.
 
-The whole file is checked before anything is written (size, UTF-8, binary content, CSV structure,
-a phone column), so a bad file changes nothing. Rows are then written in chunks, one transaction per
-chunk (the caller's ``commit``); a failing chunk is rolled back whole. Re-running an import is safe:
+The whole file is checked before anything is written (size, encoding, binary content — an Excel
+workbook or an image is named as such —, CSV structure, a phone column), so a bad file changes
+nothing. Rows are then written in chunks, one transaction per chunk (the caller's ``commit``); a
+failing chunk is rolled back whole. Re-running an import is safe:
 it only adds contacts, names and tags. An import never clears an opt-out.
 """
 import codecs
@@ -15,6 +18,7 @@ import csv
 import io
 import re
 import tempfile
+import zipfile
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,6 +54,25 @@ TAG_SEPARATORS = re.compile(r"[|;,]")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PHONE_CHARS = re.compile(r"^\+?[0-9 ()./\-]+$")
 _BLOCK = 64 * 1024
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_ENCODING_TITLES = {"utf-8": "UTF-8", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16", "cp1252": "UTF-8 or Windows-1252"}
+_UTF8_MULTIBYTE = re.compile(  # one well-formed UTF-8 sequence beyond ASCII (RFC 3629's table)
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|\xed[\x80-\x9f][\x80-\xbf]"
+    rb"|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x19\x1b-\x1f]")  # not in text (tab, line breaks, form feed and ^Z may be)
+_CONTROL_BYTES = re.compile(_CONTROL.pattern.encode())
+_SIGNATURES = (  # how files that are not text start
+    (b"\x89PNG", "this is a PNG image"),
+    (b"\xff\xd8\xff", "this is a JPEG image"),
+    (b"GIF8", "this is a GIF image"),
+    (b"%PDF", "this is a PDF document"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+     "this is an Excel 97-2003 workbook (or another old Office file); save it as CSV (in Excel: File › Save As › "
+     "'CSV UTF-8') and upload that"),
+    (b"\x1f\x8b", "this is a gzip archive"),
+    (b"Rar!", "this is a RAR archive"),
+    (b"7z\xbc\xaf", "this is a 7-Zip archive"),
+)
 
 
 class ImportAborted(DomainError):
@@ -92,7 +115,14 @@ class _Entry:
 
 
 @dataclass(frozen=True)
+class _Encoding:
+    name: str   # a Python codec
+    start: int  # the byte-order mark's length
+
+
+@dataclass(frozen=True)
 class _Columns:
+    encoding: _Encoding
     delimiter: str
     phone: int
     name: int | None
@@ -111,8 +141,8 @@ def import_contacts(account: Account, stream: BinaryIO, *, commit: Callable[[], 
         raise ValidationError(f"mode must be one of {', '.join(MODES)}", field="mode")
     extra_tags = tags_by_ids(account, tag_ids, field="tag_ids")
     data = _spool(stream, max_bytes)
-    _check_text(data)
-    columns = _read_header(data)
+    encoding = _check_text(data)
+    columns = _read_header(data, encoding)
     _check_csv(data, columns)
 
     report = ImportReport()
@@ -182,50 +212,128 @@ def _spool(stream: BinaryIO, max_bytes: int) -> BinaryIO:
     return copy
 
 
-def _check_text(data: BinaryIO) -> None:
-    """UTF-8 text without NUL bytes, or a ValidationError naming the first bad line."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
+def _check_text(data: BinaryIO) -> _Encoding:
+    """The file's text encoding, or a ValidationError saying what the file is instead (naming the line).
+
+    A byte-order mark decides (UTF-8, or UTF-16 as Excel's "Unicode text" writes it); without one the
+    file is UTF-8 when all of it is, else Windows-1252 (what Excel's plain "CSV" is on a Western Windows).
+    """
+    _refuse_known_formats(data)
     data.seek(0)
-    if data.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        raise ValidationError("the file is UTF-16 text; save it as 'CSV UTF-8' and upload it again", field="file")
-    data.seek(0)
+    head = data.read(3)
+    encoding = next((_Encoding(name, len(bom)) for bom, name in _BOMS if head.startswith(bom)), None)
+    if encoding is None:
+        encoding = _Encoding(_utf8_or_windows_1252(data), 0)
+    decoder = codecs.getincrementaldecoder(encoding.name)()
+    data.seek(encoding.start)
     lines_before = 0
     seen_any = False
     while block := data.read(_BLOCK):
-        seen_any = seen_any or bool(block.strip())
-        nul = block.find(b"\x00")
-        if nul >= 0:
-            line = lines_before + block.count(b"\n", 0, nul) + 1
-            raise ValidationError(f"the file is not a CSV text file (binary data on line {line})", field="file")
+        pending = decoder.getstate()[0]
         try:
-            decoder.decode(block)
+            text = decoder.decode(block)
         except UnicodeDecodeError as exc:
-            line = lines_before + block.count(b"\n", 0, exc.start) + 1
-            raise ValidationError(
-                f"the file is not UTF-8 text (invalid bytes on line {line}); save it as 'CSV UTF-8' and upload it again",
-                field="file",
-            ) from exc
-        lines_before += block.count(b"\n")
+            line = lines_before + _line_breaks((pending + block)[:exc.start].decode(encoding.name, "replace")) + 1
+            raise ValidationError(f"the file is not {_ENCODING_TITLES[encoding.name]} text (invalid bytes on line "
+                                  f"{line}); save it as 'CSV UTF-8' and upload it again", field="file") from exc
+        seen_any = seen_any or bool(text.strip())
+        control = _CONTROL.search(text)
+        if control:
+            line = lines_before + _line_breaks(text[:control.start()]) + 1
+            raise ValidationError(f"the file is not a CSV text file (binary data on line {line})", field="file")
+        lines_before += _line_breaks(text)
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
-        raise ValidationError("the file is not UTF-8 text (it ends in the middle of a character)", field="file") from exc
+        raise ValidationError(f"the file is not {_ENCODING_TITLES[encoding.name]} text (it ends in the middle of a "
+                              "character)", field="file") from exc
     if not seen_any:
         raise ValidationError("the file is empty", field="file")
+    return encoding
 
 
-def _text(data: BinaryIO) -> io.TextIOWrapper:
+def _utf8_or_windows_1252(data: BinaryIO) -> str:
+    """UTF-8 when the whole file is; Windows-1252 when no part of it is UTF-8 beyond ASCII.
+
+    A file with both (rows pasted together from two sources) is refused: either reading would garble
+    some of its names.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
     data.seek(0)
-    return io.TextIOWrapper(data, encoding="utf-8-sig", newline="")
+    lines_before = 0
+    bad_line = None
+    utf8_seen = False
+    while block := data.read(_BLOCK):
+        control = _CONTROL_BYTES.search(block)  # the same bytes in UTF-8 and Windows-1252
+        if control:
+            line = lines_before + _line_breaks(block[:control.start()]) + 1
+            raise ValidationError(f"the file is not a CSV text file (binary data on line {line})", field="file")
+        if bad_line is None:
+            pending = decoder.getstate()[0]
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                bad_line = lines_before + _line_breaks((pending + block)[:exc.start]) + 1
+        utf8_seen = utf8_seen or _UTF8_MULTIBYTE.search(block) is not None
+        lines_before += _line_breaks(block)
+    if bad_line is None:
+        try:
+            decoder.decode(b"", final=True)
+            return "utf-8"
+        except UnicodeDecodeError:
+            bad_line = lines_before + 1
+    if utf8_seen:
+        raise ValidationError(f"the file mixes encodings: it is UTF-8 text, but line {bad_line} is not; save it as "
+                              "'CSV UTF-8' and upload it again", field="file")
+    return "cp1252"
+
+
+def _refuse_known_formats(data: BinaryIO) -> None:
+    """Say what an upload is when it starts like a known format that is not text (an .xlsx chosen by mistake)."""
+    data.seek(0)
+    head = data.read(16)
+    what = _zip_kind(data) if head.startswith(b"PK\x03\x04") else next(
+        (title for magic, title in _SIGNATURES if head.startswith(magic)), None)
+    if what:
+        raise ValidationError(f"the file is not a CSV text file: {what}", field="file")
+
+
+def _zip_kind(data: BinaryIO) -> str:
+    data.seek(0)
+    try:
+        with zipfile.ZipFile(data) as archive:
+            names = archive.namelist()
+            mimetype = b""
+            if "mimetype" in names:
+                with archive.open("mimetype") as entry:
+                    mimetype = entry.read(100)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, ValueError):
+        names, mimetype = [], b""
+    if any(n.startswith("xl/") for n in names):
+        return "this is an Excel workbook; save it as CSV (in Excel: File › Save As › 'CSV UTF-8') and upload that"
+    if b"spreadsheet" in mimetype:
+        return "this is an OpenDocument spreadsheet; save it as CSV (File › Save As › 'Text CSV') and upload that"
+    return "this is a ZIP archive (an Office document?); save or export the list as CSV and upload that"
+
+
+def _line_breaks(text) -> int:
+    """Line breaks in ``text`` (str or bytes): CRLF, LF, or a lone CR (older Excel for Mac)."""
+    lf, cr = ("\n", "\r") if isinstance(text, str) else (b"\n", b"\r")
+    return text.count(lf) + text.count(cr) - text.count(cr + lf)
+
+
+def _text(data: BinaryIO, encoding: _Encoding) -> io.TextIOWrapper:
+    data.seek(encoding.start)
+    return io.TextIOWrapper(data, encoding=encoding.name, newline="")
 
 
 def _header_key(cell: str) -> str:
     return " ".join(cell.lower().split())
 
 
-def _read_header(data: BinaryIO) -> _Columns:
+def _read_header(data: BinaryIO, encoding: _Encoding) -> _Columns:
     """Find the delimiter (the one that splits the header into the most cells with a phone column among them)."""
-    text = _text(data)
+    text = _text(data, encoding)
     try:
         header_line = text.readline()
     finally:
@@ -237,7 +345,7 @@ def _read_header(data: BinaryIO) -> _Columns:
         widest = keys if len(keys) > len(widest) else widest
         phone = _first(keys, PHONE_HEADERS)
         if phone is not None and (best is None or len(keys) > best[0]):
-            best = (len(keys), _Columns(delimiter, phone, _first(keys, NAME_HEADERS), _first(keys, TAGS_HEADERS)))
+            best = (len(keys), _Columns(encoding, delimiter, phone, _first(keys, NAME_HEADERS), _first(keys, TAGS_HEADERS)))
     if best is None:
         shown = ", ".join(repr(k[:30]) for k in widest[:10] if k) or "nothing"
         raise ValidationError(
@@ -254,7 +362,7 @@ def _first(keys: list[str], names: tuple[str, ...]) -> int | None:
 
 
 def _check_csv(data: BinaryIO, columns: _Columns) -> None:
-    text = _text(data)
+    text = _text(data, columns.encoding)
     reader = csv.reader(text, delimiter=columns.delimiter)
     try:
         for _ in reader:
@@ -267,7 +375,7 @@ def _check_csv(data: BinaryIO, columns: _Columns) -> None:
 
 def _rows(data: BinaryIO, columns: _Columns):
     """(line number, cells) of every non-blank data row."""
-    text = _text(data)
+    text = _text(data, columns.encoding)
     try:
         reader = csv.reader(text, delimiter=columns.delimiter)
         next(reader, None)

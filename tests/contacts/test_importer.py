@@ -1,6 +1,8 @@
 """CSV import: format detection, per-row report, merge, modes, chunk transactions and hostile files."""
+import codecs
 import io
 import os
+import zipfile
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -156,11 +158,65 @@ def test_formulas_in_name_or_tags_are_rejected_rows(owner):
     (b"\n\n  \n", "the file is empty"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + os.urandom(200), "not a CSV text file"),
     (bytes(range(256)) * 4, "not a CSV text file"),
-    (b"\xff\xfe" + "phone\n+4915752982212\n".encode("utf-16-le"), "the file is UTF-16 text"),
-    ("phone\n+4915752982212\n".encode("utf-16-le"), "not a CSV text file"),
-    ("phone,name\n+4915752982212,Zoë\n".encode("cp1252"), "not UTF-8 text (invalid bytes on line 2)"),
+    ("phone\n+4915752982212\n".encode("utf-16-le"), "not a CSV text file"),  # UTF-16 needs its byte-order mark
 ])
 def test_unusable_files_are_refused_whole_with_a_clear_error(owner, data, message):
+    with pytest.raises(ValidationError) as error:
+        run(owner, data)
+    assert message in error.value.message
+    assert db.session.query(Contact).count() == 0
+
+
+@pytest.mark.parametrize("data", [
+    "phone;name\r\n0157 52982212;Müller € „Straße“\r\n".encode("cp1252"),  # Excel's "CSV (;)" on Windows
+    "\ufeffphone\tname\r\n+4915752982212\tMüller € „Straße“\r\n".encode("utf-16-le"),  # Excel's "Unicode text"
+    "\ufeffphone,name\n+4915752982212,Müller € „Straße“\n".encode("utf-16-be"),
+    "\ufeffphone;name\n+4915752982212;Müller € „Straße“\n".encode("utf-8"),
+    "phone;name\n+4915752982212;Müller € „Straße“\n".encode("utf-8"),
+])
+def test_windows_1252_and_utf16_files_are_read_as_excel_writes_them(owner, data):
+    report, _ = run(owner, data)
+    assert (report.created, report.invalid) == (1, 0)
+    assert contacts_by_phone()["+4915752982212"].name == "Müller € „Straße“"
+
+
+def test_a_windows_1252_file_is_read_whole_past_the_first_block(owner):
+    rows = "".join(f"+49157529{i:05d};Jürgen {i}\n" for i in range(5000))  # about 130 kB: two blocks and more
+    report, _ = run(owner, ("phone;name\n" + rows + "+4915752999999;Ärger\n").encode("cp1252"))
+    assert (report.created, report.invalid) == (5001, 0)
+    assert contacts_by_phone()["+4915752999999"].name == "Ärger"
+    assert contacts_by_phone()["+4915752900000"].name == "Jürgen 0"
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("data, message", [
+    (_zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"}),
+     "not a CSV text file: this is an Excel workbook; save it as CSV"),
+    (_zip({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"}),
+     "this is an OpenDocument spreadsheet; save it as CSV"),
+    (_zip({"people.csv": b"phone\n+4915752982212\n"}), "this is a ZIP archive"),
+    (b"PK\x03\x04 truncated", "this is a ZIP archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "this is an Excel 97-2003 workbook"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + os.urandom(200), "not a CSV text file: this is a PNG image"),
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF" + os.urandom(200), "this is a JPEG image"),
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "this is a PDF document"),
+    (bytes(range(1, 256)) * 4, "not a CSV text file (binary data on line 1)"),  # no NUL, nor UTF-8: read as 1252
+    (b"phone\n+4915752982212\n\x81\n", "not UTF-8 or Windows-1252 text (invalid bytes on line 3)"),
+    (b"phone\r+4915752982212\r\x07\r", "binary data on line 3"),  # lines counted at a lone CR too
+    (codecs.BOM_UTF16_LE + "phone\n+49157\n".encode("utf-16-le") + b"\x00\xdc", "not UTF-16 text (invalid bytes on line 3)"),
+    (codecs.BOM_UTF16_LE + "phone\n+49157\n".encode("utf-16-le") + b"\x31", "it ends in the middle of a character"),
+    (codecs.BOM_UTF16_LE + "phone\n\x01".encode("utf-16-le"), "binary data on line 2"),
+    (codecs.BOM_UTF16_LE + "  \r\n".encode("utf-16-le"), "the file is empty"),
+    (codecs.BOM_UTF8, "the file is empty"),
+])
+def test_files_that_are_no_csv_text_are_refused_saying_what_they_are(owner, data, message):
     with pytest.raises(ValidationError) as error:
         run(owner, data)
     assert message in error.value.message
