@@ -1,23 +1,26 @@
 """CSV import of contacts, streamed in chunks.
 
-Format: a header row naming the columns (any order, case-insensitive): ``phone`` (required; also
-``number``, ``mobile``, ``msisdn``…), ``name`` (also ``fullname``), ``tags``. The delimiter (``,``
-``;`` or tab) is detected from the header. Several tags in one cell are separated by ``|``, ``;``
-or ``,`` (quote the cell when that character is also the delimiter). UTF-8 (with or without BOM),
-UTF-16 with BOM (Excel's "Unicode text"), or Windows-1252 (Excel's plain "CSV" on Windows) when the
-file is not UTF-8.
+Format: a header row naming the columns (any order; case, accents, spaces and punctuation do not
+count): ``phone`` (required; also ``mobile``, ``Telefon``, ``Handy``, ``Mobil``, ``Rufnummer``…, a
+mobile column preferred to a landline one), ``name`` (or first and last name: ``Vorname`` and
+``Nachname``, or ``Vorname`` and ``Name``), ``tags`` (also ``Gruppen``, ``Schlagwörter``…). The
+delimiter (``,`` ``;`` or tab) is detected from the header. Several tags in one cell are separated
+by ``|``, ``;`` or ``,`` (quote the cell when that character is also the delimiter). UTF-8 (with or
+without BOM), UTF-16 with BOM (Excel's "Unicode text"), or Windows-1252 (Excel's plain "CSV" on
+Windows) when the file is not UTF-8.
 
 The whole file is checked before anything is written (size, encoding, binary content — an Excel
 workbook or an image is named as such —, CSV structure, a phone column), so a bad file changes
 nothing. Rows are then written in chunks, one transaction per chunk (the caller's ``commit``); a
-failing chunk is rolled back whole. Re-running an import is safe:
-it only adds contacts, names and tags. An import never clears an opt-out.
+failing chunk is rolled back whole. Re-running an import is safe: it only adds contacts, names and
+tags. An import never clears an opt-out.
 """
 import codecs
 import csv
 import io
 import re
 import tempfile
+import unicodedata
 import zipfile
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -45,10 +48,6 @@ DEFAULT_CHUNK_SIZE = 5_000
 MAX_REPORTED_ERRORS = 1_000
 BLOCKLIST_REASON = "imported as blocklist"
 
-PHONE_HEADERS = ("phone", "phone number", "phone_number", "phonenumber", "number", "mobile", "mobile number",
-                 "msisdn", "tel", "telephone", "sendto", "cell")
-NAME_HEADERS = ("name", "fullname", "full name", "full_name", "contact", "contact name")
-TAGS_HEADERS = ("tags", "tag", "groups", "group")
 DELIMITERS = (",", ";", "\t")
 TAG_SEPARATORS = re.compile(r"[|;,]")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -100,6 +99,8 @@ class ImportReport:
     invalid: int = 0       # rows skipped
     errors: list[RowError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS skipped rows
     chunks: int = 0        # chunks committed
+    columns: dict[str, list[str]] = field(default_factory=dict)  # field -> the header cells it is read from
+    ignored_columns: list[str] = field(default_factory=list)     # header cells of the columns not read
 
     def skip(self, line: int, value: str, reason: str) -> None:
         self.invalid += 1
@@ -125,8 +126,11 @@ class _Columns:
     encoding: _Encoding
     delimiter: str
     phone: int
-    name: int | None
+    name: int | None        # the whole name
     tags: int | None
+    first_name: int | None  # used when there is no whole name
+    last_name: int | None
+    headers: tuple[str, ...]
 
 
 def import_contacts(account: Account, stream: BinaryIO, *, commit: Callable[[], None], mode: str = MODE_UPSERT,
@@ -146,6 +150,7 @@ def import_contacts(account: Account, stream: BinaryIO, *, commit: Callable[[], 
     _check_csv(data, columns)
 
     report = ImportReport()
+    report.columns, report.ignored_columns = _describe(columns)
     writer = _ChunkWriter(account, mode, {t.title_key: t.id for t in extra_tags}, now or utcnow(), report)
     chunk: dict[str, _Entry] = {}
     last_line = 1
@@ -328,7 +333,35 @@ def _text(data: BinaryIO, encoding: _Encoding) -> io.TextIOWrapper:
 
 
 def _header_key(cell: str) -> str:
-    return " ".join(cell.lower().split())
+    """Header names compare without case, accents, spaces or punctuation: 'Handy-Nr.' is 'handynr'."""
+    return "".join(c for c in unicodedata.normalize("NFKD", cell.casefold()) if c.isalnum())
+
+
+def _aliases(*names: str) -> dict[str, int]:
+    """Header key -> rank (0 is the most wanted) of the names a column may have."""
+    ranks: dict[str, int] = {}
+    for rank, name in enumerate(names):
+        ranks.setdefault(_header_key(name), rank)
+    return ranks
+
+
+PHONE_HEADERS = _aliases(
+    # Mobile numbers first: when a file has a landline and a mobile column, SMS go to the mobile.
+    "mobile", "mobile number", "mobile phone", "cell", "cell phone", "msisdn", "Handy", "Handynummer", "Handy-Nr.",
+    "Mobil", "Mobilnummer", "Mobil-Nr.", "Mobiltelefon", "Mobilfunknummer", "portable", "mobiel", "móvil", "celular",
+    "cellulare",
+    "phone", "phone number", "number", "tel", "telephone", "telephone number", "sendto", "Phone 1 - Value",
+    "Telefon", "Telefonnummer", "Telefon-Nr.", "Tel.-Nr.", "Rufnummer", "Nummer", "téléphone", "numéro", "teléfono",
+    "número", "telefono", "telefoon", "telefoonnummer",
+)
+NAME_HEADERS = _aliases("name", "full name", "contact", "contact name", "display name", "Anzeigename",
+                        "vollständiger Name", "nom complet", "nombre completo")
+FIRST_NAME_HEADERS = _aliases("first name", "given name", "forename", "Vorname", "prénom", "nombre", "nome", "voornaam")
+LAST_NAME_HEADERS = _aliases("last name", "surname", "family name", "Nachname", "Familienname", "nom", "apellido",
+                             "apellidos", "cognome", "achternaam")
+TAGS_HEADERS = _aliases("tags", "tag", "groups", "group", "labels", "label", "categories", "category", "Gruppe",
+                        "Gruppen", "Schlagwort", "Schlagwörter", "Stichwort", "Stichwörter", "Kategorie", "Kategorien",
+                        "Etiketten", "groupe", "groupes", "grupo", "grupos", "gruppo", "gruppi", "groep", "groepen")
 
 
 def _read_header(data: BinaryIO, encoding: _Encoding) -> _Columns:
@@ -338,27 +371,41 @@ def _read_header(data: BinaryIO, encoding: _Encoding) -> _Columns:
         header_line = text.readline()
     finally:
         text.detach()
-    best: tuple[int, _Columns] | None = None
+    best: _Columns | None = None
     widest: list[str] = []
     for delimiter in DELIMITERS:
-        keys = [_header_key(c) for c in next(csv.reader([header_line], delimiter=delimiter), [])]
-        widest = keys if len(keys) > len(widest) else widest
-        phone = _first(keys, PHONE_HEADERS)
-        if phone is not None and (best is None or len(keys) > best[0]):
-            best = (len(keys), _Columns(encoding, delimiter, phone, _first(keys, NAME_HEADERS), _first(keys, TAGS_HEADERS)))
+        headers = [" ".join(c.split()) for c in next(csv.reader([header_line], delimiter=delimiter), [])]
+        widest = headers if len(headers) > len(widest) else widest
+        keys = [_header_key(h) for h in headers]
+        phone = _best(keys, PHONE_HEADERS)
+        if phone is not None and (best is None or len(headers) > len(best.headers)):
+            name, first, last = _best(keys, NAME_HEADERS), _best(keys, FIRST_NAME_HEADERS), _best(keys, LAST_NAME_HEADERS)
+            if first is not None and last is None:
+                name, last = None, name  # "Vorname; Name": beside a first name, "Name" is the family name
+            best = _Columns(encoding, delimiter, phone, name, _best(keys, TAGS_HEADERS), first, last, tuple(headers))
     if best is None:
-        shown = ", ".join(repr(k[:30]) for k in widest[:10] if k) or "nothing"
+        shown = ", ".join(repr(h[:30]) for h in widest[:10] if h) or "nothing"
         raise ValidationError(
-            f"the first row must name the columns and one of them must be 'phone' (found {shown})", field="file"
+            "the first row must name the columns and one of them must be 'phone' (or 'mobile', 'Telefon', 'Handy'…); "
+            f"found {shown}", field="file"
         )
-    return best[1]
+    return best
 
 
-def _first(keys: list[str], names: tuple[str, ...]) -> int | None:
-    for index, key in enumerate(keys):
-        if key in names:
-            return index
-    return None
+def _best(keys: list[str], aliases: dict[str, int]) -> int | None:
+    """The column named by the most wanted alias (the first such column)."""
+    found = [(aliases[key], index) for index, key in enumerate(keys) if key in aliases]
+    return min(found)[1] if found else None
+
+
+def _describe(columns: _Columns) -> tuple[dict[str, list[str]], list[str]]:
+    """Which header cells each field is read from, and the columns left unread (for the report)."""
+    name = [columns.name] if columns.name is not None else [columns.first_name, columns.last_name]
+    used = {"phone": [columns.phone], "name": name, "tags": [columns.tags]}
+    read = {field: [columns.headers[i] for i in indexes if i is not None] for field, indexes in used.items()}
+    taken = {i for indexes in used.values() for i in indexes}
+    return {f: headers for f, headers in read.items() if headers}, [
+        h for i, h in enumerate(columns.headers) if i not in taken and h]
 
 
 def _check_csv(data: BinaryIO, columns: _Columns) -> None:
@@ -413,7 +460,8 @@ def _parse_row(account: Account, line: int, cells: list[str], columns: _Columns,
     except ValidationError as exc:
         report.skip(line, raw, exc.message)
         return None
-    name = " ".join(_cell(cells, columns.name).split())
+    name = " ".join((_cell(cells, columns.name) if columns.name is not None else
+                     f"{_cell(cells, columns.first_name)} {_cell(cells, columns.last_name)}").split())
     if _refused(report, line, name, "name", MAX_NAME):
         return None
     tags: dict[str, str] = {}

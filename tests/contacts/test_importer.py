@@ -74,6 +74,50 @@ def test_delimiter_is_detected_and_bom_is_ignored(owner, delimiter):
     assert report.created == 1 and contact.name == "Zoë" and tag_titles(contact) == ["A", "B"]
 
 
+@pytest.mark.parametrize("header, phone_column", [
+    ("Telefon;Name;Tags", "Telefon"), ("Telefonnummer;Name;Gruppe", "Telefonnummer"),
+    ("HANDY;name;Gruppen", "HANDY"), ("Mobil;Name;Schlagwörter", "Mobil"),
+    ("Mobilnummer;Name;SCHLAGWORTER", "Mobilnummer"), ("Rufnummer;Name;Stichwörter", "Rufnummer"),
+    ("Nummer;Name;Kategorien", "Nummer"), ("Tel.-Nr.;Name;Tags", "Tel.-Nr."),
+    ("Handy-Nummer;Name;Tags", "Handy-Nummer"), ("mobile_number;full_name;Labels", "mobile_number"),
+    (" Phone  Number ;Full-Name;TAGS", "Phone Number"), ("Téléphone;Nom complet;Groupes", "Téléphone"),
+    ("TELEFONO;Name;grupos", "TELEFONO"),
+])
+def test_header_names_are_recognised_in_german_and_other_spellings(owner, header, phone_column):
+    report, _ = run(owner, f"{header}\n0157 52982212;Anna Müller;VIP|Kunden\n")
+    contact = contacts_by_phone()["+4915752982212"]
+    assert (contact.name, tag_titles(contact)) == ("Anna Müller", ["Kunden", "VIP"])
+    assert report.columns["phone"] == [phone_column] and report.ignored_columns == []
+
+
+@pytest.mark.parametrize("header, row, name, columns", [
+    ("Vorname;Nachname;Handy", "Anna;Müller;0157 52982212", "Anna Müller", ["Vorname", "Nachname"]),
+    ("Nachname;Vorname;Handy", "Müller;Anna;0157 52982212", "Anna Müller", ["Vorname", "Nachname"]),
+    # German forms say "Name" for the family name beside "Vorname"
+    ("Name;Vorname;Telefon", "Müller;Anna;0157 52982212", "Anna Müller", ["Vorname", "Name"]),
+    ("Vorname;Telefon", "Anna;0157 52982212", "Anna", ["Vorname"]),
+    ("Nachname;Telefon", "Müller;0157 52982212", "Müller", ["Nachname"]),
+    ("First Name,Last Name,Phone", "Anna,,0157 52982212", "Anna", ["First Name", "Last Name"]),
+    # a whole-name column wins over first and last names
+    ("Vollständiger Name;Vorname;Nachname;Handy", "Dr. Anna Müller;Anna;Müller;0157 52982212", "Dr. Anna Müller",
+     ["Vollständiger Name"]),
+])
+def test_first_and_last_name_columns_make_the_name(owner, header, row, name, columns):
+    report, _ = run(owner, f"{header}\n{row}\n")
+    assert contacts_by_phone()["+4915752982212"].name == name
+    assert report.columns["name"] == columns
+
+
+def test_a_mobile_column_is_preferred_to_a_landline_one_and_the_report_names_the_columns(owner):
+    report, _ = run(owner, "Firma;Telefon;Handy;E-Mail;Vorname;Name\n"
+                           "Bäckerei;030 1234567;0157 52982212;a@example.com;Anna;Müller\n"
+                           "Bäckerei;030 1234568;;b@example.com;Bob;Meier\n")
+    assert list(contacts_by_phone()) == ["+4915752982212"]
+    assert [(e.line, e.reason) for e in report.errors] == [(3, "phone is empty")]
+    assert report.columns == {"phone": ["Handy"], "name": ["Vorname", "Name"]}
+    assert report.ignored_columns == ["Firma", "Telefon", "E-Mail"]
+
+
 def test_duplicates_merge_into_one_contact_with_the_union_of_tags_across_chunks(owner):
     rows = ["phone,name,tags", "+4915752982212,Anna,A", "0157 52982212,,B", "+4915752982299,X,",
             "+4915752982298,Y,", "+49 1575 2982212,Anna S.,C"]
@@ -153,7 +197,7 @@ def test_formulas_in_name_or_tags_are_rejected_rows(owner):
 
 
 @pytest.mark.parametrize("data, message", [
-    (b"name,email\nAnna,a@example.com\n", "one of them must be 'phone' (found 'name', 'email')"),
+    (b"name,email\nAnna,a@example.com\n", "one of them must be 'phone' (or 'mobile', 'Telefon', 'Handy'…); found 'name', 'email'"),
     (b"", "the file is empty"),
     (b"\n\n  \n", "the file is empty"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + os.urandom(200), "not a CSV text file"),

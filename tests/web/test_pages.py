@@ -4,6 +4,7 @@ import csv
 import io
 import re
 import struct
+import zipfile
 import zlib
 from datetime import timedelta
 
@@ -508,6 +509,24 @@ def test_csv_import_shows_the_per_row_report(web, me):
                         content_type="multipart/form-data")
     assert "1 opted out" in response.get_data(as_text=True)
     assert db.session.query(Contact).filter_by(opted_out=True).count() == 1
+
+
+def test_csv_import_from_german_excel_names_the_columns_it_read(web, me):
+    data = "Vorname;Name;Handy;E-Mail\r\nJürgen;Müller;0151 00000001;j@example.com\r\n".encode("cp1252")
+    response = web.post("/contacts/import", data={"mode": "add", "tag_id": 0, "file": (io.BytesIO(data), "kunden.csv")},
+                        content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "1 rows read: 1 created" in html
+    assert "Read phone from “Handy”, name from “Vorname” and “Name”; not read: “E-Mail”." in html
+    assert db.session.query(Contact).one().name == "Jürgen Müller"
+    workbook = io.BytesIO()
+    with zipfile.ZipFile(workbook, "w") as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    response = web.post("/contacts/import", data={"mode": "add", "tag_id": 0,
+                                                  "file": (io.BytesIO(workbook.getvalue()), "kunden.xlsx")},
+                        content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "this is an Excel workbook; save it as CSV" in error_for(response.get_data(as_text=True), "file")
 
 
 def test_newsletter_create_preview_actions_progress(web, me, device):
