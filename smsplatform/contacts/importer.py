@@ -37,6 +37,7 @@ from smsplatform.contacts.services import (
 from smsplatform.errors import DomainError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import Account, Contact, Tag, contact_tags
+from smsplatform.spreadsheets import unescape_cell
 from smsplatform.timeutil import utcnow
 
 MODE_UPSERT = "upsert"        # add contacts, names and tags
@@ -50,7 +51,6 @@ BLOCKLIST_REASON = "imported as blocklist"
 
 DELIMITERS = (",", ";", "\t")
 TAG_SEPARATORS = re.compile(r"[|;,]")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PHONE_CHARS = re.compile(r"^\+?[0-9 ()./\-]+$")
 _BLOCK = 64 * 1024
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
@@ -436,11 +436,8 @@ def _rows(data: BinaryIO, columns: _Columns):
 # Rows ---------------------------------------------------------------------------------------------
 
 def _cell(cells: list[str], index: int | None) -> str:
-    return cells[index].strip() if index is not None and index < len(cells) else ""
-
-
-def _is_formula(value: str) -> bool:
-    return value.startswith(FORMULA_START)
+    """The cell's text, without the ``'`` an export put before a formula-like start (see spreadsheets)."""
+    return unescape_cell(cells[index].strip()) if index is not None and index < len(cells) else ""
 
 
 def _parse_row(account: Account, line: int, cells: list[str], columns: _Columns,
@@ -476,14 +473,12 @@ def _parse_row(account: Account, line: int, cells: list[str], columns: _Columns,
 
 
 def _refused(report: ImportReport, line: int, value: str, what: str, limit: int) -> bool:
-    """Skip the row (and say why) when a text cell is a spreadsheet formula or too long."""
-    if _is_formula(value):
-        report.skip(line, value, f"{what} looks like a spreadsheet formula")
-    elif len(value) > limit:
+    """Skip the row (and say why) when a text cell is too long. Text that looks like a spreadsheet formula
+    is kept as text: CSV exports neutralise it (see spreadsheets)."""
+    if len(value) > limit:
         report.skip(line, value, f"{what} is longer than {limit} characters")
-    else:
-        return False
-    return True
+        return True
+    return False
 
 
 # Writing a chunk ----------------------------------------------------------------------------------

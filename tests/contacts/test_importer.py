@@ -185,15 +185,21 @@ def test_formulas_in_the_phone_column_are_rejected_rows(owner, cell, reason):
     assert list(contacts_by_phone()) == ["+4915752982212"]
 
 
-def test_formulas_in_name_or_tags_are_rejected_rows(owner):
-    report, _ = run(owner, 'phone,name,tags\n+4915752982212,"=1+2",\n+4915752982213,Bob,"ok|+SUM(A1)"\n'
-                           "+4915752982214,Carl,fine\n")
-    assert [(e.line, e.value, e.reason) for e in report.errors] == [
-        (2, "=1+2", "name looks like a spreadsheet formula"),
-        (3, "+SUM(A1)", "tag looks like a spreadsheet formula"),
+def test_names_and_tags_that_look_like_formulas_are_stored_as_text(owner):
+    report, _ = run(owner, 'phone,name,tags\n+4915752982212,"=1+2",\n+4915752982213,-Anna-,"ok|+SUM(A1)"\n'
+                           "+4915752982214,@Café Müller,-alt\n+4915752982215,\"=cmd|' /C calc'!A0\",@home\n")
+    assert (report.created, report.invalid) == (4, 0)
+    contacts = contacts_by_phone()
+    assert [(contacts[p].name, tag_titles(contacts[p])) for p in sorted(contacts)] == [
+        ("=1+2", []), ("-Anna-", ["+SUM(A1)", "ok"]), ("@Café Müller", ["-alt"]), ("=cmd|' /C calc'!A0", ["@home"]),
     ]
-    assert list(contacts_by_phone()) == ["+4915752982214"]
-    assert [t.title for t in db.session.query(Tag)] == ["fine"]
+
+
+def test_the_apostrophe_an_export_puts_before_a_formula_is_dropped(owner):
+    report, _ = run(owner, "phone;name;tags\n'+4915752982212;'=1+2;'-alt|'plain\n")
+    contact = contacts_by_phone()["+4915752982212"]
+    assert (report.created, contact.phone_raw, contact.name, tag_titles(contact)) == (
+        1, "+4915752982212", "=1+2", ["'plain", "-alt"])
 
 
 @pytest.mark.parametrize("data, message", [
