@@ -52,6 +52,8 @@ BLOCKLIST_REASON = "imported as blocklist"
 DELIMITERS = (",", ";", "\t")
 TAG_SEPARATORS = re.compile(r"[|;,]")
 PHONE_CHARS = re.compile(r"^\+?[0-9 ()./\-]+$")
+PHONE_NUMBER = re.compile(r"^\+?[0-9][0-9 ()./\-]{4,}$")
+SCIENTIFIC = re.compile(r"^[0-9]([.,][0-9]+)?[eE]\+?[0-9]+$")  # 4,91575E+12: how Excel shows a long number
 _BLOCK = 64 * 1024
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 _ENCODING_TITLES = {"utf-8": "UTF-8", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16", "cp1252": "UTF-8 or Windows-1252"}
@@ -155,10 +157,9 @@ def import_contacts(account: Account, stream: BinaryIO, *, commit: Callable[[], 
     chunk: dict[str, _Entry] = {}
     last_line = 1
     with closing(_rows(data, columns)) as rows:
-        for line, cells in rows:
+        for line, last_line, cells in rows:
             report.rows += 1
-            last_line = line
-            parsed = _parse_row(account, line, cells, columns, report)
+            parsed = _parse_row(account, line, last_line, cells, columns, report)
             if parsed is None:
                 continue
             phone, entry = parsed
@@ -409,26 +410,30 @@ def _describe(columns: _Columns) -> tuple[dict[str, list[str]], list[str]]:
 
 
 def _check_csv(data: BinaryIO, columns: _Columns) -> None:
-    text = _text(data, columns.encoding)
-    reader = csv.reader(text, delimiter=columns.delimiter)
+    """Valid CSV (as Python's reader takes it) with at least one row below the header."""
     try:
-        for _ in reader:
-            pass
+        with closing(_rows(data, columns)) as rows:
+            if next(rows, None) is None:
+                raise ValidationError("the file has only its header row, no contacts below it", field="file")
+            for _ in rows:
+                pass
     except csv.Error as exc:
-        raise ValidationError(f"the file is not valid CSV near line {reader.line_num}: {exc}", field="file") from exc
-    finally:
-        text.detach()
+        raise ValidationError(f"the file is not valid CSV near line {exc.args[1]}: {exc.args[0]}", field="file") from exc
 
 
 def _rows(data: BinaryIO, columns: _Columns):
-    """(line number, cells) of every non-blank data row."""
+    """(first line, last line, cells) of every non-blank data row; csv.Error(message, line) for broken CSV."""
     text = _text(data, columns.encoding)
+    reader = csv.reader(text, delimiter=columns.delimiter)
     try:
-        reader = csv.reader(text, delimiter=columns.delimiter)
         next(reader, None)
+        first = reader.line_num + 1
         for cells in reader:
             if any(c.strip() for c in cells):
-                yield reader.line_num, cells
+                yield first, reader.line_num, cells
+            first = reader.line_num + 1
+    except csv.Error as exc:
+        raise csv.Error(str(exc), reader.line_num) from exc
     finally:
         text.detach()
 
@@ -440,14 +445,24 @@ def _cell(cells: list[str], index: int | None) -> str:
     return unescape_cell(cells[index].strip()) if index is not None and index < len(cells) else ""
 
 
-def _parse_row(account: Account, line: int, cells: list[str], columns: _Columns,
+def _parse_row(account: Account, line: int, last_line: int, cells: list[str], columns: _Columns,
                report: ImportReport) -> tuple[str, _Entry] | None:
+    """The row's number and entry, or None when it is skipped, which ``report`` is told with the reason."""
     raw = _cell(cells, columns.phone)
+    if last_line > line and _holds_rows(cells, columns):
+        report.skip(line, raw.splitlines()[0] if raw else "", (
+            f"lines {line}–{last_line} were read as one row: a cell's quote (\") opened on line {line} is closed only "
+            f"on line {last_line}, or never; check the quotes on line {line}"))
+        return None
     if not raw:
         report.skip(line, raw, "phone is empty")
         return None
     if raw.startswith(("=", "@", "-")):
         report.skip(line, raw, "phone looks like a spreadsheet formula")
+        return None
+    if SCIENTIFIC.match(raw):
+        report.skip(line, raw, "phone was saved as a number in scientific notation, which lost its last digits: format "
+                               "the column as text (or as a number without decimals) and save the CSV again")
         return None
     if not PHONE_CHARS.match(raw):
         report.skip(line, raw, "phone contains characters that are not part of a phone number")
@@ -470,6 +485,22 @@ def _parse_row(account: Account, line: int, cells: list[str], columns: _Columns,
             return None
         tags.setdefault(tag_key(title), title)
     return phone.normalized, _Entry(raw[:64], name, tags)
+
+
+def _holds_rows(cells: list[str], columns: _Columns) -> bool:
+    """Whether a cell holds lines that are rows of the file: a quote left open swallowed them.
+
+    A cell may hold line breaks (Alt+Enter in Excel, an address); the phone cell never does, and a
+    line of another cell that splits into cells with a phone number in the phone column is a row.
+    """
+    if "\n" in _cell(cells, columns.phone) or "\r" in _cell(cells, columns.phone):
+        return True
+    for cell in cells:
+        for text in cell.splitlines()[1:]:
+            inner = next(csv.reader([text], delimiter=columns.delimiter), [])
+            if len(inner) > max(columns.phone, 1) and PHONE_NUMBER.match(inner[columns.phone].strip()):
+                return True
+    return False
 
 
 def _refused(report: ImportReport, line: int, value: str, what: str, limit: int) -> bool:

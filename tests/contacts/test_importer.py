@@ -118,6 +118,78 @@ def test_a_mobile_column_is_preferred_to_a_landline_one_and_the_report_names_the
     assert report.ignored_columns == ["Firma", "Telefon", "E-Mail"]
 
 
+def test_rows_a_missing_quote_swallowed_are_reported_not_lost(owner):
+    report, _ = run(owner, 'phone,name\n'
+                           '+4915752982212,"Anna\n'           # the quote is closed only on line 4
+                           '+4915752982213,Bob\n'
+                           '+4915752982214,Carl"\n'
+                           '+4915752982215,Dan\n'
+                           '+4915752982216,"Eve\n'            # and this one never
+                           '+4915752982217,Fay\n')
+    assert [(e.line, e.value, e.reason) for e in report.errors] == [
+        (2, "+4915752982212", 'lines 2–4 were read as one row: a cell\'s quote (") opened on line 2 is closed only on '
+                              'line 4, or never; check the quotes on line 2'),
+        (6, "+4915752982216", 'lines 6–7 were read as one row: a cell\'s quote (") opened on line 6 is closed only on '
+                              'line 7, or never; check the quotes on line 6'),
+    ]
+    assert list(contacts_by_phone()) == ["+4915752982215"]
+
+
+def test_a_missing_quote_in_a_one_column_file_is_reported_too(owner):
+    report, _ = run(owner, 'phone\n"+4915752982212\n+4915752982213"\n+4915752982214\n')
+    assert [(e.line, e.reason[:35]) for e in report.errors] == [(2, "lines 2–3 were read as one row: a c")]
+    assert list(contacts_by_phone()) == ["+4915752982214"]
+
+
+def test_cells_with_line_breaks_are_still_read_and_later_rows_keep_their_line_numbers(owner):
+    report, _ = run(owner, 'Name;Handy;Adresse;Notiz\r\n'
+                           '"Müller GmbH\r\nEinkauf";0157 52982212;"Hauptstr. 1\r\n12345 Berlin";"Tel.\r\n030 1234567"\r\n'
+                           'Bob;kein Handy;;\r\n')
+    assert contacts_by_phone()["+4915752982212"].name == "Müller GmbH Einkauf"
+    assert [(e.line, e.value) for e in report.errors] == [(6, "kein Handy")]  # the row above has lines 2–5
+
+
+def test_mixed_line_endings_are_read_and_counted(owner):
+    report, _ = run(owner, b"phone,name\r\n+4915752982212,A\n+4915752982213,B\r+4915752982214,C\r\n\nbad,D\r"
+                           b"+4915752982215,E")
+    assert (report.rows, report.created) == (5, 4)
+    assert [(e.line, e.value) for e in report.errors] == [(6, "bad")]
+
+
+def test_a_phone_excel_turned_into_scientific_notation_is_named_as_such(owner):
+    report, _ = run(owner, "Telefon;Name\n4,91575E+12;Anna\n4.91575e+12;Bob\n")
+    assert [e.line for e in report.errors] == [2, 3]
+    assert all(e.reason.startswith("phone was saved as a number in scientific notation, which lost its last digits")
+               for e in report.errors)
+
+
+def test_every_row_read_is_counted_once_created_updated_merged_or_skipped(owner):
+    services.save_contact(owner, "+4915752982299", None, name="Old")
+    db.session.commit()
+    report, _ = run(owner, "Handy;Vorname;Gruppen\n"
+                           "0157 52982212;Anna;VIP\n"        # created
+                           "+49 157 52982212;;Neu\n"         # merged into the row above
+                           "0157 52982299;Olaf;\n"           # updated
+                           ";Ohne Nummer;\n"                 # skipped: no phone
+                           "=1+2;Formel;\n"                  # skipped: formula
+                           "0157 x;Falsch;\n"                # skipped: not a number
+                           ";;\n"                            # blank: not a row
+                           "-Anna-;@Café;+VIP\n", chunk_size=2)
+    assert report.rows == report.created + report.updated + report.merged + report.invalid == 7
+    assert [e.line for e in report.errors] == [5, 6, 7, 9]
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"phone,name\n", "the file has only its header row, no contacts below it"),
+    (b"Telefon;Name;Tags\r\n;;\r\n;;\r\n", "the file has only its header row, no contacts below it"),
+    ("\ufeffHandy\r\n".encode("utf-16-le"), "the file has only its header row, no contacts below it"),
+])
+def test_a_file_with_only_its_header_is_refused(owner, data, message):
+    with pytest.raises(ValidationError) as error:
+        run(owner, data)
+    assert message in error.value.message
+
+
 def test_duplicates_merge_into_one_contact_with_the_union_of_tags_across_chunks(owner):
     rows = ["phone,name,tags", "+4915752982212,Anna,A", "0157 52982212,,B", "+4915752982299,X,",
             "+4915752982298,Y,", "+49 1575 2982212,Anna S.,C"]
