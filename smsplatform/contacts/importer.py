@@ -196,15 +196,23 @@ def _write(writer: "_ChunkWriter", chunk: dict[str, _Entry], commit: Callable[[]
 
 # Whole-file checks (nothing is written until they pass) -------------------------------------------
 
+def too_large(max_bytes: int) -> ValidationError:
+    """The refusal of a file past ``max_bytes`` whose size is not known (an upload the web server stopped)."""
+    return ValidationError(f"the file is larger than the limit of {_megabytes(max_bytes)}", field="file")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
 def _spool(stream: BinaryIO, max_bytes: int) -> BinaryIO:
     """A seekable copy of the upload (or the upload itself), refused above ``max_bytes``."""
-    limit_text = f"{max_bytes / (1024 * 1024):.1f} MB"
     if stream.seekable():
         start = stream.tell()
         size = stream.seek(0, io.SEEK_END) - start
         stream.seek(start)
         if size > max_bytes:
-            raise ValidationError(f"the file is {size / (1024 * 1024):.1f} MB; the limit is {limit_text}", field="file")
+            raise ValidationError(f"the file is {_megabytes(size)}; the limit is {_megabytes(max_bytes)}", field="file")
         if start == 0:
             return stream
     copy = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)
@@ -212,7 +220,7 @@ def _spool(stream: BinaryIO, max_bytes: int) -> BinaryIO:
     while block := stream.read(_BLOCK):
         total += len(block)
         if total > max_bytes:
-            raise ValidationError(f"the file is larger than the limit of {limit_text}", field="file")
+            raise too_large(max_bytes)
         copy.write(block)
     copy.seek(0)
     return copy

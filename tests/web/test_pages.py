@@ -529,6 +529,18 @@ def test_csv_import_from_german_excel_names_the_columns_it_read(web, me):
     assert "this is an Excel workbook; save it as CSV" in error_for(response.get_data(as_text=True), "file")
 
 
+def test_csv_import_past_the_size_limit_is_told_beside_the_field(web, me, app):
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    data = b"phone\n" + b"+4915100000001\n" * (1024 * 1024 // 15 + 1)
+    response = web.post("/contacts/import", data={"mode": "add", "tag_id": 0, "file": (io.BytesIO(data), "big.csv")},
+                        content_type="multipart/form-data")
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert error_for(html, "file") == "the file is larger than the limit of 1.0 MB"
+    assert "<h1>Import contacts from CSV</h1>" in html
+    assert db.session.query(Contact).count() == 0
+
+
 def test_newsletter_create_preview_actions_progress(web, me, device):
     tag = contacts.create_tag(me, "VIP")
     contacts.create_contact(me, "+4915100000001", "Ada Lovelace", [tag.id])
