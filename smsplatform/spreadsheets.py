@@ -1,13 +1,42 @@
-"""CSV cells as spreadsheets (Excel above all) read them.
+"""CSV files as spreadsheets (Excel above all) read them.
 
 A spreadsheet opening a CSV file runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab
-or CR before one) as a formula: ``=HYPERLINK(…)`` or ``=cmd|…`` in a contact's name would run on the
-computer of whoever opens an export (OWASP "CSV injection"). Such text is stored as it was given
-and neutralised where a CSV file is written, by a leading ``'``, which the import drops again.
+or CR before one) as a formula: ``=HYPERLINK(…)`` or ``=cmd|…`` in a contact's name or an SMS would
+run on the computer of whoever opens an export (OWASP "CSV injection"). Such text is stored as it was
+given and neutralised where a CSV file is written, by a leading ``'``, which the import drops again.
+
+Excel finds UTF-8 only behind a byte-order mark.
 """
+import csv
+import io
+import re
+from typing import Iterable, Iterator
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_PHONE = re.compile(r"\+[0-9]{1,20}")  # a spreadsheet reads it as a number, never as a formula
+
+
+def escape_cell(value):
+    """A cell a spreadsheet shows as the text it is: a ``'`` before one that starts like a formula (not
+    before a plain international number such as ``+4915752982212``). Other values are returned as given."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _PLAIN_PHONE.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def unescape_cell(value: str) -> str:
     """A cell read from a CSV file without the ``'`` that keeps a spreadsheet from running it as a formula."""
     return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value
+
+
+def csv_lines(rows: Iterable[Iterable], delimiter: str = ",") -> Iterator[str]:
+    """``rows`` (the header first) as CSV text, line by line, for streaming: UTF-8's byte-order mark
+    first, every cell through :func:`escape_cell`."""
+    yield "\ufeff"
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter)
+    for row in rows:
+        writer.writerow([escape_cell(cell) for cell in row])
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()

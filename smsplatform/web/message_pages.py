@@ -1,12 +1,11 @@
 """Send, message history (filter, timeline, CSV export) and the inbox."""
-import csv
-import io
 from datetime import timedelta
 
 from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import login_required
 from wtforms.fields.choices import SelectChoice
 
+from smsplatform import spreadsheets
 from smsplatform.db_retry import retry_on_deadlock
 from smsplatform.devices.queries import list_devices
 from smsplatform.errors import ValidationError
@@ -147,36 +146,24 @@ def export_messages():
     tz_name = account.timezone
 
     def rows():
-        yield "\ufeff"  # UTF-8's byte-order mark: how Excel knows the file is UTF-8 (umlauts, emoji)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["sms_id", "created", "direction", "number", "sendto", "status", "status_title", "device_id",
-                         "sim", "newsletter_id", "segments", "body", "sent", "delivered", "failure_reason"])
-        yield out.getvalue()
+        yield ["sms_id", "created", "direction", "number", "sendto", "status", "status_title", "device_id",
+               "sim", "newsletter_id", "segments", "body", "sent", "delivered", "failure_reason"]
         for message in db.session.scalars(query):
-            out.seek(0)
-            out.truncate()
-            writer.writerow([
+            yield [
                 message.id, _csv_time(message.created_at, tz_name),
-                "in" if message.status == st.INCOMING else "out", message.phone, _csv_text(message.sendto),
+                "in" if message.status == st.INCOMING else "out", message.phone, message.sendto,
                 message.status, st.title(message.status), message.device_id or "", message.sim,
-                message.paket_id or "", message.segments, _csv_text(message.body),
+                message.paket_id or "", message.segments, message.body,
                 _csv_time(message.sent_at, tz_name), _csv_time(message.delivered_at, tz_name),
-                _csv_text(message.failure_reason or ""),
-            ])
-            yield out.getvalue()
+                message.failure_reason or "",
+            ]
 
-    return Response(stream_with_context(rows()), mimetype="text/csv",
+    return Response(stream_with_context(spreadsheets.csv_lines(rows())), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="messages.csv"'})
 
 
 def _csv_time(value, tz_name: str) -> str:
     return to_zone(value, tz_name).strftime("%Y-%m-%d %H:%M:%S") if value else ""
-
-
-def _csv_text(value: str) -> str:
-    """Neutralise spreadsheet formulas in free text (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 @bp.route("/messages/<int:message_id>")

@@ -293,6 +293,17 @@ def test_messages_filter_paginate_timeline_and_export(web, me, device):
     assert "attachment" in response.headers["Content-Disposition"]
 
 
+def test_messages_export_neutralises_every_formula_cell_but_not_plain_numbers(web, me, device):
+    accept_messages(me, [{"sendto": "+4915100000001", "body": "-5 Prozent; heute", "device_id": device.id}],
+                    field_prefix=None)
+    add_incoming(me, device, "=cmd|' /C calc'!A0", "@SUM(1)")  # a sender id is kept as the phone sent it
+    db.session.commit()
+    rows = list(csv.reader(io.StringIO(web.get("/messages/export.csv").data.decode("utf-8-sig"))))
+    by_direction = {row[2]: row for row in rows[1:]}
+    assert by_direction["out"][3:5] == ["+4915100000001", "+4915100000001"] and by_direction["out"][11] == "'-5 Prozent; heute"
+    assert by_direction["in"][3:5] == ["'=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"] and by_direction["in"][11] == "'@SUM(1)"
+
+
 def test_inbox_groups_conversations_newest_first_and_replies(web, me, device):
     now = utcnow()
     add_incoming(me, device, "+4915100000001", "old question", now - timedelta(hours=2))

@@ -1,0 +1,44 @@
+"""CSV cells as spreadsheets read them: formulas neutralised on the way out, the mark dropped on the way in."""
+import csv
+import io
+
+import pytest
+
+from smsplatform.spreadsheets import csv_lines, escape_cell, unescape_cell
+
+
+@pytest.mark.parametrize("value, written", [
+    ("=1+2", "'=1+2"),
+    ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+    ('=HYPERLINK("http://evil.example","click")', '\'=HYPERLINK("http://evil.example","click")'),
+    ("+SUM(A1:A9)", "'+SUM(A1:A9)"),
+    ("-2+3", "'-2+3"),
+    ("-5 Prozent", "'-5 Prozent"),
+    ("@SUM(1)", "'@SUM(1)"),
+    ("\t=1+2", "'\t=1+2"),
+    ("\r=1+2", "'\r=1+2"),
+    ("+49 157 52982212", "'+49 157 52982212"),  # not a plain number: a spreadsheet may parse it as a formula
+    ("+4915752982212", "+4915752982212"),        # a plain international number stays as it is
+    ("+1", "+1"),
+    ("Anna = Bob", "Anna = Bob"),
+    ("0157 52982212", "0157 52982212"),
+    ("", ""),
+    (42, 42),
+    (None, None),
+])
+def test_cells_that_start_like_a_formula_get_a_quote_plain_phone_numbers_do_not(value, written):
+    assert escape_cell(value) == written
+
+
+@pytest.mark.parametrize("value", ["=1+2", "+SUM(A1)", "-Anna-", "@home", "+4915752982212", "Anna", "", "'plain"])
+def test_what_an_export_escaped_the_import_reads_back_unchanged(value):
+    assert unescape_cell(escape_cell(value)) == value
+
+
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_csv_lines_start_with_the_byte_order_mark_and_quote_what_needs_it(delimiter):
+    rows = [["number", "body"], ["+4915752982212", "Hallo; Grüße, bis bald\n=2"], ["=cmd", 7]]
+    text = "".join(csv_lines(rows, delimiter))
+    assert text.startswith("\ufeffnumber" + delimiter + "body\r\n")
+    assert list(csv.reader(io.StringIO(text[1:]), delimiter=delimiter)) == [
+        ["number", "body"], ["+4915752982212", "Hallo; Grüße, bis bald\n=2"], ["'=cmd", "7"]]
