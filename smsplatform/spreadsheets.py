@@ -5,7 +5,8 @@ or CR before one) as a formula: ``=HYPERLINK(…)`` or ``=cmd|…`` in a contact
 run on the computer of whoever opens an export (OWASP "CSV injection"). Such text is stored as it was
 given and neutralised where a CSV file is written, by a leading ``'``, which the import drops again.
 
-Excel finds UTF-8 only behind a byte-order mark.
+Excel finds UTF-8 only behind a byte-order mark, and splits the columns at the list separator of its
+language: ``,`` in English, ``;`` where the decimal separator is a comma (German, French, Spanish…).
 """
 import csv
 import io
@@ -13,6 +14,7 @@ import re
 from typing import Iterable, Iterator
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+DELIMITERS = {"comma": ",", "semicolon": ";"}  # the name an export URL gives (?delimiter=semicolon) -> the character
 _PLAIN_PHONE = re.compile(r"\+[0-9]{1,20}")  # a spreadsheet reads it as a number, never as a formula
 
 

@@ -140,7 +140,8 @@ def export_messages():
     account = me()
     form = MessageFilterForm(request.args)
     flt = _filter_from(form, account)
-    if flt is None:
+    delimiter = spreadsheets.DELIMITERS.get(request.args.get("delimiter") or "comma")
+    if flt is None or delimiter is None:
         abort(400)
     query = queries.messages_query(account, flt).execution_options(yield_per=EXPORT_BATCH)
     tz_name = account.timezone
@@ -158,7 +159,7 @@ def export_messages():
                 message.failure_reason or "",
             ]
 
-    return Response(stream_with_context(spreadsheets.csv_lines(rows())), mimetype="text/csv",
+    return Response(stream_with_context(spreadsheets.csv_lines(rows(), delimiter)), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="messages.csv"'})
 
 

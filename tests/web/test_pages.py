@@ -304,6 +304,26 @@ def test_messages_export_neutralises_every_formula_cell_but_not_plain_numbers(we
     assert by_direction["in"][3:5] == ["'=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"] and by_direction["in"][11] == "'@SUM(1)"
 
 
+def test_messages_export_for_excel_with_semicolons(web, me, device):
+    accept_messages(me, [{"sendto": "+4915100000001", "body": "Grüße; bis bald, Anna", "device_id": device.id}],
+                    field_prefix=None)
+    db.session.commit()
+    html = web.get("/messages?direction=out").get_data(as_text=True)
+    assert "/messages/export.csv?direction=out&amp;delimiter=semicolon" in html
+    assert "/messages/export.csv?direction=out&amp;delimiter=comma" in html
+    response = web.get("/messages/export.csv?direction=out&delimiter=semicolon")
+    assert response.status_code == 200 and response.data.startswith(codecs.BOM_UTF8)
+    text = response.data.decode("utf-8-sig")
+    assert text.startswith("sms_id;created;direction;number;sendto;")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert len(rows) == 2 and rows[1][3] == "+4915100000001" and rows[1][11] == "Grüße; bis bald, Anna"
+    comma = web.get("/messages/export.csv?direction=out&delimiter=comma").data.decode("utf-8-sig")
+    assert comma == web.get("/messages/export.csv?direction=out").data.decode("utf-8-sig")
+    assert comma.startswith("sms_id,created,direction,")
+    assert web.get("/messages/export.csv?delimiter=tab").status_code == 400
+    assert web.get("/messages/export.csv?delimiter=").status_code == 200  # an empty choice is the default
+
+
 def test_inbox_groups_conversations_newest_first_and_replies(web, me, device):
     now = utcnow()
     add_incoming(me, device, "+4915100000001", "old question", now - timedelta(hours=2))
