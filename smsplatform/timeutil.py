@@ -146,6 +146,19 @@ def to_zone(value: datetime, tz_name: str) -> datetime:
     return as_utc(value).astimezone(zone(tz_name))
 
 
+# A send time typed in the dashboard this far in the past passed while the form was filled in (its input
+# has whole minutes): it means now. One further back is refused, since a wrong day or zone would otherwise
+# go out at once (the legacy API keeps its own rule: any past time means now).
+PAST_SEND_TIME_GRACE = timedelta(minutes=5)
+
+
+def past_send_time_error(when: datetime, now: datetime, tz_name: str, field: str) -> ValidationError:
+    """The refusal of a send time ``when`` that has passed, both times shown in the account's zone."""
+    shown, now_shown = (to_zone(t, tz_name).strftime("%Y-%m-%d %H:%M") for t in (when, now))
+    return ValidationError(f"the send time {shown} ({tz_name}) has passed: it is now {now_shown} there; "
+                           "choose a later time, or leave it empty to send now", field=field)
+
+
 def iso_millis(value: datetime | None) -> str | None:
     """``2026-07-10T05:00:00.000Z``: exactly three fractional digits, as the phone app parses them."""
     if value is None:

@@ -22,7 +22,7 @@ Every fan-out step first touches the paket row (an ``UPDATE`` of its ``updated_a
 serialises it with other fan-outs and with pause/resume/cancel on both SQLite and MariaDB.
 """
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Callable
 
 from flask import current_app
@@ -43,7 +43,7 @@ from smsplatform.storage.images import JPEG
 from smsplatform.storage.services import delete_if_unreferenced, new_key, public_url
 from smsplatform.models.campaigns import CANCELLED, DRAFT, FANNING_OUT, FINISHED, PAUSED, RUNNING, SCHEDULED
 from smsplatform.models.types import MAX_ROW_ID, UTCDateTime
-from smsplatform.timeutil import means_now, parse_local_datetime, to_zone, utcnow
+from smsplatform.timeutil import PAST_SEND_TIME_GRACE, means_now, parse_local_datetime, past_send_time_error, utcnow
 
 # The moves an account asks for, each with the states it may start from: the service functions move only
 # from these, and the dashboard shows a button for each one the newsletter's state allows. Creating or
@@ -114,26 +114,19 @@ def _validated_content(account: AccountSettings, *, title, body, device_id, sim,
     return _Content(name, text, device.id, slot, tags)
 
 
-# How far in the past a send time may be and still count as "now": the current minute, typed as the
-# form takes it (to the minute), saved within a minute.
-PAST_GRACE = timedelta(minutes=1)
-
-
 def _send_time(account: AccountSettings, time_to_send, schedule: bool, now: datetime,
                past_means_now: bool = False) -> datetime | None:
     """Scheduled: at ``time_to_send``, or now when absent. A draft keeps a given time, or none.
 
-    A time more than PAST_GRACE before ``now`` is refused (ValidationError, showing it and the time now in
+    A time more than ``PAST_SEND_TIME_GRACE`` before ``now`` is refused (ValidationError, showing it and the time now in
     the account's zone): it would start at once while the newsletter showed a send time that never was.
     "Now" is asked for by leaving the time out (or with "Start now"). ``past_means_now``: the legacy
     savepaket contract instead, where a time in the past means "send now" (it starts at once and keeps
     the time it was given, which its messages report as their ``timetosend``).
     """
     when = parse_time_to_send(account, time_to_send)
-    if when is not None and not past_means_now and when < now - PAST_GRACE:
-        shown, now_shown = (to_zone(t, account.timezone).strftime("%Y-%m-%d %H:%M") for t in (when, now))
-        raise ValidationError(f"send time {shown} ({account.timezone}) is in the past (it is {now_shown} there now): "
-                              "choose a later time, or leave it empty to send at once", field="time_to_send")
+    if when is not None and not past_means_now and when < now - PAST_SEND_TIME_GRACE:
+        raise past_send_time_error(when, now, account.timezone, "time_to_send")
     return when or (now if schedule else None)
 
 

@@ -19,7 +19,7 @@ from smsplatform.models import AccountSettings, Contact, Device, Message, Stored
 from smsplatform.models.devices import parse_plus_prefixes, parse_slots
 from smsplatform.phones import SPACE_FOR_PLUS, Phone, normalize_phone
 from smsplatform.storage.services import public_url
-from smsplatform.timeutil import NULL_WORDS, means_now, parse_local_datetime, to_zone, utcnow
+from smsplatform.timeutil import NULL_WORDS, means_now, parse_local_datetime, past_send_time_error, utcnow
 
 URGENT_PRIORITY = 100  # the Android app skips its delays and limits at priority >= 100
 SLOT_NAMES = {0: "SMS on SIM 1", 1: "SMS on SIM 2", 2: "WhatsApp Business", 3: "WhatsApp", 4: "RCS", 5: "RCS"}
@@ -225,7 +225,7 @@ class _Batch:
         check_slot(device, sim, slots=slots)
         time_to_send = self._time(item.get("timetosend"))
         if time_to_send is not None and self.past_grace is not None and time_to_send < self.now - self.past_grace:
-            raise self._past(time_to_send)
+            raise past_send_time_error(time_to_send, self.now, self.account.timezone, "timetosend")
         due = max(time_to_send, self.now) if time_to_send is not None else self.now
         customer_id = as_int(item.get("customerid"), "customerid",
                              minimum=CUSTOMER_ID_RANGE[0], maximum=CUSTOMER_ID_RANGE[1])
@@ -267,12 +267,6 @@ class _Batch:
                                              parse_plus_prefixes(device.plus_prefixes),
                                              parse_slots(device.extra_slots))
         return self._device_rules[device.id]
-
-    def _past(self, when: datetime) -> ValidationError:
-        tz_name = self.account.timezone
-        shown, now = (to_zone(t, tz_name).strftime("%Y-%m-%d %H:%M") for t in (when, self.now))
-        return ValidationError(f"the send time {shown} ({tz_name}) has passed: it is now {now} there; "
-                               "choose a later time, or leave it empty to send now", field="timetosend")
 
     def _time(self, value) -> datetime | None:
         """``timetosend`` in the account's zone, as UTC; None when absent, empty or ``0`` (now)."""

@@ -1,6 +1,4 @@
 """Send, message history (filter, timeline, CSV export) and the inbox."""
-from datetime import timedelta
-
 from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import login_required
 from wtforms.fields.choices import SelectChoice
@@ -15,7 +13,7 @@ from smsplatform.messaging import statuses as st
 from smsplatform.messaging.service import accept_messages, available_slots
 from smsplatform.models import Message
 from smsplatform.phones import normalize_phone
-from smsplatform.timeutil import to_zone
+from smsplatform.timeutil import PAST_SEND_TIME_GRACE, to_zone
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me, owned, saving
 from smsplatform.web.forms import SIM_CHOICES, MessageFilterForm, ReplyForm, SendForm, device_choices, opts, show_error
@@ -24,9 +22,6 @@ from smsplatform.web.uploads import store_upload
 # accept_messages names its fields after the legacy API; the send form names them after its inputs.
 _SEND_FIELDS = {"sendto": "recipients", "timetosend": "send_at", "file": "image", "media": "image"}
 EXPORT_BATCH = 1000
-# A send time this far in the past passed while the form was filled in (the input has whole minutes): it
-# goes out now. One further back is refused (a wrong day or zone would otherwise go out at once).
-SEND_TIME_GRACE = timedelta(minutes=5)
 _SIM_LABELS = dict(SIM_CHOICES)
 # The message list's query arguments (its filter and page), which its "Cancel selected" returns to.
 _LIST_ARGS = frozenset({"status", "direction", "device_id", "sim", "date_from", "date_to", "number", "paket_id",
@@ -61,7 +56,7 @@ def send():
                 "sim": form.sim.data, "urgent": form.urgent.data, "media": media,
                 "timetosend": form.send_at.data.strftime("%Y-%m-%d %H:%M:%S") if form.send_at.data else None,
             }
-            messages = accept_messages(account, [item], field_prefix=None, past_grace=SEND_TIME_GRACE)
+            messages = accept_messages(account, [item], field_prefix=None, past_grace=PAST_SEND_TIME_GRACE)
         if saved.ok:
             flash(_queued(messages, account.timezone), "success")
             return redirect(url_for("web.messages"))

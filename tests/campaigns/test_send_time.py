@@ -8,7 +8,7 @@ from smsplatform.campaigns import services
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import Paket
-from smsplatform.timeutil import utcnow
+from smsplatform.timeutil import PAST_SEND_TIME_GRACE, utcnow
 from tests.campaigns.conftest import make_tag
 from tests.support.newsletters import newsletter_state
 from tests.support.rows import row_counts
@@ -31,7 +31,7 @@ def create(owner, device, tag, time_to_send, **kwargs):
 
 @pytest.mark.parametrize("schedule", [True, False])
 @pytest.mark.parametrize("value, shown", [
-    ("2030-01-01 10:59", "2030-01-01 10:59"),  # a minute and a half ago
+    ("2030-01-01 10:54", "2030-01-01 10:54"),  # six minutes ago
     ("01.01.2030 09:00:00", "2030-01-01 09:00"),
     ("2029-12-31", "2029-12-31 00:00"),
     ("2030-01-01T09:00:00Z", "2030-01-01 10:00"),  # an offset given: shown in the account's zone
@@ -43,14 +43,14 @@ def test_a_time_in_the_past_is_refused_showing_it_in_the_account_s_zone(berlin, 
     with pytest.raises(ValidationError) as refused:
         create(berlin, device, tag, value, schedule=schedule, now=NOW)
     assert refused.value.field == "time_to_send"
-    assert refused.value.message == (f"send time {shown} (Europe/Berlin) is in the past (it is 2030-01-01 11:00 "
-                                     "there now): choose a later time, or leave it empty to send at once")
+    assert refused.value.message == (f"the send time {shown} (Europe/Berlin) has passed: it is now 2030-01-01 11:00 "
+                                     "there; choose a later time, or leave it empty to send now")
     assert row_counts() == before
 
 
 @pytest.mark.parametrize("value, expected", [
     ("2030-01-01 11:00", datetime(2030, 1, 1, 10, 0, tzinfo=UTC)),  # this minute, typed to the minute
-    ("2030-01-01 10:59:31", datetime(2030, 1, 1, 9, 59, 31, tzinfo=UTC)),  # just within the minute's grace
+    ("2030-01-01 10:55:30", datetime(2030, 1, 1, 9, 55, 30, tzinfo=UTC)),  # the last moment of the grace
     ("2030-01-01 11:05", datetime(2030, 1, 1, 10, 5, tzinfo=UTC)),
     ("0", NOW), (None, NOW), ("", NOW),  # now, asked for as now
 ])
@@ -59,12 +59,12 @@ def test_now_the_current_minute_and_later_are_accepted(berlin, device, value, ex
     assert (paket.status, paket.time_to_send) == (services.SCHEDULED, expected)
 
 
-def test_the_grace_ends_a_minute_back(owner, device):
+def test_the_grace_ends_five_minutes_back_as_on_the_send_page(owner, device):
     tag = make_tag(owner, "VIP")
     now = datetime(2030, 1, 1, 10, 0, 0, tzinfo=UTC)
-    assert create(owner, device, tag, "2030-01-01 09:59:00", now=now).time_to_send == now - timedelta(minutes=1)
-    with pytest.raises(ValidationError, match="send time 2030-01-01 09:58 \\(UTC\\) is in the past"):
-        create(owner, device, tag, "2030-01-01 09:58:59", now=now)
+    assert create(owner, device, tag, "2030-01-01 09:55:00", now=now).time_to_send == now - PAST_SEND_TIME_GRACE
+    with pytest.raises(ValidationError, match="the send time 2030-01-01 09:54 \\(UTC\\) has passed"):
+        create(owner, device, tag, "2030-01-01 09:54:59", now=now)
 
 
 def test_savepaket_s_rule_keeps_a_past_time_and_starts_at_once(owner, device):
@@ -81,7 +81,7 @@ def test_an_edit_to_a_past_time_is_refused_and_nothing_changes(berlin, device):
     db.session.commit()
     before = newsletter_state(paket.id)
     for schedule in (True, False):
-        with pytest.raises(ValidationError, match=r"send time 2030-01-01 08:00 \(Europe/Berlin\) is in the past"):
+        with pytest.raises(ValidationError, match=r"the send time 2030-01-01 08:00 \(Europe/Berlin\) has passed"):
             services.update_paket(berlin, paket.id, title="Edited", body="New", device_id=device.id, sim=0,
                                   tag_ids=[tag.id], time_to_send="2030-01-01 08:00", schedule=schedule, now=NOW)
         db.session.flush()
@@ -108,6 +108,6 @@ def test_a_draft_that_kept_a_time_now_past_must_be_given_another_to_be_saved(own
 
 def test_the_real_clock_is_the_default(owner, device):
     tag = make_tag(owner, "VIP")
-    past = (utcnow() - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M")
-    with pytest.raises(ValidationError, match="is in the past"):
+    past = (utcnow() - timedelta(minutes=10)).strftime("%Y-%m-%d %H:%M")
+    with pytest.raises(ValidationError, match="has passed"):
         create(owner, device, tag, past)

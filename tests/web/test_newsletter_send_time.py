@@ -35,8 +35,8 @@ def test_a_new_newsletter_for_the_past_is_refused_beside_the_send_time(web, berl
     assert response.status_code == 400
     shown = local(-90, fmt="%Y-%m-%d %H:%M")
     assert error_for(response.get_data(as_text=True), "send_at").startswith(
-        f"send time {shown} (Europe/Berlin) is in the past (it is ")
-    assert "choose a later time, or leave it empty to send at once" in error_for(response.get_data(as_text=True),
+        f"the send time {shown} (Europe/Berlin) has passed: it is now ")
+    assert "choose a later time, or leave it empty to send now" in error_for(response.get_data(as_text=True),
                                                                                   "send_at")
     assert row_counts() == before
 
@@ -63,7 +63,7 @@ def test_an_edit_to_a_past_time_is_refused_and_the_newsletter_keeps_its_time(web
     response = web.post(f"/newsletters/{paket.id}/edit", data=new_form(device, vip, title="Edited",
                                                                          send_at=local(-60 * 3)))
     assert response.status_code == 400
-    assert "is in the past" in error_for(response.get_data(as_text=True), "send_at")
+    assert "has passed" in error_for(response.get_data(as_text=True), "send_at")
     assert newsletter_state(paket.id) == before
     listing = web.get("/newsletters").get_data(as_text=True)
     assert "send time 2099-01-01 10:00" in listing  # the list shows the time it kept, in Berlin time
