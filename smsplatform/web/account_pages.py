@@ -8,7 +8,7 @@ from smsplatform.accounts import services
 from smsplatform.errors import AuthenticationError, RateLimitedError
 from smsplatform.extensions import db
 from smsplatform.timeutil import utcnow
-from smsplatform.web.blueprint import DashboardUser, bp, me, saving
+from smsplatform.web.blueprint import DashboardUser, bp, counted, me, saving
 from smsplatform.web.forms import ChangePasswordForm, LoginForm, SettingsForm, SignupForm, TokenForm, show_error
 
 
@@ -103,7 +103,7 @@ def _renumbered_note(renumbered) -> str:
     if renumbered is None or not renumbered.contacts:
         return ""
     count, merged = renumbered.contacts, renumbered.merged
-    note = (f" {count} contact{'s' if count != 1 else ''} saved with a national number now "
+    note = (f" {counted(count, 'contact')} saved with a national number now "
             f"{'have' if count != 1 else 'has'} the international one")
     if merged:
         note += (f"; {merged} of them {'were' if merged != 1 else 'was'} merged into the contact that already "

@@ -112,6 +112,12 @@ def local_time(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return to_zone(value, tz_name).strftime(fmt)
 
 
+@bp.app_template_filter("counted")
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 contact``, ``2 contacts`` (``plural`` for nouns that do not just take an s)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 @bp.app_template_filter("described_by")
 def described_by(attrs: dict, field, with_hint: bool) -> dict:
     """Input attributes plus the ARIA wiring to the field's hint and, when invalid, its error text."""

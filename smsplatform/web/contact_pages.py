@@ -8,7 +8,7 @@ from smsplatform.contacts.importer import MODE_BLOCKLIST, MODE_UPSERT, ImportAbo
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
 from smsplatform.web import queries
-from smsplatform.web.blueprint import bp, me, saving
+from smsplatform.web.blueprint import bp, counted, me, saving
 from smsplatform.web.forms import BulkTagForm, ContactForm, ImportForm, TagForm, opts, show_error
 
 _OPTED = {"yes": True, "no": False}
@@ -93,8 +93,8 @@ def opt_out_contact(contact_id: int):
     row = services.get_contact(account, contact_id)
     withdrawn = optout.opt_out_contact(account, row, optout.BY_HAND_REASON)
     db.session.commit()
-    flash(f"Opted out: newsletters skip {row.phone} from now on"
-          f"{f'; {withdrawn} waiting newsletter message(s) withdrawn' if withdrawn else ''}.", "success")
+    also = f"; {counted(withdrawn, 'waiting newsletter message')} withdrawn" if withdrawn else ""
+    flash(f"Opted out: newsletters skip {row.phone} from now on{also}.", "success")
     return redirect(url_for("web.contact", contact_id=row.id))
 
 
@@ -123,7 +123,7 @@ def bulk_tag():
     else:
         changed = services.untag_contacts(account, form.contact_ids.data, form.tag_id.data)
     db.session.commit()
-    flash(f"{changed} contact(s) {'tagged' if form.action.data == 'tag' else 'untagged'}.", "success")
+    flash(f"{counted(changed, 'contact')} {'tagged' if form.action.data == 'tag' else 'untagged'}.", "success")
     return redirect(url_for("web.contacts"))
 
 

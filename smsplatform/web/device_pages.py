@@ -12,7 +12,7 @@ from smsplatform.extensions import db
 from smsplatform.models import Device
 from smsplatform.timeutil import utcnow
 from smsplatform.web import queries
-from smsplatform.web.blueprint import bp, me, saving
+from smsplatform.web.blueprint import bp, counted, me, saving
 from smsplatform.web.forms import DeviceSettingsForm, RemoveDeviceForm, device_choices, opts, show_error
 
 MOBILE_API_PATH = "/api/mobile/v1"
@@ -87,7 +87,7 @@ def remove_device(device_id: int):
                 moved = services.move_pending_messages(account, dev.id, form.target_device_id.data)
             services.revoke_device(account, dev.id)
         if saved.ok:
-            flash(f"{dev.name} removed." + (f" {moved} queued message(s) moved." if moved else
+            flash(f"{dev.name} removed." + (f" {counted(moved, 'queued message')} moved." if moved else
                                             " Its queued messages were cancelled." if form.queued.data == "fail"
                                             else ""), "success")
             return redirect(url_for("web.devices"))

@@ -15,7 +15,7 @@ from smsplatform.models import Message
 from smsplatform.phones import normalize_phone
 from smsplatform.timeutil import PAST_SEND_TIME_GRACE, to_zone
 from smsplatform.web import queries
-from smsplatform.web.blueprint import bp, me, owned, saving
+from smsplatform.web.blueprint import bp, counted, me, owned, saving
 from smsplatform.web.forms import SIM_CHOICES, MessageFilterForm, ReplyForm, SendForm, device_choices, opts, show_error
 from smsplatform.web.uploads import store_upload
 
@@ -202,17 +202,14 @@ def cancel_messages():
 
 
 def _cancel_report(outcome: cancelling.CancelOutcome) -> str:
-    def count(n: int) -> str:
-        return f"{n} message{'s' if n != 1 else ''}"
-
-    parts = [f"{count(outcome.cancelled)} cancelled."]
+    parts = [f"{counted(outcome.cancelled, 'message')} cancelled."]
     if outcome.on_phone:
-        parts.append(f"{count(outcome.on_phone)} already handed to the phone: this server cannot take "
+        parts.append(f"{counted(outcome.on_phone, 'message')} already handed to the phone: this server cannot take "
                      f"{'them' if outcome.on_phone != 1 else 'it'} back.")
     if outcome.newsletter:
-        parts.append(f"{count(outcome.newsletter)} of a newsletter: pause or cancel the newsletter on its page.")
+        parts.append(f"{counted(outcome.newsletter, 'message')} of a newsletter: pause or cancel the newsletter on its page.")
     if outcome.done:
-        parts.append(f"{count(outcome.done)} already sent, failed or cancelled.")
+        parts.append(f"{counted(outcome.done, 'message')} already sent, failed or cancelled.")
     return " ".join(parts)
 
 

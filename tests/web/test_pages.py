@@ -547,7 +547,7 @@ def test_csv_import_from_german_excel_names_the_columns_it_read(web, me):
     response = web.post("/contacts/import", data={"mode": "add", "tag_id": 0, "file": (io.BytesIO(data), "kunden.csv")},
                         content_type="multipart/form-data")
     html = response.get_data(as_text=True)
-    assert response.status_code == 200 and "1 rows read: 1 created" in html
+    assert response.status_code == 200 and "1 row read: 1 created" in html
     assert "Read phone from “Handy”, name from “Vorname” and “Name”; not read: “E-Mail”." in html
     assert db.session.query(Contact).one().name == "Jürgen Müller"
     workbook = io.BytesIO()
@@ -737,3 +737,23 @@ def test_session_cookie_is_secure_behind_https(base_config, _schema):
 
     assert create_app({**base_config, "PUBLIC_BASE_URL": "https://sms.example.com"}).config["SESSION_COOKIE_SECURE"]
     assert not create_app(base_config).config["SESSION_COOKIE_SECURE"]
+
+
+def test_counts_read_as_english_one_and_many(web, me, app):
+    """"1 contact", not "1 contacts" (nor "1 contact(s)"), wherever the dashboard counts."""
+    one, two = contacts.create_tag(me, "One"), contacts.create_tag(me, "Two")
+    ada = contacts.create_contact(me, "+4915100000001", tag_ids=[one.id, two.id])
+    bob = contacts.create_contact(me, "+4915100000002", tag_ids=[two.id])
+    db.session.commit()
+    html = web.get("/contacts").get_data(as_text=True)
+    assert "1 contact, 1 reachable" in html and "2 contacts, 2 reachable" in html
+    flashed = web.post("/contacts/bulk", data={"contact_ids": [bob.id], "action": "tag", "tag_id": one.id},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "1 contact tagged." in flashed
+    flashed = web.post("/contacts/bulk", data={"contact_ids": [ada.id, bob.id], "action": "untag", "tag_id": one.id},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "2 contacts untagged." in flashed
+    app.config["PAIRING_CODE_TTL_SECONDS"] = 60
+    assert "Valid once, for 1 minute." in web.post("/devices/add", data={}).get_data(as_text=True)
+    app.config["PAIRING_CODE_TTL_SECONDS"] = 600
+    assert "Valid once, for 10 minutes." in web.post("/devices/add", data={}).get_data(as_text=True)
