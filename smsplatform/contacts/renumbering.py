@@ -10,7 +10,7 @@ Services flush; the caller commits.
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, literal, not_, select, update
+from sqlalchemy import Integer, bindparam, delete, not_, select, update
 
 from smsplatform.contacts.optout import withdraw_pending_newsletter_messages
 from smsplatform.contacts.services import insert_ignoring_duplicates
@@ -23,6 +23,23 @@ from smsplatform.timeutil import utcnow
 _CHUNK = 500
 _COLUMNS = (Contact.id, Contact.phone, Contact.phone_raw, Contact.name, Contact.opted_out, Contact.opted_out_at,
             Contact.opt_out_reason)
+
+
+_CONTACTS = Contact.__table__
+_MESSAGES = Message.__table__
+# Each statement runs once for many contacts (executemany): a region change can renumber 100,000 contacts.
+_RENUMBER = (update(_CONTACTS).where(_CONTACTS.c.id == bindparam("contact_id"))
+             .values(phone=bindparam("new_phone"), updated_at=bindparam("now")))
+_KEEP = (update(_CONTACTS).where(_CONTACTS.c.id == bindparam("contact_id"))
+         .values(phone=bindparam("new_phone"), name=bindparam("new_name"), opted_out=bindparam("new_opted_out"),
+                 opted_out_at=bindparam("new_opted_out_at"), opt_out_reason=bindparam("new_reason"),
+                 updated_at=bindparam("now")))
+_COPY_TAGS = insert_ignoring_duplicates(contact_tags).from_select(
+    ["contact_id", "tag_id"],
+    select(bindparam("keeper", type_=Integer), contact_tags.c.tag_id).where(contact_tags.c.contact_id == bindparam("other")))
+_MOVE_MESSAGES = update(_MESSAGES).where(_MESSAGES.c.contact_id == bindparam("other")).values(contact_id=bindparam("keeper"))
+_DROP_TAGS = delete(contact_tags).where(contact_tags.c.contact_id == bindparam("other"))
+_DROP = delete(_CONTACTS).where(_CONTACTS.c.id == bindparam("other"))
 
 
 @dataclass(frozen=True)
@@ -57,36 +74,40 @@ def renumber_national_contacts(account: AccountSettings, now: datetime | None = 
     for start in range(0, len(phones), _CHUNK):
         holders.update((row.phone, row) for row in db.session.execute(select(*_COLUMNS).where(
             Contact.account_id == account.id, Contact.phone.in_(phones[start:start + _CHUNK]))))
-    merged = 0
+    plain, keepers, moves, withdraw = [], [], [], []
     for phone, group in groups.items():
+        if phone not in holders and len(group) == 1:  # the usual case: nobody else has the new number
+            plain.append({"contact_id": group[0].id, "new_phone": phone, "now": now})
+            continue
         keeper = holders.get(phone) or group[0]
         others = [row for row in group if row.id != keeper.id]
-        merged += len(others)
-        _merge(account, phone, keeper, others, now)
+        keepers.append(_kept(phone, keeper, others, now))
+        moves += [{"keeper": keeper.id, "other": row.id} for row in others]
+        if keepers[-1]["new_opted_out"]:  # newsletters waiting for any spelling of the number
+            withdraw += [phone, keeper.phone, *(row.phone for row in others)]
+    connection = db.session.connection()
+    # Merged contacts go before the survivors take their numbers; no two rows ever hold one number.
+    for statement in (_COPY_TAGS, _MOVE_MESSAGES, _DROP_TAGS, _DROP):
+        _each_chunk(connection, statement, moves)
+    _each_chunk(connection, _KEEP, keepers)
+    _each_chunk(connection, _RENUMBER, plain)
+    for start in range(0, len(withdraw), _CHUNK):
+        withdraw_pending_newsletter_messages(account.id, withdraw[start:start + _CHUNK], now)
     if groups:
         db.session.expire_all()  # contacts loaded before are stale now
-    return Renumbered(sum(len(group) for group in groups.values()), merged)
+    return Renumbered(sum(len(group) for group in groups.values()), len(moves))
 
 
-def _merge(account: AccountSettings, phone: str, keeper, others: list, now: datetime) -> None:
-    values = {"phone": phone, "updated_at": now}
-    if not keeper.name:
-        values["name"] = next((row.name for row in others if row.name), "")
+def _kept(phone: str, keeper, others: list, now: datetime) -> dict:
+    """The surviving contact's new values: its name (the others' when it has none), the earliest opt-out."""
     opted_out = [row for row in (keeper, *others) if row.opted_out]
-    if opted_out:
-        first = min(opted_out, key=lambda row: (row.opted_out_at is None, row.opted_out_at or now))
-        values.update(opted_out=True, opted_out_at=first.opted_out_at or now, opt_out_reason=first.opt_out_reason)
-    other_ids = [row.id for row in others]
-    if other_ids:
-        db.session.execute(insert_ignoring_duplicates(contact_tags).from_select(
-            ["contact_id", "tag_id"],
-            select(literal(keeper.id), contact_tags.c.tag_id).where(contact_tags.c.contact_id.in_(other_ids))))
-        db.session.execute(update(Message).where(Message.contact_id.in_(other_ids)).values(contact_id=keeper.id),
-                           execution_options={"synchronize_session": False})
-        db.session.execute(delete(contact_tags).where(contact_tags.c.contact_id.in_(other_ids)))
-        db.session.execute(delete(Contact).where(Contact.id.in_(other_ids)),
-                           execution_options={"synchronize_session": False})
-    db.session.execute(update(Contact).where(Contact.id == keeper.id).values(**values),
-                       execution_options={"synchronize_session": False})
-    if opted_out:  # newsletters waiting for any spelling of the number
-        withdraw_pending_newsletter_messages(account.id, [phone, keeper.phone, *(row.phone for row in others)], now)
+    first = min(opted_out, key=lambda row: (row.opted_out_at is None, row.opted_out_at or now)) if opted_out else None
+    return {"contact_id": keeper.id, "new_phone": phone, "now": now,
+            "new_name": keeper.name or next((row.name for row in others if row.name), ""),
+            "new_opted_out": first is not None, "new_opted_out_at": first and (first.opted_out_at or now),
+            "new_reason": first.opt_out_reason if first is not None else None}
+
+
+def _each_chunk(connection, statement, rows: list[dict]) -> None:
+    for start in range(0, len(rows), _CHUNK):
+        connection.execute(statement, rows[start:start + _CHUNK])
