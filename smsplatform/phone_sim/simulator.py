@@ -10,7 +10,6 @@ import random
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -30,27 +29,9 @@ ERRORS = {
     "delivery_failed": "Delivery result: 1",
 }
 FAILURES = tuple(ERRORS)
-NOT_SENT = ("failed", "no_service", "radio_off", "null_pdu", "sim_missing", "expired")  # failed before "Sent"
+NOT_SENT = ("failed", "no_service", "radio_off", "null_pdu", "sim_missing")  # failed before "Sent"
 REPORT_ATTEMPTS = 10
 DEFAULT_API_PATH = "/api/mobile/v1"
-
-
-def _expired(valid_until) -> bool:
-    """The app checks ``validUntil`` at send time and fails a message past it (contract §4.1)."""
-    if not isinstance(valid_until, str):
-        return False
-    try:
-        return datetime.fromisoformat(valid_until) <= datetime.now(timezone.utc)
-    except (ValueError, TypeError):  # not a date, or one without a zone
-        return False
-
-
-def _not_sent_error(outcome: str, sim_number: int | None) -> str:
-    if outcome == "expired":
-        return "TTL expired"
-    if outcome == "sim_missing":
-        return f"Can't send message: SIM {sim_number} not found" if sim_number else "Can't send message: SIM not found"
-    return ERRORS[outcome]
 
 
 class SentLog:
@@ -219,14 +200,12 @@ class SimulatedPhone:
         outcome = self.outcome_for(message_id)
         if sim_number is not None and sim_number > self.sims and not self.slots:
             outcome = "sim_missing"
-        if _expired(message.get("validUntil")):
-            outcome = "expired"
         self.log.sent(message_id, outcome, [str(p) for p in message["phoneNumbers"]])
         states = {"Pending": phone_time(), "Processed": phone_time()}
         numbers = message["phoneNumbers"]
         self._report(message_id, "Processed", [{"phoneNumber": p, "state": "Processed"} for p in numbers], states)
         if outcome in NOT_SENT:
-            error = _not_sent_error(outcome, sim_number)
+            error = ERRORS.get(outcome, f"Can't send message: SIM {sim_number} not found")
             states["Failed"] = phone_time()
             if self._report(message_id, "Failed",
                             [{"phoneNumber": p, "state": "Failed", "error": error} for p in numbers], states):
@@ -268,9 +247,9 @@ class SimulatedPhone:
         report its final state again, never send it again."""
         message = {"id": message_id, "phoneNumbers": self.log.numbers[message_id]}
         outcome = self.log.outcomes[message_id]
-        if outcome in ("sim_missing", "expired"):
+        if outcome == "sim_missing":
             state = "Failed"
-            recipients = [{"phoneNumber": p, "state": "Failed", "error": _not_sent_error(outcome, None)}
+            recipients = [{"phoneNumber": p, "state": "Failed", "error": "Can't send message: SIM not found"}
                           for p in message["phoneNumbers"]]
         else:
             state, recipients = self._final_report(message, outcome)

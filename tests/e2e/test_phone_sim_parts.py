@@ -107,22 +107,3 @@ def test_a_run_closes_its_sent_log_however_it_ends_and_keeps_every_line(tmp_path
     assert _open_files_on(path) == []
     assert path.read_text() == "sent 7 delivered +4915752982212\n"
     assert SentLog(path).unfinished() == ["7"]
-
-
-def test_a_message_past_its_valid_until_fails_as_ttl_expired_like_the_app(tmp_path):
-    """Contract §4.1: the app checks ``validUntil`` at send time and fails a message past it, never sending it."""
-    phone = SimulatedPhone("http://127.0.0.1:1", code=None, state_path=tmp_path / "s.json", log_path=tmp_path / "p.sent")
-    reports = []
-    phone.client.report = lambda message_id, state, recipients, states: reports.append((message_id, state, recipients))
-    with phone.log:
-        phone.send({"id": "1", "phoneNumbers": ["+4915752982212"], "validUntil": "2020-01-01T00:00:00.000Z"})
-        phone.send({"id": "2", "phoneNumbers": ["+4915752982213"], "validUntil": "2999-01-01T00:00:00.000Z"})
-        phone.send({"id": "3", "phoneNumbers": ["+4915752982214"], "validUntil": "not a date"})
-    assert [(m, s) for m, s, _ in reports] == [("1", "Processed"), ("1", "Failed"), ("2", "Processed"), ("2", "Sent"),
-                                               ("2", "Delivered"), ("3", "Processed"), ("3", "Sent"), ("3", "Delivered")]
-    assert reports[1][2] == [{"phoneNumber": "+4915752982212", "state": "Failed", "error": "TTL expired"}]
-    assert phone.log.outcomes == {"1": "expired", "2": "delivered", "3": "delivered"}
-    reports.clear()
-    with phone.log:
-        phone.re_report("1")  # handed out again: its final state is reported again, it is not sent
-    assert reports == [("1", "Failed", [{"phoneNumber": "+4915752982212", "state": "Failed", "error": "TTL expired"}])]
