@@ -72,9 +72,8 @@ def load_config() -> dict:
         "DEVICE_ONLINE_WINDOW_SECONDS": _int("DEVICE_ONLINE_WINDOW_SECONDS", 120),
         "UNACKED_REDELIVERY_SECONDS": _int("UNACKED_REDELIVERY_SECONDS", 60),
         "UNACKED_FAIL_SECONDS": _int("UNACKED_FAIL_SECONDS", 6 * 3600),
-        # A phone may send a message until this long after it first took it (its validUntil); after that
-        # the phone refuses it and the server fails what the phone still holds (0: messages never expire).
-        "MESSAGE_VALIDITY_SECONDS": _int("MESSAGE_VALIDITY_SECONDS", 24 * 3600),
+        # Messages a phone holds fail (a guess its late report replaces) once it has been silent this long (0: never).
+        "SILENT_PHONE_FAIL_SECONDS": _int("SILENT_PHONE_FAIL_SECONDS", 24 * 3600),
         "PAIRING_CODE_TTL_SECONDS": _int("PAIRING_CODE_TTL_SECONDS", 600),
         "WEBHOOK_MAX_SKEW_SECONDS": _int("WEBHOOK_MAX_SKEW_SECONDS", 300),
         "AUTH_FAILURE_WINDOW_SECONDS": _int("AUTH_FAILURE_WINDOW_SECONDS", 900),

@@ -142,9 +142,6 @@ def _message_dto(message) -> dict:
         dto["slot"] = message.sim
     if message.media_url:
         dto["mediaUrl"] = message.media_url
-    expires = queue.valid_until(message, current_app.config["MESSAGE_VALIDITY_SECONDS"])
-    if expires is not None:
-        dto["validUntil"] = iso_millis(expires)
     return dto
 
 

@@ -5,10 +5,10 @@ processes or two simultaneous pulls of one phone can run the same function at on
 a message out twice or moving a status backwards.
 """
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, exists, false, func, not_, select, true, update
+from sqlalchemy import and_, bindparam, exists, false, func, not_, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from smsplatform.contacts import optout
@@ -34,9 +34,6 @@ _FAILURE_CODES = (
 )
 _PERMISSION_RE = re.compile(r"permission|securityexception|not allowed", re.IGNORECASE)
 _ID_RE = re.compile(r"^\d{1,18}$")
-# The phone checks a message's ``validUntil`` against its own clock; the expiry job waits this much
-# longer before it calls a message the phone still holds failed, so a phone a little behind is not overtaken.
-EXPIRY_GRACE_SECONDS = 15 * 60
 # (status, priority) of a device's claimable rows. Built once: every pull runs it, and for an idle
 # phone it is the whole claim, so building the statement would cost more than running it.
 _PENDING_LEVELS = select(Message.status, Message.priority).where(
@@ -186,7 +183,7 @@ def apply_state_report(device: Device, message_id: str, state: str, recipients: 
     Unknown, foreign or malformed ids, messages never handed to a phone (still pending: no phone can
     have them, so such a report is a stray or a forged id), unknown states and reports that would move
     a message backwards change nothing (the phone gets 204 either way and must not retry forever). A final
-    status stays final, except the recovery jobs' "not acknowledged" and "expired" failures
+    status stays final, except the recovery jobs' "not acknowledged" and "silent phone" failures
     (``failed_unacknowledged``), which were only guesses.
     """
     now = now or utcnow()
@@ -278,35 +275,30 @@ def redeliver_or_fail_unacknowledged(config, now: datetime | None = None) -> dic
     return {"failed": failed, "woken_for_redelivery": len(stale_devices)}
 
 
-def valid_until(message: Message, validity_seconds: int) -> datetime | None:
-    """Until when the phone may send a handed-out message (its ``validUntil``): ``validity_seconds`` after
-    it was first handed out, the same on every redelivery; None when messages do not expire (0)."""
-    if validity_seconds <= 0 or message.taken_at is None:
-        return None
-    return message.taken_at + timedelta(seconds=validity_seconds)
+def fail_left_on_silent_phones(config, now: datetime | None = None) -> int:
+    """Scheduler job: messages a phone took (2) or queued (3) fail once that phone has been silent (not
+    seen, or removed) for ``SILENT_PHONE_FAIL_SECONDS`` and had them at least that long.
 
-
-def fail_expired_on_phones(config, now: datetime | None = None) -> int:
-    """Scheduler job: messages a phone took but never reported sent, past their ``validUntil``, fail.
-
-    The phone refuses to send a message after its ``validUntil`` (``TTL expired``), so once that time
-    (plus ``EXPIRY_GRACE_SECONDS``) has passed, one still handed out (2) or queued on the phone (3) will
-    not be sent by anyone: it fails (9), marked ``failed_unacknowledged`` like the recovery job's other
-    guesses, so a late report from the phone still replaces it. Without this, a phone that vanished with
-    messages in its queue would leave them open for ever, and their newsletter would never finish.
+    Such a phone will likely never report them, so their newsletter would stay running for ever. They
+    fail (9) marked ``failed_unacknowledged``, like the recovery job's other guess: never handed to
+    another phone (the vanished one may still send them), and a late report from it replaces the guess.
+    A phone that is slowly working through a long queue keeps being seen, so its messages are left alone.
     """
-    validity = config["MESSAGE_VALIDITY_SECONDS"]
-    if validity <= 0:
+    silence = config["SILENT_PHONE_FAIL_SECONDS"]
+    if silence <= 0:
         return 0
     now = now or utcnow()
+    cutoff = ago(silence, now)
+    silent_devices = select(Device.id).where(
+        or_(Device.last_seen_at.is_(None), Device.last_seen_at < cutoff, Device.revoked_at.is_not(None)))
     return db.session.execute(
         update(Message)
-        .where(Message.status.in_((statuses.TAKEN, statuses.QUEUED)),
-               Message.taken_at < ago(validity + EXPIRY_GRACE_SECONDS, now))
+        .where(Message.status.in_((statuses.TAKEN, statuses.QUEUED)), Message.taken_at < cutoff,
+               or_(Message.device_id.is_(None), Message.device_id.in_(silent_devices)))
         .values(status=statuses.FAILED_GENERIC, failed_unacknowledged=True,
                 failed_at=func.coalesce(Message.failed_at, now),
-                failure_reason=f"not sent by the phone within its validity of {_duration(validity)} "
-                               f"(the phone no longer sends it)",
+                failure_reason=f"no word from its phone for {_duration(silence)} (it may still send it, and "
+                               f"then report it)",
                 updated_at=now),
         execution_options={"synchronize_session": False},
     ).rowcount

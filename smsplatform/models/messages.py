@@ -68,9 +68,9 @@ class Message(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 13, 14
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)   # 5: when the phone received it
     failure_reason: Mapped[str | None] = mapped_column(String(2000))
-    # Failed (9) by a recovery job because the phone never acknowledged it, or never sent it before its
-    # validUntil: our guess, not the phone's word, so a late report from the phone may replace it (and
-    # clears this). The reason text is for display.
+    # Failed (9) by a recovery job because the phone never acknowledged it, or went silent while holding
+    # it: our guess, not the phone's word, so a late report from the phone may replace it (and clears
+    # this). The reason text is for display.
     failed_unacknowledged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     paket_id: Mapped[int | None] = mapped_column(ForeignKey("pakets.id", ondelete="SET NULL"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))

@@ -19,8 +19,8 @@ JOBS = [
     Job("release-due-messages", 1, "smsplatform.messaging.queue.release_due_messages"),
     # Handed-out work the phone did not acknowledge: woken for redelivery, failed after UNACKED_FAIL_SECONDS.
     Job("redeliver-or-fail-unacknowledged", 30, "smsplatform.messaging.queue.redeliver_or_fail_unacknowledged"),
-    # Messages a phone took and never sent, past their validUntil (MESSAGE_VALIDITY_SECONDS): failed.
-    Job("fail-expired-on-phones", 300, "smsplatform.messaging.queue.fail_expired_on_phones"),
+    # Messages left on a phone silent for SILENT_PHONE_FAIL_SECONDS: failed, so their newsletter can finish.
+    Job("fail-left-on-silent-phones", 300, "smsplatform.messaging.queue.fail_left_on_silent_phones"),
     # A phone silent for DEVICE_ONLINE_WINDOW_SECONDS (120 s by default) is marked offline within 30 s more.
     Job("mark-silent-devices-offline", 30, "smsplatform.devices.services.mark_silent_devices_offline"),
     # Tidiness only: expired codes are refused anyway, receipts are kept a day.

@@ -8,7 +8,7 @@ from smsplatform.campaigns import services
 from smsplatform.contacts import optout
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
-from smsplatform.messaging.queue import EXPIRY_GRACE_SECONDS, apply_state_report, claim_for_device, fail_expired_on_phones
+from smsplatform.messaging.queue import apply_state_report, claim_for_device, fail_left_on_silent_phones
 from smsplatform.models import Message
 from smsplatform.timeutil import utcnow
 from tests.campaigns.conftest import bulk_contacts, make_tag
@@ -61,7 +61,7 @@ def test_pause_holds_resume_hands_out_only_what_is_left_and_cancel_withdraws(own
                                            "failed": 0, "opted_out": 1, "cancelled": 0}
 
 
-def test_a_newsletter_whose_phone_vanished_with_its_messages_finishes_once_they_expire(app, owner, device):
+def test_a_newsletter_whose_phone_vanished_with_its_messages_finishes_once_they_fail(app, owner, device):
     tag = make_tag(owner, "VIP")
     phones = [f"+4915100001{i:02d}" for i in range(3)]
     bulk_contacts(owner, {p: [tag.id] for p in phones})
@@ -78,9 +78,11 @@ def test_a_newsletter_whose_phone_vanished_with_its_messages_finishes_once_they_
     db.session.commit()
     assert paket.status == "running"
 
-    taken_at = utcnow() - timedelta(seconds=app.config["MESSAGE_VALIDITY_SECONDS"] + EXPIRY_GRACE_SECONDS + 1)
-    db.session.execute(update(Message).where(Message.paket_id == paket.id).values(taken_at=taken_at))
-    assert fail_expired_on_phones(app.config) == 2
+    assert fail_left_on_silent_phones(app.config) == 0  # the phone was just seen
+    long_ago = utcnow() - timedelta(seconds=app.config["SILENT_PHONE_FAIL_SECONDS"] + 60)
+    db.session.execute(update(Message).where(Message.paket_id == paket.id).values(taken_at=long_ago))
+    device.last_seen_at = long_ago  # and has been silent since
+    assert fail_left_on_silent_phones(app.config) == 2
     assert services.finish_completed() == 1
     db.session.commit()
     db.session.refresh(paket)

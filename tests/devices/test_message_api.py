@@ -7,7 +7,7 @@ from sqlalchemy import select
 from smsplatform.devices.queries import is_app_version_actual
 from smsplatform.extensions import db
 from smsplatform.models import Message
-from smsplatform.timeutil import iso_millis, utcnow
+from smsplatform.timeutil import utcnow
 from tests.devices.helpers import JSON, MILLIS_Z, PREFIX, add_message, bearer, pair
 
 
@@ -30,14 +30,13 @@ def test_pull_returns_the_exact_dto_and_marks_taken(app, client, account):
     db.session.commit()
     response = _pull(client, token)
     assert response.status_code == 200 and response.mimetype == "application/json"
-    db.session.refresh(message)
-    assert message.status == 2 and message.taken_at is not None and message.handed_count == 1
     assert response.get_json() == [{
         "id": str(message.id), "message": "Hello World!", "textMessage": {"text": "Hello World!"},
         "phoneNumbers": ["+15551234567"], "simNumber": 1, "withDeliveryReport": True, "priority": 0,
         "state": "Pending", "createdAt": "2026-07-10T05:00:00.123Z",
-        "validUntil": iso_millis(message.taken_at + timedelta(days=1)),
     }]
+    db.session.refresh(message)
+    assert message.status == 2 and message.taken_at is not None and message.handed_count == 1
     assert _pull(client, token).get_json() == []  # handed out, not yet due for redelivery
 
 
@@ -207,31 +206,6 @@ def test_unacknowledged_messages_are_handed_out_again(app, client, account):
     message.last_handed_at = utcnow() - timedelta(hours=1)
     db.session.commit()
     assert _pull(client, token).get_json() == []
-
-
-def test_valid_until_counts_from_the_first_hand_out_and_is_left_out_when_messages_never_expire(app, client, account):
-    """The phone fails a message past its ``validUntil`` ("TTL expired"); a redelivery must not extend it."""
-    device, token = pair(account[0])
-    message = add_message(device)
-    db.session.commit()
-    first = _pull(client, token).get_json()[0]["validUntil"]
-    db.session.refresh(message)
-    assert re.match(MILLIS_Z, first) and first == iso_millis(message.taken_at + timedelta(days=1))
-    message.last_handed_at = utcnow() - timedelta(seconds=app.config["UNACKED_REDELIVERY_SECONDS"] + 1)
-    db.session.commit()
-    again = _pull(client, token).get_json()
-    assert [i["id"] for i in again] == [str(message.id)] and again[0]["validUntil"] == first
-
-    app.config["MESSAGE_VALIDITY_SECONDS"] = 5400
-    fresh = add_message(device)
-    db.session.commit()
-    item = _pull(client, token).get_json()[0]
-    db.session.refresh(fresh)
-    assert item["id"] == str(fresh.id) and item["validUntil"] == iso_millis(fresh.taken_at + timedelta(minutes=90))
-    app.config["MESSAGE_VALIDITY_SECONDS"] = 0
-    add_message(device)
-    db.session.commit()
-    assert "validUntil" not in _pull(client, token).get_json()[0]
 
 
 def test_settings_object_of_objects(app, client, account):

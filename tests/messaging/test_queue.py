@@ -74,42 +74,52 @@ def test_unacknowledged_messages_fail_with_a_reason_and_their_devices_are_woken(
     assert queue.redeliver_or_fail_unacknowledged(config, now=now)["failed"] == 0
 
 
-def test_messages_a_phone_kept_past_their_validity_fail_as_a_guess(app, account):
-    """A phone that vanished with messages in its queue: once their validUntil (and the grace for a phone
-    clock a little behind) has passed the phone will never send them, so they fail instead of staying open."""
+def test_messages_left_on_a_silent_phone_fail_as_a_guess_and_a_busy_phone_keeps_its_queue(app, account):
+    """A phone that vanished with messages in its queue will never report them, so they fail instead of
+    keeping their newsletter running for ever; a phone slowly sending a long queue is seen, and keeps it."""
     config = app.config
-    device, _ = pair(account[0])
     now = utcnow()
-    past = now - timedelta(seconds=config["MESSAGE_VALIDITY_SECONDS"] + queue.EXPIRY_GRACE_SECONDS + 1)
-    within_grace = now - timedelta(seconds=config["MESSAGE_VALIDITY_SECONDS"] + queue.EXPIRY_GRACE_SECONDS - 60)
-    queued = add_message(device, status=3, taken_at=past, queued_at=past)
-    taken = add_message(device, status=2, taken_at=past, last_handed_at=past)
-    recent = add_message(device, status=3, taken_at=within_grace)
-    sent = add_message(device, status=6, taken_at=past, sent_at=past)
-    held = add_message(device, status=1, ready=False, due_in=-90_000)
+    silence = timedelta(seconds=config["SILENT_PHONE_FAIL_SECONDS"])
+    silent, _ = pair(account[0], name="silent")
+    busy, _ = pair(account[0], name="busy")
+    removed, _ = pair(account[0], name="removed")
+    silent.last_seen_at = now - silence - timedelta(minutes=1)
+    busy.last_seen_at = now - timedelta(minutes=1)
+    removed.last_seen_at, removed.revoked_at = now, now
+    long_ago = now - silence - timedelta(hours=1)
+    queued = add_message(silent, status=3, taken_at=long_ago, queued_at=long_ago)
+    taken = add_message(silent, status=2, taken_at=long_ago, last_handed_at=long_ago)
+    just_taken = add_message(silent, status=3, taken_at=now - silence + timedelta(minutes=5))
+    sent = add_message(silent, status=6, taken_at=long_ago, sent_at=long_ago)
+    held = add_message(silent, status=1, ready=False, due_in=-200_000)
+    working = add_message(busy, status=3, taken_at=long_ago)
+    on_removed = add_message(removed, status=3, taken_at=long_ago)
+    orphan = add_message(silent, status=3, taken_at=long_ago)
+    orphan.device_id = None  # its device was deleted (ON DELETE SET NULL)
     db.session.commit()
-    assert queue.fail_expired_on_phones(config, now=now) == 2
+    assert queue.fail_left_on_silent_phones(config, now=now) == 4
     db.session.commit()
-    for m in (queued, taken, recent, sent, held):
+    for m in (queued, taken, just_taken, sent, held, working, on_removed, orphan):
         db.session.refresh(m)
-    reason = "not sent by the phone within its validity of 24 h (the phone no longer sends it)"
-    for m in (queued, taken):
+    reason = "no word from its phone for 24 h (it may still send it, and then report it)"
+    for m in (queued, taken, on_removed, orphan):
         assert (m.status, m.failure_reason, m.failed_unacknowledged, m.failed_at) == (9, reason, True, now)
-    assert (recent.status, sent.status, held.status) == (3, 6, 1)
-    assert queue.fail_expired_on_phones(config, now=now) == 0
+    assert (just_taken.status, sent.status, held.status, working.status) == (3, 6, 1, 3)
+    assert queue.fail_left_on_silent_phones(config, now=now) == 0
 
-    # A late word from the phone still wins over the guess (here: it had sent it after all).
-    queue.apply_state_report(device, str(queued.id), "Sent", [], {"Sent": "2026-07-10T05:00:00.000Z"})
+    # The phone comes back and reports: its word replaces the guess.
+    queue.apply_state_report(silent, str(queued.id), "Sent", [], {"Sent": "2026-07-10T05:00:00.000Z"})
     db.session.commit()
     db.session.refresh(queued)
     assert (queued.status, queued.failure_reason, queued.failed_unacknowledged) == (6, None, False)
 
 
-def test_messages_never_expire_when_the_validity_is_zero(app, account):
+def test_messages_on_silent_phones_never_fail_when_the_setting_is_zero(app, account):
     device, _ = pair(account[0])
+    device.last_seen_at = utcnow() - timedelta(days=365)
     message = add_message(device, status=3, taken_at=utcnow() - timedelta(days=365))
     db.session.commit()
-    assert queue.fail_expired_on_phones({**app.config, "MESSAGE_VALIDITY_SECONDS": 0}) == 0
+    assert queue.fail_left_on_silent_phones({**app.config, "SILENT_PHONE_FAIL_SECONDS": 0}) == 0
     db.session.refresh(message)
     assert message.status == 3
 
