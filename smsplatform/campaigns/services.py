@@ -27,6 +27,7 @@ from typing import Callable
 
 from flask import current_app
 from sqlalchemy import Boolean, Integer, SmallInteger, String, case, delete, exists, func, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from smsplatform.campaigns import personalisation
 from smsplatform.contacts.services import insert_ignoring_duplicates, tags_by_ids
@@ -202,9 +203,10 @@ def duplicate_paket(account: AccountSettings, paket_id) -> Paket:
     The copy is a draft to be checked and saved: what the original points to may have changed since
     (a removed device leaves it without one, a deleted tag is not in it), and editing it applies every
     check a new newsletter gets. The image is shared, not copied: the stored object stays while either
-    newsletter uses it (delete_paket). The original is read ``FOR UPDATE`` so that a deletion of it
-    running at the same time (which deletes its image if nothing else uses it) is either done first
-    (the copy is refused: not found) or waits for the copy.
+    newsletter uses it (delete_paket). A deletion of the original running at the same time (which deletes
+    its image if nothing else uses it) is either done first (the copy is refused: not found) or waits for
+    the copy: on MariaDB the original is read ``FOR UPDATE``; SQLite takes no lock for a read, so there the
+    copy's insert may meet the image gone (a foreign-key failure) and the copy is refused the same way.
     """
     source = get_paket(account, paket_id, for_update=True)
     suffix_room = MAX_TITLE - len(COPY_SUFFIX)
@@ -212,8 +214,11 @@ def duplicate_paket(account: AccountSettings, paket_id) -> Paket:
     copy = Paket(account_id=account.id, title=title + COPY_SUFFIX, body=source.body, device_id=source.device_id,
                  sim=source.sim, tags=list(source.tags), status=DRAFT, time_to_send=None,
                  media_object_id=source.media_object_id, media_url=media_url_now(source))
-    db.session.add(copy)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(copy)
+    except IntegrityError:
+        raise NotFoundError(f"newsletter {paket_id} not found (it was just deleted)", field="paket_id") from None
     return copy
 
 

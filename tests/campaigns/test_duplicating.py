@@ -1,5 +1,7 @@
 """Duplicating a newsletter: a new draft with its title (+ " (copy)"), text, device, SIM, tags and image,
 never its send time, state, progress or messages; the shared image outlives either one's deletion."""
+import threading
+
 import pytest
 from sqlalchemy import func, select, update
 
@@ -11,7 +13,7 @@ from smsplatform.messaging import statuses
 from smsplatform.models import Message, Paket, StoredObject
 from smsplatform.storage.services import public_url
 from tests.campaigns.conftest import bulk_contacts, image_of, make_tag, new_paket
-from tests.conftest import create_device
+from tests.conftest import create_device, database_is_mariadb
 from tests.support.files import files_under
 from tests.support.newsletters import NewsletterState, newsletter_state
 
@@ -121,3 +123,34 @@ def test_another_accounts_newsletter_is_not_found(owner, make_account):
         services.duplicate_paket(owner, theirs.id)
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Paket)) == 1
+
+
+@pytest.mark.skipif(database_is_mariadb(), reason="MariaDB locks the original (FOR UPDATE): the deletion waits "
+                                                   "for the copy (test_deleting's racing tests)")
+def test_a_copy_whose_original_is_deleted_between_its_read_and_its_insert_is_not_found(app, owner, device, tags,
+                                                                                       monkeypatch):
+    """SQLite takes no lock for the copy's read: a deletion committed in between removes the shared image,
+    and the copy's insert then fails its foreign key. The copy is refused as not found, not a 500."""
+    image = image_of(owner)
+    paket = new_paket(owner, device, [tags[0]], schedule=False, media=image)
+    db.session.commit()
+    account_id, paket_id = owner.id, paket.id
+    read_image_url = services.media_url_now
+
+    def deleted_meanwhile(source):
+        def delete_elsewhere():
+            with app.app_context():
+                services.delete_paket(db.session.get(type(owner), account_id), paket_id)
+                db.session.commit()
+                db.session.remove()
+
+        thread = threading.Thread(target=delete_elsewhere)
+        thread.start()
+        thread.join(30)
+        return read_image_url(source)
+
+    monkeypatch.setattr(services, "media_url_now", deleted_meanwhile)
+    with pytest.raises(NotFoundError, match="it was just deleted"):
+        services.duplicate_paket(owner, paket_id)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Paket)) == 0
