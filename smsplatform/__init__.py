@@ -72,7 +72,7 @@ def _register_api_errors(app: Flask) -> None:
     def _unmatched_path_error(error):
         if request.path.startswith("/api/"):
             return jsonify({"message": error.description or error.name, "code": error.code}), error.code
-        if error.code == 404 and not request.path.startswith(("/getdata", "/uploads/")):
+        if error.code == 404 and request.path != "/getdata" and not request.path.startswith(("/getdata/", "/uploads/")):
             return render_template("web/404.html"), 404
         return error
 

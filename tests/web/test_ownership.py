@@ -107,7 +107,7 @@ def test_a_path_no_route_matches_gets_the_dashboard_404_page(web, client):
     """An id past a BIGINT, a mistyped or foreign-looking path: the same page a missing id gets, signed in
     or not; the machine APIs keep their own answers."""
     missing = web.get("/devices/999999999")
-    for url in ["/devices/" + "9" * 19, "/contacts/abc", "/no-such-page", "/newsletters/abc"]:
+    for url in ["/devices/" + "9" * 19, "/contacts/abc", "/no-such-page", "/newsletters/abc", "/getdatax"]:
         answer = web.get(url)
         assert (answer.status_code, answer.data) == (404, missing.data), url
     web.post("/logout")
