@@ -2,7 +2,7 @@
 
 Format: a header row naming the columns (any order; case, accents, spaces and punctuation do not
 count): ``phone`` (required; also ``mobile``, ``Telefon``, ``Handy``, ``Mobil``, ``Rufnummer``…, a
-mobile column preferred to a landline one), ``name`` (or first and last name: ``Vorname`` and
+mobile column preferred to a landline one, which is read where the mobile cell is empty), ``name`` (or first and last name: ``Vorname`` and
 ``Nachname``, or ``Vorname`` and ``Name``), ``tags`` (also ``Gruppen``, ``Schlagwörter``…). The
 delimiter (``,`` ``;`` or tab) is detected from the header. Several tags in one cell are separated
 by ``|``, ``;`` or ``,`` (quote the cell when that character is also the delimiter). UTF-8 (with or
@@ -128,6 +128,7 @@ class _Columns:
     encoding: _Encoding
     delimiter: str
     phone: int
+    other_phones: tuple[int, ...]  # further phone columns, most wanted first: read where ``phone`` is empty
     name: int | None        # the whole name
     tags: int | None
     first_name: int | None  # used when there is no whole name
@@ -386,12 +387,14 @@ def _read_header(data: BinaryIO, encoding: _Encoding) -> _Columns:
         headers = [" ".join(c.split()) for c in next(csv.reader([header_line], delimiter=delimiter), [])]
         widest = headers if len(headers) > len(widest) else widest
         keys = [_header_key(h) for h in headers]
-        phone = _best(keys, PHONE_HEADERS)
+        phones = _ranked(keys, PHONE_HEADERS)
+        phone = phones[0] if phones else None
         if phone is not None and (best is None or len(headers) > len(best.headers)):
             name, first, last = _best(keys, NAME_HEADERS), _best(keys, FIRST_NAME_HEADERS), _best(keys, LAST_NAME_HEADERS)
             if first is not None and last is None:
                 name, last = None, name  # "Vorname; Name": beside a first name, "Name" is the family name
-            best = _Columns(encoding, delimiter, phone, name, _best(keys, TAGS_HEADERS), first, last, tuple(headers))
+            best = _Columns(encoding, delimiter, phone, tuple(phones[1:]), name, _best(keys, TAGS_HEADERS), first, last,
+                            tuple(headers))
     if best is None:
         shown = ", ".join(repr(h[:30]) for h in widest[:10] if h) or "nothing"
         raise ValidationError(
@@ -403,14 +406,19 @@ def _read_header(data: BinaryIO, encoding: _Encoding) -> _Columns:
 
 def _best(keys: list[str], aliases: dict[str, int]) -> int | None:
     """The column named by the most wanted alias (the first such column)."""
-    found = [(aliases[key], index) for index, key in enumerate(keys) if key in aliases]
-    return min(found)[1] if found else None
+    ranked = _ranked(keys, aliases)
+    return ranked[0] if ranked else None
+
+
+def _ranked(keys: list[str], aliases: dict[str, int]) -> list[int]:
+    """Every column named by one of the aliases, the most wanted first (a mobile column before a landline one)."""
+    return [index for _rank, index in sorted((aliases[key], index) for index, key in enumerate(keys) if key in aliases)]
 
 
 def _describe(columns: _Columns) -> tuple[dict[str, list[str]], list[str]]:
     """Which header cells each field is read from, and the columns left unread (for the report)."""
     name = [columns.name] if columns.name is not None else [columns.first_name, columns.last_name]
-    used = {"phone": [columns.phone], "name": name, "tags": [columns.tags]}
+    used = {"phone": [columns.phone, *columns.other_phones], "name": name, "tags": [columns.tags]}
     read = {field: [columns.headers[i] for i in indexes if i is not None] for field, indexes in used.items()}
     taken = {i for indexes in used.values() for i in indexes}
     return {f: headers for f, headers in read.items() if headers}, [
@@ -455,8 +463,11 @@ def _cell(cells: list[str], index: int | None) -> str:
 
 def _parse_row(account: Account, line: int, last_line: int, cells: list[str], columns: _Columns,
                report: ImportReport) -> tuple[str, _Entry] | None:
-    """The row's number and entry, or None when it is skipped, which ``report`` is told with the reason."""
-    raw = _cell(cells, columns.phone)
+    """The row's number and entry, or None when it is skipped, which ``report`` is told with the reason.
+
+    The number is the most wanted phone column's, or the next one's where that cell is empty (an address
+    list with "Handy" and "Telefon" often fills only one of them per row)."""
+    raw = next((cell for cell in (_cell(cells, i) for i in (columns.phone, *columns.other_phones)) if cell), "")
     if last_line > line and _holds_rows(cells, columns):
         report.skip(line, raw.splitlines()[0] if raw else "", (
             f"lines {line}–{last_line} were read as one row: a cell's quote (\") opened on line {line} is closed only "
