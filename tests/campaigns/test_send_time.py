@@ -1,5 +1,5 @@
 """A newsletter's send time in the past: refused when created or edited (the dashboard), shown in the
-account's zone, with a minute's grace; savepaket's contract keeps "a time in the past means now"."""
+account's zone, with 5 minutes' grace (PAST_SEND_TIME_GRACE); savepaket's contract keeps "a time in the past means now"."""
 from datetime import datetime, timedelta, timezone
 
 import pytest

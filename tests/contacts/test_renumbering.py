@@ -111,3 +111,17 @@ def test_the_earlier_opt_out_wins_when_both_spellings_had_one(make_account):
     (contact,) = _contacts(account).values()
     assert (contact.opted_out_at, contact.opt_out_reason) == (now - timedelta(days=9), "replied STOP")
 
+
+
+def test_another_account_holding_the_new_number_is_left_alone(make_account):
+    """Renumbering merges only into the account's own contacts: the same person may be anyone's contact."""
+    ours, _ = make_account(timezone="UTC")
+    theirs, _ = make_account(timezone="UTC")
+    mine = services.create_contact(ours, "0170 1234567", name="Anna")
+    their_anna = services.create_contact(theirs, "+491701234567", name="Their Anna")
+    db.session.commit()
+    assert accounts.update_settings(ours, default_region="DE") == Renumbered(contacts=1, merged=0)
+    db.session.commit()
+    assert [(c.id, c.name) for c in _contacts(ours).values()] == [(mine.id, "Anna")]
+    assert set(_contacts(ours)) == {"+491701234567"}
+    assert [(c.id, c.name) for c in _contacts(theirs).values()] == [(their_anna.id, "Their Anna")]

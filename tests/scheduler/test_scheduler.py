@@ -70,7 +70,7 @@ def test_every_declared_job_resolves_and_is_sane():
     for job in JOBS:
         assert callable(runner.resolve(job.target))
         assert job.seconds > 0
-    assert {"release-due-messages", "redeliver-or-fail-unacknowledged", "prune-auth-failures",
+    assert {"release-due-messages", "redeliver-or-fail-unacknowledged", "fail-left-on-silent-phones", "prune-auth-failures",
             "mark-silent-devices-offline", "prune-expired-pairing-codes", "prune-webhook-receipts"} <= set(ids)
 
 

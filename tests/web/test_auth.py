@@ -15,7 +15,8 @@ PAGES = ["/", "/devices", "/devices/add", "/devices/1", "/send", "/messages", "/
 POSTS = ["/logout", "/account", "/account/password", "/tokens", "/tokens/1/revoke", "/devices/add", "/devices/1",
          "/devices/1/remove", "/send", "/inbox/conversation?phone=%2B491", "/contacts/new", "/contacts/1",
          "/contacts/1/delete", "/contacts/bulk", "/tags", "/tags/1/delete", "/tags/1/rename", "/contacts/import", "/newsletters/new",
-         "/newsletters/1/start", "/newsletters/1/unschedule", "/newsletters/1/pause", "/newsletters/1/resume", "/newsletters/1/cancel"]
+         "/newsletters/1/start", "/newsletters/1/unschedule", "/newsletters/1/pause", "/newsletters/1/resume", "/newsletters/1/cancel",
+         "/newsletters/1/duplicate", "/newsletters/1/delete", "/messages/1/cancel", "/messages/cancel"]
 
 
 @pytest.mark.parametrize("url", PAGES)

@@ -1,5 +1,5 @@
 """The newsletter form refuses a send time in the past beside the field, in the account's zone, and saves
-nothing; a time within the last minute, a later time or none (send now) are saved."""
+nothing; a time within the last 5 minutes, a later time or none (send now) are saved."""
 from datetime import timedelta
 
 import pytest
