@@ -5,7 +5,7 @@ row is written, and an error names the item's index and field. Rows are inserted
 ``executemany`` of plain dicts, not one ORM object per message, so 10,000 messages stay cheap.
 """
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import Row, bindparam, select
@@ -19,7 +19,7 @@ from smsplatform.models import AccountSettings, Contact, Device, Message, Stored
 from smsplatform.models.devices import parse_plus_prefixes, parse_slots
 from smsplatform.phones import SPACE_FOR_PLUS, Phone, normalize_phone
 from smsplatform.storage.services import public_url
-from smsplatform.timeutil import NULL_WORDS, means_now, parse_local_datetime, past_send_time_error, utcnow
+from smsplatform.timeutil import NULL_WORDS, PAST_SEND_TIME_GRACE, means_now, parse_local_datetime, past_send_time_error, utcnow
 
 URGENT_PRIORITY = 100  # the Android app skips its delays and limits at priority >= 100
 SLOT_NAMES = {0: "SMS on SIM 1", 1: "SMS on SIM 2", 2: "WhatsApp Business", 3: "WhatsApp", 4: "RCS", 5: "RCS"}
@@ -114,7 +114,7 @@ def split_recipients(sendto: str) -> list[str]:
 
 
 def accept_messages(account: AccountSettings, items: list[dict], *, default_device_id=None, now: datetime | None = None,
-                    field_prefix: str | None = "smsdata", past_grace: timedelta | None = None) -> list[Message]:
+                    field_prefix: str | None = "smsdata", past_means_now: bool = False) -> list[Message]:
     """Validate every item, then store one pending message per recipient; the stored rows, in order.
 
     Item keys: sendto, body, device_id, sim, timetosend, customerid, urgent, media (a StoredObject
@@ -122,12 +122,12 @@ def accept_messages(account: AccountSettings, items: list[dict], *, default_devi
     Errors name ``<field_prefix>[index].field`` (only the field when ``field_prefix`` is None, for
     single-message calls).
 
-    A ``timetosend`` in the past means now (the legacy API's rule). With ``past_grace`` (the dashboard's
-    choice) one more than ``past_grace`` before now is refused instead: a wrong day or zone is then not
-    sent at once; a time that passed only while the form was filled in still means now.
+    A ``timetosend`` more than ``PAST_SEND_TIME_GRACE`` before now is refused (a wrong day or zone is then
+    not sent at once); one that passed within it (while a form was filled in) means now. The same rule as
+    a newsletter's send time. ``past_means_now``: the legacy API's contract instead, any past time is now.
     """
     ids = accept_message_ids(account, items, default_device_id=default_device_id, now=now,
-                             field_prefix=field_prefix, past_grace=past_grace)
+                             field_prefix=field_prefix, past_means_now=past_means_now)
     found: dict[int, Message] = {}
     for start in range(0, len(ids), _CHUNK):
         for message in db.session.scalars(select(Message).where(Message.id.in_(ids[start:start + _CHUNK]))):
@@ -137,10 +137,10 @@ def accept_messages(account: AccountSettings, items: list[dict], *, default_devi
 
 def accept_message_ids(account: AccountSettings, items: list[dict], *, default_device_id=None,
                        now: datetime | None = None, field_prefix: str | None = "smsdata",
-                       past_grace: timedelta | None = None) -> list[int]:
+                       past_means_now: bool = False) -> list[int]:
     """``accept_messages`` returning only the new ids, for big batches (no ORM object per message)."""
     rows, ready_devices = _validated_rows(account, items, default_device_id, now or utcnow(), field_prefix,
-                                          past_grace)
+                                          past_means_now)
     # One statement (SQLAlchemy runs a single row as a plain execute, several as an executemany);
     # autoincrement ids are assigned in row order, so sorted ids follow the rows.
     ids = sorted(db.session.connection().execute(_INSERT_MESSAGES, rows).scalars())
@@ -149,7 +149,7 @@ def accept_message_ids(account: AccountSettings, items: list[dict], *, default_d
 
 
 def _validated_rows(account: AccountSettings, items, default_device_id, now: datetime,
-                    field_prefix: str | None, past_grace: timedelta | None = None) -> tuple[list[dict], set[int]]:
+                    field_prefix: str | None, past_means_now: bool = False) -> tuple[list[dict], set[int]]:
     config = current_app.config
     max_batch = config["MAX_BATCH_SIZE"]
     if not isinstance(items, list) or not items:
@@ -168,7 +168,7 @@ def _validated_rows(account: AccountSettings, items, default_device_id, now: dat
         except ValidationError as error:
             raise _located(error, field_prefix, index) from None
     devices = _own_devices(account, set(device_ids))
-    batch = _Batch(account, devices, now, config["MAX_BODY_CHARS"], max_batch, past_grace)
+    batch = _Batch(account, devices, now, config["MAX_BODY_CHARS"], max_batch, past_means_now)
     for index, (item, device_id) in enumerate(zip(items, device_ids)):
         try:
             batch.add(item, device_id, index)
@@ -194,9 +194,9 @@ class _Batch:
     """The rows of one call, built item by item; caches what repeats across a big batch."""
 
     def __init__(self, account: AccountSettings, devices: dict[int, Row], now: datetime, max_body: int, max_rows: int,
-                 past_grace: timedelta | None = None):
+                 past_means_now: bool = False):
         self.account, self.devices, self.now, self.max_body, self.max_rows = account, devices, now, max_body, max_rows
-        self.past_grace = past_grace
+        self.past_means_now = past_means_now
         self.rows: list[dict] = []
         self.row_items: list[int] = []  # the item index of each row, for error messages
         self.ready_devices: set[int] = set()
@@ -224,7 +224,7 @@ class _Batch:
         sim = as_int(item.get("sim"), "sim", minimum=0, maximum=MAX_SLOT) or 0
         check_slot(device, sim, slots=slots)
         time_to_send = self._time(item.get("timetosend"))
-        if time_to_send is not None and self.past_grace is not None and time_to_send < self.now - self.past_grace:
+        if time_to_send is not None and not self.past_means_now and time_to_send < self.now - PAST_SEND_TIME_GRACE:
             raise past_send_time_error(time_to_send, self.now, self.account.timezone, "timetosend")
         due = max(time_to_send, self.now) if time_to_send is not None else self.now
         customer_id = as_int(item.get("customerid"), "customerid",

@@ -13,7 +13,7 @@ from smsplatform.messaging import statuses as st
 from smsplatform.messaging.service import accept_messages, available_slots
 from smsplatform.models import Message
 from smsplatform.phones import normalize_phone
-from smsplatform.timeutil import PAST_SEND_TIME_GRACE, to_zone
+from smsplatform.timeutil import to_zone
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, counted, me, owned, saving
 from smsplatform.web.forms import SIM_CHOICES, MessageFilterForm, ReplyForm, SendForm, device_choices, opts, show_error
@@ -56,7 +56,7 @@ def send():
                 "sim": form.sim.data, "urgent": form.urgent.data, "media": media,
                 "timetosend": form.send_at.data.strftime("%Y-%m-%d %H:%M:%S") if form.send_at.data else None,
             }
-            messages = accept_messages(account, [item], field_prefix=None, past_grace=PAST_SEND_TIME_GRACE)
+            messages = accept_messages(account, [item], field_prefix=None)
         if saved.ok:
             flash(_queued(messages, account.timezone), "success")
             return redirect(url_for("web.messages"))

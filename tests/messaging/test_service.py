@@ -106,19 +106,19 @@ def test_available_slots_are_what_check_slot_accepts(account):
                 check_slot(device, sim)
 
 
-def test_a_past_send_time_means_now_unless_the_caller_gives_a_grace(make_account):
+def test_a_past_send_time_is_refused_past_the_grace_unless_the_caller_keeps_the_legacy_rule(make_account):
     owner, _token = make_account(email="berlin@example.com", timezone="Europe/Berlin")
     device = create_device(owner)
     now = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)  # 13:00 in Berlin
     item = {"sendto": "+4915752982212", "body": "x", "device_id": device.id}
-    grace = timedelta(minutes=5)
-    # No grace (the legacy API): any past time is now.
-    [legacy] = accept_messages(owner, [{**item, "timetosend": "2019-07-01 23:50"}], now=now)
+    # The legacy API's contract: any past time is now.
+    [legacy] = accept_messages(owner, [{**item, "timetosend": "2019-07-01 23:50"}], now=now, past_means_now=True)
     assert legacy.ready and legacy.due_at == now
-    # With a grace: a time that passed within it still means now; one further back is refused, in the account's zone.
+    # Otherwise a time that passed within the 5 minutes' grace still means now; one further back is refused,
+    # in the account's zone.
     for local, kept in (("2026-01-15 12:57", True), ("2026-01-15 12:55", True), ("2026-01-15 12:54:59", False),
                         ("2026-01-14 13:00", False), ("2019-07-01 23:50", False)):
-        call = {"now": now, "field_prefix": None, "past_grace": grace}
+        call = {"now": now, "field_prefix": None}
         if kept:
             [message] = accept_messages(owner, [{**item, "timetosend": local}], **call)
             assert message.ready and message.due_at == now and message.time_to_send < now, local
@@ -128,11 +128,11 @@ def test_a_past_send_time_means_now_unless_the_caller_gives_a_grace(make_account
         assert error.value.field == "timetosend"
         assert error.value.message == (f"the send time {local[:16]} (Europe/Berlin) has passed: it is now "
                                        "2026-01-15 13:00 there; choose a later time, or leave it empty to send now")
-    [later] = accept_messages(owner, [{**item, "timetosend": "2026-01-15 13:01"}], now=now, past_grace=grace)
+    [later] = accept_messages(owner, [{**item, "timetosend": "2026-01-15 13:01"}], now=now)
     assert not later.ready and later.due_at == datetime(2026, 1, 15, 12, 1, tzinfo=UTC)
     # In a batch the refusal names the item, and nothing of the batch is stored.
     before = db.session.query(Message).count()
     with pytest.raises(ValidationError) as error:
-        accept_message_ids(owner, [item, {**item, "timetosend": "2026-01-15 12:00"}], now=now, past_grace=grace)
+        accept_message_ids(owner, [item, {**item, "timetosend": "2026-01-15 12:00"}], now=now)
     assert error.value.message.startswith("smsdata[1].timetosend: the send time 2026-01-15 12:00 (Europe/Berlin)")
     assert db.session.query(Message).count() == before

@@ -91,7 +91,7 @@ def _add_sms(params, files, account):
     if files:
         item["media"] = _stored_upload(account, files)
         item["body"] = None  # the contract: the image's URL replaces body
-    ids = accept_message_ids(account, [item], field_prefix=None)
+    ids = accept_message_ids(account, [item], field_prefix=None, past_means_now=True)  # the contract
     return ok(SAVED, sms_id=ids[0], sms_ids=ids)
 
 
@@ -122,7 +122,7 @@ def addalotofsms(params, files, account):
         items = parse_json_text(items, "smsdata")
     if not isinstance(items, list):
         raise ValidationError("smsdata must be a list of messages", field="smsdata")
-    ids = accept_message_ids(account, items)
+    ids = accept_message_ids(account, items, past_means_now=True)  # the contract: a past time means now
     return ok(SAVED, sms_ids=ids)
 
 
