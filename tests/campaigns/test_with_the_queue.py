@@ -27,13 +27,18 @@ def _start(owner, device, tag, title):
     return paket
 
 
-def test_pause_holds_resume_hands_out_only_what_is_left_and_cancel_withdraws(owner, device):
+def _running(owner, device, title, phones):
+    """A tag "VIP" on ``phones``, and a newsletter to it, started and fanned out: (tag, phones, newsletter)."""
     tag = make_tag(owner, "VIP")
-    phones = [f"+4915100000{i:02d}" for i in range(6)]
     bulk_contacts(owner, {p: [tag.id] for p in phones})
-    paket = _start(owner, device, tag, "Sale")
+    paket = _start(owner, device, tag, title)
     services.start_due_newsletters()
     db.session.commit()
+    return tag, phones, paket
+
+
+def test_pause_holds_resume_hands_out_only_what_is_left_and_cancel_withdraws(owner, device):
+    tag, phones, paket = _running(owner, device, "Sale", [f"+4915100000{i:02d}" for i in range(6)])
     services.pause_paket(owner, paket.id)
     db.session.commit()
     assert _claim(device) == []  # paused: nothing is handed out
@@ -62,12 +67,7 @@ def test_pause_holds_resume_hands_out_only_what_is_left_and_cancel_withdraws(own
 
 
 def test_a_newsletter_whose_phone_vanished_with_its_messages_finishes_once_they_fail(app, owner, device):
-    tag = make_tag(owner, "VIP")
-    phones = [f"+4915100001{i:02d}" for i in range(3)]
-    bulk_contacts(owner, {p: [tag.id] for p in phones})
-    paket = _start(owner, device, tag, "Vanished")
-    services.start_due_newsletters()
-    db.session.commit()
+    _tag, _phones, paket = _running(owner, device, "Vanished", [f"+4915100001{i:02d}" for i in range(3)])
     claimed = claim_for_device(device, limit=100)
     db.session.commit()
     apply_state_report(device, str(claimed[0].id), "Delivered", [], {})
