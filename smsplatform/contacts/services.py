@@ -19,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import case, delete, func, insert, literal, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
@@ -36,6 +37,22 @@ def insert_ignoring_duplicates(table):
     """An INSERT that skips rows breaking a unique constraint (``INSERT OR IGNORE`` / ``INSERT IGNORE``)."""
     return (insert(table).prefix_with("OR IGNORE", dialect="sqlite")
             .prefix_with("IGNORE", dialect="mysql").prefix_with("IGNORE", dialect="mariadb"))
+
+
+def _add_unless_taken(row, taken_by):
+    """Insert ``row``; when a concurrent call has just committed its unique key (both found nothing and
+    inserted), the row that call committed, ``taken_by()``. The losing insert fails only once the winner
+    has committed (MariaDB makes it wait on the key, SQLite on the write lock), so the winner's row is
+    then visible (READ COMMITTED on MariaDB)."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+        return row
+    except IntegrityError:
+        winner = taken_by()
+        if winner is None:
+            raise  # another constraint failed
+        return winner
 
 
 def normalize_contact_phone(account: AccountSettings, raw, field: str = "phone") -> Phone:
@@ -112,10 +129,8 @@ def save_tag(account: AccountSettings, title) -> Tag:
     existing = find_tag_by_title(account, title)
     if existing is not None:
         return existing
-    tag = Tag(account_id=account.id, title=title, title_key=tag_key(title))
-    db.session.add(tag)
-    db.session.flush()
-    return tag
+    return _add_unless_taken(Tag(account_id=account.id, title=title, title_key=tag_key(title)),
+                             lambda: find_tag_by_title(account, title))
 
 
 def create_tag(account: AccountSettings, title) -> Tag:
@@ -220,9 +235,9 @@ def upsert_contact(account: AccountSettings, phone: Phone, name: str = "") -> Co
     """The contact for this number, created if missing; a non-empty ``name`` replaces the stored one."""
     contact = find_contact(account, phone.normalized)
     if contact is None:
-        contact = Contact(account_id=account.id, phone=phone.normalized, phone_raw=phone.raw[:64], name=name)
-        db.session.add(contact)
-    elif name and contact.name != name:
+        new = Contact(account_id=account.id, phone=phone.normalized, phone_raw=phone.raw[:64], name=name)
+        contact = _add_unless_taken(new, lambda: find_contact(account, phone.normalized))
+    if name and contact.name != name:
         contact.name = name
     db.session.flush()
     return contact
@@ -283,10 +298,11 @@ def delete_contact(account: AccountSettings, contact_id) -> bool:
 
 
 def add_tags(contact: Contact, tags: list[Tag]) -> None:
-    for tag in tags:
-        if tag not in contact.tags:
-            contact.tags.append(tag)
-    db.session.flush()
+    """Give a stored contact these tags; one it has already (a concurrent call's too) is skipped."""
+    missing = [{"contact_id": contact.id, "tag_id": tag.id} for tag in tags if tag not in contact.tags]
+    if missing:
+        db.session.execute(insert_ignoring_duplicates(contact_tags), missing)
+        db.session.expire(contact, ["tags"])
 
 
 def _account_contact_ids(account: AccountSettings, contact_ids) -> list[int]:
