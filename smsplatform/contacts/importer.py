@@ -28,12 +28,13 @@ from datetime import datetime
 from typing import BinaryIO, Callable
 
 from sqlalchemy import Integer, bindparam, insert, literal, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from smsplatform.contacts.optout import withdraw_pending_newsletter_messages
 from smsplatform.contacts.services import (
     MAX_NAME, MAX_TAG_TITLE, insert_ignoring_duplicates, normalize_contact_phone, tag_key, tags_by_ids,
 )
+from smsplatform.db_retry import is_retryable
 from smsplatform.errors import DomainError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import Account, Contact, Tag, contact_tags
@@ -46,6 +47,7 @@ MODES = (MODE_UPSERT, MODE_BLOCKLIST)
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_CHUNK_SIZE = 5_000
+CHUNK_ATTEMPTS = 3  # a chunk that lost a race to another call is written again, at most this often
 MAX_REPORTED_ERRORS = 1_000
 BLOCKLIST_REASON = "imported as blocklist"
 
@@ -181,18 +183,26 @@ def import_contacts(account: Account, stream: BinaryIO, *, commit: Callable[[], 
 
 
 def _write(writer: "_ChunkWriter", chunk: dict[str, _Entry], commit: Callable[[], None], line: int) -> None:
-    try:
-        writer.write(chunk)
-        commit()
-    except (SQLAlchemyError, DomainError) as exc:
-        db.session.rollback()
-        writer.forget_tags()
-        report = writer.report
-        raise ImportAborted(
-            f"the import stopped at line {line}: {report.chunks} chunk(s) before it were saved, this chunk was not "
-            f"({type(exc).__name__}); running the same import again is safe", report,
-        ) from exc
-    writer.report.chunks += 1
+    """Write and commit one chunk. A chunk that lost a race (another call saved one of its numbers or tags
+    after the chunk read them, or MariaDB chose it as a deadlock victim) is rolled back and written again:
+    its second read sees the other call's rows. Any other failure stops the import."""
+    report = writer.report
+    counts = (report.created, report.updated, report.opted_out)
+    for attempt in range(1, CHUNK_ATTEMPTS + 1):
+        try:
+            writer.write(chunk)
+            commit()
+            break
+        except (SQLAlchemyError, DomainError) as exc:
+            db.session.rollback()
+            writer.forget_tags()
+            report.created, report.updated, report.opted_out = counts  # nothing of this chunk stayed
+            if attempt == CHUNK_ATTEMPTS or not (isinstance(exc, IntegrityError) or is_retryable(exc)):
+                raise ImportAborted(
+                    f"the import stopped at line {line}: {report.chunks} chunk(s) before it were saved, this chunk "
+                    f"was not ({type(exc).__name__}); running the same import again is safe", report,
+                ) from exc
+    report.chunks += 1
 
 
 # Whole-file checks (nothing is written until they pass) -------------------------------------------

@@ -5,6 +5,7 @@ import os
 import zipfile
 
 import pytest
+from sqlalchemy import event, insert
 from sqlalchemy.exc import OperationalError
 
 from smsplatform.contacts import importer, optout, services
@@ -432,6 +433,36 @@ def test_a_failing_chunk_leaves_nothing_of_itself_and_reports_progress(owner):
     # Re-running the whole file completes it.
     report, _ = run(owner, "phone,name,tags\n" + rows, chunk_size=4)
     assert db.session.query(Contact).count() == 10 and report.created == 6
+
+
+def test_a_chunk_meeting_a_number_saved_meanwhile_is_written_again_and_the_import_goes_on(owner):
+    """Another call (savecontact, the contact form) commits one of the chunk's numbers between the chunk's read
+    of the stored contacts and its insert: the unique key refuses the insert; the chunk is rolled back and
+    written again, now updating that contact, instead of aborting the import."""
+    rows = "".join(f"+49157529{i:05d},Name {i}\n" for i in range(6))
+    inserted = []
+
+    def save_one_meanwhile(_connection, _cursor, statement, _parameters, _context, _executemany):
+        if not inserted and statement.lstrip().startswith("SELECT contacts.phone"):
+            inserted.append(1)
+            with db.engine.connect() as concurrent:
+                concurrent.execute(insert(Contact).values(account_id=owner.id, phone="+4915752900003",
+                                                          phone_raw="0157 52900003", name="Saved meanwhile"))
+                concurrent.commit()
+
+    tag_id = services.save_tag(owner, "Leads").id
+    db.session.commit()
+    event.listen(db.engine, "after_cursor_execute", save_one_meanwhile)
+    try:
+        report, commits = run(owner, "phone,name\n" + rows, tag_ids=[tag_id])
+    finally:
+        event.remove(db.engine, "after_cursor_execute", save_one_meanwhile)
+    assert inserted
+    assert (report.created, report.updated, report.chunks, commits) == (5, 1, 1, 1)
+    db.session.expire_all()
+    contacts = contacts_by_phone()
+    assert len(contacts) == 6 and contacts["+4915752900003"].name == "Name 3"
+    assert all([tag.title for tag in contact.tags] == ["Leads"] for contact in contacts.values())
 
 
 def test_bad_mode_is_refused(owner):
