@@ -30,7 +30,8 @@ from sqlalchemy import Boolean, Integer, SmallInteger, String, case, delete, exi
 from sqlalchemy.exc import IntegrityError
 
 from smsplatform.campaigns import personalisation
-from smsplatform.contacts.services import insert_ignoring_duplicates, tags_by_ids
+from smsplatform.contacts.services import tags_by_ids
+from smsplatform.db_unique import insert_ignoring_duplicates
 from smsplatform.devices.queries import get_device
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.events import wake_after_commit

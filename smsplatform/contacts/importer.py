@@ -32,9 +32,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from smsplatform.contacts.optout import withdraw_pending_newsletter_messages
 from smsplatform.contacts.services import (
-    MAX_NAME, MAX_TAG_TITLE, insert_ignoring_duplicates, normalize_contact_phone, tag_key, tags_by_ids,
+    MAX_NAME, MAX_TAG_TITLE, normalize_contact_phone, tag_key, tags_by_ids,
 )
 from smsplatform.db_retry import is_retryable
+from smsplatform.db_unique import insert_ignoring_duplicates
 from smsplatform.errors import DomainError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import Account, Contact, Tag, contact_tags

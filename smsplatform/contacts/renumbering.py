@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Integer, bindparam, delete, not_, select, update
 
 from smsplatform.contacts.optout import withdraw_pending_newsletter_messages
-from smsplatform.contacts.services import insert_ignoring_duplicates
+from smsplatform.db_unique import insert_ignoring_duplicates
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import AccountSettings, Contact, Message, contact_tags

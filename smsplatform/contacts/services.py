@@ -18,9 +18,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import case, delete, func, insert, literal, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import case, delete, func, literal, or_, select
 
+from smsplatform.db_unique import add_unless_taken, insert_ignoring_duplicates
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import AccountSettings, Contact, Paket, Tag, contact_tags, paket_tags
@@ -31,28 +31,6 @@ from smsplatform.phones import Phone, normalize_phone
 MAX_TAG_TITLE = 100
 MAX_NAME = 255
 MAX_SEARCH_ROWS = 1000
-
-
-def insert_ignoring_duplicates(table):
-    """An INSERT that skips rows breaking a unique constraint (``INSERT OR IGNORE`` / ``INSERT IGNORE``)."""
-    return (insert(table).prefix_with("OR IGNORE", dialect="sqlite")
-            .prefix_with("IGNORE", dialect="mysql").prefix_with("IGNORE", dialect="mariadb"))
-
-
-def _add_unless_taken(row, taken_by):
-    """Insert ``row``; when a concurrent call has just committed its unique key (both found nothing and
-    inserted), the row that call committed, ``taken_by()``. The losing insert fails only once the winner
-    has committed (MariaDB makes it wait on the key, SQLite on the write lock), so the winner's row is
-    then visible (READ COMMITTED on MariaDB)."""
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-        return row
-    except IntegrityError:
-        winner = taken_by()
-        if winner is None:
-            raise  # another constraint failed
-        return winner
 
 
 def normalize_contact_phone(account: AccountSettings, raw, field: str = "phone") -> Phone:
@@ -129,7 +107,7 @@ def save_tag(account: AccountSettings, title) -> Tag:
     existing = find_tag_by_title(account, title)
     if existing is not None:
         return existing
-    return _add_unless_taken(Tag(account_id=account.id, title=title, title_key=tag_key(title)),
+    return add_unless_taken(Tag(account_id=account.id, title=title, title_key=tag_key(title)),
                              lambda: find_tag_by_title(account, title))
 
 
@@ -236,7 +214,7 @@ def upsert_contact(account: AccountSettings, phone: Phone, name: str = "") -> Co
     contact = find_contact(account, phone.normalized)
     if contact is None:
         new = Contact(account_id=account.id, phone=phone.normalized, phone_raw=phone.raw[:64], name=name)
-        contact = _add_unless_taken(new, lambda: find_contact(account, phone.normalized))
+        contact = add_unless_taken(new, lambda: find_contact(account, phone.normalized))
     if name and contact.name != name:
         contact.name = name
     db.session.flush()

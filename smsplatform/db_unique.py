@@ -1,0 +1,31 @@
+"""Writes that meet a unique key another transaction may be writing at the same moment.
+
+Two calls that both look a row up, find nothing and insert it (two workers of an integration saving one
+contact, a double-clicked form) race on the unique key: one insert wins, the other fails once the winner
+has committed (MariaDB makes it wait on the key, SQLite on the write lock), so the winner's row is then
+visible to it (READ COMMITTED on MariaDB).
+"""
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+
+from smsplatform.extensions import db
+
+
+def insert_ignoring_duplicates(table):
+    """An INSERT that skips rows breaking a unique constraint (``INSERT OR IGNORE`` / ``INSERT IGNORE``)."""
+    return (insert(table).prefix_with("OR IGNORE", dialect="sqlite")
+            .prefix_with("IGNORE", dialect="mysql").prefix_with("IGNORE", dialect="mariadb"))
+
+
+def add_unless_taken(row, taken_by):
+    """Add and flush ``row`` in a savepoint; when a concurrent call has just committed its unique key, the
+    row that call committed instead (``taken_by()``, called after the savepoint's rollback)."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+        return row
+    except IntegrityError:
+        winner = taken_by()
+        if winner is None:
+            raise  # another constraint failed
+        return winner
