@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from smsplatform.contacts.renumbering import Renumbered, renumber_national_contacts
+from smsplatform.db_unique import add_unless_taken
 from smsplatform.errors import (
     AuthenticationError, ConflictError, DomainError, NotFoundError, RateLimitedError, ValidationError,
 )
@@ -103,8 +104,9 @@ def create_account(email: str, password: str, timezone: str = "UTC") -> Account:
     key = zone(timezone).key
     account = Account(email=email, password_hash=generate_password_hash(password), timezone=key,
                       default_region=_zone_region(key))
-    db.session.add(account)
-    db.session.flush()
+    stored = add_unless_taken(account, lambda: db.session.scalar(select(Account).where(Account.email == email)))
+    if stored is not account:  # signed up meanwhile (a double-clicked "Sign up"): the first request's account
+        raise ConflictError("an account with this email already exists", field="email")
     return account
 
 
