@@ -20,6 +20,7 @@ SMALL_RUNS = {
     "addsms_inprocess.py": ["--calls", "10"],
     "contacts_import.py": ["--rows", "200"],
     "contacts_renumber.py": ["--contacts", "200"],
+    "import_worker_turns.py": ["--rows", "2000"],
     "legacy_addsms.py": ["--requests", "40", "--rounds", "1"],
     "legacy_batch.py": ["--count", "100", "--repeat", "1"],
     "legacy_getallsms.py": ["--count", "2000", "--calls", "3"],
