@@ -1,13 +1,16 @@
 """The dashboard blueprint, its session set-up (Flask-Login, session lifetime, cookie flags), the
-commit-or-show-the-error block of its forms (``saving``) and its 404 for NotFoundError."""
+commit-or-show-the-error block of its forms (``saving``), its 404 for NotFoundError and the upload pages'
+answer to a request past the size limit (``too_large_page``)."""
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from functools import cache
 from zoneinfo import available_timezones
 
-from flask import Blueprint, abort, current_app, render_template, session
+from flask import Blueprint, abort, current_app, render_template, request, session
+from flask.typing import ResponseReturnValue
 from flask_login import UserMixin, current_user
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from smsplatform.errors import DomainError, NotFoundError
 from smsplatform.extensions import db, login_manager
@@ -175,3 +178,34 @@ def _not_found_error(_error):
     for a missing URL (another account's id looks exactly like one that does not exist)."""
     db.session.rollback()
     return _not_found(_error)
+
+
+# The pages with a file field that answer a request past MAX_CONTENT_LENGTH themselves: endpoint → page.
+_TOO_LARGE_PAGES: dict[str, Callable[..., ResponseReturnValue]] = {}
+
+
+def too_large_page(view: Callable) -> Callable:
+    """Decorator: the function it decorates renders ``view``'s page for a request past ``MAX_CONTENT_LENGTH``
+    (MAX_REQUEST_BYTES): its form, unfilled, with the limit beside the file field, and status 413. It takes
+    the view's URL arguments; a 404 it raises (``owned``) leaves the plain 413."""
+    def register(page: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
+        _TOO_LARGE_PAGES[f"{bp.name}.{view.__name__}"] = page
+        return page
+    return register
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _request_too_large(error):
+    """A file past ``MAX_REQUEST_BYTES`` is told beside the field of the page it was sent from
+    (``too_large_page``), not by werkzeug's bare 413. Nothing of the request was read, so nothing is stored.
+
+    A handler, not the views: with CSRF on (as in production) the token check reads the form, and meets
+    the size limit, before any view runs. Elsewhere, and for a visitor not signed in, the plain 413 stays.
+    """
+    page = _TOO_LARGE_PAGES.get(request.endpoint)
+    if page is None or not current_user.is_authenticated:
+        return error
+    try:
+        return page(**request.view_args)
+    except HTTPException:  # a page this account may not see (another account's newsletter)
+        return error

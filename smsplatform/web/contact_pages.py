@@ -1,14 +1,13 @@
 """Contacts and tags: search, add/edit, bulk tag/untag, CSV import with its per-row report."""
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask_login import login_required
 
 from smsplatform.contacts import optout, services
 from smsplatform.contacts.importer import MODE_BLOCKLIST, MODE_UPSERT, ImportAborted, import_contacts, too_large
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
 from smsplatform.web import queries
-from smsplatform.web.blueprint import bp, counted, me, saving
+from smsplatform.web.blueprint import bp, counted, me, saving, too_large_page
 from smsplatform.web.forms import BulkTagForm, ContactForm, ImportForm, TagForm, opts, show_error
 
 _OPTED = {"yes": True, "no": False}
@@ -174,27 +173,17 @@ def delete_tag(tag_id: int):
     return redirect(url_for("web.contacts"))
 
 
-@bp.errorhandler(RequestEntityTooLarge)
-def _upload_too_large(error):
-    """A CSV past ``MAX_REQUEST_BYTES`` is told beside the import page's file field, not by werkzeug's bare 413.
-
-    A handler, not the view: with CSRF on (as in production) the token check reads the form, and meets
-    the size limit, before any view runs. Elsewhere, and for a visitor not signed in, the plain 413 stays.
-    """
-    if request.endpoint != "web.import_csv" or not current_user.is_authenticated:
-        return error
-    form = ImportForm(formdata=None)
-    form.tag_id.choices = opts([(0, "—")] + _tag_choices(me()))
-    show_error(form, too_large(current_app.config["MAX_CONTENT_LENGTH"]), "file")
-    return render_template("web/import.html", form=form, report=None), 413
+def _import_form(account, **kwargs) -> ImportForm:
+    form = ImportForm(**kwargs)
+    form.tag_id.choices = opts([(0, "—")] + _tag_choices(account))
+    return form
 
 
 @bp.route("/contacts/import", methods=["GET", "POST"])
 @login_required
 def import_csv():
     account = me()
-    form = ImportForm()
-    form.tag_id.choices = opts([(0, "—")] + _tag_choices(account))
+    form = _import_form(account)
     report = None
     if form.validate_on_submit():
         upload = form.file.data
@@ -211,3 +200,10 @@ def import_csv():
         if isinstance(saved.error, ImportAborted):
             report = saved.error.report
     return render_template("web/import.html", form=form, report=report), 400 if form.errors else 200
+
+
+@too_large_page(import_csv)
+def _import_too_large():
+    form = _import_form(me(), formdata=None)
+    show_error(form, too_large(current_app.config["MAX_CONTENT_LENGTH"]), "file")
+    return render_template("web/import.html", form=form, report=None), 413
