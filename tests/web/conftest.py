@@ -1,4 +1,5 @@
 """Dashboard fixtures: a signed-in client, and a second account owning one object of every kind."""
+import re
 import secrets
 from contextlib import contextmanager
 from datetime import timedelta
@@ -7,6 +8,7 @@ import pytest
 from flask import g
 from sqlalchemy import event
 
+from smsplatform import create_app
 from smsplatform.accounts import services as accounts
 from smsplatform.campaigns import services as campaigns
 from smsplatform.contacts import services as contacts
@@ -83,6 +85,30 @@ def _fresh_user_per_request(app):
 
 def login(client, email, password=PASSWORD):
     return client.post("/login", data={"email": email, "password": password})
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the page's (first) form."""
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+
+
+def client_with_a_size_limit(app, base_config, web, account, csrf: bool, limit: int = 1024 * 1024):
+    """A client signed in as ``account`` whose requests past ``limit`` bytes are refused: ``web`` (CSRF off, as
+    in the other tests) or, with ``csrf``, a client of a new app with CSRF on, as in production, where the
+    token check reads the form, and meets the limit, before any view runs."""
+    if not csrf:
+        app.config["MAX_CONTENT_LENGTH"] = limit
+        return web
+    client = create_app({**base_config, "WTF_CSRF_ENABLED": True, "MAX_CONTENT_LENGTH": limit}).test_client()
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"email": account.email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    return client
+
+
+def sign_out(client, html: str, csrf: bool) -> None:
+    """Sign out with the token of ``html``, a page the client was shown (when CSRF is on)."""
+    assert client.post("/logout", data={"csrf_token": csrf_token(html)} if csrf else {}).status_code == 302
 
 
 @pytest.fixture

@@ -19,7 +19,9 @@ from smsplatform.messaging.service import accept_messages
 from smsplatform.models import Account, ApiToken, Contact, Device, Message, Paket, PairingCode
 from smsplatform.timeutil import utcnow
 from tests.support.pages import error_for, every_page_has_a_title_and_labels
-from tests.web.conftest import PASSWORD, add_device, add_incoming, loaded_messages, message_counts, statements
+from tests.web.conftest import (
+    add_device, add_incoming, client_with_a_size_limit, loaded_messages, message_counts, sign_out, statements,
+)
 
 
 def tiny_png() -> bytes:
@@ -563,16 +565,7 @@ def test_csv_import_from_german_excel_names_the_columns_it_read(web, me):
 
 @pytest.mark.parametrize("csrf", [False, True], ids=["csrf-off", "csrf-on (production)"])
 def test_csv_import_past_the_size_limit_is_told_beside_the_field(web, me, app, base_config, csrf):
-    """With CSRF on, the token check reads the form (and meets the limit) before the view runs."""
-    if csrf:
-        app = create_app({**base_config, "WTF_CSRF_ENABLED": True, "MAX_CONTENT_LENGTH": 1024 * 1024})
-        client = app.test_client()
-        page = client.get("/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-        assert client.post("/login", data={"email": me.email, "password": PASSWORD, "csrf_token": token}).status_code == 302
-    else:
-        app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
-        client = web
+    client = client_with_a_size_limit(app, base_config, web, me, csrf)
     data = b"phone\n" + b"+4915100000001\n" * (1024 * 1024 // 15 + 1)
     response = client.post("/contacts/import", data={"mode": "add", "tag_id": 0, "file": (io.BytesIO(data), "big.csv")},
                            content_type="multipart/form-data")
@@ -582,8 +575,7 @@ def test_csv_import_past_the_size_limit_is_told_beside_the_field(web, me, app, b
     assert "<h1>Import contacts from CSV</h1>" in html
     assert db.session.query(Contact).count() == 0
     # Signed out, no import page: the sign-in redirect, or with CSRF on the plain refusal (the check comes first).
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1) if csrf else None
-    assert client.post("/logout", data={"csrf_token": token} if csrf else {}).status_code == 302
+    sign_out(client, html, csrf)
     response = client.post("/contacts/import", data={"file": (io.BytesIO(data), "big.csv")},
                            content_type="multipart/form-data")
     assert response.status_code == (413 if csrf else 302) and "Import contacts" not in response.get_data(as_text=True)
@@ -750,8 +742,7 @@ def test_hostile_text_is_escaped_everywhere_it_is_shown(web, me, device):
 
 
 def test_session_cookie_is_secure_behind_https(base_config, _schema):
-    from smsplatform import create_app
-
+    
     assert create_app({**base_config, "PUBLIC_BASE_URL": "https://sms.example.com"}).config["SESSION_COOKIE_SECURE"]
     assert not create_app(base_config).config["SESSION_COOKIE_SECURE"]
 
