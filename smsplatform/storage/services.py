@@ -40,7 +40,7 @@ def store_image(account: AccountSettings, filename: str | None, data: bytes, dec
         raise ValidationError("file is empty", field="file")
     limit = current_app.config["UPLOAD_MAX_BYTES"]
     if len(data) > limit:
-        raise ValidationError(f"file is too large: at most {_size_text(limit)} is accepted", field="file")
+        raise image_too_large(limit)
     if declared_type is not None and ("\x00" in declared_type or len(declared_type) > 255):
         raise ValidationError("file has an invalid content type", field="file")
     kind = detect_image(bytes(data))
@@ -55,6 +55,11 @@ def store_image(account: AccountSettings, filename: str | None, data: bytes, dec
     db.session.info.setdefault(UNCOMMITTED_KEY, []).append((storage, obj.key))
     storage.put(obj.key, bytes(data), kind.content_type)
     return obj
+
+
+def image_too_large(limit: int) -> ValidationError:
+    """The refusal of an image past ``limit`` bytes (also told of one the web server stopped unread)."""
+    return ValidationError(f"file is too large: at most {_size_text(limit)} is accepted", field="file")
 
 
 def public_url(obj: StoredObject) -> str:

@@ -15,9 +15,9 @@ from smsplatform.models import Message
 from smsplatform.phones import normalize_phone
 from smsplatform.timeutil import to_zone
 from smsplatform.web import queries
-from smsplatform.web.blueprint import bp, counted, me, owned, saving
+from smsplatform.web.blueprint import bp, counted, me, owned, saving, too_large_page
 from smsplatform.web.forms import SIM_CHOICES, MessageFilterForm, ReplyForm, SendForm, device_choices, opts, show_error
-from smsplatform.web.uploads import store_upload
+from smsplatform.web.uploads import store_upload, upload_too_large
 
 # accept_messages names its fields after the legacy API; the send form names them after its inputs.
 _SEND_FIELDS = {"sendto": "recipients", "timetosend": "send_at", "file": "image", "media": "image"}
@@ -32,14 +32,9 @@ _LIST_ARGS = frozenset({"status", "direction", "device_id", "sim", "date_from", 
 @login_required
 def send():
     account = me()
-    devices = list_devices(account)
-    channels = {d.id: available_slots(d) for d in devices}
-    form = SendForm()
-    # Each phone's option names its channels, for the page's script to offer only those; the channel select
-    # lists what any of the phones has (all of it without the script, so the server checks the pair again).
-    form.device_id.choices = [SelectChoice(value, label, render_kw={"data-slots": ",".join(map(str, channels[value]))})
-                              for value, label in device_choices(devices)]
-    form.sim.choices = opts((sim, _SIM_LABELS[sim]) for sim in sorted(set().union(*channels.values()) or {0}))
+    page = _SendPage(account)
+    form = page.form
+    devices, channels = page.devices, page.channels
     if request.method == "GET" and request.args.get("to"):
         form.recipients.data = request.args["to"][:64]
     valid = form.validate_on_submit()
@@ -60,9 +55,33 @@ def send():
         if saved.ok:
             flash(_queued(messages, account.timezone), "success")
             return redirect(url_for("web.messages"))
-    status = 400 if form.errors else 200
-    return render_template("web/send.html", form=form, devices=devices, channels=channels,
-                           sim_labels=_SIM_LABELS), status
+    return page.render(), 400 if form.errors else 200
+
+
+class _SendPage:
+    """The Send form, its selects filled in from the account's phones, and the page showing it."""
+
+    def __init__(self, account, **form_kwargs):
+        self.devices = list_devices(account)
+        self.channels = {d.id: available_slots(d) for d in self.devices}
+        self.form = form = SendForm(**form_kwargs)
+        # Each phone's option names its channels, for the page's script to offer only those; the channel select
+        # lists what any of the phones has (all of it without the script, so the server checks the pair again).
+        form.device_id.choices = [
+            SelectChoice(value, label, render_kw={"data-slots": ",".join(map(str, self.channels[value]))})
+            for value, label in device_choices(self.devices)]
+        form.sim.choices = opts((sim, _SIM_LABELS[sim]) for sim in sorted(set().union(*self.channels.values()) or {0}))
+
+    def render(self) -> str:
+        return render_template("web/send.html", form=self.form, devices=self.devices, channels=self.channels,
+                               sim_labels=_SIM_LABELS)
+
+
+@too_large_page(send)
+def _send_too_large():
+    page = _SendPage(me(), formdata=None)
+    show_error(page.form, upload_too_large(), renamed=_SEND_FIELDS)
+    return page.render(), 413
 
 
 def _queued(messages: list[Message], tz_name: str) -> str:

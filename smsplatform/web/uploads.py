@@ -1,8 +1,9 @@
 """The dashboard's image upload path, shared by the send form and the newsletter form."""
 from flask import current_app
 
+from smsplatform.errors import ValidationError
 from smsplatform.models import Account, StoredObject
-from smsplatform.storage.services import store_image
+from smsplatform.storage.services import image_too_large, store_image
 
 
 def store_upload(account: Account, upload) -> StoredObject | None:
@@ -14,3 +15,10 @@ def store_upload(account: Account, upload) -> StoredObject | None:
         return None
     data = upload.read(current_app.config["UPLOAD_MAX_BYTES"] + 1)
     return store_image(account, upload.filename, data, upload.mimetype or None)
+
+
+def upload_too_large() -> ValidationError:
+    """The refusal of an image in a request the web server stopped at ``MAX_CONTENT_LENGTH``, unread: the words
+    an image past ``UPLOAD_MAX_BYTES`` gets, naming the lower of the two limits (the one the image must meet)."""
+    config = current_app.config
+    return image_too_large(min(config["UPLOAD_MAX_BYTES"], config["MAX_CONTENT_LENGTH"]))

@@ -1,12 +1,17 @@
 """The Send page: the channels each phone offers, a send time in the past, and what the form refuses."""
+import io
 import re
 from datetime import timedelta
 
+import pytest
+
 from smsplatform.extensions import db
-from smsplatform.models import Message
+from smsplatform.models import Message, StoredObject
 from smsplatform.timeutil import to_zone, utcnow
+from tests.storage.images import png
+from tests.support.files import files_under
 from tests.support.pages import error_for
-from tests.web.conftest import add_device
+from tests.web.conftest import add_device, client_with_a_size_limit, sign_out
 
 
 def options(html: str, select_id: str) -> list[tuple[str, str]]:
@@ -95,3 +100,34 @@ def test_a_send_time_in_the_past_is_refused_in_the_account_s_zone_unless_it_just
     response = web.post("/send", data=base, follow_redirects=True)
     assert "1 message queued." in response.get_data(as_text=True)
     assert db.session.query(Message).count() == 3
+
+
+@pytest.mark.parametrize("csrf", [False, True], ids=["csrf-off", "csrf-on (production)"])
+def test_an_image_past_the_size_limit_is_told_beside_the_field(web, me, device, app, base_config, upload_root, csrf):
+    """The Send page with the limit beside its image field (status 413), not werkzeug's bare 413 page; nothing
+    is queued or stored. Signed out, no Send page."""
+    client = client_with_a_size_limit(app, base_config, web, me, csrf)
+    data = {"device_id": device.id, "sim": 0, "recipients": "+4915100000001", "body": "Look",
+            "image": (io.BytesIO(png(padding=1024 * 1024)), "big.png")}
+    response = client.post("/send", data=data, content_type="multipart/form-data")
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert error_for(html, "image") == "file is too large: at most 1 MB is accepted"
+    assert "<h1>Send</h1>" in html and options(html, "device_id") == [(str(device.id), f"Pixel (#{device.id})")]
+    assert db.session.query(Message).count() == 0 and db.session.query(StoredObject).count() == 0
+    assert files_under(upload_root) == []
+
+    sign_out(client, html, csrf)
+    data["image"] = (io.BytesIO(png(padding=1024 * 1024)), "big.png")
+    response = client.post("/send", data=data, content_type="multipart/form-data")
+    assert response.status_code == (413 if csrf else 302) and "<h1>Send</h1>" not in response.get_data(as_text=True)
+
+
+def test_the_image_limit_named_is_the_lower_of_the_two(web, me, device, app, upload_root):
+    """An image must meet UPLOAD_MAX_BYTES and fit in MAX_REQUEST_BYTES: a request past the latter names the lower."""
+    app.config.update(MAX_CONTENT_LENGTH=3 * 1024 * 1024, UPLOAD_MAX_BYTES=2 * 1024 * 1024)
+    response = web.post("/send", data={"device_id": device.id, "recipients": "+4915100000001",
+                                       "image": (io.BytesIO(png(padding=3 * 1024 * 1024)), "big.png")},
+                        content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert error_for(response.get_data(as_text=True), "image") == "file is too large: at most 2 MB is accepted"
