@@ -11,9 +11,9 @@ from smsplatform.messaging.service import body_as_sent
 from smsplatform.models import Paket
 from smsplatform.timeutil import to_zone
 from smsplatform.web import queries
-from smsplatform.web.blueprint import bp, me, owned, saving
+from smsplatform.web.blueprint import bp, me, owned, saving, too_large_page
 from smsplatform.web.forms import EditNewsletterForm, NewsletterForm, device_choices, opts, show_error
-from smsplatform.web.uploads import store_upload
+from smsplatform.web.uploads import store_upload, upload_too_large
 
 # What each of the newsletter's buttons did, for the flash (which buttons a state shows, and the call each
 # makes, is the service's: campaigns.available_actions, campaigns.ACTION_CALLS).
@@ -73,6 +73,13 @@ def new_newsletter():
     return render_template("web/newsletter_form.html", form=form), 400 if form.errors else 200
 
 
+@too_large_page(new_newsletter)
+def _new_too_large():
+    form = _with_choices(NewsletterForm(formdata=None), me())
+    show_error(form, upload_too_large(), "body", _FORM_FIELDS)
+    return render_template("web/newsletter_form.html", form=form), 413
+
+
 @bp.route("/newsletters/<int:paket_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_newsletter(paket_id: int):
@@ -80,15 +87,12 @@ def edit_newsletter(paket_id: int):
     account = me()
     paket = owned(Paket, paket_id)
     if not campaigns.is_editable(paket):
-        flash(f"This newsletter is {paket.status}; {campaigns.NOT_EDITABLE}.", "error")
-        return redirect(url_for("web.newsletter", paket_id=paket.id))
+        return _not_editable(paket)
     current_image = campaigns.media_url_now(paket)
-    form = _with_choices(EditNewsletterForm(obj=paket if request.method == "GET" else None,
-                                            has_image=current_image is not None), account)
     if request.method == "GET":
-        form.tag_ids.data = [tag.id for tag in paket.tags]
-        if paket.time_to_send:
-            form.send_at.data = to_zone(paket.time_to_send, account.timezone).replace(tzinfo=None)
+        form = _saved_form(account, paket, current_image)
+    else:
+        form = _with_choices(EditNewsletterForm(has_image=current_image is not None), account)
     if form.validate_on_submit():
         with saving(lambda exc: _edit_refused(form, exc)) as saved:
             image = store_upload(account, form.image.data)
@@ -100,6 +104,33 @@ def edit_newsletter(paket_id: int):
             return redirect(url_for("web.newsletter", paket_id=paket.id))
     return (render_template("web/newsletter_form.html", form=form, paket=paket, current_image=current_image),
             400 if form.errors else 200)
+
+
+@too_large_page(edit_newsletter)
+def _edit_too_large(paket_id: int):
+    """The form as saved (what was typed is lost with the request), the limit beside the image field."""
+    account = me()
+    paket = owned(Paket, paket_id)
+    if not campaigns.is_editable(paket):
+        return _not_editable(paket)
+    current_image = campaigns.media_url_now(paket)
+    form = _saved_form(account, paket, current_image)
+    show_error(form, upload_too_large(), "body", _FORM_FIELDS)
+    return render_template("web/newsletter_form.html", form=form, paket=paket, current_image=current_image), 413
+
+
+def _not_editable(paket: Paket):
+    flash(f"This newsletter is {paket.status}; {campaigns.NOT_EDITABLE}.", "error")
+    return redirect(url_for("web.newsletter", paket_id=paket.id))
+
+
+def _saved_form(account, paket: Paket, current_image: str | None) -> EditNewsletterForm:
+    """The edit form filled in with the newsletter as saved (its send time in the account's zone)."""
+    form = _with_choices(EditNewsletterForm(formdata=None, obj=paket, has_image=current_image is not None), account)
+    form.tag_ids.data = [tag.id for tag in paket.tags]
+    if paket.time_to_send:
+        form.send_at.data = to_zone(paket.time_to_send, account.timezone).replace(tzinfo=None)
+    return form
 
 
 def _edit_refused(form: EditNewsletterForm, error) -> None:

@@ -5,12 +5,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from smsplatform.campaigns import services as campaigns
 from smsplatform.extensions import db
 from smsplatform.models import Paket, StoredObject
 from smsplatform.storage.services import public_url
 from tests.storage.images import TEXT, png
 from tests.support.files import files_under
+from tests.support.newsletters import newsletter_state
 from tests.support.pages import error_for
+from tests.web.conftest import client_with_a_size_limit, sign_out
 
 
 def post(web, device, tag, body, image=None, **extra):
@@ -80,3 +83,62 @@ def test_the_form_uploads_and_the_preview_counts_the_link(web, device, vip, uplo
     assert plain["text"] == "Hi Ada"
     assert re.fullmatch(r"Hi Ada\nhttp://localhost/\S+\.jpg", shown["text"])
     assert shown["units"] == len(shown["text"]) and shown["audience"] == 1
+
+
+@pytest.mark.parametrize("csrf", [False, True], ids=["csrf-off", "csrf-on (production)"])
+@pytest.mark.parametrize("editing", [False, True], ids=["new", "edit"])
+def test_an_image_past_the_size_limit_is_told_beside_the_field(web, me, device, vip, app, base_config, upload_root,
+                                                               editing, csrf):
+    """The newsletter form with the limit beside its image field (status 413), not werkzeug's bare 413 page;
+    nothing is saved or stored (an edited one keeps what it had, and its form shows that). Signed out, no form."""
+    draft = campaigns.create_paket(me, title="Spring sale", body="Hi", device_id=device.id, sim=0, tag_ids=[vip.id],
+                                   time_to_send=None, schedule=False) if editing else None
+    db.session.commit()
+    before = newsletter_state(draft.id) if editing else None
+    client = client_with_a_size_limit(app, base_config, web, me, csrf)
+    url = f"/newsletters/{draft.id}/edit" if editing else "/newsletters/new"
+
+    def post():
+        data = {"title": "Summer sale", "body": "Hello", "device_id": device.id, "sim": 0, "tag_ids": [vip.id],
+                "intent": "schedule", "image": (io.BytesIO(png(padding=1024 * 1024)), "big.png")}
+        return client.post(url, data=data, content_type="multipart/form-data")
+
+    response = post()
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert error_for(html, "image") == "file is too large: at most 1 MB is accepted"
+    assert f"<h1>{'Edit' if editing else 'New'} newsletter</h1>" in html and f'value="{vip.id}"' in html
+    assert ('value="Spring sale"' in html) == editing  # the edit form as saved: what was typed is lost
+    if editing:
+        assert newsletter_state(draft.id) == before and db.session.query(Paket).count() == 1
+    else:
+        assert db.session.query(Paket).count() == 0
+    assert db.session.query(StoredObject).count() == 0 and files_under(upload_root) == []
+
+    sign_out(client, html, csrf)
+    response = post()
+    assert response.status_code == (413 if csrf else 302) and "newsletter</h1>" not in response.get_data(as_text=True)
+
+
+def test_past_the_size_limit_a_newsletter_not_to_be_edited_here_gets_no_form(web, me, device, vip, app, base_config,
+                                                                             theirs):
+    """Another account's newsletter: the plain 413, as for a missing one; a started one: its page says why not.
+    (CSRF on: the size limit is met before the view's own checks.)"""
+    client = client_with_a_size_limit(app, base_config, web, me, csrf=True)
+
+    def post(paket_id):
+        data = {"title": "x", "image": (io.BytesIO(png(padding=1024 * 1024)), "big.png")}
+        return client.post(f"/newsletters/{paket_id}/edit", data=data, content_type="multipart/form-data")
+
+    for paket_id in (theirs["paket"].id, 999_999):
+        response = post(paket_id)
+        assert response.status_code == 413 and "newsletter</h1>" not in response.get_data(as_text=True)
+
+    started = campaigns.create_paket(me, title="Started", body="Hi", device_id=device.id, sim=0, tag_ids=[vip.id],
+                                     time_to_send=None)
+    campaigns.start_due_newsletters()
+    db.session.commit()
+    response = post(started.id)
+    assert response.status_code == 302 and response.headers["Location"] == f"/newsletters/{started.id}"
+    assert "This newsletter is running; only a draft or a scheduled one can be edited." in \
+        client.get(response.headers["Location"]).get_data(as_text=True)
