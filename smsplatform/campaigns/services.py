@@ -4,7 +4,7 @@ States and the only allowed moves (anything else is a ConflictError)::
 
     draft → scheduled → running → finished       scheduled → draft (unschedule)
     running ⇄ paused                             draft, scheduled, running, paused → cancelled
-    draft, scheduled → scheduled for now (start now)
+    draft, scheduled → scheduled for now (start now; refused if it could not be sent: check_startable)
     draft, scheduled → rewritten, then scheduled or a draft (update_paket; nothing is fanned out before it runs)
     draft, scheduled, finished, cancelled → deleted (delete_paket; its sent messages stay, detached)
 
@@ -178,7 +178,7 @@ def update_paket(account: AccountSettings, paket_id, *, title, body, device_id, 
     paket = get_paket(account, paket_id)
     now = now or utcnow()
     if media is KEEP_MEDIA:
-        media = db.session.get(StoredObject, paket.media_object_id) if paket.media_object_id is not None else None
+        media = _kept_media(paket)
         media_url = paket.media_url
     else:
         media_url = public_url(media) if isinstance(media, StoredObject) else None
@@ -192,6 +192,31 @@ def update_paket(account: AccountSettings, paket_id, *, title, body, device_id, 
     paket.tags = content.tags
     db.session.flush()
     return paket
+
+
+def _kept_media(paket: Paket) -> StoredObject | None:
+    """The image a saved newsletter has, None without one; refused (ValidationError) when its stored image was
+    deleted since (the row's ``media_object_id`` was then set NULL, its ``media_url`` points at nothing)."""
+    if paket.media_object_id is not None:
+        return db.session.get(StoredObject, paket.media_object_id)
+    if paket.media_url is not None:
+        raise ValidationError("its image was deleted", field="media")
+    return None
+
+
+def check_startable(account: AccountSettings, paket: Paket) -> None:
+    """A saved newsletter checked again, with the checks saving it ran, before it starts ("Start now"): since
+    it was saved its device may have been removed (unpaired, or deleted: ``device_id`` NULL) or lost the SIM
+    or channel it sends through, its tags deleted (no recipients left), its image deleted. Raises the refusal
+    naming what is wrong (a DomainError); changes nothing."""
+    device = paket.device
+    if device is None or device.revoked_at is not None:
+        named = f" {device.name} (#{device.id})" if device is not None else ""
+        raise ValidationError(f"its device{named} was removed", field="device_id")
+    if not paket.tags:
+        raise ValidationError("its tags were deleted: it has no recipients", field="tags")
+    _validated_content(account, title=paket.title, body=paket.body, device_id=paket.device_id, sim=paket.sim,
+                       tag_ids=[tag.id for tag in paket.tags], media=_kept_media(paket))
 
 
 COPY_SUFFIX = " (copy)"
@@ -277,10 +302,14 @@ def available_actions(paket: Paket) -> list[str]:
 
 def start_paket_now(account: AccountSettings, paket_id, now: datetime | None = None) -> Paket:
     """"Start now": a draft, or a newsletter scheduled for later, becomes scheduled for now; the scheduler
-    starts it within seconds. One conditional move, so a newsletter that started meanwhile stays running
-    (ConflictError) instead of passing through draft."""
+    starts it within seconds. What it was saved with is checked again first (``check_startable``: its device
+    may have been removed since, …): a newsletter that could not be sent is refused, unchanged. One
+    conditional move, so a newsletter that started meanwhile stays running (ConflictError) instead of
+    passing through draft."""
     paket = get_paket(account, paket_id)
     now = now or utcnow()
+    if paket.status in ACTION_SOURCES["start"]:  # else the move below names the state it is in
+        check_startable(account, paket)
     _move(paket, SCHEDULED, now, sources=ACTION_SOURCES["start"], time_to_send=now)
     return paket
 

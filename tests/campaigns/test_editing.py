@@ -4,7 +4,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import delete, event, select, update
 
 from smsplatform.campaigns import services
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
@@ -157,6 +157,26 @@ def test_the_image_stays_is_replaced_or_is_removed(owner, device, upload_root):
     db.session.commit()
     assert db.session.scalars(select(StoredObject.id)).all() == []
     assert keys.isdisjoint(stored.key for stored in get_storage().list_keys())
+
+
+def test_an_image_deleted_since_is_not_kept_as_a_dead_link(owner, device, upload_root):
+    """Its stored object gone (media_object_id set NULL, the URL left): keeping it is refused, as "Start now" is;
+    replacing or removing it is saved."""
+    tag = make_tag(owner, "VIP")
+    image = image_of(owner)
+    paket = new_paket(owner, device, [tag], body="Hi", time_to_send=LATER, media=image)
+    db.session.execute(delete(StoredObject).where(StoredObject.id == image.id))
+    db.session.commit()
+    before = newsletter_state(paket.id)
+    assert (before.media_object_id, before.media_url) == (None, public_url(image))
+    with pytest.raises(ValidationError, match="its image was deleted") as refused:
+        edit(owner, paket, [tag])
+    assert refused.value.field == "media"
+    db.session.rollback()
+    assert newsletter_state(paket.id) == before
+    edit(owner, paket, [tag], media=None)
+    db.session.commit()
+    assert (paket.media_object_id, paket.media_url) == (None, None)
 
 
 @pytest.mark.skipif(not database_is_mariadb(), reason="concurrent writers need MariaDB (SQLite serialises them)")
