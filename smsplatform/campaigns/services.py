@@ -5,6 +5,7 @@ States and the only allowed moves (anything else is a ConflictError)::
     draft → scheduled → running → finished       scheduled → draft (unschedule)
     running ⇄ paused                             draft, scheduled, running, paused → cancelled
     draft, scheduled → scheduled for now (start now; refused if it could not be sent: check_startable)
+    scheduled → cancelled by the scheduler instead of running, when its time comes and it could not be sent
     draft, scheduled → rewritten, then scheduled or a draft (update_paket; nothing is fanned out before it runs)
     draft, scheduled, finished, cancelled → deleted (delete_paket; its sent messages stay, detached)
 
@@ -33,13 +34,13 @@ from smsplatform.campaigns import personalisation
 from smsplatform.contacts.services import tags_by_ids
 from smsplatform.db_unique import insert_ignoring_duplicates
 from smsplatform.devices.queries import get_device
-from smsplatform.errors import ConflictError, NotFoundError, ValidationError
+from smsplatform.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from smsplatform.events import wake_after_commit
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.messaging.segments import count_segments
 from smsplatform.messaging.service import MAX_SLOT, as_int, as_text, body_as_sent, check_slot, clean_body
-from smsplatform.models import AccountSettings, Contact, Message, Paket, StoredObject, contact_tags
+from smsplatform.models import Account, AccountSettings, Contact, Message, Paket, StoredObject, contact_tags
 from smsplatform.storage import get_storage
 from smsplatform.storage.images import JPEG
 from smsplatform.storage.services import delete_if_unreferenced, new_key, public_url
@@ -205,10 +206,10 @@ def _kept_media(paket: Paket) -> StoredObject | None:
 
 
 def check_startable(account: AccountSettings, paket: Paket) -> None:
-    """A saved newsletter checked again, with the checks saving it ran, before it starts ("Start now"): since
-    it was saved its device may have been removed (unpaired, or deleted: ``device_id`` NULL) or lost the SIM
-    or channel it sends through, its tags deleted (no recipients left), its image deleted. Raises the refusal
-    naming what is wrong (a DomainError); changes nothing."""
+    """A saved newsletter checked again, with the checks saving it ran, before it starts ("Start now", and the
+    scheduler when its time comes): since it was saved its device may have been removed (unpaired, or deleted:
+    ``device_id`` NULL) or lost the SIM or channel it sends through, its tags deleted (no recipients left),
+    its image deleted. Raises the refusal naming what is wrong (a DomainError); changes nothing."""
     device = paket.device
     if device is None or device.revoked_at is not None:
         named = f" {device.name} (#{device.id})" if device is not None else ""
@@ -414,12 +415,21 @@ ACTION_CALLS = {"start": start_paket_now, "unschedule": unschedule_paket, "pause
 
 def start_due_newsletters(now: datetime | None = None) -> int:
     """Scheduler job: start every scheduled newsletter whose time has come and fan it out; finish any
-    fan-out an earlier run left incomplete. Safe to run twice at once. Returns how many it started."""
+    fan-out an earlier run left incomplete. Safe to run twice at once. Returns how many it started.
+
+    One that could not be sent (``check_startable``: its device was removed since it was scheduled, …) is
+    cancelled instead, the refusal kept as its ``cancel_reason`` for its page: started, it would stay
+    running for ever, its messages waiting for a phone that never fetches them.
+    """
     now = now or utcnow()
     due = list(db.session.scalars(select(Paket.id).where(*_due(now)).order_by(Paket.time_to_send, Paket.id)))
     started = 0
     for paket_id in due:
         if _claim_if_due(paket_id, now):
+            refusal = _why_not_startable(paket_id)
+            if refusal is not None:
+                _cancel_unstartable(paket_id, refusal, now)
+                continue
             started += 1
             fan_out(paket_id, now=now)
     incomplete = list(db.session.scalars(select(Paket.id).where(FANNING_OUT)))
@@ -444,6 +454,26 @@ def _claim_if_due(paket_id: int, now: datetime) -> bool:
         .values(status=RUNNING, started_at=now, updated_at=now).execution_options(synchronize_session=False)
     )
     return claimed.rowcount == 1
+
+
+def _why_not_startable(paket_id: int) -> str | None:
+    """``check_startable``'s refusal of a newsletter just claimed (read again), or None when it may start."""
+    paket = db.session.scalars(
+        select(Paket).where(Paket.id == paket_id).execution_options(populate_existing=True)).one()
+    try:
+        check_startable(db.session.get(Account, paket.account_id), paket)
+    except DomainError as exc:
+        return exc.message
+    return None
+
+
+def _cancel_unstartable(paket_id: int, reason: str, now: datetime) -> None:
+    """A newsletter this job just claimed (running, no message written), cancelled instead of started."""
+    db.session.execute(
+        update(Paket).where(Paket.id == paket_id, Paket.status == RUNNING, Paket.fanout_completed_at.is_(None))
+        .values(status=CANCELLED, started_at=None, finished_at=now, updated_at=now, cancel_reason=reason[:255])
+        .execution_options(synchronize_session=False)
+    )
 
 
 def finish_completed(now: datetime | None = None) -> int:

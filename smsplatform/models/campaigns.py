@@ -40,6 +40,9 @@ class Paket(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fanout_completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the scheduler cancelled it when its time came instead of starting it (its device was removed, …);
+    # NULL for every other newsletter, one the account cancelled too.
+    cancel_reason: Mapped[str | None] = mapped_column(String(255))
 
     tags = relationship("Tag", secondary=paket_tags, lazy="selectin")
     device = relationship("Device")

@@ -1,6 +1,9 @@
 """Starting a newsletter whose saved content went stale since it was saved (its device removed, a SIM or
 channel gone, its tags deleted, its image deleted): "Start now" checks it again as saving does and refuses
-it, unchanged."""
+it, unchanged; the scheduler cancels a scheduled one when its time comes instead of sending nothing for
+ever, and says why."""
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import delete, func, select
 
@@ -9,7 +12,8 @@ from smsplatform.contacts.services import delete_tag
 from smsplatform.devices.services import revoke_device
 from smsplatform.errors import ConflictError, ValidationError
 from smsplatform.extensions import db
-from smsplatform.models import Device, Message, StoredObject
+from smsplatform.models import Device, Message, Paket, StoredObject
+from smsplatform.timeutil import utcnow
 from tests.campaigns.conftest import bulk_contacts, image_of, make_tag, new_paket
 from tests.conftest import create_device
 from tests.support.newsletters import newsletter_state
@@ -103,3 +107,24 @@ def test_start_now_of_a_sound_draft_still_starts(owner, phone, vip, upload_root)
     assert services.start_due_newsletters() == 1
     db.session.commit()
     assert services.paket_stats(paket)["total"] == 2
+
+
+@pytest.mark.parametrize("stale", STALE, ids=lambda f: f.__name__)
+def test_the_scheduler_cancels_a_newsletter_that_can_no_longer_be_sent_and_says_why(owner, phone, vip, upload_root,
+                                                                                     stale):
+    """Before, it was started: running for ever, its messages waiting for a phone that never fetches them."""
+    paket = new_paket(owner, phone, [vip], time_to_send=LATER, media=image_of(owner))
+    sound = new_paket(owner, create_device(owner, name="Other phone"), [vip], time_to_send=LATER)  # due as well
+    _, message = stale(owner, phone, paket)
+    db.session.commit()
+    due = utcnow() + timedelta(days=365 * 100)
+    assert services.start_due_newsletters(now=due) == 1
+    db.session.commit()
+    db.session.expire_all()
+    paket, sound = db.session.get(Paket, paket.id), db.session.get(Paket, sound.id)
+    assert (paket.status, paket.cancel_reason, paket.started_at, paket.finished_at) == (
+        services.CANCELLED, message, None, due)
+    assert services.paket_stats(paket)["total"] == 0  # nothing written for a phone that will not send it
+    assert sound.status == services.RUNNING and services.paket_stats(sound)["total"] == 2
+    assert services.start_due_newsletters(now=due) == 0 and services.finish_completed(now=due) == 0
+    assert db.session.get(Paket, paket.id).status == services.CANCELLED
