@@ -25,7 +25,7 @@ from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import AccountSettings, Contact, Paket, Tag, contact_tags, paket_tags
 from smsplatform.models.campaigns import AUDIENCE_OPEN
-from smsplatform.models.types import MAX_ROW_ID
+from smsplatform.models.types import parse_row_id, parse_row_ids
 from smsplatform.phones import Phone, normalize_phone
 
 MAX_TAG_TITLE = 100
@@ -73,24 +73,13 @@ def clean_name(name) -> str:
     return value
 
 
-def _parse_id(value, field: str) -> int:
-    if isinstance(value, bool):
-        raise ValidationError(f"{field} must be a number", field=field)
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{field} must be a number, got {str(value)[:40]!r}", field=field) from exc
-    if abs(number) > MAX_ROW_ID:
-        raise NotFoundError(f"{field} {str(value).strip()[:40]} not found", field=field)
-    return number
-
-
 # Tags ---------------------------------------------------------------------------------------------
 
 def get_tag(account: AccountSettings, tag_id, field: str = "tag_id") -> Tag:
     if tag_id is None or tag_id == "":
         raise ValidationError(f"{field} is required", field=field)
-    tag = db.session.scalar(select(Tag).where(Tag.id == _parse_id(tag_id, field), Tag.account_id == account.id))
+    tag = db.session.scalar(
+        select(Tag).where(Tag.id == parse_row_id(tag_id, field, signed=True), Tag.account_id == account.id))
     if tag is None:
         raise NotFoundError(f"tag {tag_id} not found", field=field)
     return tag
@@ -183,21 +172,22 @@ def tags_with_counts(account: AccountSettings) -> list[TagCount]:
 
 def tags_by_ids(account: AccountSettings, tag_ids, field: str = "tags") -> list[Tag]:
     """The account's tags for these ids (order kept); NotFoundError names the first unknown or foreign id."""
-    ids = [_parse_id(t, field) for t in tag_ids]
+    ids = parse_row_ids(tag_ids, field, signed=True)
     if not ids:
         return []
     found = {t.id: t for t in db.session.scalars(select(Tag).where(Tag.account_id == account.id, Tag.id.in_(set(ids))))}
     for tag_id in ids:
         if tag_id not in found:
             raise NotFoundError(f"tag {tag_id} not found", field=field)
-    return [found[i] for i in dict.fromkeys(ids)]
+    return [found[i] for i in ids]
 
 
 # Contacts -----------------------------------------------------------------------------------------
 
 def get_contact(account: AccountSettings, contact_id) -> Contact:
     contact = db.session.scalar(
-        select(Contact).where(Contact.id == _parse_id(contact_id, "contact_id"), Contact.account_id == account.id)
+        select(Contact).where(Contact.id == parse_row_id(contact_id, "contact_id", signed=True),
+                              Contact.account_id == account.id)
     )
     if contact is None:
         raise NotFoundError(f"contact {contact_id} not found", field="contact_id")
@@ -284,7 +274,7 @@ def add_tags(contact: Contact, tags: list[Tag]) -> None:
 
 
 def _account_contact_ids(account: AccountSettings, contact_ids) -> list[int]:
-    ids = {_parse_id(c, "contact_ids") for c in contact_ids}
+    ids = set(parse_row_ids(contact_ids, "contact_ids", signed=True))
     if not ids:
         return []
     owned = set(db.session.scalars(select(Contact.id).where(Contact.account_id == account.id, Contact.id.in_(ids))))

@@ -187,6 +187,25 @@ def test_bulk_tag_and_untag_are_all_or_nothing(owner, stranger):
     assert services.search_contacts(owner, tag_id=vip.id).total == 3
 
 
+def test_ids_are_read_as_parse_row_id_reads_them_signed(owner):
+    """Spaces and a sign are allowed (a negative id names no contact); anything else that is not digits is
+    refused; duplicates count once; a number past a BIGINT is not found, whatever its length."""
+    vip = services.save_tag(owner, "VIP")
+    mine = [services.create_contact(owner, f"+49157529822{i:02d}").id for i in range(2)]
+    assert services.tag_contacts(owner, [f" {mine[0]} ", str(mine[0]), mine[0], f"+{mine[1]}"], vip.id) == 2
+    assert services.tags_by_ids(owner, [vip.id, f" {vip.id}"]) == [vip]
+    for bad in ("1_0", "1.0", "", True):
+        with pytest.raises(ValidationError, match="contact_ids must be a number, got"):
+            services.untag_contacts(owner, [mine[0], bad], vip.id)
+    for missing, named in (("-1", "contact -1"), ("9" * 19, f"contact_ids {'9' * 19}"),
+                           ("9" * 30, f"contact_ids {'9' * 30}")):
+        with pytest.raises(NotFoundError, match=f"{named} not found"):
+            services.untag_contacts(owner, [mine[0], missing], vip.id)
+    with pytest.raises(NotFoundError, match="tag -5 not found"):
+        services.get_tag(owner, "-5")
+    assert services.search_contacts(owner, tag_id=vip.id).total == 2  # nothing untagged by the refusals
+
+
 def test_search_by_text_tag_and_opt_out_never_crosses_accounts(owner, stranger):
     vip = services.save_tag(owner, "VIP")
     services.save_contact(owner, "+4915752982212", vip.id, name="Anna Schmidt")
