@@ -10,7 +10,6 @@ A message already handed to a phone (2, 3) stays as it is: the app can drop one 
 protocol (the phone API never hands out ``Cancelling``). A newsletter's messages are the newsletter's to
 cancel or pause, so its progress and its own cancel stay the one account of them.
 """
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,13 +19,12 @@ from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses as st
 from smsplatform.models import AccountSettings, Message
-from smsplatform.models.types import MAX_ROW_ID
+from smsplatform.models.types import MAX_ROW_ID, parse_row_ids
 from smsplatform.timeutil import utcnow
 
 MAX_CANCEL = 500  # ids per call: a page of the message list is 50
 CANCEL_REASON = "cancelled by hand"
 ON_PHONE = "it was already handed to the phone, and this server cannot ask the phone app to drop a message it has"
-_ID = re.compile(r"^\s*\d{1,19}\s*$")
 
 
 def can_cancel(message: Message) -> bool:
@@ -114,17 +112,9 @@ def cancel_messages(account: AccountSettings, message_ids, now: datetime | None 
 
 
 def _parse_ids(values) -> list[int]:
-    ids = set()
-    for value in values or ():
-        if isinstance(value, bool) or not isinstance(value, (int, str)) or not _ID.match(str(value)):
-            raise ValidationError(f"message_ids must be numbers, got {str(value)[:40]!r}", field="message_ids")
-        number = int(value)
-        if number > MAX_ROW_ID:
-            raise NotFoundError(f"message {str(value).strip()[:40]} not found", field="message_ids")
-        ids.add(number)
+    ids = parse_row_ids(values, "message_ids", expected="numbers", noun="message")
     if not ids:
         raise ValidationError("choose at least one message", field="message_ids")
     if len(ids) > MAX_CANCEL:
         raise ValidationError(f"at most {MAX_CANCEL} messages at once, got {len(ids)}", field="message_ids")
     return sorted(ids)
-

@@ -197,7 +197,10 @@ def test_cancel_many_refuses_malformed_empty_and_too_many_ids(account):
                 [str(i) for i in range(1, cancelling.MAX_CANCEL + 2)]):
         with pytest.raises(ValidationError):
             cancelling.cancel_messages(owner, bad)
-    for past_bigint in (["9" * 19], [str(2 ** 63)], [2 ** 63]):
+    for bad in ([" 1_0 "], ["+3"], [str(mine), "0x10"]):
+        with pytest.raises(ValidationError, match="message_ids must be numbers, got"):
+            cancelling.cancel_messages(owner, bad)
+    for past_bigint in (["9" * 19], [str(2 ** 63)], [2 ** 63], ["9" * 20], [" " + "9" * 5000]):
         with pytest.raises(NotFoundError):
             cancelling.cancel_messages(owner, past_bigint)
     assert state(mine).status == st.PENDING
