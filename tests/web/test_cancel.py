@@ -98,7 +98,7 @@ def test_bad_requests_change_nothing(web, me, device, theirs):
         assert web.post(url).status_code == 404, url
     foreign = web.post(f"/messages/{theirs['message'].id}/cancel")
     assert foreign.data == web.post("/messages/999999999/cancel").data  # theirs looks exactly like a missing one
-    for ids in ([theirs["message"].id], [mine, theirs["message"].id], ["9" * 19], [999_999_999]):
+    for ids in ([theirs["message"].id], [mine, theirs["message"].id], ["9" * 19], ["9" * 20], [999_999_999]):
         assert web.post("/messages/cancel", data={"message_ids": ids}).status_code == 404, ids
     for data, why in (({}, "choose at least one message"), ({"message_ids": ["x"]}, "must be numbers"),
                       ({"message_ids": [str(mine), "1e3"]}, "must be numbers"), ({"message_ids": [""]}, "numbers")):
