@@ -135,6 +135,42 @@ def test_the_message_list_cancels_the_selected_rows(web, me, device):
     assert "cancel-form" not in html  # nothing there to cancel
 
 
+def test_the_report_of_a_mixed_selection_says_what_became_of_each(web, me, device, vip, berlin):
+    """The whole flash, each refusal in its own words and number: one cancelled, one on the phone (“it”),
+    two of a newsletter, one sent; then the same selection again, when nothing is left to cancel."""
+    from smsplatform.campaigns import services as campaigns
+
+    paket = campaigns.create_paket(me, title="Spring", body="Hi", device_id=device.id, sim=0,
+                                   tag_ids=[vip.id, berlin.id], time_to_send=None)
+    campaigns.start_due_newsletters()
+    db.session.commit()
+    newsletters = [m.id for m in db.session.query(Message).filter_by(paket_id=paket.id)]
+    assert len(newsletters) == 2
+    pending, queued, sent = send(me, device, "+4915100000011", "+4915100000012", "+4915100000013")
+    db.session.get(Message, queued).status = st.QUEUED
+    db.session.get(Message, sent).status = st.SENT
+    db.session.commit()
+    selection = {"message_ids": [pending, queued, *newsletters, sent]}
+
+    web.post("/messages/cancel", data=selection)
+    html = web.get("/").get_data(as_text=True)
+    assert flashes(html) == [
+        "1 message cancelled. 1 message already handed to the phone: this server cannot take it back. "
+        "2 messages of a newsletter: pause or cancel the newsletter on its page. "
+        "1 message already sent, failed or cancelled."]
+    assert 'class="flash flash-success"' in html
+
+    web.post("/messages/cancel", data=selection)
+    html = web.get("/").get_data(as_text=True)
+    assert flashes(html) == [
+        "0 messages cancelled. 1 message already handed to the phone: this server cannot take it back. "
+        "2 messages of a newsletter: pause or cancel the newsletter on its page. "
+        "2 messages already sent, failed or cancelled."]
+    assert 'class="flash flash-error"' in html
+    assert [status_of(i) for i in (pending, queued, *newsletters, sent)] == [
+        st.CANCELLED, st.QUEUED, st.PENDING, st.PENDING, st.SENT]
+
+
 def test_without_the_csrf_token_nothing_is_cancelled(app, base_config, me, device):
     csrf_app = create_app({**base_config, "WTF_CSRF_ENABLED": True})
     [message_id] = send(me, device, "+4915100000001")
