@@ -4,15 +4,12 @@ import re
 
 from selenium.webdriver.common.by import By
 
-from tests.support.browser import go, submit, wait_for
+from tests.support.browser import go, sign_up, submit, wait_for
 from tests.storage.images import png
 
 
 def test_the_preview_shows_the_chosen_image_then_on_the_edit_page_the_kept_one(browser, platform):
-    go(browser, "/signup")
-    browser.find_element(By.ID, "email").send_keys("images@example.com")
-    browser.find_element(By.ID, "password").send_keys("a long browser password")
-    submit(browser, browser.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    sign_up(browser, "images@example.com")
     go(browser, "/contacts")
     browser.find_element(By.ID, "title").send_keys("VIP")
     submit(browser, browser.find_element(By.CSS_SELECTOR, "form.row button[type=submit]"))

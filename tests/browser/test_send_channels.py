@@ -1,9 +1,10 @@
 """Headless Chromium: the Send page's channel select follows the chosen phone (its own script, no network);
-a scheduled message is cancelled from its page once the confirmation is accepted."""
+a scheduled message is cancelled from its page once the confirmation is accepted. Each test signs up its
+own account and pairs its own phones: either runs alone."""
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
 
-from tests.support.browser import go, left_the_page, snap, submit, wait_for
+from tests.support.browser import go, left_the_page, sign_up, snap, submit, wait_for
 
 
 def offered(browser) -> list[str]:
@@ -12,10 +13,7 @@ def offered(browser) -> list[str]:
 
 
 def test_the_channels_follow_the_chosen_phone(browser, platform):
-    go(browser, "/signup")
-    browser.find_element(By.ID, "email").send_keys("channels@example.com")
-    browser.find_element(By.ID, "password").send_keys("a long browser password")
-    submit(browser, browser.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    sign_up(browser, "channels@example.com")
     one_code, whatsapp_code = platform.pairing_codes("channels@example.com", 2)
     platform.start_phone("One SIM", platform.url, one_code, "--sims", "1", poll_seconds=2)
     platform.start_phone("WhatsApp phone", platform.url, whatsapp_code, "--whatsapp", poll_seconds=2)
@@ -40,8 +38,12 @@ def test_the_channels_follow_the_chosen_phone(browser, platform):
     assert "WhatsApp phone · SIM 2" in browser.find_element(By.CSS_SELECTOR, "table.messages tbody").text
 
 
-def test_a_scheduled_message_is_cancelled_after_the_confirmation(browser):
-    go(browser, "/send")  # signed in, with the phones of the test above
+def test_a_scheduled_message_is_cancelled_after_the_confirmation(browser, platform):
+    sign_up(browser, "cancel@example.com")
+    [code] = platform.pairing_codes("cancel@example.com", 1)
+    platform.start_phone("Cancel phone", platform.url, code, poll_seconds=2)
+    platform.phone_device_id("Cancel phone")
+    go(browser, "/send")
     browser.find_element(By.ID, "recipients").send_keys("+4915752982213")
     browser.find_element(By.ID, "body").send_keys("Later")
     browser.execute_script("arguments[0].value = '2099-01-01T10:00'", browser.find_element(By.ID, "send_at"))

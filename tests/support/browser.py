@@ -1,5 +1,5 @@
 """Driving headless Chromium through the dashboard: open a page, submit a form and wait for the next
-page, wait for a condition, keep a screenshot."""
+page, wait for a condition, keep a screenshot, sign up a fresh account."""
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -42,3 +42,15 @@ def submit(browser, element) -> None:
     old = browser.find_element(By.TAG_NAME, "html")
     element.click()
     wait_for(browser, left_the_page(old))
+
+
+def sign_up(browser, email: str, password: str = "a long browser password") -> None:
+    """A new account, signed in: whoever an earlier test signed in is forgotten first, so a test that
+    starts here runs alone as well as after the others."""
+    go(browser, "/login")
+    browser.delete_all_cookies()
+    go(browser, "/signup")
+    browser.find_element(By.ID, "email").send_keys(email)
+    browser.find_element(By.ID, "password").send_keys(password)
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    assert browser.current_url.endswith("/devices"), browser.current_url
