@@ -8,6 +8,7 @@ from smsplatform.models import ApiToken, Contact, Message, Paket, StoredObject, 
 from smsplatform.timeutil import utcnow
 from tests.api.legacy.conftest import call, messages, ok, refused
 from tests.storage.images import png
+from tests.support.clock import pin_clock
 from tests.support.rows import row_counts
 
 UTC = timezone.utc
@@ -174,8 +175,10 @@ def test_opted_out_numbers_follow_the_account_setting(client, owner):
     assert len(messages()) == 1
 
 
-def test_getallsms_filters(client, owner, make_device):
+def test_getallsms_filters(client, owner, make_device, monkeypatch):
     account, token, device = owner
+    # One moment for the rows and for "today" below: read twice, the clock could pass midnight in between.
+    now = pin_clock(monkeypatch, utcnow())
     second = make_device(account, name="Second")
     send = [
         {"sendto": "+4915752982212", "body": "a", "device_id": device.id, "customerid": 1},
@@ -184,7 +187,7 @@ def test_getallsms_filters(client, owner, make_device):
     ]
     ids = ok(call(client, "addalotofsms", {"token": token, "smsdata": send}, "json"))["sms_ids"]
     incoming = Message(account_id=account.id, device_id=device.id, sendto="+4917000000001", phone="+4917000000001",
-                       body="reply", status=5, due_at=utcnow(), received_at=utcnow())
+                       body="reply", status=5, due_at=now, received_at=now)
     db.session.add(incoming)
     db.session.get(Message, ids[0]).status = 7
     db.session.commit()
@@ -210,10 +213,10 @@ def test_getallsms_filters(client, owner, make_device):
     db.session.delete(db.session.get(Message, national))
     db.session.commit()
     assert listed(orderbydesc=1) == (4, [incoming.id] + ids[::-1])
-    today = utcnow().strftime("%Y-%m-%d")
+    today = now.strftime("%Y-%m-%d")
     assert listed(begindate=today, enddate=today)[0] == 4
-    assert listed(enddate=(utcnow() - timedelta(days=1)).strftime("%Y-%m-%d")) == (0, [])
-    assert listed(begindate=(utcnow() + timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S")) == (0, [])
+    assert listed(enddate=(now - timedelta(days=1)).strftime("%Y-%m-%d")) == (0, [])
+    assert listed(begindate=(now + timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S")) == (0, [])
     assert listed(limit=2) == (4, ids[:2])
     assert listed(limit=2, offset=2) == (4, [ids[2], incoming.id])
     counted = ok(call(client, "getallsms", {"token": token, "onlycount": 1, "device_id": device.id}))
