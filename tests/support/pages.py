@@ -1,4 +1,5 @@
-"""Reading a dashboard page's HTML: the error shown beside a field, and the title and labels every page has."""
+"""Reading a dashboard page's HTML: the error shown beside a field, the flashed messages, and the title and
+labels every page has."""
 import re
 
 
@@ -6,6 +7,11 @@ def error_for(html: str, field: str) -> str:
     """The error text shown beside ``field`` (its ``<field>-error`` element), or "" when there is none."""
     match = re.search(rf'id="{field}-error"[^>]*>([^<]*)<', html)
     return match.group(1) if match else ""
+
+
+def flashes(html: str) -> list[str]:
+    """The text of each flashed message on the page, its white space collapsed."""
+    return [re.sub(r"\s+", " ", text).strip() for text in re.findall(r'class="flash[^"]*"[^>]*>(.*?)</', html, re.S)]
 
 
 def every_page_has_a_title_and_labels(html: str) -> None:

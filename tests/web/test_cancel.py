@@ -9,6 +9,7 @@ from smsplatform.messaging import queue
 from smsplatform.messaging import statuses as st
 from smsplatform.messaging.service import accept_messages
 from smsplatform.models import Device, Message
+from tests.support.pages import flashes
 from tests.web.conftest import PASSWORD
 
 WHY_ON_PHONE = "already handed to the phone, and this server cannot ask the phone app to drop a message it has"
@@ -26,10 +27,6 @@ def status_of(message_id) -> int:
     otherwise still look right."""
     db.session.rollback()
     return db.session.get(Message, message_id).status
-
-
-def flashes(html: str) -> list[str]:
-    return [re.sub(r"\s+", " ", text).strip() for text in re.findall(r'class="flash[^"]*"[^>]*>(.*?)</', html, re.S)]
 
 
 def test_a_pending_message_is_cancelled_from_its_page(web, me, device):
