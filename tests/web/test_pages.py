@@ -18,9 +18,10 @@ from smsplatform.messaging import statuses as st
 from smsplatform.messaging.service import accept_messages
 from smsplatform.models import Account, ApiToken, Contact, Device, Message, Paket, PairingCode
 from smsplatform.timeutil import utcnow
-from tests.support.pages import error_for, every_page_has_a_title_and_labels
+from tests.support.pages import error_for, every_page_has_a_title_and_labels, flashes
 from tests.web.conftest import (
-    add_device, add_incoming, client_with_a_size_limit, loaded_messages, message_counts, sign_out, statements,
+    PASSWORD, add_device, add_incoming, client_with_a_size_limit, loaded_messages, message_counts, sign_out,
+    statements,
 )
 
 
@@ -129,6 +130,22 @@ def test_the_settings_page_says_what_the_new_region_did(web, me):
     db.session.expire_all()
     assert {c.phone for c in db.session.scalars(select(Contact).where(Contact.account_id == me.id))} == {
         "+491701234567", "+491719998888"}
+
+
+@pytest.mark.parametrize("numbers, note", [
+    (["+491701234567"], ""),
+    (["0171 9998888"], " 1 contact saved with a national number now has the international one."),
+    (["0170 1234567", "+491701234567", "0171 9998888", "+491719998888", "0151 2223334"],
+     " 3 contacts saved with a national number now have the international one; 2 of them were merged into the "
+     "contact that already had that number (tags, messages and any opt-out kept)."),
+], ids=["none", "one", "three-two-merged"])
+def test_the_renumbering_note_is_worded_for_its_numbers(web, me, numbers, note):
+    for number in numbers:
+        contacts.create_contact(me, number)
+    db.session.commit()
+    response = web.post("/account", data={"timezone": "UTC", "default_region": "DE", "optout_keywords": "STOP"},
+                        follow_redirects=True)
+    assert flashes(response.get_data(as_text=True)) == ["Settings saved." + note]
 
 
 def test_devices_list_add_settings(web, me, device, app):
