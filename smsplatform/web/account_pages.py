@@ -106,8 +106,8 @@ def _renumbered_note(renumbered) -> str:
     note = (f" {counted(count, 'contact')} saved with a national number now "
             f"{'have' if count != 1 else 'has'} the international one")
     if merged:
-        note += (f"; {merged} of them {'were' if merged != 1 else 'was'} merged into the contact that already "
-                 f"had that number (tags, messages and any opt-out kept)")
+        which = "it was" if count == 1 else f"{merged} of them {'were' if merged != 1 else 'was'}"
+        note += f"; {which} merged into the contact that already had that number (tags, messages and any opt-out kept)"
     return note + "."
 
 

@@ -135,10 +135,12 @@ def test_the_settings_page_says_what_the_new_region_did(web, me):
 @pytest.mark.parametrize("numbers, note", [
     (["+491701234567"], ""),
     (["0171 9998888"], " 1 contact saved with a national number now has the international one."),
+    (["0170 1234567", "+491701234567"], " 1 contact saved with a national number now has the international one; "
+     "it was merged into the contact that already had that number (tags, messages and any opt-out kept)."),
     (["0170 1234567", "+491701234567", "0171 9998888", "+491719998888", "0151 2223334"],
      " 3 contacts saved with a national number now have the international one; 2 of them were merged into the "
      "contact that already had that number (tags, messages and any opt-out kept)."),
-], ids=["none", "one", "three-two-merged"])
+], ids=["none", "one", "one-merged", "three-two-merged"])
 def test_the_renumbering_note_is_worded_for_its_numbers(web, me, numbers, note):
     for number in numbers:
         contacts.create_contact(me, number)
