@@ -17,6 +17,7 @@ from tests.campaigns.conftest import bulk_contacts, image_of, make_tag, new_pake
 from tests.conftest import create_device, database_is_mariadb
 from tests.support.files import files_under
 from tests.support.newsletters import newsletter_state
+from tests.support.races import before_statement
 from tests.support.threads import BARRIER_TIMEOUT, run_in_threads
 
 PHONES = ("+4915100000001", "+4915100000002", "+4915100000003")
@@ -196,26 +197,6 @@ def test_another_accounts_newsletter_is_not_found_and_stays(owner, device, vip, 
         services.delete_paket(owner, theirs.id)
     db.session.rollback()
     assert not gone(theirs.id) and links_of(theirs.id) == 1
-
-
-@contextmanager
-def before_statement(prefix: str, other_connection_does):
-    """Just before our statement starting with ``prefix`` reaches the database, another connection (the
-    scheduler process, another tab) runs ``other_connection_does`` and commits."""
-    fired = []
-
-    def hook(_connection, _cursor, statement, _parameters, _context, _executemany):
-        if not fired and statement.startswith(prefix):
-            fired.append(statement)
-            with db.engine.connect() as other:
-                other_connection_does(other)
-                other.commit()
-
-    event.listen(db.engine, "before_cursor_execute", hook)
-    try:
-        yield fired
-    finally:
-        event.remove(db.engine, "before_cursor_execute", hook)
 
 
 def test_a_deletion_after_the_scheduler_started_it_is_refused(owner, device, vip):

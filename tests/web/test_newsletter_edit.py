@@ -2,11 +2,10 @@
 refused (with the reason on its page) once it has started."""
 import io
 import re
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from smsplatform.campaigns import services as campaigns
 from smsplatform.extensions import db
@@ -16,6 +15,7 @@ from tests.storage.images import TEXT, png
 from tests.support.newsletters import NewsletterState, newsletter_state
 from tests.support.files import files_under
 from tests.support.pages import error_for, every_page_has_a_title_and_labels
+from tests.support.races import before_statement
 from tests.web.conftest import add_device
 
 
@@ -99,24 +99,11 @@ def test_a_newsletter_that_started_has_no_edit_page(web, draft):
     assert newsletter_state(draft.id) == before
 
 
-@contextmanager
 def started_elsewhere_before_the_save(paket_id):
     """Just before the save's UPDATE reaches the database, another connection (the scheduler process)
     starts the newsletter and commits: the page's own check has passed, the conditional UPDATE decides."""
-    fired = []
-
-    def start_it(_connection, _cursor, statement, _parameters, _context, _executemany):
-        if not fired and statement.startswith("UPDATE pakets SET title"):
-            fired.append(statement)
-            with db.engine.connect() as scheduler:
-                scheduler.execute(update(Paket).where(Paket.id == paket_id).values(status=campaigns.RUNNING))
-                scheduler.commit()
-
-    event.listen(db.engine, "before_cursor_execute", start_it)
-    try:
-        yield fired
-    finally:
-        event.remove(db.engine, "before_cursor_execute", start_it)
+    return before_statement("UPDATE pakets SET title", lambda scheduler: scheduler.execute(
+        update(Paket).where(Paket.id == paket_id).values(status=campaigns.RUNNING)))
 
 
 def test_a_save_that_arrives_after_the_scheduler_started_it_is_refused_on_its_page(web, draft):
