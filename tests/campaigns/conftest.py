@@ -1,5 +1,5 @@
 """Newsletter fixtures: a device of the account, tags, contacts written in bulk, an uploaded image, a
-committed newsletter and the bad content both creating and editing one refuse."""
+committed newsletter, another account's draft, and the bad content both creating and editing one refuse."""
 import pytest
 from sqlalchemy import insert, select
 
@@ -61,6 +61,14 @@ def new_paket(owner, device, tags, body="Big sale today", time_to_send="0", **kw
                                   tag_ids=",".join(str(t.id) for t in tags), time_to_send=time_to_send, **kwargs)
     db.session.commit()
     return paket
+
+
+@pytest.fixture
+def their_draft(make_account):
+    """Another account's draft newsletter, with its own device and tag: for the calls that must not find it."""
+    stranger, _ = make_account(email="stranger@example.com")
+    return new_paket(stranger, create_device(stranger, name="Theirs"), [make_tag(stranger, "Theirs")],
+                     schedule=False)
 
 
 # One bad field each, the error it gets and words of its message (creating and editing check alike).

@@ -13,7 +13,7 @@ from smsplatform.messaging import statuses
 from smsplatform.models import Message, Paket, StoredObject
 from smsplatform.storage.services import public_url
 from tests.campaigns.conftest import bulk_contacts, image_of, make_tag, new_paket
-from tests.conftest import create_device, database_is_mariadb
+from tests.conftest import database_is_mariadb
 from tests.support.files import files_under
 from tests.support.newsletters import NewsletterState, newsletter_state
 
@@ -115,12 +115,9 @@ def test_a_missing_or_malformed_id_copies_nothing(owner, device, tags, paket_id,
     assert db.session.scalar(select(func.count()).select_from(Paket)) == 1
 
 
-def test_another_accounts_newsletter_is_not_found(owner, make_account):
-    stranger, _ = make_account(email="stranger@example.com")
-    theirs = new_paket(stranger, create_device(stranger, name="Theirs"), [make_tag(stranger, "Theirs")],
-                       schedule=False)
+def test_another_accounts_newsletter_is_not_found(owner, their_draft):
     with pytest.raises(NotFoundError):
-        services.duplicate_paket(owner, theirs.id)
+        services.duplicate_paket(owner, their_draft.id)
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Paket)) == 1
 
