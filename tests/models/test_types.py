@@ -19,12 +19,11 @@ def test_ints_and_decimal_strings_are_read(value, number):
     "", " ", "\t\n", None, "abc", "7a", "1.5", "7.0", "1e3", "1_000", "0x10", "7 8", "--7", "+-7", "½",
     True, False, 1.0, 7.5, [7], {"id": 7}, b"7",
 ])
-def test_anything_else_is_malformed(value):
-    for signed in (False, True):
-        with pytest.raises(ValidationError) as error:
-            parse_row_id(value, "tag_id", signed=signed)
-        assert error.value.field == "tag_id"
-        assert error.value.message == f"tag_id must be a number, got {str(value)[:40]!r}"
+@pytest.mark.parametrize("signed", [False, True])
+def test_anything_else_is_malformed(value, signed):
+    with pytest.raises(ValidationError) as error:
+        parse_row_id(value, "tag_id", signed=signed)
+    assert (error.value.field, error.value.message) == ("tag_id", f"tag_id must be a number, got {str(value)[:40]!r}")
 
 
 @pytest.mark.parametrize("value", ["-3", -3, "+3", " -3 ", "-0", "+0"])
@@ -37,12 +36,11 @@ def test_a_sign_is_malformed_unless_signed(value):
 @pytest.mark.parametrize("value", [
     MAX_ROW_ID + 1, str(MAX_ROW_ID + 1), "9" * 19, "9" * 20, " " + "9" * 25 + " ", "9" * 5000, 2 ** 64,
 ])
-def test_past_a_bigint_names_no_row(value):
-    for signed in (False, True):
-        with pytest.raises(NotFoundError) as error:
-            parse_row_id(value, "tag_id", signed=signed)
-        assert error.value.field == "tag_id"
-        assert error.value.message == f"tag_id {str(value).strip()[:40]} not found"
+@pytest.mark.parametrize("signed", [False, True])
+def test_past_a_bigint_names_no_row(value, signed):
+    with pytest.raises(NotFoundError) as error:
+        parse_row_id(value, "tag_id", signed=signed)
+    assert (error.value.field, error.value.message) == ("tag_id", f"tag_id {str(value).strip()[:40]} not found")
 
 
 @pytest.mark.parametrize("value", [-MAX_ROW_ID - 1, str(-MAX_ROW_ID - 1), "-" + "9" * 20])
