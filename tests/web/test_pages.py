@@ -20,8 +20,7 @@ from smsplatform.models import Account, ApiToken, Contact, Device, Message, Pake
 from smsplatform.timeutil import utcnow
 from tests.support.pages import error_for, every_page_has_a_title_and_labels, flashes
 from tests.web.conftest import (
-    PASSWORD, add_device, add_incoming, client_with_a_size_limit, loaded_messages, message_counts, sign_out,
-    statements,
+    add_device, add_incoming, client_with_a_size_limit, loaded_messages, message_counts, sign_out, statements,
 )
 
 
