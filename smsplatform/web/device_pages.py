@@ -5,6 +5,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import login_required
 from markupsafe import Markup
 
+from smsplatform.db_retry import retry_on_deadlock
 from smsplatform.devices import pairing
 from smsplatform.devices.queries import get_device, is_online, list_devices
 from smsplatform.devices import services
@@ -74,8 +75,11 @@ def device(device_id: int):
     return _device_page(dev, form, remove_form), 400 if form.errors else 200
 
 
+# Moving or cancelling the queue and a phone's claim may deadlock on the queue index (MariaDB rolls one
+# back): run the whole request again (what the rolled-back run asked for, wake-ups included, is gone).
 @bp.route("/devices/<int:device_id>/remove", methods=["POST"])
 @login_required
+@retry_on_deadlock
 def remove_device(device_id: int):
     account = me()
     dev = get_device(account, device_id)

@@ -5,6 +5,7 @@ from flask_login import login_required
 
 from smsplatform.campaigns import services as campaigns
 from smsplatform.contacts.services import tags_with_counts
+from smsplatform.db_retry import retry_on_deadlock
 from smsplatform.devices.queries import list_devices
 from smsplatform.errors import ConflictError, ValidationError
 from smsplatform.messaging.service import body_as_sent
@@ -177,8 +178,11 @@ def newsletter(paket_id: int):
                            as_sent=body_as_sent(paket.body, campaigns.media_url_now(paket)))
 
 
+# Pause, resume and cancel update the newsletter's pending messages while its phone may be claiming them:
+# a deadlock victim (MariaDB rolls it back, the newsletter's own change too) is run again.
 @bp.route("/newsletters/<int:paket_id>/<action>", methods=["POST"])
 @login_required
+@retry_on_deadlock
 def newsletter_action(paket_id: int, action: str):
     if action not in campaigns.ACTION_CALLS:
         abort(404)
