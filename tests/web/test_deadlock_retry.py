@@ -3,7 +3,7 @@ whole request again when MariaDB picks them as a deadlock victim (``retry_on_dea
 change made, once, and never an error.
 
 A deadlock is played by failing one statement, as InnoDB fails the victim's, with error 1213; the route
-then rolls back and runs again.
+then rolls back and runs again. (Real deadlocks of these routes against phones claiming: test_queue_races.py.)
 """
 import re
 from contextlib import contextmanager
