@@ -5,7 +5,6 @@ change made, once, and never an error.
 A deadlock is played by failing one statement, as InnoDB fails the victim's, with error 1213; the route
 then rolls back and runs again. (Real deadlocks of these routes against phones claiming: test_queue_races.py.)
 """
-import re
 from contextlib import contextmanager
 
 import pytest
@@ -18,6 +17,7 @@ from smsplatform.extensions import db
 from smsplatform.messaging import statuses as st
 from smsplatform.messaging.service import accept_messages
 from smsplatform.models import Device, Message, Paket
+from tests.support.pages import flashes
 from tests.web.conftest import add_device
 
 DEADLOCK = "Deadlock found when trying to get lock; try restarting transaction"
@@ -43,10 +43,6 @@ def deadlock_once(prefix: str):
         yield seen
     finally:
         event.remove(db.engine, "before_cursor_execute", fail_the_first)
-
-
-def flashes(html: str) -> list[str]:
-    return [re.sub(r"\s+", " ", text).strip() for text in re.findall(r'class="flash[^"]*"[^>]*>(.*?)</', html, re.S)]
 
 
 def post(web, url, **form):
@@ -163,3 +159,4 @@ def test_a_newsletter_s_pause_resume_and_cancel_are_run_again_after_a_deadlock(w
     assert committed(Paket, paket_id).status == state
     db.session.rollback()
     assert {(m.status, m.ready) for m in db.session.query(Message).filter_by(paket_id=paket_id)} == {(status, ready)}
+

@@ -29,6 +29,7 @@ from smsplatform.models import Device, Message, Paket
 from tests.campaigns.conftest import bulk_contacts, make_tag
 from tests.conftest import database_is_mariadb
 from tests.devices.helpers import add_message
+from tests.support.pages import flashes
 from tests.support.threads import run_in_threads
 from tests.web.conftest import add_device
 
@@ -94,10 +95,6 @@ def dashboard(client, requests, finished: threading.Event):
         finally:
             finished.set()
     return run
-
-
-def flashes(html: str) -> list[str]:
-    return [re.sub(r"\s+", " ", text).strip() for text in re.findall(r'class="flash[^"]*"[^>]*>(.*?)</', html, re.S)]
 
 
 def race(app, client, rounds):
