@@ -195,8 +195,11 @@ def newsletter_action(paket_id: int, action: str):
 
 
 
+# Its DELETE detaches a finished newsletter's messages (ON DELETE SET NULL) while a phone's report may be
+# updating them: a deadlock victim is run again.
 @bp.route("/newsletters/<int:paket_id>/delete", methods=["POST"])
 @login_required
+@retry_on_deadlock
 def delete_newsletter(paket_id: int):
     """Deleted (its sent messages stay in the history: campaigns.delete_paket); a running or paused one is
     refused on its page."""

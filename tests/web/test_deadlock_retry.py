@@ -160,3 +160,16 @@ def test_a_newsletter_s_pause_resume_and_cancel_are_run_again_after_a_deadlock(w
     db.session.rollback()
     assert {(m.status, m.ready) for m in db.session.query(Message).filter_by(paket_id=paket_id)} == {(status, ready)}
 
+
+def test_deleting_a_newsletter_is_run_again_after_a_deadlock(web, me, device):
+    # Its DELETE detaches the newsletter's messages (ON DELETE SET NULL), rows a phone's report may be
+    # updating at the same moment.
+    paket_id = running_newsletter(me, device)
+    campaigns.cancel_paket(me, paket_id)
+    db.session.commit()
+    with deadlock_once("DELETE FROM pakets") as run:
+        shown = post(web, f"/newsletters/{paket_id}/delete")
+    assert len(run) == 2
+    assert shown == ["Newsletter “Spring” deleted."]
+    assert committed(Paket, paket_id) is None
+    assert {m.paket_id for m in db.session.query(Message)} == {None}
