@@ -21,6 +21,8 @@ JOBS = [
     Job("redeliver-or-fail-unacknowledged", 30, "smsplatform.messaging.queue.redeliver_or_fail_unacknowledged"),
     # Messages left on a phone silent for SILENT_PHONE_FAIL_SECONDS: failed, so their newsletter can finish.
     Job("fail-left-on-silent-phones", 300, "smsplatform.messaging.queue.fail_left_on_silent_phones"),
+    # Waiting messages a removed phone's own cancelling missed (accepted or fanned out while it was removed).
+    Job("cancel-left-on-removed-devices", 300, "smsplatform.devices.services.cancel_left_on_removed_devices"),
     # A phone silent for DEVICE_ONLINE_WINDOW_SECONDS (120 s by default) is marked offline within 30 s more.
     Job("mark-silent-devices-offline", 30, "smsplatform.devices.services.mark_silent_devices_offline"),
     # Tidiness only: expired codes are refused anyway, receipts are kept a day.

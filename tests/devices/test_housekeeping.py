@@ -1,13 +1,13 @@
 """The devices' scheduler jobs: presence, expired pairing codes, old webhook receipts — each on its own."""
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 
 from smsplatform.devices import pairing, services
 from smsplatform.extensions import db
-from smsplatform.models import Device, PairingCode, WebhookReceipt
+from smsplatform.models import Device, Message, PairingCode, WebhookReceipt
 from smsplatform.timeutil import utcnow
-from tests.devices.helpers import pair
+from tests.devices.helpers import add_message, pair
 
 
 def test_silent_devices_are_marked_offline_once(app, account):
@@ -68,3 +68,48 @@ def test_webhook_receipts_outlive_a_wider_skew_window(app, account):
     db.session.commit()
     assert services.prune_webhook_receipts({**app.config, "WEBHOOK_MAX_SKEW_SECONDS": two_days}, now=now) == 0
     assert services.prune_webhook_receipts(app.config, now=now) == 1  # with the default window a day is kept
+
+
+def test_a_message_accepted_while_its_device_was_removed_is_cancelled_by_the_sweep(app, account):
+    """``addsms`` checks the device, the dashboard removes it (cancelling its waiting messages) and commits,
+    then the message is inserted and committed: the removal's cancelling never saw it, no phone will take
+    it. The sweep cancels it as the removal would have."""
+    acct, token = account
+    device, _ = pair(acct)
+    device_id = device.id
+    db.session.commit()
+    client = app.test_client()
+    sent = {"token": token, "sendto": "+4915112345678", "body": "Your code is 123456", "device_id": device_id}
+    assert client.post("/getdata/addsms", data=sent).get_json()["error"] == 0  # the token's use is recorded now
+    removed = []
+
+    def remove_it_meanwhile(_connection, _cursor, statement, _parameters, _context, _executemany):
+        if not removed and statement.lstrip().startswith("SELECT devices.id, devices.default_region"):
+            removed.append(1)
+            with db.engine.connect() as concurrent:
+                concurrent.execute(update(Device).where(Device.id == device_id).values(revoked_at=utcnow()))
+                concurrent.execute(update(Message).where(Message.device_id == device_id, Message.status == 1)
+                                   .values(status=13, failure_reason="device was unpaired"))
+                concurrent.commit()
+
+    event.listen(db.engine, "after_cursor_execute", remove_it_meanwhile)
+    try:
+        answer = client.post("/getdata/addsms", data=sent).get_json()
+    finally:
+        event.remove(db.engine, "after_cursor_execute", remove_it_meanwhile)
+    assert removed and answer["error"] == 0
+    db.session.rollback()
+    left = db.session.get(Message, answer["sms_id"])
+    assert (left.status, left.device_id) == (1, device_id)  # accepted, waiting for a phone that is gone
+
+    live, _ = pair(acct, name="live")
+    waiting = add_message(live)
+    db.session.commit()
+    now = utcnow()
+    assert services.cancel_left_on_removed_devices(now=now) == 1
+    db.session.commit()
+    db.session.refresh(left)
+    db.session.refresh(waiting)
+    assert (left.status, left.failure_reason, left.cancelled_at) == (13, "device was unpaired", now)
+    assert waiting.status == 1
+    assert services.cancel_left_on_removed_devices(now=now) == 0

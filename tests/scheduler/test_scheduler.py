@@ -70,8 +70,9 @@ def test_every_declared_job_resolves_and_is_sane():
     for job in JOBS:
         assert callable(runner.resolve(job.target))
         assert job.seconds > 0
-    assert {"release-due-messages", "redeliver-or-fail-unacknowledged", "fail-left-on-silent-phones", "prune-auth-failures",
-            "mark-silent-devices-offline", "prune-expired-pairing-codes", "prune-webhook-receipts"} <= set(ids)
+    assert {"release-due-messages", "redeliver-or-fail-unacknowledged", "fail-left-on-silent-phones",
+            "cancel-left-on-removed-devices", "prune-auth-failures", "mark-silent-devices-offline",
+            "prune-expired-pairing-codes", "prune-webhook-receipts"} <= set(ids)
 
 
 def test_scheduler_builds_one_interval_job_per_entry(app):
