@@ -1,10 +1,12 @@
-"""Writes that meet a unique key another transaction may be writing at the same moment.
+"""Writes that meet a unique key another transaction may be writing at the same moment, in savepoints.
 
 Two calls that both look a row up, find nothing and insert it (two workers of an integration saving one
 contact, a double-clicked form) race on the unique key: one insert wins, the other fails once the winner
 has committed (MariaDB makes it wait on the key, SQLite on the write lock), so the winner's row is then
 visible to it (READ COMMITTED on MariaDB).
 """
+from contextlib import contextmanager
+
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
@@ -17,11 +19,28 @@ def insert_ignoring_duplicates(table):
             .prefix_with("IGNORE", dialect="mysql").prefix_with("IGNORE", dialect="mariadb"))
 
 
+@contextmanager
+def savepoint():
+    """``db.session.begin_nested()`` that stays part of the caller's transaction on SQLite too.
+
+    The SQLite driver opens a transaction only before INSERT, UPDATE and DELETE. A SAVEPOINT before any of
+    them begins a transaction of its own, and its RELEASE commits it: a later rollback of the request (a
+    refused call, a webhook failing after its receipt, which the phone then sends again as a "duplicate")
+    could no longer undo the row. So on SQLite a transaction is opened first where none is: IMMEDIATE, as
+    a write follows at once.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.driver_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    with db.session.begin_nested() as nested:
+        yield nested
+
+
 def add_unless_taken(row, taken_by):
     """Add and flush ``row`` in a savepoint; when a concurrent call has just committed its unique key, the
     row that call committed instead (``taken_by()``, called after the savepoint's rollback)."""
     try:
-        with db.session.begin_nested():
+        with savepoint():
             db.session.add(row)
         return row
     except IntegrityError:
