@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from smsplatform.campaigns import personalisation
 from smsplatform.contacts.services import tags_by_ids
-from smsplatform.db_unique import insert_ignoring_duplicates
+from smsplatform.db_unique import insert_ignoring_duplicates, savepoint
 from smsplatform.devices.queries import get_device
 from smsplatform.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from smsplatform.events import wake_after_commit
@@ -242,7 +242,7 @@ def duplicate_paket(account: AccountSettings, paket_id) -> Paket:
                  sim=source.sim, tags=list(source.tags), status=DRAFT, time_to_send=None,
                  media_object_id=source.media_object_id, media_url=media_url_now(source))
     try:
-        with db.session.begin_nested():
+        with savepoint():
             db.session.add(copy)
     except IntegrityError:
         raise NotFoundError(f"newsletter {paket_id} not found (it was just deleted)", field="paket_id") from None

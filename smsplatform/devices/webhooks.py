@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
+from smsplatform.db_unique import savepoint
 from smsplatform.devices.auth import touch
 from smsplatform.errors import AuthenticationError, ValidationError
 from smsplatform.extensions import db
@@ -73,7 +74,7 @@ def handle_webhook(device_id: int, raw_body: bytes, signature: str | None, times
     elif not isinstance(payload.get("messageId"), str):
         raise ValidationError("payload.messageId is required", field="payload.messageId")
     try:
-        with db.session.begin_nested():
+        with savepoint():
             db.session.add(WebhookReceipt(device_id=device.id, event_id=event_id, received_at=now))
     except IntegrityError:
         return "duplicate"

@@ -12,6 +12,7 @@ from sqlalchemy import and_, bindparam, exists, false, func, not_, or_, select, 
 from sqlalchemy.exc import IntegrityError
 
 from smsplatform.contacts import optout
+from smsplatform.db_unique import savepoint
 from smsplatform.errors import ValidationError
 from smsplatform.events import wake_after_commit
 from smsplatform.extensions import db
@@ -340,7 +341,7 @@ def record_incoming(device: Device, *, phone: str, text: str, received_at: datet
         due_at=received_at, received_at=received_at, created_at=now, updated_at=now, external_id=external_id,
     )
     try:
-        with db.session.begin_nested():
+        with savepoint():
             db.session.add(message)
     except IntegrityError:
         # The row a racing report committed is seen too (READ COMMITTED on MariaDB, one writer on SQLite).

@@ -52,6 +52,31 @@ def test_incoming_stop_opts_the_sender_out(app, client, account):
     assert contact is not None and contact.opted_out
 
 
+def test_a_webhook_that_fails_after_its_receipt_is_applied_when_the_phone_sends_it_again(app, client, account,
+                                                                                          monkeypatch):
+    """The receipt (the event id, for repeats) is written first; when storing the SMS then fails, the whole
+    request is rolled back, the receipt with it, so the phone's retry is applied, not taken for a repeat."""
+    device, _ = pair(account[0])
+    db.session.commit()
+    raw = _event(messageId="m10", message="STOP", phoneNumber="+15559876543", receivedAt="2026-07-10T05:00:00.000Z")
+    failing = []
+
+    def fail_once(*args, **kwargs):
+        failing.append(1)
+        raise RuntimeError("the database went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("smsplatform.devices.webhooks.queue.record_incoming", fail_once)
+        with pytest.raises(RuntimeError):  # the test app lets it through; a server answers 500
+            _post(client, device, raw)
+    assert failing
+    db.session.rollback()
+    assert row_counts(Message, WebhookReceipt) == {"messages": 0, "webhook_receipts": 0}
+    assert _post(client, device, raw).get_json() == {"result": "stored"}
+    contact = db.session.scalar(select(Contact).where(Contact.phone == "+15559876543"))
+    assert contact is not None and contact.opted_out
+
+
 def test_alphanumeric_sender_is_kept(app, client, account):
     device, _ = pair(account[0])
     assert _post(client, device, _event(messageId="m1", message="Your code", phoneNumber="VODAFONE")).status_code == 200
