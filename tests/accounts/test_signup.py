@@ -1,11 +1,12 @@
 """Sign-up validation: every problem is reported at once, in one ValidationError."""
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from smsplatform.accounts import services
 from smsplatform.errors import ConflictError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import Account
+from tests.support.races import after_statement
 
 PASSWORD = "correct horse battery"
 
@@ -82,21 +83,10 @@ def test_a_new_zone_sets_the_region_only_where_none_was_chosen(app):
 def test_an_email_signed_up_meanwhile_is_a_conflict_not_a_failure(app):
     """A double-clicked "Sign up": the other request creates the account between this one's check and its
     insert. The unique email refuses the insert; that is the same conflict as an email found taken."""
-    created = []
-
-    def sign_up_meanwhile(_connection, _cursor, statement, _parameters, _context, _executemany):
-        if not created and statement.lstrip().startswith("SELECT accounts.id"):
-            created.append(1)
-            with db.engine.connect() as concurrent:
-                concurrent.execute(insert(Account).values(email="me@example.com", password_hash="x", timezone="UTC"))
-                concurrent.commit()
-
-    event.listen(db.engine, "after_cursor_execute", sign_up_meanwhile)
-    try:
-        with pytest.raises(ConflictError, match="already exists"):
-            services.create_account("me@example.com", PASSWORD)
-    finally:
-        event.remove(db.engine, "after_cursor_execute", sign_up_meanwhile)
+    sign_up_meanwhile = after_statement("SELECT accounts.id", lambda other: other.execute(
+        insert(Account).values(email="me@example.com", password_hash="x", timezone="UTC")))
+    with sign_up_meanwhile as created, pytest.raises(ConflictError, match="already exists"):
+        services.create_account("me@example.com", PASSWORD)
     assert created
     db.session.rollback()
     assert db.session.scalars(select(Account.email)).all() == ["me@example.com"]

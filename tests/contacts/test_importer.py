@@ -5,7 +5,7 @@ import os
 import zipfile
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 from sqlalchemy.exc import OperationalError
 
 from smsplatform.contacts import importer, optout, services
@@ -14,6 +14,7 @@ from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.models import Contact, Message, Paket, Tag, contact_tags
 from tests.conftest import create_device, database_is_mariadb
+from tests.support.races import after_statement
 
 
 @pytest.fixture
@@ -440,23 +441,13 @@ def test_a_chunk_meeting_a_number_saved_meanwhile_is_written_again_and_the_impor
     of the stored contacts and its insert: the unique key refuses the insert; the chunk is rolled back and
     written again, now updating that contact, instead of aborting the import."""
     rows = "".join(f"+49157529{i:05d},Name {i}\n" for i in range(6))
-    inserted = []
-
-    def save_one_meanwhile(_connection, _cursor, statement, _parameters, _context, _executemany):
-        if not inserted and statement.lstrip().startswith("SELECT contacts.phone"):
-            inserted.append(1)
-            with db.engine.connect() as concurrent:
-                concurrent.execute(insert(Contact).values(account_id=owner.id, phone="+4915752900003",
-                                                          phone_raw="0157 52900003", name="Saved meanwhile"))
-                concurrent.commit()
-
     tag_id = services.save_tag(owner, "Leads").id
     db.session.commit()
-    event.listen(db.engine, "after_cursor_execute", save_one_meanwhile)
-    try:
+    save_one_meanwhile = after_statement("SELECT contacts.phone", lambda other: other.execute(
+        insert(Contact).values(account_id=owner.id, phone="+4915752900003", phone_raw="0157 52900003",
+                               name="Saved meanwhile")))
+    with save_one_meanwhile as inserted:
         report, commits = run(owner, "phone,name\n" + rows, tag_ids=[tag_id])
-    finally:
-        event.remove(db.engine, "after_cursor_execute", save_one_meanwhile)
     assert inserted
     assert (report.created, report.updated, report.chunks, commits) == (5, 1, 1, 1)
     db.session.expire_all()

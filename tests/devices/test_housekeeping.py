@@ -1,13 +1,14 @@
 """The devices' scheduler jobs: presence, expired pairing codes, old webhook receipts — each on its own."""
 from datetime import timedelta
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from smsplatform.devices import pairing, services
 from smsplatform.extensions import db
 from smsplatform.models import Device, Message, PairingCode, WebhookReceipt
 from smsplatform.timeutil import utcnow
 from tests.devices.helpers import add_message, pair
+from tests.support.races import after_statement
 
 
 def test_silent_devices_are_marked_offline_once(app, account):
@@ -81,22 +82,14 @@ def test_a_message_accepted_while_its_device_was_removed_is_cancelled_by_the_swe
     client = app.test_client()
     sent = {"token": token, "sendto": "+4915112345678", "body": "Your code is 123456", "device_id": device_id}
     assert client.post("/getdata/addsms", data=sent).get_json()["error"] == 0  # the token's use is recorded now
-    removed = []
 
-    def remove_it_meanwhile(_connection, _cursor, statement, _parameters, _context, _executemany):
-        if not removed and statement.lstrip().startswith("SELECT devices.id, devices.default_region"):
-            removed.append(1)
-            with db.engine.connect() as concurrent:
-                concurrent.execute(update(Device).where(Device.id == device_id).values(revoked_at=utcnow()))
-                concurrent.execute(update(Message).where(Message.device_id == device_id, Message.status == 1)
-                                   .values(status=13, failure_reason="device was unpaired"))
-                concurrent.commit()
+    def remove_it(other):
+        other.execute(update(Device).where(Device.id == device_id).values(revoked_at=utcnow()))
+        other.execute(update(Message).where(Message.device_id == device_id, Message.status == 1)
+                      .values(status=13, failure_reason="device was unpaired"))
 
-    event.listen(db.engine, "after_cursor_execute", remove_it_meanwhile)
-    try:
+    with after_statement("SELECT devices.id, devices.default_region", remove_it) as removed:
         answer = client.post("/getdata/addsms", data=sent).get_json()
-    finally:
-        event.remove(db.engine, "after_cursor_execute", remove_it_meanwhile)
     assert removed and answer["error"] == 0
     db.session.rollback()
     left = db.session.get(Message, answer["sms_id"])
