@@ -2,10 +2,11 @@
 
 Format: a header row naming the columns (any order; case, accents, spaces and punctuation do not
 count): ``phone`` (required; also ``mobile``, ``Telefon``, ``Handy``, ``Mobil``, ``Rufnummer``…, a
-mobile column preferred to a landline one, which is read where the mobile cell is empty), ``name`` (or first and last name: ``Vorname`` and
-``Nachname``, or ``Vorname`` and ``Name``), ``tags`` (also ``Gruppen``, ``Schlagwörter``…). The
-delimiter (``,`` ``;`` or tab) is detected from the header. Several tags in one cell are separated
-by ``|``, ``;`` or ``,`` (quote the cell when that character is also the delimiter). UTF-8 (with or
+mobile column preferred to a landline one, which is read where the mobile cell is empty), ``name`` (or
+first and last name: ``Vorname`` and ``Nachname``, or ``Vorname`` and ``Name``), ``tags`` (also
+``Gruppen``, ``Schlagwörter``…). The delimiter (``,`` ``;`` or tab) is detected from the header. Several
+tags in one cell are separated by ``|``, ``;`` or ``,`` (quote the cell when that character is also the
+delimiter). UTF-8 (with or
 without BOM), UTF-16 with BOM (Excel's "Unicode text"), or Windows-1252 (Excel's plain "CSV" on
 Windows) when the file is not UTF-8.
 

@@ -19,7 +19,9 @@ from smsplatform.models import AccountSettings, Contact, Device, Message, Stored
 from smsplatform.models.devices import parse_plus_prefixes, parse_slots
 from smsplatform.phones import SPACE_FOR_PLUS, Phone, normalize_phone
 from smsplatform.storage.services import public_url
-from smsplatform.timeutil import NULL_WORDS, PAST_SEND_TIME_GRACE, means_now, parse_local_datetime, past_send_time_error, utcnow
+from smsplatform.timeutil import (
+    NULL_WORDS, PAST_SEND_TIME_GRACE, means_now, parse_local_datetime, past_send_time_error, utcnow,
+)
 
 URGENT_PRIORITY = 100  # the Android app skips its delays and limits at priority >= 100
 SLOT_NAMES = {0: "SMS on SIM 1", 1: "SMS on SIM 2", 2: "WhatsApp Business", 3: "WhatsApp", 4: "RCS", 5: "RCS"}
