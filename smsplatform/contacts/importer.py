@@ -21,7 +21,6 @@ import csv
 import io
 import re
 import tempfile
-import time
 import unicodedata
 import zipfile
 from contextlib import closing
@@ -32,6 +31,7 @@ from typing import BinaryIO, Callable
 from sqlalchemy import Integer, bindparam, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from smsplatform import turns
 from smsplatform.contacts.optout import withdraw_pending_newsletter_messages
 from smsplatform.contacts.services import (
     MAX_NAME, MAX_TAG_TITLE, normalize_contact_phone, tag_key, tags_by_ids,
@@ -50,7 +50,6 @@ MODES = (MODE_UPSERT, MODE_BLOCKLIST)
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_CHUNK_SIZE = 5_000
-PAUSE_EVERY_ROWS = 500  # about 40 ms of parsing between turns for the web worker's other requests
 CHUNK_ATTEMPTS = 3  # a chunk that lost a race to another call is written again, at most this often
 MAX_REPORTED_ERRORS = 1_000
 BLOCKLIST_REASON = "imported as blocklist"
@@ -166,8 +165,8 @@ def import_contacts(account: Account, stream: BinaryIO, *, commit: Callable[[], 
     with closing(_rows(data, columns)) as rows:
         for line, last_line, cells in rows:
             report.rows += 1
-            if report.rows % PAUSE_EVERY_ROWS == 0:  # parsing runs outside any transaction
-                _let_others_run()
+            if report.rows % turns.EVERY == 0:  # parsing runs outside any transaction
+                turns.let_others_run()
             parsed = _parse_row(account, line, last_line, cells, columns, report)
             if parsed is None:
                 continue
@@ -209,17 +208,7 @@ def _write(writer: "_ChunkWriter", chunk: dict[str, _Entry], commit: Callable[[]
                     f"was not ({type(exc).__name__}); running the same import again is safe", report,
                 ) from exc
     report.chunks += 1
-    _let_others_run()
-
-
-def _let_others_run() -> None:
-    """A turn for everything else this process serves, between transactions. Under gevent (the web
-    workers) an import would otherwise hold up the worker's other requests, its event streams (phones
-    waiting for an urgent message) and its heartbeat until the last row: 100,000 rows take 7 to 22 s.
-    A sleep of 0.1 ms (20 ms over 100,000 rows), not ``sleep(0)``: gevent runs other greenlets' timers
-    and I/O only on a loop iteration. Never inside a write transaction: a greenlet then waiting on
-    SQLite's lock would block the worker."""
-    time.sleep(0.0001)
+    turns.let_others_run()
 
 
 # Whole-file checks (nothing is written until they pass) -------------------------------------------
