@@ -4,6 +4,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import bindparam, delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -34,6 +35,8 @@ class TokenAccount:
     timezone: str
     default_region: str | None
     allow_direct_to_opted_out: bool
+    token_id: int
+    token_last_used_at: datetime | None
 
 
 # Built once: every legacy call runs them, and building a statement costs more than running it.
@@ -214,20 +217,27 @@ def _derived_token(secret_key: str, account_id: int, nonce: str) -> str:
 
 
 def account_for_token(token) -> TokenAccount:
-    """The account of a live token; records when it was last used."""
+    """The account of a live token. Reads only: the caller records the use with ``record_token_use``."""
     if not isinstance(token, str) or not token.strip():
         raise AuthenticationError("token is required", field="token")
     token = token.strip()
     if len(token) > 128:
         raise AuthenticationError("token is invalid", field="token")
-    connection = db.session.connection()
-    row = connection.execute(_ACCOUNT_BY_TOKEN_HASH, {"token_hash": hash_secret(token)}).first()
+    row = db.session.connection().execute(_ACCOUNT_BY_TOKEN_HASH, {"token_hash": hash_secret(token)}).first()
     if row is None:
         raise AuthenticationError("token is invalid or revoked", field="token")
+    return TokenAccount(row.id, row.timezone, row.default_region, row.allow_direct_to_opted_out, row.token_id,
+                        row.last_used_at)
+
+
+def record_token_use(account: TokenAccount) -> None:
+    """Stamp the token's last use, at most once a minute. A write, so a call runs it last, just before
+    its commit: run first, it would open SQLite's write transaction (on MariaDB, lock the token's row)
+    for the whole call, and a long call could not let the worker's other requests write meanwhile."""
     now = utcnow()
-    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > TOKEN_USE_INTERVAL_SECONDS:
-        connection.execute(_TOKEN_USED, {"token_id": row.token_id, "now": now})
-    return TokenAccount(row.id, row.timezone, row.default_region, row.allow_direct_to_opted_out)
+    last = account.token_last_used_at
+    if last is None or (now - last).total_seconds() > TOKEN_USE_INTERVAL_SECONDS:
+        db.session.connection().execute(_TOKEN_USED, {"token_id": account.token_id, "now": now})
 
 
 def list_tokens(account: Account) -> list[ApiToken]:

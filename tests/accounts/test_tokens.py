@@ -36,23 +36,31 @@ def test_each_of_several_tokens_works_until_revoked(make_account):
 
 def test_last_use_is_written_at_most_once_a_minute(make_account):
     _account, token = make_account()
-    services.account_for_token(token)
+    services.record_token_use(services.account_for_token(token))
     db.session.commit()
     row = db.session.query(ApiToken).one()
     first_use = row.last_used_at
     assert first_use is not None
 
-    services.account_for_token(token)  # within the interval: no write
+    services.record_token_use(services.account_for_token(token))  # within the interval: no write
     db.session.commit()
     db.session.refresh(row)
     assert row.last_used_at == first_use
 
     row.last_used_at = first_use - timedelta(seconds=services.TOKEN_USE_INTERVAL_SECONDS + 1)
     db.session.commit()
-    services.account_for_token(token)
+    services.record_token_use(services.account_for_token(token))
     db.session.commit()
     db.session.refresh(row)
     assert row.last_used_at > first_use
+
+
+def test_looking_a_token_up_writes_nothing(make_account):
+    """The stamp is ``record_token_use``'s, which a call runs last: the lookup opens no write transaction."""
+    _account, token = make_account()
+    services.account_for_token(token)
+    db.session.commit()
+    assert db.session.query(ApiToken).one().last_used_at is None
 
 
 def test_login_token_is_the_same_token_until_revoked(make_account):

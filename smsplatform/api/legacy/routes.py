@@ -8,7 +8,7 @@ from functools import wraps
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from smsplatform.accounts.services import account_for_token, authenticate, login_token
+from smsplatform.accounts.services import account_for_token, authenticate, login_token, record_token_use
 from smsplatform.api.legacy import schemas
 from smsplatform.api.legacy.parsing import collect_params, first, parse_json_text
 from smsplatform.api.legacy.responses import fail, human_date, ok, php_date
@@ -50,7 +50,9 @@ def legacy_method(name: str, auth: str = "token"):
             try:
                 params, files = collect_params(request)
                 if auth == "token":
-                    response = view(params, files, account_for_token(as_text(params.get("token"), "token")))
+                    account = account_for_token(as_text(params.get("token"), "token"))
+                    response = view(params, files, account)
+                    record_token_use(account)
                 else:
                     response = view(params, files)
                 db.session.commit()

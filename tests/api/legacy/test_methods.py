@@ -24,6 +24,16 @@ def test_gettoken_answers_the_same_working_token_each_call(client, owner):
     assert ok(client.post("/getdata/getalldevices/", data={"token": first}))["count"] == 1  # trailing slash
 
 
+def test_a_call_records_its_token_s_last_use_and_a_refused_one_does_not(client, owner):
+    _, token, device = owner
+    refused(call(client, "addsms", {"token": token, "sendto": "+4915752982212", "body": "Hi",
+                                    "device_id": device.id, "sim": 9}), "sim")
+    assert db.session.query(ApiToken).one().last_used_at is None
+    ok(call(client, "addsms", {"token": token, "sendto": "+4915752982212", "body": "Hi", "device_id": device.id}))
+    db.session.expire_all()
+    assert db.session.query(ApiToken).one().last_used_at is not None
+
+
 def test_parameter_names_are_case_insensitive_and_numbers_may_be_strings(client, owner):
     _, token, device = owner
     ok(call(client, "addsms", {"Token": token, "SendTo": "+4915752982212", "BODY": "Hi", "Device_ID": str(device.id),
