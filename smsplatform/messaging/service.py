@@ -10,6 +10,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import Row, bindparam, select
 
+from smsplatform import turns
 from smsplatform.errors import ValidationError
 from smsplatform.events import wake_after_commit
 from smsplatform.extensions import db
@@ -143,9 +144,16 @@ def accept_message_ids(account: AccountSettings, items: list[dict], *, default_d
     """``accept_messages`` returning only the new ids, for big batches (no ORM object per message)."""
     rows, ready_devices = _validated_rows(account, items, default_device_id, now or utcnow(), field_prefix,
                                           past_means_now)
-    # One statement (SQLAlchemy runs a single row as a plain execute, several as an executemany);
-    # autoincrement ids are assigned in row order, so sorted ids follow the rows.
-    ids = sorted(db.session.connection().execute(_INSERT_MESSAGES, rows).scalars())
+    # An executemany per chunk (SQLAlchemy runs a single row as a plain execute); autoincrement ids
+    # are assigned in row order, so sorted ids follow the rows. Between chunks the worker's other
+    # requests get a turn where the database lets them write meanwhile (MariaDB, not SQLite).
+    connection = db.session.connection()
+    ids = []
+    for start in range(0, len(rows), turns.EVERY):
+        if start:
+            turns.let_others_run_unless_writing(db.session)
+        ids += connection.execute(_INSERT_MESSAGES, rows[start:start + turns.EVERY]).scalars()
+    ids.sort()
     wake_after_commit(db.session, ready_devices)
     return ids
 
@@ -248,6 +256,8 @@ class _Batch:
         if ready:
             self.ready_devices.add(device_id)
         for raw in recipients:
+            if len(self.rows) % turns.EVERY == turns.EVERY - 1:  # a big batch: the worker's other requests
+                turns.let_others_run_unless_writing(db.session)
             key = (raw, region, prefixes)
             phone = self._phones.get(key)
             if phone is None:
@@ -357,6 +367,8 @@ def _refuse_opted_out(account: AccountSettings, rows: list[dict], row_items: lis
     phones = sorted({row["phone"] for row in rows})
     opted_out: set[str] = set()
     for start in range(0, len(phones), _CHUNK):
+        if start:
+            turns.let_others_run_unless_writing(db.session)
         opted_out.update(db.session.scalars(select(Contact.phone).where(
             Contact.account_id == account.id, Contact.opted_out.is_(True),
             Contact.phone.in_(phones[start:start + _CHUNK]))))
