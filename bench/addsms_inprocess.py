@@ -38,9 +38,9 @@ def cpu_per_call(call, calls: int) -> float:
     return best * 1e6
 
 
-def wsgi_post(app, path: str, body: bytes) -> bytes:
+def wsgi_post(app, path: str, body: bytes, content_type: str = "application/x-www-form-urlencoded") -> bytes:
     environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
-               "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body)),
+               "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body)),
                "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
                "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1:8000", "wsgi.input": io.BytesIO(body),
                "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr, "wsgi.multithread": False,
