@@ -169,6 +169,8 @@ def _validated_rows(account: AccountSettings, items, default_device_id, now: dat
         raise ValidationError(f"batch has {len(items)} messages; at most {max_batch} per call", field=field_prefix)
     device_ids = []
     for index, item in enumerate(items):
+        if index % turns.EVERY == turns.EVERY - 1:
+            turns.let_others_run_unless_writing(db.session)
         try:
             if not isinstance(item, dict):
                 raise ValidationError("must be an object with sendto, body and device_id")
