@@ -18,6 +18,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 NOT_SCRIPTS = {"common.py", "bare_endpoint.py", "legacy_addsms_wsgi.py"}  # imported by the scripts, not run
 SMALL_RUNS = {
     "addsms_inprocess.py": ["--calls", "10"],
+    "batch_worker_turns.py": ["--items", "1000"],
     "contacts_import.py": ["--rows", "200"],
     "contacts_renumber.py": ["--contacts", "200"],
     "import_worker_turns.py": ["--rows", "2000"],
