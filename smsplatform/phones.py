@@ -13,6 +13,8 @@ _NON_DIGIT = re.compile(r"\D")
 # " 4915…" is "+4915…" that a GET query turned into a space; " 0157…" is a national number with a
 # stray space (no country code starts with 0).
 SPACE_FOR_PLUS = re.compile(r"^ +[1-9]")
+# 4.91575E+12 or 4,91575E+12: how a spreadsheet shows (and saves, and a script reads) a long number.
+SCIENTIFIC_NOTATION = re.compile(r"^\+?[0-9]([.,][0-9]+)?[eE]\+?[0-9]+$")
 # Results for recent (raw, region, prefixes, field): senders message the same numbers again and again,
 # and parsing costs far more than the lookup. Bounded; a ``Phone`` is immutable, so sharing is safe.
 CACHE_SIZE = 4096
@@ -52,6 +54,9 @@ def _normalize(raw, region: str | None, plus_prefixes, field: str) -> Phone:
     if SPACE_FOR_PLUS.match(text):
         text = "+" + text.lstrip(" ")
     text = text.strip()
+    if SCIENTIFIC_NOTATION.match(text):  # its digits would make another, real number ("4912")
+        raise ValidationError(f"{field} {original!r} is a number in scientific notation, as a spreadsheet shows a "
+                              "long number: its last digits are lost. Send the number as text", field=field)
     if text.startswith("00") and len(text) > 4:
         text = "+" + text[2:]
     dialable = _DIALABLE.sub("", text)

@@ -41,6 +41,7 @@ from smsplatform.db_unique import insert_ignoring_duplicates
 from smsplatform.errors import DomainError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import Account, Contact, Tag, contact_tags
+from smsplatform.phones import SCIENTIFIC_NOTATION
 from smsplatform.spreadsheets import unescape_cell
 from smsplatform.timeutil import utcnow
 
@@ -58,7 +59,6 @@ DELIMITERS = (",", ";", "\t")
 TAG_SEPARATORS = re.compile(r"[|;,]")
 PHONE_CHARS = re.compile(r"^\+?[0-9 ()./\-]+$")
 PHONE_NUMBER = re.compile(r"^\+?[0-9][0-9 ()./\-]{4,}$")
-SCIENTIFIC = re.compile(r"^[0-9]([.,][0-9]+)?[eE]\+?[0-9]+$")  # 4,91575E+12: how Excel shows a long number
 _BLOCK = 64 * 1024
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 _ENCODING_TITLES = {"utf-8": "UTF-8", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16", "cp1252": "UTF-8 or Windows-1252"}
@@ -495,7 +495,7 @@ def _parse_row(account: Account, line: int, last_line: int, cells: list[str], co
     if raw.startswith(("=", "@", "-")):
         report.skip(line, raw, "phone looks like a spreadsheet formula")
         return None
-    if SCIENTIFIC.match(raw):
+    if SCIENTIFIC_NOTATION.match(raw):
         report.skip(line, raw, "phone was saved as a number in scientific notation, which lost its last digits: format "
                                "the column as text (or as a number without decimals) and save the CSV again")
         return None

@@ -423,3 +423,12 @@ def test_smsdata_may_be_a_json_string_in_a_form(client, owner):
     assert len(ok(client.post("/getdata/addalotofsms", data={"token": token, "smsdata": smsdata}))["sms_ids"]) == 1
     refused(client.post("/getdata/addalotofsms", data={"token": token, "smsdata": "[{"}), "smsdata is not valid JSON")
     assert len(messages()) == 1
+
+
+def test_a_number_in_scientific_notation_is_refused(client, owner):
+    """What a Sheets or Excel export makes of +4915752982212 when the column is a number column."""
+    _, token, device = owner
+    refused(call(client, "addsms", {"token": token, "sendto": "4.91576E+12", "body": "Hi", "device_id": device.id}),
+            "sendto", "scientific notation", "as text")
+    refused(call(client, "savecontact", {"token": token, "phone": "4,91576E+12"}), "scientific notation")
+    assert row_counts(Message, Contact) == {"messages": 0, "contacts": 0}
