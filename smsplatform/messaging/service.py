@@ -29,7 +29,7 @@ SLOT_NAMES = {0: "SMS on SIM 1", 1: "SMS on SIM 2", 2: "WhatsApp Business", 3: "
 MAX_SLOT = 5
 CUSTOMER_ID_RANGE = (-(2 ** 63), 2 ** 63 - 1)  # customerid: what the BIGINT column holds (signed 64 bits)
 _CHUNK = 500  # ids per IN (...) lookup; well under every database's bound-parameter limit
-_INTEGER = re.compile(r"^[+-]?\d{1,18}$")
+_INTEGER = re.compile(r"^[+-]?[0-9]{1,18}$")  # ASCII digits: \d would take "١٢" too
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off", *NULL_WORDS}
 # Built once: every addsms runs them, and building a statement costs more than running it. They are

@@ -13,7 +13,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 # The largest id either database holds (signed 64 bits); a larger number names no row, and SQLite cannot
 # even bind it.
 MAX_ROW_ID = 2 ** 63 - 1
-_ROW_ID = re.compile(r"\s*([+-]?)(\d+)\s*")
+_ROW_ID = re.compile(r"\s*([+-]?)([0-9]+)\s*")  # ASCII digits: \d would take "١٢" too
 _MAX_ROW_ID_DIGITS = len(str(MAX_ROW_ID))
 
 

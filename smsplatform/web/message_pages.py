@@ -116,7 +116,7 @@ def _filter_from(form: MessageFilterForm, account) -> queries.MessageFilter | No
     for name in ("device_id", "paket_id", "sim"):
         value = (getattr(form, name).data or "").strip()
         if value:
-            if not value.isdigit() or len(value) > 18:
+            if not (value.isascii() and value.isdigit()) or len(value) > 18:
                 getattr(form, name).errors = [*getattr(form, name).errors, "choose one from the list"]
             else:
                 setattr(flt, name, int(value))

@@ -299,6 +299,7 @@ def test_messages_filter_paginate_timeline_and_export(web, me, device):
     assert "Page 1 of 2" in web.get(f"/messages?date_from={today}&date_to={today}").get_data(as_text=True)
     assert "No messages match" in web.get("/messages?date_from=2001-01-01&date_to=2001-01-02").get_data(as_text=True)
     for bad, field in [("date_from=2026-13-45", "date_from"), ("number=abc", "number"), ("device_id=x", "device_id"),
+                       ("device_id=%C2%B2", "device_id"), ("sim=%D9%A1", "sim"),  # "²" and an Arabic-Indic "1"
                        ("date_from=2026-02-02&date_to=2026-01-01", "date_to")]:
         response = web.get(f"/messages?{bad}")
         assert response.status_code == 400 and error_for(response.get_data(as_text=True), field), bad

@@ -144,7 +144,8 @@ def _lists_from_php_arrays(value):
     """Turn the dicts built from PHP arrays whose keys are all indexes into lists, in index order."""
     if isinstance(value, dict):
         converted = {key: _lists_from_php_arrays(item) for key, item in value.items()}
-        if converted and all(isinstance(key, str) and key.isdigit() and len(key) < 10 for key in converted):
+        if converted and all(isinstance(key, str) and key.isascii() and key.isdigit() and len(key) < 10
+                             for key in converted):
             return [converted[key] for key in sorted(converted, key=int)]
         return converted
     return value

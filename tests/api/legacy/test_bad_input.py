@@ -267,6 +267,19 @@ def test_nested_php_arrays_cannot_be_abused(client, owner):
     refused(client.post("/getdata/addalotofsms", data={deep: "x", "token": owner[1]}), "nested too deeply")
 
 
+def test_php_array_indexes_and_ids_are_ascii_digits(client, owner):
+    """"²" is a digit to str.isdigit() but not to int(); "١" (Arabic-Indic one) is one to both."""
+    token, device_id = owner[1], owner[2].id
+    before = row_counts()
+    batch = {"token": token, "smsdata[\u00b2][sendto]": "+4915752982212", "smsdata[\u00b2][body]": "Hi",
+             "smsdata[\u00b2][device_id]": str(device_id)}
+    refused(client.post("/getdata/addalotofsms", data=batch), "smsdata must be a list")
+    refused(call(client, "addsms", {"token": token, "sendto": "+4915752982212", "body": "Hi", "device_id": "\u0661"}),
+            "device_id must be")
+    refused(call(client, "getsmsstatus", {"token": token, "sms_id": "\u0661"}), "sms_id must be")
+    assert row_counts() == before
+
+
 def test_gettoken_refuses_wrong_and_missing_credentials(client, owner):
     before = row_counts()
     refused(call(client, "gettoken", {"email": "owner@example.com"}), "pass is required")
