@@ -19,8 +19,9 @@ import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import case, delete, func, literal, or_, select
+from sqlalchemy.exc import IntegrityError
 
-from smsplatform.db_unique import add_unless_taken, insert_ignoring_duplicates
+from smsplatform.db_unique import add_unless_taken, insert_ignoring_duplicates, savepoint
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import AccountSettings, Contact, Paket, Tag, contact_tags, paket_tags
@@ -121,9 +122,15 @@ def rename_tag(account: AccountSettings, tag_id, title) -> Tag:
     other = find_tag_by_title(account, title)
     if other is not None and other.id != tag.id:
         raise _title_taken(other, title)
-    tag.title = title
-    tag.title_key = tag_key(title)
-    db.session.flush()
+    try:
+        with savepoint():  # another call may be saving this title at this moment
+            tag.title = title
+            tag.title_key = tag_key(title)
+    except IntegrityError:
+        other = find_tag_by_title(account, title)
+        if other is None:
+            raise
+        raise _title_taken(other, title) from None
     return tag
 
 
@@ -240,14 +247,24 @@ def update_contact(account: AccountSettings, contact_id, *, phone=None, name=Non
         number = normalize_contact_phone(account, phone)
         other = find_contact(account, number.normalized)
         if other is not None and other.id != contact.id:
-            raise ConflictError(f"{number.normalized} is already another contact", field="phone")
-        contact.phone, contact.phone_raw = number.normalized, number.raw[:64]
+            raise _number_taken(number)
+        try:
+            with savepoint():  # another call may be saving this number at this moment
+                contact.phone, contact.phone_raw = number.normalized, number.raw[:64]
+        except IntegrityError:
+            if find_contact(account, number.normalized) is None:
+                raise
+            raise _number_taken(number) from None
     if name is not None:
         contact.name = clean_name(name)
     if tag_ids is not None:
         contact.tags = tags_by_ids(account, tag_ids)
     db.session.flush()
     return contact
+
+
+def _number_taken(number: Phone) -> ConflictError:
+    return ConflictError(f"{number.normalized} is already another contact", field="phone")
 
 
 def delete_contact(account: AccountSettings, contact_id) -> bool:
