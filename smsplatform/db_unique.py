@@ -30,19 +30,39 @@ def savepoint():
     a write follows at once.
     """
     connection = db.session.connection()
-    if connection.dialect.name == "sqlite" and not connection.connection.driver_connection.in_transaction:
+    if connection.dialect.name == "sqlite" and not sqlite_transaction_open(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     with db.session.begin_nested() as nested:
         yield nested
 
 
+def sqlite_transaction_open(connection) -> bool:
+    """Whether this SQLite connection is inside a transaction. Its driver opens one only before a write
+    (or ``savepoint``'s BEGIN IMMEDIATE), so an open one holds the database's write lock."""
+    return connection.connection.driver_connection.in_transaction
+
+
 def add_unless_taken(row, taken_by):
     """Add and flush ``row`` in a savepoint; when a concurrent call has just committed its unique key, the
     row that call committed instead (``taken_by()``, called after the savepoint's rollback)."""
+    winner = _unless_taken(lambda: db.session.add(row), taken_by)
+    return row if winner is None else winner
+
+
+def update_unless_taken(row, values: dict, taken_by):
+    """Set ``values`` on ``row`` and flush, in a savepoint; None when that stood, or when a concurrent call
+    has just committed the unique key they needed, the row holding it (``taken_by()``)."""
+    def write():
+        for name, value in values.items():
+            setattr(row, name, value)
+    return _unless_taken(write, taken_by)
+
+
+def _unless_taken(write, taken_by):
     try:
         with savepoint():
-            db.session.add(row)
-        return row
+            write()
+        return None
     except IntegrityError:
         winner = taken_by()
         if winner is None:

@@ -19,9 +19,8 @@ import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import case, delete, func, literal, or_, select
-from sqlalchemy.exc import IntegrityError
 
-from smsplatform.db_unique import add_unless_taken, insert_ignoring_duplicates, savepoint
+from smsplatform.db_unique import add_unless_taken, insert_ignoring_duplicates, update_unless_taken
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import AccountSettings, Contact, Paket, Tag, contact_tags, paket_tags
@@ -120,17 +119,11 @@ def rename_tag(account: AccountSettings, tag_id, title) -> Tag:
     tag = get_tag(account, tag_id)
     title = clean_tag_title(title)
     other = find_tag_by_title(account, title)
-    if other is not None and other.id != tag.id:
+    if other is None or other.id == tag.id:  # free: unless another call is saving it at this moment
+        other = update_unless_taken(tag, {"title": title, "title_key": tag_key(title)},
+                                    lambda: find_tag_by_title(account, title))
+    if other is not None:
         raise _title_taken(other, title)
-    try:
-        with savepoint():  # another call may be saving this title at this moment
-            tag.title = title
-            tag.title_key = tag_key(title)
-    except IntegrityError:
-        other = find_tag_by_title(account, title)
-        if other is None:
-            raise
-        raise _title_taken(other, title) from None
     return tag
 
 
@@ -246,25 +239,17 @@ def update_contact(account: AccountSettings, contact_id, *, phone=None, name=Non
     if phone is not None:
         number = normalize_contact_phone(account, phone)
         other = find_contact(account, number.normalized)
-        if other is not None and other.id != contact.id:
-            raise _number_taken(number)
-        try:
-            with savepoint():  # another call may be saving this number at this moment
-                contact.phone, contact.phone_raw = number.normalized, number.raw[:64]
-        except IntegrityError:
-            if find_contact(account, number.normalized) is None:
-                raise
-            raise _number_taken(number) from None
+        if other is None or other.id == contact.id:  # free: unless another call is saving it at this moment
+            other = update_unless_taken(contact, {"phone": number.normalized, "phone_raw": number.raw[:64]},
+                                        lambda: find_contact(account, number.normalized))
+        if other is not None:
+            raise ConflictError(f"{number.normalized} is already another contact", field="phone")
     if name is not None:
         contact.name = clean_name(name)
     if tag_ids is not None:
         contact.tags = tags_by_ids(account, tag_ids)
     db.session.flush()
     return contact
-
-
-def _number_taken(number: Phone) -> ConflictError:
-    return ConflictError(f"{number.normalized} is already another contact", field="phone")
 
 
 def delete_contact(account: AccountSettings, contact_id) -> bool:
