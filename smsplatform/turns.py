@@ -7,6 +7,8 @@ message) and its heartbeat until it ends. Outside gevent the turn is a 0.1 ms sl
 """
 import time
 
+from smsplatform.db_unique import sqlite_transaction_open
+
 # Items of a loop between turns: 5-15 ms of work (a batch's validation, an import's parsing).
 EVERY = 200
 
@@ -20,11 +22,14 @@ def let_others_run() -> None:
     time.sleep(0.0001)
 
 
-def let_others_run_unless_writing(session) -> None:
-    """``let_others_run``, skipped while ``session`` holds SQLite's write lock (a call that stored its
-    upload's row before validating its messages, say). On MariaDB a greenlet waiting on a row lock waits
-    on its socket, so the worker goes on."""
-    connection = session.connection()
-    if connection.dialect.name == "sqlite" and connection.connection.dbapi_connection.in_transaction:
+def now_and_then(done: int, session=None) -> None:
+    """``let_others_run`` once every ``EVERY`` items of a loop (``done`` items so far). With a ``session``,
+    skipped while it holds SQLite's write lock (a call that stored its upload's row before validating its
+    messages, say); on MariaDB a greenlet waiting on a row lock waits on its socket, so the worker goes on."""
+    if done == 0 or done % EVERY:
         return
+    if session is not None:
+        connection = session.connection()
+        if connection.dialect.name == "sqlite" and sqlite_transaction_open(connection):
+            return
     let_others_run()

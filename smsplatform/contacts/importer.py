@@ -165,8 +165,7 @@ def import_contacts(account: Account, stream: BinaryIO, *, commit: Callable[[], 
     with closing(_rows(data, columns)) as rows:
         for line, last_line, cells in rows:
             report.rows += 1
-            if report.rows % turns.EVERY == 0:  # parsing runs outside any transaction
-                turns.let_others_run()
+            turns.now_and_then(report.rows)  # parsing runs outside any transaction
             parsed = _parse_row(account, line, last_line, cells, columns, report)
             if parsed is None:
                 continue

@@ -150,8 +150,7 @@ def accept_message_ids(account: AccountSettings, items: list[dict], *, default_d
     connection = db.session.connection()
     ids = []
     for start in range(0, len(rows), turns.EVERY):
-        if start:
-            turns.let_others_run_unless_writing(db.session)
+        turns.now_and_then(start, db.session)
         ids += connection.execute(_INSERT_MESSAGES, rows[start:start + turns.EVERY]).scalars()
     ids.sort()
     wake_after_commit(db.session, ready_devices)
@@ -169,8 +168,7 @@ def _validated_rows(account: AccountSettings, items, default_device_id, now: dat
         raise ValidationError(f"batch has {len(items)} messages; at most {max_batch} per call", field=field_prefix)
     device_ids = []
     for index, item in enumerate(items):
-        if index % turns.EVERY == turns.EVERY - 1:
-            turns.let_others_run_unless_writing(db.session)
+        turns.now_and_then(index, db.session)
         try:
             if not isinstance(item, dict):
                 raise ValidationError("must be an object with sendto, body and device_id")
@@ -258,8 +256,7 @@ class _Batch:
         if ready:
             self.ready_devices.add(device_id)
         for raw in recipients:
-            if len(self.rows) % turns.EVERY == turns.EVERY - 1:  # a big batch: the worker's other requests
-                turns.let_others_run_unless_writing(db.session)
+            turns.now_and_then(len(self.rows), db.session)  # a big batch: the worker's other requests
             key = (raw, region, prefixes)
             phone = self._phones.get(key)
             if phone is None:
@@ -369,8 +366,7 @@ def _refuse_opted_out(account: AccountSettings, rows: list[dict], row_items: lis
     phones = sorted({row["phone"] for row in rows})
     opted_out: set[str] = set()
     for start in range(0, len(phones), _CHUNK):
-        if start:
-            turns.let_others_run_unless_writing(db.session)
+        turns.now_and_then(start, db.session)
         opted_out.update(db.session.scalars(select(Contact.phone).where(
             Contact.account_id == account.id, Contact.opted_out.is_(True),
             Contact.phone.in_(phones[start:start + _CHUNK]))))
