@@ -21,7 +21,6 @@ import gevent  # noqa: E402
 
 import common  # noqa: E402  (puts the project root on sys.path)
 from addsms_inprocess import wsgi_post  # noqa: E402
-from smsplatform.config import cooperative_database_url  # noqa: E402
 from smsplatform.extensions import db  # noqa: E402
 
 EVERY = 0.020
@@ -61,8 +60,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    database_url = cooperative_database_url(args.database_url) if args.database_url else None
-    app, database_url, _tmp = common.make_app(database_url, MAX_BATCH_SIZE=max(args.items, 100_000))
+    app, database_url, _tmp = common.make_app(args.database_url, MAX_BATCH_SIZE=max(args.items, 100_000))
     with common.scratch_schema(app):
         _account, token, device = common.account_with_device()
         device_id = device.id

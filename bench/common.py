@@ -26,6 +26,7 @@ from sqlalchemy import inspect, text, update  # noqa: E402
 
 from smsplatform import create_app  # noqa: E402
 from smsplatform.accounts.services import create_account, issue_token  # noqa: E402
+from smsplatform.config import cooperative_database_url  # noqa: E402
 from smsplatform.devices.services import DeviceFields, register_device  # noqa: E402
 from smsplatform.extensions import db  # noqa: E402
 from smsplatform.models import Account, Device, Message  # noqa: E402
@@ -43,7 +44,8 @@ def make_app(database_url: str | None = None, *, prefix: str | None = None, work
     if workdir is None:
         workdir = tempfile.mkdtemp(prefix=prefix)
         atexit.register(shutil.rmtree, workdir, True)
-    url = database_url or f"sqlite:///{workdir}/bench.db"
+    # In a gevent-patched script a MariaDB URL is served by PyMySQL, as in the web workers.
+    url = cooperative_database_url(database_url) if database_url else f"sqlite:///{workdir}/bench.db"
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": workdir,
                       "EVENTS_SOCKET_DIR": f"{workdir}/events", **config})
     return app, url, workdir

@@ -3,7 +3,8 @@
 A second greenlet ticks every 5 ms, as a request or a phone's event stream waiting for its turn would;
 the longest gap between its ticks while ``import_contacts`` runs in the same process is how long the
 worker's other connections (and its heartbeat to gunicorn) waited. The floor is the longest gap over the
-same number of ticks with nothing else running. SQLite in a temporary directory, or ``--database-url``.
+same number of ticks with nothing else running. SQLite in a temporary directory, or ``--database-url``
+(a MariaDB URL is served by PyMySQL, as in the web workers).
 Usage: .venv/bin/python bench/import_worker_turns.py [--rows 100000] [--database-url URL]
 """
 from gevent import monkey
