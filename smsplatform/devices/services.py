@@ -19,6 +19,7 @@ from smsplatform.events import settings_changed_after_commit, wake_after_commit
 from smsplatform.events.bus import SETTINGS_UPDATED, WEBHOOKS_UPDATED
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
+from smsplatform.messaging.queue import SMS_SLOTS
 from smsplatform.models import Account, Device, Message, PairingCode, WebhookReceipt
 from smsplatform.timeutil import ago, utcnow
 
@@ -253,23 +254,25 @@ def update_device_settings(account: Account, device_id: int, *, name: str, delay
 def move_pending_messages(account: Account, source_id: int, target_id: int, now: datetime | None = None) -> int:
     """Hand a device's not-yet-taken messages to another of the account's devices; returns how many moved.
 
-    Refused when the target cannot carry a slot (WhatsApp/RCS) some of those messages use.
+    Refused when the target cannot carry a slot (WhatsApp/RCS) some of those messages use. Only messages
+    on slots the target carries are moved, and what that leaves behind is looked for afterwards, in the
+    same transaction: a message accepted for the source just before the move cannot slip through to a
+    phone that would never take it.
     """
     source, target = get_device(account, source_id), get_device(account, target_id)
     if source.id == target.id:
         raise ValidationError("choose another device to move the messages to", field="target_device_id")
-    used_slots = set(db.session.scalars(select(Message.sim).distinct().where(
-        Message.device_id == source.id, Message.status == statuses.PENDING)))
-    missing = sorted(s for s in used_slots if s >= 2 and s not in target.slot_list())
-    if missing:
-        raise ValidationError(f"{target.name} cannot carry slot(s) {', '.join(map(str, missing))} "
-                              f"that queued messages use", field="target_device_id")
     now = now or utcnow()
+    waiting = (Message.device_id == source.id) & (Message.status == statuses.PENDING)
     moved = db.session.execute(
-        update(Message).where(Message.device_id == source.id, Message.status == statuses.PENDING)
+        update(Message).where(waiting, Message.sim.in_(sorted(set(SMS_SLOTS) | target.slot_list())))
         .values(device_id=target.id, updated_at=now),
         execution_options={"synchronize_session": False},
     ).rowcount
+    missing = sorted(db.session.scalars(select(Message.sim).distinct().where(waiting)))
+    if missing:
+        raise ValidationError(f"{target.name} cannot carry slot(s) {', '.join(map(str, missing))} "
+                              f"that queued messages use", field="target_device_id")
     if moved:
         wake_after_commit(db.session, {target.id})
     return moved
