@@ -29,11 +29,24 @@ def savepoint():
     could no longer undo the row. So on SQLite a transaction is opened first where none is: IMMEDIATE, as
     a write follows at once.
     """
+    _begin_writing_on_sqlite()
+    with db.session.begin_nested() as nested:
+        yield nested
+
+
+def locked(query, *, shared: bool = False):
+    """``query`` (a SELECT) made to lock the rows it reads until the transaction ends, so that a check made on
+    them still holds when the transaction writes: FOR UPDATE, or a shared lock (``shared``) that only keeps
+    them from being changed or deleted. SQLite locks no rows: there the transaction takes the database's
+    write lock first (BEGIN IMMEDIATE), which no other writer can commit past until it ends."""
+    _begin_writing_on_sqlite()
+    return query.with_for_update(read=shared)
+
+
+def _begin_writing_on_sqlite() -> None:
     connection = db.session.connection()
     if connection.dialect.name == "sqlite" and not sqlite_transaction_open(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-    with db.session.begin_nested() as nested:
-        yield nested
 
 
 def sqlite_transaction_open(connection) -> bool:

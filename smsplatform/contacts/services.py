@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import case, delete, func, literal, or_, select
 
-from smsplatform.db_unique import add_unless_taken, insert_ignoring_duplicates, update_unless_taken
+from smsplatform.db_unique import add_unless_taken, insert_ignoring_duplicates, locked, update_unless_taken
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import AccountSettings, Contact, Paket, Tag, contact_tags, paket_tags
@@ -75,11 +75,12 @@ def clean_name(name) -> str:
 
 # Tags ---------------------------------------------------------------------------------------------
 
-def get_tag(account: AccountSettings, tag_id, field: str = "tag_id") -> Tag:
+def get_tag(account: AccountSettings, tag_id, field: str = "tag_id", *, for_update: bool = False) -> Tag:
+    """The account's tag, or NotFoundError. ``for_update``: locked until the transaction ends (``locked``)."""
     if tag_id is None or tag_id == "":
         raise ValidationError(f"{field} is required", field=field)
-    tag = db.session.scalar(
-        select(Tag).where(Tag.id == parse_row_id(tag_id, field, signed=True), Tag.account_id == account.id))
+    query = select(Tag).where(Tag.id == parse_row_id(tag_id, field, signed=True), Tag.account_id == account.id)
+    tag = db.session.scalar(locked(query).execution_options(populate_existing=True) if for_update else query)
     if tag is None:
         raise NotFoundError(f"tag {tag_id} not found", field=field)
     return tag
@@ -130,8 +131,12 @@ def rename_tag(account: AccountSettings, tag_id, title) -> Tag:
 def delete_tag(account: AccountSettings, tag_id) -> None:
     """Delete a tag; its contacts stay (they only lose this tag). Refused (ConflictError) while a newsletter
     whose audience is not fixed yet (draft, scheduled, or its fan-out unfinished) targets it: that
-    newsletter would silently go to fewer people, or nobody."""
-    tag = get_tag(account, tag_id)
+    newsletter would silently go to fewer people, or nobody.
+
+    The tag is locked before that check: a newsletter being saved with it at the same moment either
+    commits first (and the deletion is refused) or waits and finds the tag gone (``tags_by_ids`` with
+    ``lock``)."""
+    tag = get_tag(account, tag_id, for_update=True)
     waiting = db.session.execute(
         select(Paket.title, Paket.status).join(paket_tags, paket_tags.c.paket_id == Paket.id)
         .where(paket_tags.c.tag_id == tag.id, Paket.account_id == account.id, AUDIENCE_OPEN)
@@ -170,12 +175,16 @@ def tags_with_counts(account: AccountSettings) -> list[TagCount]:
     return [TagCount(tag, total, reachable) for tag, total, reachable in rows]
 
 
-def tags_by_ids(account: AccountSettings, tag_ids, field: str = "tags") -> list[Tag]:
-    """The account's tags for these ids (order kept); NotFoundError names the first unknown or foreign id."""
+def tags_by_ids(account: AccountSettings, tag_ids, field: str = "tags", *, lock: bool = False) -> list[Tag]:
+    """The account's tags for these ids (order kept); NotFoundError names the first unknown or foreign id.
+
+    ``lock``: a newsletter's audience is being saved with them; they are locked against ``delete_tag``
+    (shared) until the transaction ends."""
     ids = parse_row_ids(tag_ids, field, signed=True)
     if not ids:
         return []
-    found = {t.id: t for t in db.session.scalars(select(Tag).where(Tag.account_id == account.id, Tag.id.in_(set(ids))))}
+    query = select(Tag).where(Tag.account_id == account.id, Tag.id.in_(set(ids)))
+    found = {t.id: t for t in db.session.scalars(locked(query, shared=True) if lock else query)}
     for tag_id in ids:
         if tag_id not in found:
             raise NotFoundError(f"tag {tag_id} not found", field=field)

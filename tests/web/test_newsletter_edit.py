@@ -15,7 +15,7 @@ from tests.storage.images import TEXT, png
 from tests.support.newsletters import NewsletterState, newsletter_state
 from tests.support.files import files_under
 from tests.support.pages import error_for, every_page_has_a_title_and_labels
-from tests.support.races import before_statement
+from tests.support.races import after_statement
 from tests.web.conftest import add_device
 
 
@@ -100,10 +100,11 @@ def test_a_newsletter_that_started_has_no_edit_page(web, draft):
 
 
 def started_elsewhere_before_the_save(paket_id):
-    """Just before the save's UPDATE reaches the database, another connection (the scheduler process)
-    starts the newsletter and commits: the page's own check has passed, the conditional UPDATE decides."""
-    return before_statement("UPDATE pakets SET title", lambda scheduler: scheduler.execute(
-        update(Paket).where(Paket.id == paket_id).values(status=campaigns.RUNNING)))
+    """Once the page's own check has passed (just after the form's device choices are read), another
+    connection (the scheduler process) starts the newsletter and commits: the save's conditional UPDATE
+    decides. (Any later, the save holds its tags' lock, and on SQLite the scheduler would wait for it.)"""
+    return after_statement("SELECT", lambda scheduler: scheduler.execute(
+        update(Paket).where(Paket.id == paket_id).values(status=campaigns.RUNNING)), containing="FROM devices")
 
 
 def test_a_save_that_arrives_after_the_scheduler_started_it_is_refused_on_its_page(web, draft):
