@@ -113,7 +113,7 @@ def _validated_content(account: AccountSettings, *, title, body, device_id, sim,
     device = get_device(account, as_int(device_id, "device_id", required=True, minimum=1))
     slot = as_int(sim, "sim", minimum=0, maximum=MAX_SLOT) or 0
     check_slot(device, slot)
-    tags = tags_by_ids(account, tag_id_list, field="tags", lock=True)
+    tags = tags_by_ids(account, tag_id_list, field="tags", for_share=True)
     return _Content(name, text, device.id, slot, tags)
 
 

@@ -75,12 +75,16 @@ def clean_name(name) -> str:
 
 # Tags ---------------------------------------------------------------------------------------------
 
-def get_tag(account: AccountSettings, tag_id, field: str = "tag_id", *, for_update: bool = False) -> Tag:
-    """The account's tag, or NotFoundError. ``for_update``: locked until the transaction ends (``locked``)."""
+def get_tag(account: AccountSettings, tag_id, field: str = "tag_id", *, for_update: bool = False,
+            for_share: bool = False) -> Tag:
+    """The account's tag, or NotFoundError. Locked until the transaction ends (``locked``): ``for_update``
+    to delete it, ``for_share`` to attach rows to it (``delete_tag`` then waits, or is waited for)."""
     if tag_id is None or tag_id == "":
         raise ValidationError(f"{field} is required", field=field)
     query = select(Tag).where(Tag.id == parse_row_id(tag_id, field, signed=True), Tag.account_id == account.id)
-    tag = db.session.scalar(locked(query).execution_options(populate_existing=True) if for_update else query)
+    if for_update or for_share:
+        query = locked(query, shared=not for_update).execution_options(populate_existing=True)
+    tag = db.session.scalar(query)
     if tag is None:
         raise NotFoundError(f"tag {tag_id} not found", field=field)
     return tag
@@ -133,9 +137,9 @@ def delete_tag(account: AccountSettings, tag_id) -> None:
     whose audience is not fixed yet (draft, scheduled, or its fan-out unfinished) targets it: that
     newsletter would silently go to fewer people, or nobody.
 
-    The tag is locked before that check: a newsletter being saved with it at the same moment either
-    commits first (and the deletion is refused) or waits and finds the tag gone (``tags_by_ids`` with
-    ``lock``)."""
+    The tag is locked before that check: a newsletter (or a contact) being saved with it at the same moment
+    either commits first (and the deletion is refused, or takes the contact's tag too) or waits and finds
+    the tag gone (``for_share``)."""
     tag = get_tag(account, tag_id, for_update=True)
     waiting = db.session.execute(
         select(Paket.title, Paket.status).join(paket_tags, paket_tags.c.paket_id == Paket.id)
@@ -175,16 +179,14 @@ def tags_with_counts(account: AccountSettings) -> list[TagCount]:
     return [TagCount(tag, total, reachable) for tag, total, reachable in rows]
 
 
-def tags_by_ids(account: AccountSettings, tag_ids, field: str = "tags", *, lock: bool = False) -> list[Tag]:
+def tags_by_ids(account: AccountSettings, tag_ids, field: str = "tags", *, for_share: bool = False) -> list[Tag]:
     """The account's tags for these ids (order kept); NotFoundError names the first unknown or foreign id.
-
-    ``lock``: a newsletter's audience is being saved with them; they are locked against ``delete_tag``
-    (shared) until the transaction ends."""
+    ``for_share``: as ``get_tag``'s, for tags about to be attached to a contact or a newsletter."""
     ids = parse_row_ids(tag_ids, field, signed=True)
     if not ids:
         return []
     query = select(Tag).where(Tag.account_id == account.id, Tag.id.in_(set(ids)))
-    found = {t.id: t for t in db.session.scalars(locked(query, shared=True) if lock else query)}
+    found = {t.id: t for t in db.session.scalars(locked(query, shared=True) if for_share else query)}
     for tag_id in ids:
         if tag_id not in found:
             raise NotFoundError(f"tag {tag_id} not found", field=field)
@@ -222,7 +224,7 @@ def upsert_contact(account: AccountSettings, phone: Phone, name: str = "") -> Co
 
 def save_contact(account: AccountSettings, phone, tag_id, name=None) -> Contact:
     """Legacy ``savecontact``: add (or update) the contact and give it the tag. A foreign tag is NotFound."""
-    tag = get_tag(account, tag_id, field="tag_id") if tag_id not in (None, "") else None
+    tag = get_tag(account, tag_id, field="tag_id", for_share=True) if tag_id not in (None, "") else None
     contact = upsert_contact(account, normalize_contact_phone(account, phone), clean_name(name))
     if tag is not None:
         add_tags(contact, [tag])
@@ -232,7 +234,7 @@ def save_contact(account: AccountSettings, phone, tag_id, name=None) -> Contact:
 def create_contact(account: AccountSettings, phone, name=None, tag_ids=()) -> Contact:
     """A new contact; ConflictError when the number is already a contact of this account."""
     number = normalize_contact_phone(account, phone)
-    tags = tags_by_ids(account, tag_ids)
+    tags = tags_by_ids(account, tag_ids, for_share=True)
     existing = find_contact(account, number.normalized)
     if existing is not None:
         kept = " on the opt-out list (it asked to stop); edit that contact" if existing.opted_out else ""
@@ -256,7 +258,7 @@ def update_contact(account: AccountSettings, contact_id, *, phone=None, name=Non
     if name is not None:
         contact.name = clean_name(name)
     if tag_ids is not None:
-        contact.tags = tags_by_ids(account, tag_ids)
+        contact.tags = tags_by_ids(account, tag_ids, for_share=True)
     db.session.flush()
     return contact
 
@@ -297,7 +299,7 @@ def _account_contact_ids(account: AccountSettings, contact_ids) -> list[int]:
 
 def tag_contacts(account: AccountSettings, contact_ids, tag_id) -> int:
     """Give the tag to all these contacts (all the account's, or nothing changes). Returns how many gained it."""
-    tag = get_tag(account, tag_id)
+    tag = get_tag(account, tag_id, for_share=True)
     ids = _account_contact_ids(account, contact_ids)
     if not ids:
         return 0
