@@ -19,7 +19,7 @@ from smsplatform.events import settings_changed_after_commit, wake_after_commit
 from smsplatform.events.bus import SETTINGS_UPDATED, WEBHOOKS_UPDATED
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
-from smsplatform.messaging.queue import SMS_SLOTS
+from smsplatform.messaging.queue import claimable_slots
 from smsplatform.models import Account, Device, Message, PairingCode, WebhookReceipt
 from smsplatform.timeutil import ago, utcnow
 
@@ -255,8 +255,8 @@ def move_pending_messages(account: Account, source_id: int, target_id: int, now:
     """Hand a device's not-yet-taken messages to another of the account's devices; returns how many moved.
 
     Refused when the target cannot carry a slot (WhatsApp/RCS) some of those messages use. Only messages
-    on slots the target carries are moved, and what that leaves behind is looked for afterwards, in the
-    same transaction: a message accepted for the source just before the move cannot slip through to a
+    on slots the target's claims take are moved, and what that leaves behind is looked for afterwards, in
+    the same transaction: a message accepted for the source just before the move cannot slip through to a
     phone that would never take it.
     """
     source, target = get_device(account, source_id), get_device(account, target_id)
@@ -265,7 +265,7 @@ def move_pending_messages(account: Account, source_id: int, target_id: int, now:
     now = now or utcnow()
     waiting = (Message.device_id == source.id) & (Message.status == statuses.PENDING)
     moved = db.session.execute(
-        update(Message).where(waiting, Message.sim.in_(sorted(set(SMS_SLOTS) | target.slot_list())))
+        update(Message).where(waiting, Message.sim.in_(claimable_slots(target)))
         .values(device_id=target.id, updated_at=now),
         execution_options={"synchronize_session": False},
     ).rowcount

@@ -90,6 +90,12 @@ def _take(where, values, limit: int, levels) -> list[int]:
     return won
 
 
+def claimable_slots(device: Device) -> list[int]:
+    """The slots whose waiting messages the device's claims take: both SIMs, and the WhatsApp/RCS slots it
+    announced. A waiting message on any other slot of that device is never handed out."""
+    return sorted(set(SMS_SLOTS) | device.slot_list())
+
+
 def claim_for_device(device: Device, *, limit: int = MAX_CLAIM, order: str = "lifo", now: datetime | None = None,
                      redeliver_after_seconds: int | None = None) -> list[Message]:
     """Hand this device its due work: new messages (status 1 → 2) plus unacknowledged ones to resend.
@@ -104,7 +110,7 @@ def claim_for_device(device: Device, *, limit: int = MAX_CLAIM, order: str = "li
     if redeliver_after_seconds is None:
         redeliver_after_seconds = current_app.config["UNACKED_REDELIVERY_SECONDS"]
     cutoff = ago(redeliver_after_seconds, now)
-    slots = sorted(set(SMS_SLOTS) | device.slot_list())
+    slots = claimable_slots(device)
     # One cheap index read decides whether there is anything to do (an idle phone's pull stops here).
     found = db.session.execute(_PENDING_LEVELS, {"device_id": device.id, "cutoff": cutoff, "slots": slots}).all()
     if not found:
