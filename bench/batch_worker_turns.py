@@ -83,5 +83,6 @@ def main() -> None:
           f"p99 {common.percentile(waits, 0.99) * 1000:5.1f} ms, median {common.percentile(waits, 0.5) * 1000:5.1f} ms "
           f"({len(waits)} calls)   longest ratio to floor {max(waits) / max(idle):.0f}x")
 
+
 if __name__ == "__main__":
     main()

@@ -38,11 +38,19 @@ def savecontact(account, tag_id, _device_id):  # the legacy call
 
 
 SAVES = {"newsletter": save_a_newsletter, "contact form": add_a_contact, "savecontact": savecontact}
+
+
+def checked_for_newsletters(sql: str) -> bool:
+    return sql.startswith("SELECT") and "paket_tags" in sql
+
+
+def read_the_tag(sql: str) -> bool:
+    return sql.startswith("SELECT") and "FROM tags" in sql
+
+
 # Where each side pauses when it comes first: the deletion once it has checked for newsletters, a save once
 # it has read the tag it attaches.
-_READ_THE_TAG = lambda sql: sql.startswith("SELECT") and "FROM tags" in sql  # noqa: E731
-PAUSES_AFTER = {"deletion": lambda sql: sql.startswith("SELECT") and "paket_tags" in sql,
-                "newsletter": _READ_THE_TAG, "contact form": _READ_THE_TAG, "savecontact": _READ_THE_TAG}
+PAUSES_AFTER = {"deletion": checked_for_newsletters, **{save: read_the_tag for save in SAVES}}
 
 
 @pytest.mark.parametrize("save", list(SAVES))

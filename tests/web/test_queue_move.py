@@ -27,7 +27,8 @@ def move(web, source, target):
 
 def test_a_queue_with_a_slot_the_target_lacks_is_not_moved_and_the_device_stays(web, me):
     source, target = add_device(me, name="Old phone", slots="2"), add_device(me, name="New phone")
-    add_message(source, sim=0), add_message(source, sim=2), add_message(source, sim=2)
+    for sim in (0, 2, 2):
+        add_message(source, sim=sim)
     db.session.commit()
 
     response = move(web, source, target)
@@ -40,7 +41,8 @@ def test_a_queue_with_a_slot_the_target_lacks_is_not_moved_and_the_device_stays(
 
 def test_a_target_with_that_slot_takes_the_whole_queue(web, me):
     source, target = add_device(me, name="Old phone", slots="2,3"), add_device(me, name="New phone", slots="2,3")
-    add_message(source, sim=1), add_message(source, sim=2), add_message(source, sim=3)
+    for sim in (1, 2, 3):
+        add_message(source, sim=sim)
     db.session.commit()
 
     response = move(web, source, target)
