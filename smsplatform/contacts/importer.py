@@ -54,9 +54,13 @@ DEFAULT_CHUNK_SIZE = 5_000
 CHUNK_ATTEMPTS = 3  # a chunk that lost a race to another call is written again, at most this often
 MAX_REPORTED_ERRORS = 1_000
 BLOCKLIST_REASON = "imported as blocklist"
+OPTED_OUT_REASON = "opted out in an imported file"
 
 DELIMITERS = (",", ";", "\t")
-TAG_SEPARATORS = re.compile(r"[|;,]")
+TAG_SEPARATORS = re.compile(r"[|;,]")  # in a cell without "|"; where there is one, it alone separates
+# What an opt-out cell may say (casefolded); an empty cell says no.
+OPTED_OUT_YES = frozenset({"yes", "y", "true", "1", "x", "ja", "j", "oui", "si", "sí", "opted out", "wahr"})
+OPTED_OUT_NO = frozenset({"", "no", "n", "false", "0", "nein", "non", "falsch"})
 PHONE_CHARS = re.compile(r"^\+?[0-9 ()./\-]+$")
 PHONE_NUMBER = re.compile(r"^\+?[0-9][0-9 ()./\-]{4,}$")
 _BLOCK = 64 * 1024
@@ -102,7 +106,7 @@ class ImportReport:
     created: int = 0       # new contacts
     updated: int = 0       # rows applied to a contact that already existed
     merged: int = 0        # rows folded into an earlier row of the same number in the same chunk
-    opted_out: int = 0     # contacts newly opted out (blocklist mode)
+    opted_out: int = 0     # contacts newly opted out (blocklist mode, or the file's opt-out column)
     invalid: int = 0       # rows skipped
     errors: list[RowError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS skipped rows
     chunks: int = 0        # chunks committed
@@ -120,6 +124,7 @@ class _Entry:
     raw: str
     name: str
     tags: dict[str, str]  # tag key -> title
+    opt_out: bool = False  # the file's opt-out column says so
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,7 @@ class _Columns:
     tags: int | None
     first_name: int | None  # used when there is no whole name
     last_name: int | None
+    opted_out: int | None
     headers: tuple[str, ...]
 
 
@@ -175,6 +181,7 @@ def import_contacts(account: Account, stream: BinaryIO, *, commit: Callable[[], 
                 kept = chunk[phone]
                 kept.name = entry.name or kept.name
                 kept.tags.update(entry.tags)
+                kept.opt_out = kept.opt_out or entry.opt_out
             else:
                 chunk[phone] = entry
             if len(chunk) >= chunk_size:
@@ -387,6 +394,8 @@ LAST_NAME_HEADERS = _aliases("last name", "surname", "family name", "Nachname", 
 TAGS_HEADERS = _aliases("tags", "tag", "groups", "group", "labels", "label", "categories", "category", "Gruppe",
                         "Gruppen", "Schlagwort", "Schlagwörter", "Stichwort", "Stichwörter", "Kategorie", "Kategorien",
                         "Etiketten", "groupe", "groupes", "grupo", "grupos", "gruppo", "gruppi", "groep", "groepen")
+OPTED_OUT_HEADERS = _aliases("opted out", "opt out", "opt-out", "unsubscribed", "Abgemeldet", "Abmeldung",
+                             "désabonné", "désinscrit", "dado de baja", "afgemeld")
 
 
 def _read_header(data: BinaryIO, encoding: _Encoding) -> _Columns:
@@ -409,7 +418,7 @@ def _read_header(data: BinaryIO, encoding: _Encoding) -> _Columns:
             if first is not None and last is None:
                 name, last = None, name  # "Vorname; Name": beside a first name, "Name" is the family name
             best = _Columns(encoding, delimiter, phone, tuple(phones[1:]), name, _best(keys, TAGS_HEADERS), first, last,
-                            tuple(headers))
+                            _best(keys, OPTED_OUT_HEADERS), tuple(headers))
     if best is None:
         shown = ", ".join(repr(h[:30]) for h in widest[:10] if h) or "nothing"
         raise ValidationError(
@@ -433,7 +442,8 @@ def _ranked(keys: list[str], aliases: dict[str, int]) -> list[int]:
 def _describe(columns: _Columns) -> tuple[dict[str, list[str]], list[str]]:
     """Which header cells each field is read from, and the columns left unread (for the report)."""
     name = [columns.name] if columns.name is not None else [columns.first_name, columns.last_name]
-    used = {"phone": [columns.phone, *columns.other_phones], "name": name, "tags": [columns.tags]}
+    used = {"phone": [columns.phone, *columns.other_phones], "name": name, "tags": [columns.tags],
+            "opted_out": [columns.opted_out]}
     read = {field: [columns.headers[i] for i in indexes if i is not None] for field, indexes in used.items()}
     taken = {i for indexes in used.values() for i in indexes}
     return {f: headers for f, headers in read.items() if headers}, [
@@ -510,15 +520,30 @@ def _parse_row(account: Account, line: int, last_line: int, cells: list[str], co
                      f"{_cell(cells, columns.first_name)} {_cell(cells, columns.last_name)}").split())
     if _refused(report, line, name, "name", MAX_NAME):
         return None
+    opt_out = _cell(cells, columns.opted_out).casefold()
+    if opt_out not in OPTED_OUT_YES and opt_out not in OPTED_OUT_NO:
+        report.skip(line, raw, f"opted out must be yes or no (or empty), not {_cell(cells, columns.opted_out)[:20]!r}")
+        return None
     tags: dict[str, str] = {}
-    for part in TAG_SEPARATORS.split(_cell(cells, columns.tags)):
-        title = " ".join(part.split())
-        if not title:
-            continue
+    for title in split_tags(_cell(cells, columns.tags)):
         if _refused(report, line, title, "tag", MAX_TAG_TITLE):
             return None
         tags.setdefault(tag_key(title), title)
-    return phone.normalized, _Entry(raw[:64], name, tags)
+    return phone.normalized, _Entry(raw[:64], name, tags, opt_out in OPTED_OUT_YES)
+
+
+def split_tags(cell: str) -> list[str]:
+    """The tag titles in a cell: "VIP|Berlin", "VIP; Berlin" or "VIP, Berlin". Where the cell holds a
+    ``|``, it alone separates, so that a title with a comma ("Berlin, Mitte") survives an export."""
+    parts = cell.split("|") if "|" in cell else TAG_SEPARATORS.split(cell)
+    return [title for title in (" ".join(part.split()) for part in parts) if title]
+
+
+def tags_cell(titles: list[str]) -> str:
+    """The cell ``split_tags`` reads ``titles`` back from: joined by ``|``, and ended by one when a lone
+    title holds a ``,`` or ``;`` (a title holding ``|`` itself cannot come back whole)."""
+    cell = "|".join(titles)
+    return cell + "|" if len(titles) == 1 and TAG_SEPARATORS.search(cell) else cell
 
 
 def _holds_rows(cells: list[str], columns: _Columns) -> bool:
@@ -568,18 +593,19 @@ class _ChunkWriter:
         phones = list(chunk)
         contacts = self._table_rows(phones)
         blocklist = self.mode == MODE_BLOCKLIST
+        reason = BLOCKLIST_REASON if blocklist else OPTED_OUT_REASON
+        opting_out = [p for p in phones if blocklist or chunk[p].opt_out]
         new = [p for p in phones if p not in contacts]
         existing = [p for p in phones if p in contacts]
         if new:
             db.session.execute(insert(Contact.__table__), [
                 {"account_id": self.account_id, "phone": p, "phone_raw": chunk[p].raw, "name": chunk[p].name,
-                 "opted_out": blocklist, "opted_out_at": self.now if blocklist else None,
-                 "opt_out_reason": BLOCKLIST_REASON if blocklist else None,
+                 **self._opt_out_values(blocklist or chunk[p].opt_out, reason),
                  "created_at": self.now, "updated_at": self.now}
                 for p in new
             ])
             self.report.created += len(new)
-            self.report.opted_out += len(new) if blocklist else 0
+            self.report.opted_out += sum(1 for p in new if blocklist or chunk[p].opt_out)
         self.report.updated += len(existing)
         renamed = [{"cid": contacts[p][0], "new_name": chunk[p].name} for p in existing
                    if chunk[p].name and chunk[p].name != contacts[p][1]]
@@ -589,10 +615,14 @@ class _ChunkWriter:
                 update(table).where(table.c.id == bindparam("cid")).values(name=bindparam("new_name"), updated_at=self.now),
                 renamed,
             )
-        if blocklist:
-            self._opt_out([contacts[p][0] for p in existing if not contacts[p][2]])
-            withdraw_pending_newsletter_messages(self.account_id, phones, self.now)
+        if opting_out:
+            self._opt_out([contacts[p][0] for p in opting_out if p in contacts and not contacts[p][2]], reason)
+            withdraw_pending_newsletter_messages(self.account_id, opting_out, self.now)
         self._link(chunk, tag_ids)
+
+    def _opt_out_values(self, opted_out: bool, reason: str) -> dict:
+        return {"opted_out": opted_out, "opted_out_at": self.now if opted_out else None,
+                "opt_out_reason": reason if opted_out else None}
 
     def _table_rows(self, phones: list[str]) -> dict[str, tuple[int, str, bool]]:
         rows = db.session.execute(
@@ -630,13 +660,13 @@ class _ChunkWriter:
             select(Tag.title_key, Tag.id).where(Tag.account_id == self.account_id, Tag.title_key.in_(keys))
         ).all())
 
-    def _opt_out(self, contact_ids: list[int]) -> None:
+    def _opt_out(self, contact_ids: list[int], reason: str) -> None:
         if not contact_ids:
             return
         result = db.session.execute(
             update(Contact.__table__)
             .where(Contact.__table__.c.id.in_(contact_ids), Contact.__table__.c.opted_out.is_(False))
-            .values(opted_out=True, opted_out_at=self.now, opt_out_reason=BLOCKLIST_REASON, updated_at=self.now)
+            .values(opted_out=True, opted_out_at=self.now, opt_out_reason=reason, updated_at=self.now)
         )
         self.report.opted_out += result.rowcount
 

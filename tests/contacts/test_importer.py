@@ -479,3 +479,57 @@ def test_titles_only_the_database_collation_equates_use_its_tag(owner):
     # MariaDB's collation equates kana, tag_key does not
     assert titles == ({"カフェ"} if database_is_mariadb() else {"カフェ", "かふぇ"})
     assert all(c.tags for c in contacts_by_phone().values())
+
+
+def test_an_opted_out_column_opts_those_rows_out_and_never_clears_an_opt_out(owner):
+    services.save_contact(owner, "+4915752982212", None, name="Anna")
+    stays_out = services.save_contact(owner, "+4915752982213", None, name="Bob")
+    optout.opt_out_contact(owner, stays_out, "STOP by SMS")
+    device = create_device(owner)
+    paket = Paket(account_id=owner.id, title="t", body="b", device_id=device.id, status="running")
+    db.session.add(paket)
+    db.session.flush()
+    pending = [Message(account_id=owner.id, device_id=device.id, sendto="x", phone=phone, body="b",
+                       status=statuses.PENDING, ready=True, due_at=paket.created_at, paket_id=paket.id)
+               for phone in ("+4915752982212", "+4915752982214")]
+    db.session.add_all(pending)
+    db.session.commit()
+    report, _ = run(owner, "phone;Opted out;name\n+4915752982212;yes;\n+4915752982213;no;\n+4915752982214;Ja;Carl\n"
+                           "+4915752982215;;Dora\n+4915752982216;x;\n+4915752982217;maybe;\n")
+    assert (report.created, report.updated, report.opted_out, report.invalid) == (3, 2, 3, 1)
+    assert report.columns["opted_out"] == ["Opted out"]
+    assert [(e.line, e.reason) for e in report.errors] == [(7, "opted out must be yes or no (or empty), not 'maybe'")]
+    contacts = contacts_by_phone()
+    assert {p: (c.opted_out, c.opt_out_reason) for p, c in contacts.items()} == {
+        "+4915752982212": (True, importer.OPTED_OUT_REASON),
+        "+4915752982213": (True, "STOP by SMS"),  # "no" does not re-subscribe
+        "+4915752982214": (True, importer.OPTED_OUT_REASON),
+        "+4915752982215": (False, None),
+        "+4915752982216": (True, importer.OPTED_OUT_REASON),
+    }
+    assert contacts["+4915752982214"].opted_out_at is not None and contacts["+4915752982215"].opted_out_at is None
+    for message in pending:
+        db.session.refresh(message)
+    assert [m.status for m in pending] == [statuses.OPTED_OUT, statuses.OPTED_OUT]
+
+
+def test_a_number_listed_twice_is_opted_out_when_either_row_says_so(owner):
+    report, _ = run(owner, "phone,opted_out\n+4915752982212,yes\n0157 52982212,no\n+4915752982213,no\n")
+    assert (report.created, report.merged, report.opted_out) == (2, 1, 1)
+    assert {p: c.opted_out for p, c in contacts_by_phone().items()} == {"+4915752982212": True, "+4915752982213": False}
+
+
+@pytest.mark.parametrize("cell, titles", [
+    ("VIP|Berlin, Mitte", ["Berlin, Mitte", "VIP"]),    # a "|" alone separates where the cell holds one
+    ("Berlin, Mitte|", ["Berlin, Mitte"]),              # how an export writes a lone title with a comma
+    ("VIP; Berlin,Kunden", ["Berlin", "Kunden", "VIP"]),  # without one, ";" and "," do too
+    ("| |VIP||", ["VIP"]),
+])
+def test_tag_cells_split_at_a_bar_where_there_is_one(owner, cell, titles):
+    run(owner, f'phone,tags\n+4915752982212,"{cell}"\n')
+    assert tag_titles(contacts_by_phone()["+4915752982212"]) == titles
+
+
+@pytest.mark.parametrize("titles", [["VIP"], ["Berlin, Mitte"], ["a;b"], ["Berlin, Mitte", "VIP"], []])
+def test_tags_cell_is_read_back_as_the_same_titles(titles):
+    assert importer.split_tags(importer.tags_cell(titles)) == titles
