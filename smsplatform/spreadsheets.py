@@ -13,6 +13,8 @@ import io
 import re
 from typing import Iterable, Iterator
 
+from smsplatform.timeutil import to_zone
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 DELIMITERS = {"comma": ",", "semicolon": ";"}  # the name an export URL gives (?delimiter=semicolon) -> the character
 _PLAIN_PHONE = re.compile(r"\+[0-9]{1,20}")  # a spreadsheet reads it as a number, never as a formula
@@ -29,6 +31,11 @@ def escape_cell(value):
 def unescape_cell(value: str) -> str:
     """A cell read from a CSV file without the ``'`` that keeps a spreadsheet from running it as a formula."""
     return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value
+
+
+def time_cell(value, tz_name: str) -> str:
+    """A stored (UTC) time as a cell in the account's zone, in a form spreadsheets read as a date; empty for none."""
+    return to_zone(value, tz_name).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
 def csv_lines(rows: Iterable[Iterable], delimiter: str = ",") -> Iterator[str]:

@@ -16,10 +16,13 @@ Services flush; the caller commits.
 """
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import case, delete, func, literal, or_, select
 
+from smsplatform import turns
 from smsplatform.db_unique import add_unless_taken, insert_ignoring_duplicates, locked, update_unless_taken
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
@@ -31,6 +34,7 @@ from smsplatform.phones import Phone, normalize_phone
 MAX_TAG_TITLE = 100
 MAX_NAME = 255
 MAX_SEARCH_ROWS = 1000
+EXPORT_CHUNK = 1000
 
 
 def normalize_contact_phone(account: AccountSettings, raw, field: str = "phone") -> Phone:
@@ -334,6 +338,15 @@ def search_contacts(account: AccountSettings, *, query: str | None = None, tag_i
     """Contacts matching a text (name or number, substring; a whole number in any spelling, national ones in
     the account's region), a tag and/or the opt-out flag, newest first."""
     limit = max(1, min(int(limit), MAX_SEARCH_ROWS))
+    where = _contact_conditions(account, query, tag_id, opted_out)
+    total = db.session.scalar(select(func.count()).select_from(Contact).where(*where))
+    contacts = list(db.session.scalars(
+        select(Contact).where(*where).order_by(Contact.id.desc()).limit(limit).offset(max(0, int(offset)))
+    ))
+    return ContactPage(contacts, total)
+
+
+def _contact_conditions(account: AccountSettings, query: str | None, tag_id, opted_out: bool | None) -> list:
     where = [Contact.account_id == account.id]
     text = (query or "").strip()
     if text:
@@ -352,8 +365,47 @@ def search_contacts(account: AccountSettings, *, query: str | None = None, tag_i
         where.append(Contact.id.in_(select(contact_tags.c.contact_id).where(contact_tags.c.tag_id == tag.id)))
     if opted_out is not None:
         where.append(Contact.opted_out.is_(bool(opted_out)))
-    total = db.session.scalar(select(func.count()).select_from(Contact).where(*where))
-    contacts = list(db.session.scalars(
-        select(Contact).where(*where).order_by(Contact.id.desc()).limit(limit).offset(max(0, int(offset)))
-    ))
-    return ContactPage(contacts, total)
+    return where
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedContact:
+    phone: str
+    name: str
+    tags: list[str]  # titles, in tag order (``tag_key``)
+    opted_out: bool
+    opted_out_at: datetime | None
+    opt_out_reason: str | None
+    created_at: datetime
+
+
+def contacts_for_export(account: AccountSettings, *, query: str | None = None, tag_id=None,
+                        opted_out: bool | None = None) -> Iterator[ExportedContact]:
+    """Every contact ``search_contacts`` finds, newest first, without its row cap. The filter is checked
+    here (a bad one raises before anything is written); the rows are read as the iterator is consumed."""
+    return _exported_contacts(_contact_conditions(account, query, tag_id, opted_out))
+
+
+def _exported_contacts(where: list) -> Iterator[ExportedContact]:
+    """``EXPORT_CHUNK`` contacts per query, each chunk after the last id of the one before (no cursor is
+    held open while the response is written) with its tags in one more query; a turn for the worker's
+    other requests between chunks."""
+    columns = select(Contact.id, Contact.phone, Contact.name, Contact.opted_out, Contact.opted_out_at,
+                     Contact.opt_out_reason, Contact.created_at).where(*where).order_by(Contact.id.desc())
+    last_id = None
+    while True:
+        chunk = db.session.execute(
+            (columns if last_id is None else columns.where(Contact.id < last_id)).limit(EXPORT_CHUNK)).all()
+        if not chunk:
+            return
+        titles: dict[int, list[str]] = {}
+        for contact_id, title in db.session.execute(
+            select(contact_tags.c.contact_id, Tag.title).join(Tag, Tag.id == contact_tags.c.tag_id)
+            .where(contact_tags.c.contact_id.in_([row.id for row in chunk])).order_by(Tag.title_key)
+        ):
+            titles.setdefault(contact_id, []).append(title)
+        for row in chunk:
+            yield ExportedContact(row.phone, row.name, titles.get(row.id, []), row.opted_out, row.opted_out_at,
+                                  row.opt_out_reason, row.created_at)
+        last_id = chunk[-1].id
+        turns.let_others_run()

@@ -1,9 +1,11 @@
-"""Contacts and tags: search, add/edit, bulk tag/untag, CSV import with its per-row report."""
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+"""Contacts and tags: search, add/edit, bulk tag/untag, CSV export, CSV import with its per-row report."""
+from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import login_required
 
+from smsplatform import spreadsheets
 from smsplatform.contacts import optout, services
-from smsplatform.contacts.importer import MODE_BLOCKLIST, MODE_UPSERT, ImportAborted, import_contacts, too_large
+from smsplatform.contacts.importer import (MODE_BLOCKLIST, MODE_UPSERT, ImportAborted, import_contacts, tags_cell,
+                                           too_large)
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
 from smsplatform.web import queries
@@ -18,17 +20,22 @@ def _tag_choices(account) -> list[tuple[int, str]]:
     return [(tc.tag.id, tc.tag.title) for tc in services.tags_with_counts(account)]
 
 
+def _contact_filter() -> dict:
+    """The list's filter from the query string (the page and its export share it)."""
+    return {"query": (request.args.get("q") or "").strip()[:100], "tag_id": request.args.get("tag") or None,
+            "opted_out": _OPTED.get(request.args.get("opted_out", ""))}
+
+
 @bp.route("/contacts")
 @login_required
 def contacts():
     account = me()
-    search = (request.args.get("q") or "").strip()[:100]
+    search = _contact_filter()
     tag_arg = request.args.get("tag", "")
-    opted = _OPTED.get(request.args.get("opted_out", ""))
     number = max(1, request.args.get("page", 1, type=int))
     try:
-        found = services.search_contacts(account, query=search, tag_id=tag_arg or None, opted_out=opted,
-                                         limit=queries.PAGE_SIZE, offset=(number - 1) * queries.PAGE_SIZE)
+        found = services.search_contacts(account, **search, limit=queries.PAGE_SIZE,
+                                         offset=(number - 1) * queries.PAGE_SIZE)
     except ValidationError:
         abort(400)
     page = queries.Page(found.contacts, number, found.total)
@@ -37,7 +44,33 @@ def contacts():
     bulk.tag_id.choices = opts([(tc.tag.id, tc.tag.title) for tc in tags])
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("web/contacts.html", page=page, tags=tags, bulk=bulk, tag_form=TagForm(),
-                           search=search, tag_arg=tag_arg, opted=request.args.get("opted_out", ""), args=args)
+                           search=search["query"], tag_arg=tag_arg, opted=request.args.get("opted_out", ""), args=args)
+
+
+@bp.route("/contacts/export.csv")
+@login_required
+def export_contacts():
+    """The contacts the list's filter finds, all of them, in the columns the CSV import reads back
+    (``phone``, ``name``, ``tags``, ``opted_out``), so a list moves between accounts with its opt-outs."""
+    account = me()
+    delimiter = spreadsheets.DELIMITERS.get(request.args.get("delimiter") or "comma")
+    if delimiter is None:
+        abort(400)
+    try:
+        found = services.contacts_for_export(account, **_contact_filter())
+    except ValidationError:
+        abort(400)
+    tz_name = account.timezone
+
+    def rows():
+        yield ["phone", "name", "tags", "opted_out", "opted_out_at", "opt_out_reason", "created"]
+        for contact in found:
+            yield [contact.phone, contact.name, tags_cell(contact.tags), "yes" if contact.opted_out else "no",
+                   spreadsheets.time_cell(contact.opted_out_at, tz_name), contact.opt_out_reason or "",
+                   spreadsheets.time_cell(contact.created_at, tz_name)]
+
+    return Response(stream_with_context(spreadsheets.csv_lines(rows(), delimiter)), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
 
 
 @bp.route("/contacts/new", methods=["GET", "POST"])

@@ -165,20 +165,16 @@ def export_messages():
                "sim", "newsletter_id", "segments", "body", "sent", "delivered", "failure_reason"]
         for message in db.session.scalars(query):
             yield [
-                message.id, _csv_time(message.created_at, tz_name),
+                message.id, spreadsheets.time_cell(message.created_at, tz_name),
                 "in" if message.status == st.INCOMING else "out", message.phone, message.sendto,
                 message.status, st.title(message.status), message.device_id or "", message.sim,
                 message.paket_id or "", message.segments, message.body,
-                _csv_time(message.sent_at, tz_name), _csv_time(message.delivered_at, tz_name),
+                spreadsheets.time_cell(message.sent_at, tz_name), spreadsheets.time_cell(message.delivered_at, tz_name),
                 message.failure_reason or "",
             ]
 
     return Response(stream_with_context(spreadsheets.csv_lines(rows(), delimiter)), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="messages.csv"'})
-
-
-def _csv_time(value, tz_name: str) -> str:
-    return to_zone(value, tz_name).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
 @bp.route("/messages/<int:message_id>")

@@ -9,7 +9,7 @@ from smsplatform.models import Account, ApiToken
 from tests.web.conftest import PASSWORD, login
 
 PAGES = ["/", "/devices", "/devices/add", "/devices/1", "/send", "/messages", "/messages/export.csv",
-         "/messages/1", "/inbox", "/inbox/conversation?phone=%2B491", "/contacts", "/contacts/new",
+         "/contacts/export.csv", "/messages/1", "/inbox", "/inbox/conversation?phone=%2B491", "/contacts", "/contacts/new",
          "/contacts/1", "/contacts/import", "/newsletters", "/newsletters/new", "/newsletters/1",
          "/newsletters/preview?body=x", "/tokens", "/account"]
 POSTS = ["/logout", "/account", "/account/password", "/tokens", "/tokens/1/revoke", "/devices/add", "/devices/1",

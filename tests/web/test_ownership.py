@@ -13,7 +13,8 @@ def test_another_accounts_ids_are_404_everywhere(web, theirs, device):
         f"/contacts/{t['contact'].id}", f"/newsletters/{t['paket'].id}",
         f"/newsletters/{t['paket'].id}/edit",
         f"/inbox/conversation?phone={quote(t['incoming'].phone)}", f"/inbox/conversation?phone={quote(t['message'].phone)}",
-        f"/contacts?tag={t['tag'].id}", f"/newsletters/preview?body=x&tag_ids={t['tag'].id}",
+        f"/contacts?tag={t['tag'].id}", f"/contacts/export.csv?tag={t['tag'].id}",
+        f"/newsletters/preview?body=x&tag_ids={t['tag'].id}",
     ]
     for url in gets:
         assert web.get(url).status_code == 404, url
@@ -48,6 +49,7 @@ def test_another_accounts_ids_are_404_everywhere(web, theirs, device):
     assert "secret" not in web.get("/messages/export.csv").get_data(as_text=True)
     assert "their inbox" not in web.get("/inbox").get_data(as_text=True)
     assert "Their Contact" not in web.get("/contacts?q=Their").get_data(as_text=True)
+    assert "+4915111111111" not in web.get("/contacts/export.csv").get_data(as_text=True)
     assert "Their phone" not in web.get("/devices").get_data(as_text=True)
     assert "Theirs" not in web.get("/newsletters").get_data(as_text=True)
 
