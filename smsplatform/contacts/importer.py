@@ -37,8 +37,8 @@ from smsplatform.contacts.services import (
     MAX_NAME, MAX_TAG_TITLE, normalize_contact_phone, tag_key, tags_by_ids,
 )
 from smsplatform.db_retry import is_retryable
-from smsplatform.db_unique import insert_ignoring_duplicates
-from smsplatform.errors import DomainError, ValidationError
+from smsplatform.db_unique import insert_ignoring_duplicates, locked
+from smsplatform.errors import DomainError, NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import Account, Contact, Tag, contact_tags
 from smsplatform.phones import SCIENTIFIC_NOTATION
@@ -165,7 +165,7 @@ def import_contacts(account: Account, stream: BinaryIO, *, commit: Callable[[], 
 
     report = ImportReport()
     report.columns, report.ignored_columns = _describe(columns)
-    writer = _ChunkWriter(account, mode, {t.title_key: t.id for t in extra_tags}, now or utcnow(), report)
+    writer = _ChunkWriter(account, mode, {t.id: t.title for t in extra_tags}, now or utcnow(), report)
     chunk: dict[str, _Entry] = {}
     last_line = 1
     with closing(_rows(data, columns)) as rows:
@@ -209,9 +209,10 @@ def _write(writer: "_ChunkWriter", chunk: dict[str, _Entry], commit: Callable[[]
             writer.forget_tags()
             report.created, report.updated, report.opted_out = counts  # nothing of this chunk stayed
             if attempt == CHUNK_ATTEMPTS or not (isinstance(exc, IntegrityError) or is_retryable(exc)):
+                why = exc.message if isinstance(exc, DomainError) else type(exc).__name__
                 raise ImportAborted(
                     f"the import stopped at line {line}: {report.chunks} chunk(s) before it were saved, this chunk "
-                    f"was not ({type(exc).__name__}); running the same import again is safe", report,
+                    f"was not ({why}); running the same import again is safe", report,
                 ) from exc
     report.chunks += 1
     turns.let_others_run()
@@ -574,21 +575,26 @@ def _refused(report: ImportReport, line: int, value: str, what: str, limit: int)
 # Writing a chunk ----------------------------------------------------------------------------------
 
 class _ChunkWriter:
-    """Writes one chunk with a handful of bulk statements (no ORM object per row)."""
+    """Writes one chunk with a handful of bulk statements (no ORM object per row).
 
-    def __init__(self, account: Account, mode: str, extra_tags: dict[str, int], now: datetime, report: ImportReport):
+    The tags a chunk links are read with a shared lock (``locked``): a tag deleted meanwhile is either
+    waited for, or found gone before any row of the chunk is linked to it. Unlocked, MariaDB's
+    ``INSERT IGNORE`` would skip the links to a deleted tag without a word."""
+
+    def __init__(self, account: Account, mode: str, extra_tags: dict[int, str], now: datetime, report: ImportReport):
         self.account_id = account.id
         self.mode = mode
-        self.extra_tag_ids = set(extra_tags.values())
+        self.extra_tags = extra_tags  # id -> title of the tags given to every row
         self.now = now
         self.report = report
-        self.tag_ids: dict[str, int] = {}
+        self.tag_ids: dict[str, int] = {}  # tag key -> id, of the tags the file's rows named so far
 
     def forget_tags(self) -> None:
         """Tags created by a rolled-back chunk no longer exist."""
         self.tag_ids = {}
 
     def write(self, chunk: dict[str, _Entry]) -> None:
+        self._lock_known_tags(chunk)
         tag_ids = self._ensure_tags(chunk)
         phones = list(chunk)
         contacts = self._table_rows(phones)
@@ -631,6 +637,23 @@ class _ChunkWriter:
         )
         return {phone: (cid, name, opted_out) for phone, cid, name, opted_out in rows}
 
+    def _lock_known_tags(self, chunk: dict[str, _Entry]) -> None:
+        """Lock the given tags and those an earlier chunk found. A given tag deleted since stops the import
+        (NotFoundError); a file's tag deleted since is made again, as for a file naming a new tag."""
+        known = {key: self.tag_ids[key] for entry in chunk.values() for key in entry.tags if key in self.tag_ids}
+        wanted = set(self.extra_tags) | set(known.values())
+        if not wanted:
+            return
+        live = set(db.session.scalars(locked(
+            select(Tag.id).where(Tag.account_id == self.account_id, Tag.id.in_(wanted)), shared=True)))
+        for tag_id, title in self.extra_tags.items():
+            if tag_id not in live:
+                raise NotFoundError(f"the tag “{title}” given to every row was deleted during the import",
+                                    field="tag_ids")
+        for key, tag_id in known.items():
+            if tag_id not in live:
+                del self.tag_ids[key]
+
     def _ensure_tags(self, chunk: dict[str, _Entry]) -> dict[str, int]:
         titles: dict[str, str] = {}
         for entry in chunk.values():
@@ -651,13 +674,13 @@ class _ChunkWriter:
                 # Titles differing in case or accents share their key. A key only the database's collation
                 # equates with a stored one (MariaDB: "カフェ" = "かふぇ") was not inserted: it uses the
                 # tag the unique index matched it with.
-                self.tag_ids[key] = found[key] if key in found else db.session.scalar(
-                    select(Tag.id).where(Tag.account_id == self.account_id, Tag.title_key == key))
+                self.tag_ids[key] = found[key] if key in found else db.session.scalar(locked(
+                    select(Tag.id).where(Tag.account_id == self.account_id, Tag.title_key == key), shared=True))
         return self.tag_ids
 
     def _tag_ids_for(self, keys: list[str]) -> dict[str, int]:
-        return dict(db.session.execute(
-            select(Tag.title_key, Tag.id).where(Tag.account_id == self.account_id, Tag.title_key.in_(keys))
+        return dict(db.session.execute(locked(
+            select(Tag.title_key, Tag.id).where(Tag.account_id == self.account_id, Tag.title_key.in_(keys)), shared=True)
         ).all())
 
     def _opt_out(self, contact_ids: list[int], reason: str) -> None:
@@ -672,7 +695,7 @@ class _ChunkWriter:
 
     def _link(self, chunk: dict[str, _Entry], tag_ids: dict[str, int]) -> None:
         """Give every row its tags: one ``INSERT … SELECT`` per tag; pairs that exist are skipped."""
-        by_tag: dict[int, list[str]] = {t: list(chunk) for t in self.extra_tag_ids}
+        by_tag: dict[int, list[str]] = {t: list(chunk) for t in self.extra_tags}
         for phone, entry in chunk.items():
             for key in entry.tags:
                 by_tag.setdefault(tag_ids[key], []).append(phone)
