@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Callable
 
+import phonenumbers
 from sqlalchemy import Integer, bindparam, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -517,6 +518,7 @@ def _parse_row(account: Account, line: int, last_line: int, cells: list[str], co
     except ValidationError as exc:
         report.skip(line, raw, exc.message)
         return None
+    normalized = _with_lost_plus(account, raw) or phone.normalized
     name = " ".join((_cell(cells, columns.name) if columns.name is not None else
                      f"{_cell(cells, columns.first_name)} {_cell(cells, columns.last_name)}").split())
     if _refused(report, line, name, "name", MAX_NAME):
@@ -530,7 +532,27 @@ def _parse_row(account: Account, line: int, last_line: int, cells: list[str], co
         if _refused(report, line, title, "tag", MAX_TAG_TITLE):
             return None
         tags.setdefault(tag_key(title), title)
-    return phone.normalized, _Entry(raw[:64], name, tags, opt_out in OPTED_OUT_YES)
+    return normalized, _Entry(raw[:64], name, tags, opt_out in OPTED_OUT_YES)
+
+
+def _with_lost_plus(account: Account, raw: str) -> str | None:
+    """The international number a spreadsheet's number cell lost its ``+`` from (a number cell keeps no
+    ``+``, nor a leading ``0``): digits that, behind a ``+``, are a valid number and either start with the
+    account's own country code (``4915752982212`` in Germany, where a national number starts with 0) or
+    are no valid number read in the account's region. None when the cell is not such a number."""
+    region = account.default_region
+    if not region or not raw.isdigit() or raw.startswith("0"):
+        return None
+    try:
+        international = phonenumbers.parse("+" + raw)
+        if not phonenumbers.is_valid_number(international):
+            return None
+        if international.country_code != phonenumbers.country_code_for_region(region) and \
+                phonenumbers.is_valid_number(phonenumbers.parse(raw, region)):
+            return None
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.format_number(international, phonenumbers.PhoneNumberFormat.E164)
 
 
 def split_tags(cell: str) -> list[str]:

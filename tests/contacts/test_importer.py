@@ -581,3 +581,24 @@ def test_a_tag_the_file_names_deleted_during_the_import_is_made_again_for_the_ro
     assert again.title == "VIP"  # SQLite may give it the deleted one's id again
     assert {p: tag_titles(c) for p, c in contacts_by_phone().items()} == {
         "+4915752900000": [], "+4915752900001": [], "+4915752900002": ["VIP"], "+4915752900003": ["VIP"]}
+
+
+
+@pytest.mark.parametrize("cell, stored", [
+    ("4915752982212", "+4915752982212"),     # a number cell lost the "+": the account's own country code
+    ("15752982213", "+4915752982213"),       # ... or the leading 0: +1 575… is valid too, but so is the national reading
+    ("12025550143", "+12025550143"),         # another country's number, which read in Germany is none
+    ("0157 52982212", "+4915752982212"),     # as before
+    ("+4915752982212", "+4915752982212"),
+])
+def test_digits_a_spreadsheet_kept_of_an_international_number_get_their_plus_back(owner, cell, stored):
+    run(owner, f"phone\n{cell}\n")
+    assert list(contacts_by_phone()) == [stored]
+    assert contacts_by_phone()[stored].phone_raw == cell  # what the file said is kept
+
+
+def test_without_a_default_region_bare_digits_stay_as_they_are(owner):
+    owner.default_region = None
+    db.session.commit()
+    run(owner, "phone\n4915752982212\n")
+    assert list(contacts_by_phone()) == ["4915752982212"]
