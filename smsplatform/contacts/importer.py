@@ -1,16 +1,16 @@
-"""CSV import of contacts, streamed in chunks.
+"""CSV import of contacts (an Excel workbook's sheet too, through ``workbook``), streamed in chunks.
 
 Format: a header row naming the columns (any order; case, accents, spaces and punctuation do not
 count): ``phone`` (required; also ``mobile``, ``Telefon``, ``Handy``, ``Mobil``, ``Rufnummer``…, a
 mobile column preferred to a landline one, which is read where the mobile cell is empty), ``name`` (or
 first and last name: ``Vorname`` and ``Nachname``, or ``Vorname`` and ``Name``), ``tags`` (also
-``Gruppen``, ``Schlagwörter``…). The delimiter (``,`` ``;`` or tab) is detected from the header. Several
-tags in one cell are separated by ``|``, ``;`` or ``,`` (quote the cell when that character is also the
-delimiter). UTF-8 (with or
-without BOM), UTF-16 with BOM (Excel's "Unicode text"), or Windows-1252 (Excel's plain "CSV" on
-Windows) when the file is not UTF-8.
+``Gruppen``, ``Schlagwörter``…), ``opted out`` (yes opts the contact out). The delimiter (``,`` ``;``
+or tab) is detected from the header. Several tags in one cell are separated by ``|``, ``;`` or ``,``
+(by ``|`` alone in a cell holding one; quote the cell when that character is also the delimiter).
+UTF-8 (with or without BOM), UTF-16 with BOM (Excel's "Unicode text"), or Windows-1252 (Excel's plain
+"CSV" on Windows) when the file is not UTF-8.
 
-The whole file is checked before anything is written (size, encoding, binary content — an Excel
+The whole file is checked before anything is written (size, encoding, binary content — an old Excel
 workbook or an image is named as such —, CSV structure, a phone column), so a bad file changes
 nothing. Rows are then written in chunks, one transaction per chunk (the caller's ``commit``); a
 failing chunk is rolled back whole. Re-running an import is safe: it only adds contacts, names and
@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from smsplatform import turns
 from smsplatform.contacts.optout import withdraw_pending_newsletter_messages
+from smsplatform.contacts.workbook import is_workbook, workbook_as_csv
 from smsplatform.contacts.services import (
     MAX_NAME, MAX_TAG_TITLE, normalize_contact_phone, tag_key, tags_by_ids,
 )
@@ -78,8 +79,8 @@ _SIGNATURES = (  # how files that are not text start
     (b"GIF8", "this is a GIF image"),
     (b"%PDF", "this is a PDF document"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
-     "this is an Excel 97-2003 workbook (or another old Office file); save it as CSV (in Excel: File › Save As › "
-     "'CSV UTF-8') and upload that"),
+     "this is an Excel 97-2003 workbook (or another old Office file, or a workbook with a password); save it as "
+     "'Excel Workbook (.xlsx)' or as 'CSV UTF-8' (in Excel: File › Save As) and upload that"),
     (b"\x1f\x8b", "this is a gzip archive"),
     (b"Rar!", "this is a RAR archive"),
     (b"7z\xbc\xaf", "this is a 7-Zip archive"),
@@ -113,6 +114,7 @@ class ImportReport:
     chunks: int = 0        # chunks committed
     columns: dict[str, list[str]] = field(default_factory=dict)  # field -> the header cells it is read from
     ignored_columns: list[str] = field(default_factory=list)     # header cells of the columns not read
+    sheet: str | None = None  # the name of the sheet read, for a workbook
 
     def skip(self, line: int, value: str, reason: str) -> None:
         self.invalid += 1
@@ -151,7 +153,8 @@ class _Columns:
 def import_contacts(account: Account, stream: BinaryIO, *, commit: Callable[[], None], mode: str = MODE_UPSERT,
                     tag_ids=(), max_bytes: int = DEFAULT_MAX_BYTES, chunk_size: int = DEFAULT_CHUNK_SIZE,
                     now: datetime | None = None) -> ImportReport:
-    """Import a CSV byte stream into the account's contacts; ``tag_ids`` are given to every imported row.
+    """Import a CSV byte stream (or an Excel workbook's, see ``workbook``) into the account's contacts;
+    ``tag_ids`` are given to every imported row.
 
     Raises ValidationError (nothing written) for a file that cannot be imported, ImportAborted when a
     chunk fails to write. ``commit`` is called once per chunk.
@@ -160,11 +163,14 @@ def import_contacts(account: Account, stream: BinaryIO, *, commit: Callable[[], 
         raise ValidationError(f"mode must be one of {', '.join(MODES)}", field="mode")
     extra_tags = tags_by_ids(account, tag_ids, field="tag_ids")
     data = _spool(stream, max_bytes)
+    sheet = None
+    if is_workbook(data):
+        data, sheet = workbook_as_csv(data)
     encoding = _check_text(data)
     columns = _read_header(data, encoding)
     _check_csv(data, columns)
 
-    report = ImportReport()
+    report = ImportReport(sheet=sheet)
     report.columns, report.ignored_columns = _describe(columns)
     writer = _ChunkWriter(account, mode, {t.id: t.title for t in extra_tags}, now or utcnow(), report)
     chunk: dict[str, _Entry] = {}
@@ -348,8 +354,9 @@ def _zip_kind(data: BinaryIO) -> str:
                     mimetype = entry.read(100)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, ValueError):
         names, mimetype = [], b""
-    if any(n.startswith("xl/") for n in names):
-        return "this is an Excel workbook; save it as CSV (in Excel: File › Save As › 'CSV UTF-8') and upload that"
+    if any(n.startswith("xl/") for n in names):  # an .xlsx or .xlsm is read (``workbook``); this is an .xlsb
+        return ("this is an Excel binary workbook (.xlsb); save it as 'Excel Workbook (.xlsx)' or as 'CSV UTF-8' "
+                "and upload that")
     if b"spreadsheet" in mimetype:
         return "this is an OpenDocument spreadsheet; save it as CSV (File › Save As › 'Text CSV') and upload that"
     return "this is a ZIP archive (an Office document?); save or export the list as CSV and upload that"

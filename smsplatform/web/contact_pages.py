@@ -1,4 +1,4 @@
-"""Contacts and tags: search, add/edit, bulk tag/untag, CSV export, CSV import with its per-row report."""
+"""Contacts and tags: search, add/edit, bulk tag/untag, CSV export, CSV or Excel import with its per-row report."""
 from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import login_required
 
@@ -223,7 +223,7 @@ def import_csv():
         # An aborted import is told above the form (its earlier chunks are saved); other refusals beside the file.
         with saving(lambda exc: show_error(form, exc, None if isinstance(exc, ImportAborted) else "file")) as saved:
             if upload is None or not getattr(upload, "filename", ""):
-                raise ValidationError("choose a CSV file", field="file")
+                raise ValidationError("choose a CSV or Excel file", field="file")
             report = import_contacts(
                 account, upload.stream, commit=db.session.commit,
                 mode=MODE_BLOCKLIST if form.mode.data == "blocklist" else MODE_UPSERT,

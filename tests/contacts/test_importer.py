@@ -326,7 +326,9 @@ def _zip(entries: dict[str, bytes]) -> bytes:
 
 @pytest.mark.parametrize("data, message", [
     (_zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"}),
-     "not a CSV text file: this is an Excel workbook; save it as CSV"),
+     "the Excel workbook could not be read (damaged, or not a plain .xlsx); save it as CSV"),
+    (_zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.bin": b"\x83\x01"}),
+     "not a CSV text file: this is an Excel binary workbook (.xlsb); save it as 'Excel Workbook (.xlsx)'"),
     (_zip({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"}),
      "this is an OpenDocument spreadsheet; save it as CSV"),
     (_zip({"people.csv": b"phone\n+4915752982212\n"}), "this is a ZIP archive"),
@@ -581,7 +583,6 @@ def test_a_tag_the_file_names_deleted_during_the_import_is_made_again_for_the_ro
     assert again.title == "VIP"  # SQLite may give it the deleted one's id again
     assert {p: tag_titles(c) for p, c in contacts_by_phone().items()} == {
         "+4915752900000": [], "+4915752900001": [], "+4915752900002": ["VIP"], "+4915752900003": ["VIP"]}
-
 
 
 @pytest.mark.parametrize("cell, stored", [

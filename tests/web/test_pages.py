@@ -9,6 +9,7 @@ import zlib
 from datetime import timedelta
 
 import pytest
+from openpyxl import Workbook
 from sqlalchemy import select
 
 from smsplatform import create_app
@@ -556,7 +557,7 @@ def test_csv_import_shows_the_per_row_report(web, me):
                         content_type="multipart/form-data")
     assert response.status_code == 400 and error_for(response.get_data(as_text=True), "file")
     response = web.post("/contacts/import", data={"mode": "add", "tag_id": 0}, content_type="multipart/form-data")
-    assert response.status_code == 400 and "choose a CSV file" in error_for(response.get_data(as_text=True), "file")
+    assert response.status_code == 400 and "choose a CSV or Excel file" in error_for(response.get_data(as_text=True), "file")
     response = web.post("/contacts/import", data={"mode": "blocklist", "tag_id": 0,
                                                   "file": (io.BytesIO(b"phone\n+4915100000002\n"), "b.csv")},
                         content_type="multipart/form-data")
@@ -579,7 +580,28 @@ def test_csv_import_from_german_excel_names_the_columns_it_read(web, me):
                                                   "file": (io.BytesIO(workbook.getvalue()), "kunden.xlsx")},
                         content_type="multipart/form-data")
     assert response.status_code == 400
-    assert "this is an Excel workbook; save it as CSV" in error_for(response.get_data(as_text=True), "file")
+    assert "the Excel workbook could not be read" in error_for(response.get_data(as_text=True), "file")
+
+
+def test_an_excel_workbook_imports_from_the_dashboard_and_the_report_names_its_sheet(web, me):
+    me.default_region = "DE"
+    db.session.commit()
+    book = Workbook()
+    book.active.title = "Kunden"
+    for row in (["Vorname", "Nachname", "Handy", "Gruppen"], ["Jürgen", "Müller", 4915100000001, "VIP"]):
+        book.active.append(row)
+    data = io.BytesIO()
+    book.save(data)
+    html = web.get("/contacts/import").get_data(as_text=True)
+    assert ".xlsx" in re.search(r'<input[^>]+type="file"[^>]*>', html).group(0)
+    response = web.post("/contacts/import", data={"mode": "add", "tag_id": 0,
+                                                  "file": (io.BytesIO(data.getvalue()), "kunden.xlsx")},
+                        content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "1 row read: 1 created" in html
+    assert "Sheet “Kunden”. Read phone from “Handy”, name from “Vorname” and “Nachname”, tags from “Gruppen”." in html
+    contact = db.session.query(Contact).one()
+    assert (contact.phone, contact.name, [t.title for t in contact.tags]) == ("+4915100000001", "Jürgen Müller", ["VIP"])
 
 
 @pytest.mark.parametrize("csrf", [False, True], ids=["csrf-off", "csrf-on (production)"])
@@ -591,7 +613,7 @@ def test_csv_import_past_the_size_limit_is_told_beside_the_field(web, me, app, b
     assert response.status_code == 413
     html = response.get_data(as_text=True)
     assert error_for(html, "file") == "the file is larger than the limit of 1.0 MB"
-    assert "<h1>Import contacts from CSV</h1>" in html
+    assert "<h1>Import contacts from CSV or Excel</h1>" in html
     assert db.session.query(Contact).count() == 0
     # Signed out, no import page: the sign-in redirect, or with CSRF on the plain refusal (the check comes first).
     sign_out(client, html, csrf)
