@@ -38,14 +38,18 @@ def time_cell(value, tz_name: str) -> str:
     return to_zone(value, tz_name).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
-def csv_lines(rows: Iterable[Iterable], delimiter: str = ",") -> Iterator[str]:
-    """``rows`` (the header first) as CSV text, line by line, for streaming: UTF-8's byte-order mark
-    first, every cell through :func:`escape_cell`."""
-    yield "\ufeff"
+def csv_lines(rows: Iterable[Iterable], delimiter: str = ",", block_size: int = 64 * 1024) -> Iterator[str]:
+    """``rows`` (the header first) as CSV text for streaming, in blocks of about ``block_size`` characters
+    (a server writes each block to the socket: a block per line would be a write per line): UTF-8's
+    byte-order mark first, every cell through :func:`escape_cell`."""
     out = io.StringIO()
+    out.write("\ufeff")
     writer = csv.writer(out, delimiter=delimiter)
     for row in rows:
         writer.writerow([escape_cell(cell) for cell in row])
+        if out.tell() >= block_size:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    if out.tell():
         yield out.getvalue()
-        out.seek(0)
-        out.truncate()

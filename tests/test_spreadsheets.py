@@ -42,3 +42,10 @@ def test_csv_lines_start_with_the_byte_order_mark_and_quote_what_needs_it(delimi
     assert text.startswith("\ufeffnumber" + delimiter + "body\r\n")
     assert list(csv.reader(io.StringIO(text[1:]), delimiter=delimiter)) == [
         ["number", "body"], ["+4915752982212", "Hallo; Grüße, bis bald\n=2"], ["'=cmd", "7"]]
+
+
+def test_csv_lines_come_in_blocks_not_a_write_per_line():
+    rows = [["phone", "name"]] + [[f"+4915100{i:06d}", f"Name {i}"] for i in range(1000)]
+    blocks = list(csv_lines(rows, block_size=4096))
+    assert all(4096 <= len(block) < 4096 + 100 for block in blocks[:-1]) and 0 < len(blocks[-1]) < 4096 + 100
+    assert list(csv.reader(io.StringIO("".join(blocks).lstrip("\ufeff")))) == rows
