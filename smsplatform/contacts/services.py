@@ -34,7 +34,7 @@ from smsplatform.phones import Phone, normalize_phone
 MAX_TAG_TITLE = 100
 MAX_NAME = 255
 MAX_SEARCH_ROWS = 1000
-EXPORT_CHUNK = 1000
+EXPORT_CHUNK = 500
 
 
 def normalize_contact_phone(account: AccountSettings, raw, field: str = "phone") -> Phone:
@@ -383,29 +383,41 @@ def contacts_for_export(account: AccountSettings, *, query: str | None = None, t
                         opted_out: bool | None = None) -> Iterator[ExportedContact]:
     """Every contact ``search_contacts`` finds, newest first, without its row cap. The filter is checked
     here (a bad one raises before anything is written); the rows are read as the iterator is consumed."""
-    return _exported_contacts(_contact_conditions(account, query, tag_id, opted_out))
+    return _exported_contacts(account.id, _contact_conditions(account, query, tag_id, opted_out))
 
 
-def _exported_contacts(where: list) -> Iterator[ExportedContact]:
+def _exported_contacts(account_id: int, where: list) -> Iterator[ExportedContact]:
     """``EXPORT_CHUNK`` contacts per query, each chunk after the last id of the one before (no cursor is
-    held open while the response is written) with its tags in one more query; a turn for the worker's
-    other requests between chunks."""
-    columns = select(Contact.id, Contact.phone, Contact.name, Contact.opted_out, Contact.opted_out_at,
-                     Contact.opt_out_reason, Contact.created_at).where(*where).order_by(Contact.id.desc())
+    held open while the response is written), then the chunk's tag links by primary key, titled from the
+    account's tags read once; a turn for the worker's other requests between chunks.
+
+    MariaDB is told to walk ``ix_contacts_account_id``: left to itself it reads that index from the
+    account's newest contact on and filters ``id <`` row by row, 60 ms a chunk at 100,000 contacts
+    instead of 1 ms. 500 ids stay below its ``in_predicate_conversion_threshold`` (1,000), past which
+    the tag query's ``IN`` list becomes a derived table joined the slow way."""
+    columns = (select(Contact.id, Contact.phone, Contact.name, Contact.opted_out, Contact.opted_out_at,
+                      Contact.opt_out_reason, Contact.created_at)
+               .with_hint(Contact, "FORCE INDEX (ix_contacts_account_id)", dialect_name="mysql")
+               .with_hint(Contact, "FORCE INDEX (ix_contacts_account_id)", dialect_name="mariadb")
+               .where(*where).order_by(Contact.id.desc()))
+    tags: dict[int, tuple[str, str]] = {}  # id -> (tag_key, title)
     last_id = None
     while True:
         chunk = db.session.execute(
             (columns if last_id is None else columns.where(Contact.id < last_id)).limit(EXPORT_CHUNK)).all()
         if not chunk:
             return
-        titles: dict[int, list[str]] = {}
-        for contact_id, title in db.session.execute(
-            select(contact_tags.c.contact_id, Tag.title).join(Tag, Tag.id == contact_tags.c.tag_id)
-            .where(contact_tags.c.contact_id.in_([row.id for row in chunk])).order_by(Tag.title_key)
-        ):
-            titles.setdefault(contact_id, []).append(title)
+        links: dict[int, list[int]] = {}
+        for contact_id, tag_id in db.session.execute(
+                select(contact_tags.c.contact_id, contact_tags.c.tag_id)
+                .where(contact_tags.c.contact_id.in_([row.id for row in chunk]))):
+            links.setdefault(contact_id, []).append(tag_id)
+        if any(tag_id not in tags for ids in links.values() for tag_id in ids):  # the first chunk, or a new tag
+            tags = {row.id: (row.title_key, row.title) for row in db.session.execute(
+                select(Tag.id, Tag.title_key, Tag.title).where(Tag.account_id == account_id))}
         for row in chunk:
-            yield ExportedContact(row.phone, row.name, titles.get(row.id, []), row.opted_out, row.opted_out_at,
-                                  row.opt_out_reason, row.created_at)
+            titles = sorted(tags[tag_id] for tag_id in links.get(row.id, ()) if tag_id in tags)
+            yield ExportedContact(row.phone, row.name, [title for _key, title in titles], row.opted_out,
+                                  row.opted_out_at, row.opt_out_reason, row.created_at)
         last_id = chunk[-1].id
         turns.let_others_run()

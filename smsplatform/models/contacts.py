@@ -33,6 +33,7 @@ class Contact(db.Model):
     __table_args__ = (
         UniqueConstraint("account_id", "phone", name="uq_contacts_account_phone"),
         Index("ix_contacts_account_opted_out", "account_id", "opted_out"),
+        Index("ix_contacts_account_id", "account_id", "id"),  # newest first, without sorting the account's contacts
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
