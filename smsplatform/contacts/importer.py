@@ -334,7 +334,7 @@ def _utf8_or_windows_1252(data: BinaryIO) -> str:
 
 
 def _refuse_known_formats(data: BinaryIO) -> None:
-    """Say what an upload is when it starts like a known format that is not text (an .xlsx chosen by mistake)."""
+    """Say what an upload is when it starts like a known format that is not text (an .xls or a PDF chosen by mistake)."""
     data.seek(0)
     head = data.read(16)
     what = _zip_kind(data) if head.startswith(b"PK\x03\x04") else next(
