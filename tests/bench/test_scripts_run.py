@@ -19,6 +19,7 @@ NOT_SCRIPTS = {"common.py", "bare_endpoint.py", "legacy_addsms_wsgi.py"}  # impo
 SMALL_RUNS = {
     "addsms_inprocess.py": ["--calls", "10"],
     "batch_worker_turns.py": ["--items", "1000"],
+    "contacts_export.py": ["--contacts", "200"],
     "contacts_import.py": ["--rows", "200"],
     "contacts_renumber.py": ["--contacts", "200"],
     "import_worker_turns.py": ["--rows", "2000"],
