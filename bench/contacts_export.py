@@ -57,7 +57,8 @@ def floor(account_id: int) -> tuple[float, float, int]:
         with common.Stopwatch() as watch:
             cursor = connection.cursor()
             cursor.execute("SELECT ct.contact_id, t.title FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id "
-                           f"JOIN contacts c ON c.id = ct.contact_id WHERE c.account_id = {marker} ORDER BY t.title_key",
+                           "JOIN contacts c ON c.id = ct.contact_id "
+                           f"WHERE c.account_id = {marker} ORDER BY t.title_key",
                            (account_id,))
             titles: dict[int, list[str]] = {}
             for contact_id, title in cursor.fetchall():

@@ -112,7 +112,8 @@ def main() -> None:
               f"{args.rows / seconds:9,.0f} rows/s  ratio {seconds / floor_seconds:.2f}× floor "
               f"(target < {TARGET_SECONDS:.0f} s: {'ok' if seconds < TARGET_SECONDS else 'MISSED'})")
         print(f"re-import of the same file:              {reimport:6.2f} s  (all {again.updated:,} rows exist)")
-        print(f"the same rows from an .xlsx ({len(workbook) / 1e6:.1f} MB):    {watch.seconds:6.2f} s  (CPU {watch.cpu:5.2f} s)  "
+        print(f"the same rows from an .xlsx ({len(workbook) / 1e6:.1f} MB):    "
+              f"{watch.seconds:6.2f} s  (CPU {watch.cpu:5.2f} s)  "
               f"{args.rows / watch.seconds:9,.0f} rows/s  ratio {watch.seconds / floor_seconds:.2f}× floor, "
               f"{watch.seconds / seconds:.2f}× the CSV import")
         print(f"result: {report.created:,} contacts, {links:,} tag links, {report.merged + again.merged:,} merged "

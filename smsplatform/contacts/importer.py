@@ -34,10 +34,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from smsplatform import turns
 from smsplatform.contacts.optout import withdraw_pending_newsletter_messages
-from smsplatform.contacts.workbook import is_workbook, workbook_as_csv
 from smsplatform.contacts.services import (
     MAX_NAME, MAX_TAG_TITLE, normalize_contact_phone, tag_key, tags_by_ids,
 )
+from smsplatform.contacts.workbook import is_workbook, workbook_as_csv
 from smsplatform.db_retry import is_retryable
 from smsplatform.db_unique import insert_ignoring_duplicates, locked
 from smsplatform.errors import DomainError, NotFoundError, ValidationError
@@ -334,7 +334,8 @@ def _utf8_or_windows_1252(data: BinaryIO) -> str:
 
 
 def _refuse_known_formats(data: BinaryIO) -> None:
-    """Say what an upload is when it starts like a known format that is not text (an .xls or a PDF chosen by mistake)."""
+    """Say what an upload is when it starts like a known format that is not text (an .xls or a PDF chosen by
+    mistake)."""
     data.seek(0)
     head = data.read(16)
     what = _zip_kind(data) if head.startswith(b"PK\x03\x04") else next(
@@ -709,7 +710,8 @@ class _ChunkWriter:
 
     def _tag_ids_for(self, keys: list[str]) -> dict[str, int]:
         return dict(db.session.execute(locked(
-            select(Tag.title_key, Tag.id).where(Tag.account_id == self.account_id, Tag.title_key.in_(keys)), shared=True)
+            select(Tag.title_key, Tag.id).where(Tag.account_id == self.account_id, Tag.title_key.in_(keys)),
+            shared=True)
         ).all())
 
     def _opt_out(self, contact_ids: list[int], reason: str) -> None:

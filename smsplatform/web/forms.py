@@ -147,7 +147,8 @@ class BulkTagForm(FlaskForm):
 
 
 class ImportForm(FlaskForm):
-    file = FileField("CSV or Excel file", description="Header row with phone (or Telefon, Handy…; required), name, tags, opted out.")
+    file = FileField("CSV or Excel file",
+                     description="Header row with phone (or Telefon, Handy…; required), name, tags, opted out.")
     mode = SelectField("Mode", choices=opts([("add", "Add contacts and tags"), ("blocklist", "Blocklist (opt out)")]))
     tag_id = SelectField("Also tag every row with", coerce=int, validate_choice=False, default=0)
 
