@@ -1,10 +1,13 @@
-"""CSV cells as spreadsheets read them: formulas neutralised on the way out, the mark dropped on the way in."""
+"""Exports as spreadsheets read them: CSV formulas neutralised on the way out (the mark dropped on the way in),
+workbook cells typed."""
 import csv
 import io
+from datetime import datetime
 
 import pytest
+from openpyxl import load_workbook
 
-from smsplatform.spreadsheets import csv_lines, escape_cell, unescape_cell
+from smsplatform.spreadsheets import csv_lines, escape_cell, unescape_cell, xlsx_file
 
 
 @pytest.mark.parametrize("value, written", [
@@ -49,3 +52,19 @@ def test_csv_lines_come_in_blocks_not_a_write_per_line():
     blocks = list(csv_lines(rows, block_size=4096))
     assert all(4096 <= len(block) < 4096 + 100 for block in blocks[:-1]) and 0 < len(blocks[-1]) < 4096 + 100
     assert list(csv.reader(io.StringIO("".join(blocks).lstrip("\ufeff")))) == rows
+
+
+def test_a_workbook_holds_texts_as_text_cells_times_as_dates_and_no_control_characters():
+    rows = [["phone", "note", "when", "count", "empty"],
+            ["+4915752982212", "=SUM(A1)\x00\x1f", datetime(2026, 7, 1, 14, 0), 7, None]]
+    sheet = load_workbook(xlsx_file(iter(rows), "Liste")).active
+    header, row = sheet.iter_rows()
+    assert sheet.title == "Liste" and [c.value for c in header] == rows[0]
+    assert [(c.value, c.data_type) for c in row[:2]] == [("+4915752982212", "s"), ("=SUM(A1)", "s")]
+    assert (row[2].value, row[2].number_format, row[3].value, row[4].value) == (
+        datetime(2026, 7, 1, 14, 0), "yyyy-mm-dd hh:mm:ss", 7, None)
+
+
+def test_csv_lines_write_times_as_spreadsheets_read_them_and_none_as_empty():
+    text = "".join(csv_lines([["when", "none"], [datetime(2026, 7, 1, 14, 0, 5, 123), None]]))
+    assert text == "\ufeffwhen,none\r\n2026-07-01 14:00:05,\r\n"

@@ -7,11 +7,12 @@ from datetime import timedelta
 from functools import cache
 from zoneinfo import available_timezones
 
-from flask import Blueprint, abort, current_app, render_template, request, session
+from flask import Blueprint, Response, abort, current_app, render_template, request, send_file, session, stream_with_context
 from flask.typing import ResponseReturnValue
 from flask_login import UserMixin, current_user
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from smsplatform import spreadsheets
 from smsplatform.errors import DomainError, NotFoundError
 from smsplatform.extensions import db, login_manager
 from smsplatform.messaging import statuses
@@ -113,6 +114,19 @@ def local_time(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return ""
     tz_name = current_user.account.timezone if current_user.is_authenticated else "UTC"
     return to_zone(value, tz_name).strftime(fmt)
+
+
+def spreadsheet_download(rows: Iterator[list], name: str, kind: str):
+    """An export as a download: ``kind`` ``comma`` or ``semicolon`` (CSV, streamed as it is read) or
+    ``xlsx`` (an Excel workbook, built whole first); 400 for another. ``rows`` start with the header."""
+    if kind == "xlsx":
+        return send_file(spreadsheets.xlsx_file(rows, name.capitalize()), mimetype=spreadsheets.XLSX_MIMETYPE,
+                         as_attachment=True, download_name=f"{name}.xlsx")
+    delimiter = spreadsheets.DELIMITERS.get(kind)
+    if delimiter is None:
+        abort(400)
+    return Response(stream_with_context(spreadsheets.csv_lines(rows, delimiter)), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
 @bp.app_template_filter("counted")

@@ -1,5 +1,5 @@
-"""Contacts and tags: search, add/edit, bulk tag/untag, CSV export, CSV or Excel import with its per-row report."""
-from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
+"""Contacts and tags: search, add/edit, bulk tag/untag, CSV and Excel export and import (with its per-row report)."""
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from smsplatform import spreadsheets
@@ -9,7 +9,7 @@ from smsplatform.contacts.importer import (MODE_BLOCKLIST, MODE_UPSERT, ImportAb
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
 from smsplatform.web import queries
-from smsplatform.web.blueprint import bp, counted, me, saving, too_large_page
+from smsplatform.web.blueprint import bp, counted, me, saving, spreadsheet_download, too_large_page
 from smsplatform.web.forms import BulkTagForm, ContactForm, ImportForm, TagForm, opts, show_error
 
 _OPTED = {"yes": True, "no": False}
@@ -50,12 +50,21 @@ def contacts():
 @bp.route("/contacts/export.csv")
 @login_required
 def export_contacts():
-    """The contacts the list's filter finds, all of them, in the columns the CSV import reads back
-    (``phone``, ``name``, ``tags``, ``opted_out``), so a list moves between accounts with its opt-outs."""
+    """The contacts the list's filter finds, all of them, as CSV (``?delimiter=comma`` or ``semicolon``), in
+    the columns the import reads back (``phone``, ``name``, ``tags``, ``opted_out``), so a list moves
+    between accounts with its opt-outs."""
+    return spreadsheet_download(_contact_rows(), "contacts", request.args.get("delimiter") or "comma")
+
+
+@bp.route("/contacts/export.xlsx")
+@login_required
+def export_contacts_xlsx():
+    return spreadsheet_download(_contact_rows(), "contacts", "xlsx")
+
+
+def _contact_rows():
+    """The rows of the contacts' export, the header first; 400 for a bad filter (before any row)."""
     account = me()
-    delimiter = spreadsheets.DELIMITERS.get(request.args.get("delimiter") or "comma")
-    if delimiter is None:
-        abort(400)
     try:
         found = services.contacts_for_export(account, **_contact_filter())
     except ValidationError:
@@ -66,11 +75,10 @@ def export_contacts():
         yield ["phone", "name", "tags", "opted_out", "opted_out_at", "opt_out_reason", "created"]
         for contact in found:
             yield [contact.phone, contact.name, tags_cell(contact.tags), "yes" if contact.opted_out else "no",
-                   spreadsheets.time_cell(contact.opted_out_at, tz_name), contact.opt_out_reason or "",
-                   spreadsheets.time_cell(contact.created_at, tz_name)]
+                   spreadsheets.local_time(contact.opted_out_at, tz_name), contact.opt_out_reason,
+                   spreadsheets.local_time(contact.created_at, tz_name)]
 
-    return Response(stream_with_context(spreadsheets.csv_lines(rows(), delimiter)), mimetype="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
+    return rows()
 
 
 @bp.route("/contacts/new", methods=["GET", "POST"])

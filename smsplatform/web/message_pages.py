@@ -1,5 +1,5 @@
-"""Send, message history (filter, timeline, CSV export) and the inbox."""
-from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+"""Send, message history (filter, timeline, CSV and Excel export) and the inbox."""
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from wtforms.fields.choices import SelectChoice
 
@@ -15,7 +15,7 @@ from smsplatform.models import Message
 from smsplatform.phones import normalize_phone
 from smsplatform.timeutil import to_zone
 from smsplatform.web import queries
-from smsplatform.web.blueprint import bp, counted, me, owned, saving, too_large_page
+from smsplatform.web.blueprint import bp, counted, me, owned, saving, spreadsheet_download, too_large_page
 from smsplatform.web.forms import SIM_CHOICES, MessageFilterForm, ReplyForm, SendForm, device_choices, opts, show_error
 from smsplatform.web.uploads import store_upload, upload_too_large
 
@@ -151,11 +151,21 @@ def messages():
 @bp.route("/messages/export.csv")
 @login_required
 def export_messages():
+    """The filtered messages as CSV (``?delimiter=comma`` or ``semicolon``)."""
+    return spreadsheet_download(_message_rows(), "messages", request.args.get("delimiter") or "comma")
+
+
+@bp.route("/messages/export.xlsx")
+@login_required
+def export_messages_xlsx():
+    return spreadsheet_download(_message_rows(), "messages", "xlsx")
+
+
+def _message_rows():
+    """The rows of the filtered messages' export, the header first; 400 for a bad filter (before any row)."""
     account = me()
-    form = MessageFilterForm(request.args)
-    flt = _filter_from(form, account)
-    delimiter = spreadsheets.DELIMITERS.get(request.args.get("delimiter") or "comma")
-    if flt is None or delimiter is None:
+    flt = _filter_from(MessageFilterForm(request.args), account)
+    if flt is None:
         abort(400)
     query = queries.messages_query(account, flt).execution_options(yield_per=EXPORT_BATCH)
     tz_name = account.timezone
@@ -165,16 +175,14 @@ def export_messages():
                "sim", "newsletter_id", "segments", "body", "sent", "delivered", "failure_reason"]
         for message in db.session.scalars(query):
             yield [
-                message.id, spreadsheets.time_cell(message.created_at, tz_name),
+                message.id, spreadsheets.local_time(message.created_at, tz_name),
                 "in" if message.status == st.INCOMING else "out", message.phone, message.sendto,
-                message.status, st.title(message.status), message.device_id or "", message.sim,
-                message.paket_id or "", message.segments, message.body,
-                spreadsheets.time_cell(message.sent_at, tz_name), spreadsheets.time_cell(message.delivered_at, tz_name),
-                message.failure_reason or "",
+                message.status, st.title(message.status), message.device_id, message.sim, message.paket_id,
+                message.segments, message.body, spreadsheets.local_time(message.sent_at, tz_name),
+                spreadsheets.local_time(message.delivered_at, tz_name), message.failure_reason,
             ]
 
-    return Response(stream_with_context(spreadsheets.csv_lines(rows(), delimiter)), mimetype="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="messages.csv"'})
+    return rows()
 
 
 @bp.route("/messages/<int:message_id>")

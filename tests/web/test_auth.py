@@ -9,7 +9,8 @@ from smsplatform.models import Account, ApiToken
 from tests.web.conftest import PASSWORD, login
 
 PAGES = ["/", "/devices", "/devices/add", "/devices/1", "/send", "/messages", "/messages/export.csv",
-         "/contacts/export.csv", "/messages/1", "/inbox", "/inbox/conversation?phone=%2B491", "/contacts", "/contacts/new",
+         "/messages/export.xlsx", "/contacts/export.csv", "/contacts/export.xlsx", "/messages/1", "/inbox",
+         "/inbox/conversation?phone=%2B491", "/contacts", "/contacts/new",
          "/contacts/1", "/contacts/import", "/newsletters", "/newsletters/new", "/newsletters/1",
          "/newsletters/preview?body=x", "/tokens", "/account"]
 POSTS = ["/logout", "/account", "/account/password", "/tokens", "/tokens/1/revoke", "/devices/add", "/devices/1",

@@ -1,5 +1,5 @@
-"""The contacts' CSV export: the list's filter, every contact (past one read chunk), the account's time zone,
-and a file the CSV import reads back into another account with the same names, tags and opt-outs."""
+"""The contacts' CSV and Excel exports: the list's filter, every contact (past one read chunk), the account's
+time zone, and a file the import reads back into another account with the same names, tags and opt-outs."""
 import codecs
 import csv
 import io
@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from openpyxl import load_workbook
 
 from smsplatform.contacts import optout, services
 from smsplatform.extensions import db
@@ -105,3 +106,47 @@ def test_an_exported_list_imports_into_another_account_with_its_names_tags_and_o
         ("+4915100000003", "Grace", ("VIP",), True),
         ("+4915100000004", "", (), False),
     }
+
+
+def workbook_rows(web, url: str) -> list[list]:
+    response = web.get(url)
+    assert response.status_code == 200, response.status_code
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert "attachment" in response.headers["Content-Disposition"]
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    return [[cell for cell in row] for row in sheet.iter_rows()]
+
+
+def test_the_excel_export_keeps_numbers_and_formula_like_names_as_text_and_times_as_dates(web, me, listed):
+    rows = workbook_rows(web, "/contacts/export.xlsx")
+    assert [cell.value for cell in rows[0]] == ["phone", "name", "tags", "opted_out", "opted_out_at",
+                                                "opt_out_reason", "created"]
+    assert [[cell.value for cell in row[:6]] for row in rows[1:]] == [
+        ["+4915100000004", None, None, "no", None, None],
+        ["+4915100000003", "Grace", "VIP", "yes", datetime(2026, 7, 1, 14, 0), "STOP by SMS"],
+        ["+4915100000002", "=HYPERLINK(\"http://evil\")", "Berlin, Mitte|", "no", None, None],  # no "'": a text
+        ["+4915100000001", "Ada Lovelace", "Berlin, Mitte|VIP", "no", None, None],              # cell is no formula
+    ]
+    phone, name, opted_out_at = rows[3][0], rows[3][1], rows[2][4]
+    assert (phone.data_type, name.data_type, opted_out_at.number_format) == ("s", "s", "yyyy-mm-dd hh:mm:ss")
+    assert [row[0].value for row in workbook_rows(web, f"/contacts/export.xlsx?tag={listed['vip'].id}")[1:]] == [
+        "+4915100000003", "+4915100000001"]
+    html = web.get("/contacts?opted_out=yes").get_data(as_text=True)
+    assert "/contacts/export.xlsx?opted_out=yes" in html and "Export Excel (.xlsx) (1)" in html
+    assert web.get("/contacts/export.xlsx?tag=abc").status_code == 400
+
+
+def test_an_excel_export_imports_into_another_account_with_its_names_tags_and_opt_outs(
+        web, me, listed, make_account):
+    data = web.get("/contacts/export.xlsx").data
+    other, _token = make_account(email="other@example.com")
+    other.default_region = "DE"
+    db.session.commit()
+    assert web.post("/logout").status_code == 302
+    assert login(web, "other@example.com").status_code == 302
+    response = web.post("/contacts/import", data={"mode": "add", "tag_id": 0,
+                                                  "file": (io.BytesIO(data), "contacts.xlsx")},
+                        content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "4 rows read: 4 created" in html and "Sheet “Contacts”" in html
+    assert as_imported(other) == as_imported(me)

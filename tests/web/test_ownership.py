@@ -1,4 +1,6 @@
 """Id-guessing: every route with an id answers 404 for another account's object and changes nothing."""
+import io
+import zipfile
 from urllib.parse import quote
 
 from smsplatform.extensions import db
@@ -14,6 +16,7 @@ def test_another_accounts_ids_are_404_everywhere(web, theirs, device):
         f"/newsletters/{t['paket'].id}/edit",
         f"/inbox/conversation?phone={quote(t['incoming'].phone)}", f"/inbox/conversation?phone={quote(t['message'].phone)}",
         f"/contacts?tag={t['tag'].id}", f"/contacts/export.csv?tag={t['tag'].id}",
+        f"/contacts/export.xlsx?tag={t['tag'].id}",
         f"/newsletters/preview?body=x&tag_ids={t['tag'].id}",
     ]
     for url in gets:
@@ -50,6 +53,9 @@ def test_another_accounts_ids_are_404_everywhere(web, theirs, device):
     assert "their inbox" not in web.get("/inbox").get_data(as_text=True)
     assert "Their Contact" not in web.get("/contacts?q=Their").get_data(as_text=True)
     assert "+4915111111111" not in web.get("/contacts/export.csv").get_data(as_text=True)
+    for export in ("/messages/export.xlsx", "/contacts/export.xlsx"):  # a workbook holds its texts unzipped
+        sheet = zipfile.ZipFile(io.BytesIO(web.get(export).data)).read("xl/worksheets/sheet1.xml").decode()
+        assert "secret" not in sheet and "+4915111111111" not in sheet and "Their Contact" not in sheet
     assert "Their phone" not in web.get("/devices").get_data(as_text=True)
     assert "Theirs" not in web.get("/newsletters").get_data(as_text=True)
 

@@ -6,10 +6,11 @@ import re
 import struct
 import zipfile
 import zlib
-from datetime import timedelta
+from datetime import timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
 from smsplatform import create_app
@@ -345,6 +346,30 @@ def test_messages_export_for_excel_with_semicolons(web, me, device):
     assert comma.startswith("sms_id,created,direction,")
     assert web.get("/messages/export.csv?delimiter=tab").status_code == 400
     assert web.get("/messages/export.csv?delimiter=").status_code == 200  # an empty choice is the default
+
+
+def test_messages_export_as_an_excel_workbook(web, me, device):
+    me.timezone = "Europe/Berlin"
+    accept_messages(me, [{"sendto": "+4915100000001", "body": "=cmd|' /C calc'!A0", "device_id": device.id},
+                         {"sendto": "+4915100000002", "body": "ring\x07 the bell", "device_id": device.id}],
+                    field_prefix=None)
+    db.session.commit()
+    html = web.get("/messages?direction=out").get_data(as_text=True)
+    assert "/messages/export.xlsx?direction=out" in html and "Export Excel (.xlsx) (2)" in html
+    response = web.get("/messages/export.xlsx?direction=out")
+    assert response.status_code == 200 and response.headers["Content-Disposition"].endswith("messages.xlsx")
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    rows = list(sheet.iter_rows())
+    assert sheet.title == "Messages" and [c.value for c in rows[0]][:5] == ["sms_id", "created", "direction",
+                                                                           "number", "sendto"]
+    by_number = {row[3].value: row for row in rows[1:]}
+    first = by_number["+4915100000001"]
+    assert (first[3].data_type, first[11].value, first[11].data_type) == ("s", "=cmd|' /C calc'!A0", "s")
+    assert by_number["+4915100000002"][11].value == "ring the bell"  # XML cannot hold the bell character
+    created = db.session.query(Message).filter_by(phone="+4915100000001").one().created_at
+    berlin = created.replace(tzinfo=timezone.utc).astimezone(ZoneInfo("Europe/Berlin")).replace(tzinfo=None)
+    assert abs(first[1].value - berlin) < timedelta(milliseconds=1)  # a date cell, in the account's zone
+    assert web.get("/messages/export.xlsx?number=abc").status_code == 400
 
 
 def test_inbox_groups_conversations_newest_first_and_replies(web, me, device):
