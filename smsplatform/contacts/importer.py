@@ -631,17 +631,18 @@ class _ChunkWriter:
         blocklist = self.mode == MODE_BLOCKLIST
         reason = BLOCKLIST_REASON if blocklist else OPTED_OUT_REASON
         opting_out = [p for p in phones if blocklist or chunk[p].opt_out]
+        opted = set(opting_out)
         new = [p for p in phones if p not in contacts]
         existing = [p for p in phones if p in contacts]
         if new:
             db.session.execute(insert(Contact.__table__), [
                 {"account_id": self.account_id, "phone": p, "phone_raw": chunk[p].raw, "name": chunk[p].name,
-                 **self._opt_out_values(blocklist or chunk[p].opt_out, reason),
-                 "created_at": self.now, "updated_at": self.now}
+                 "opted_out": p in opted, "opted_out_at": self.now if p in opted else None,
+                 "opt_out_reason": reason if p in opted else None, "created_at": self.now, "updated_at": self.now}
                 for p in new
             ])
             self.report.created += len(new)
-            self.report.opted_out += sum(1 for p in new if blocklist or chunk[p].opt_out)
+            self.report.opted_out += len(opted.intersection(new))
         self.report.updated += len(existing)
         renamed = [{"cid": contacts[p][0], "new_name": chunk[p].name} for p in existing
                    if chunk[p].name and chunk[p].name != contacts[p][1]]
@@ -655,10 +656,6 @@ class _ChunkWriter:
             self._opt_out([contacts[p][0] for p in opting_out if p in contacts and not contacts[p][2]], reason)
             withdraw_pending_newsletter_messages(self.account_id, opting_out, self.now)
         self._link(chunk, tag_ids)
-
-    def _opt_out_values(self, opted_out: bool, reason: str) -> dict:
-        return {"opted_out": opted_out, "opted_out_at": self.now if opted_out else None,
-                "opt_out_reason": reason if opted_out else None}
 
     def _table_rows(self, phones: list[str]) -> dict[str, tuple[int, str, bool]]:
         rows = db.session.execute(

@@ -20,13 +20,13 @@ from typing import BinaryIO
 
 import openpyxl
 from openpyxl import load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from smsplatform import turns
 from smsplatform.errors import ValidationError
 
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x85\u2028\u2029]")
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 
 def is_workbook(data: BinaryIO) -> bool:
@@ -109,4 +109,4 @@ def _cell_text(value) -> str:
         return value.strftime("%Y-%m-%d %H:%M:%S") if value.time() != time() else value.strftime("%Y-%m-%d")
     if isinstance(value, (date, time)):
         return value.isoformat()
-    return _CONTROL.sub("", _LINE_BREAKS.sub(" ", str(value)))
+    return ILLEGAL_CHARACTERS_RE.sub("", _LINE_BREAKS.sub(" ", str(value)))

@@ -7,7 +7,8 @@ from datetime import timedelta
 from functools import cache
 from zoneinfo import available_timezones
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, send_file, session, stream_with_context
+from flask import (Blueprint, Response, abort, current_app, render_template, request, send_file, session,
+                   stream_with_context)
 from flask.typing import ResponseReturnValue
 from flask_login import UserMixin, current_user
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge

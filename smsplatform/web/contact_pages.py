@@ -30,11 +30,11 @@ def _contact_filter() -> dict:
 @login_required
 def contacts():
     account = me()
-    search = _contact_filter()
+    filters = _contact_filter()
     tag_arg = request.args.get("tag", "")
     number = max(1, request.args.get("page", 1, type=int))
     try:
-        found = services.search_contacts(account, **search, limit=queries.PAGE_SIZE,
+        found = services.search_contacts(account, **filters, limit=queries.PAGE_SIZE,
                                          offset=(number - 1) * queries.PAGE_SIZE)
     except ValidationError:
         abort(400)
@@ -44,7 +44,7 @@ def contacts():
     bulk.tag_id.choices = opts([(tc.tag.id, tc.tag.title) for tc in tags])
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("web/contacts.html", page=page, tags=tags, bulk=bulk, tag_form=TagForm(),
-                           search=search["query"], tag_arg=tag_arg, opted=request.args.get("opted_out", ""), args=args)
+                           search=filters["query"], tag_arg=tag_arg, opted=request.args.get("opted_out", ""), args=args)
 
 
 @bp.route("/contacts/export.csv")
