@@ -29,7 +29,7 @@ def savepoint():
     could no longer undo the row. So on SQLite a transaction is opened first where none is: IMMEDIATE, as
     a write follows at once.
     """
-    _begin_writing_on_sqlite()
+    begin_writing_on_sqlite()
     with db.session.begin_nested() as nested:
         yield nested
 
@@ -39,11 +39,13 @@ def locked(query, *, shared: bool = False):
     them still holds when the transaction writes: FOR UPDATE, or a shared lock (``shared``) that only keeps
     them from being changed or deleted. SQLite locks no rows: there the transaction takes the database's
     write lock first (BEGIN IMMEDIATE), which no other writer can commit past until it ends."""
-    _begin_writing_on_sqlite()
+    begin_writing_on_sqlite()
     return query.with_for_update(read=shared)
 
 
-def _begin_writing_on_sqlite() -> None:
+def begin_writing_on_sqlite() -> None:
+    """On SQLite, open the session's transaction with the database's write lock (BEGIN IMMEDIATE) unless it
+    has one: what is read from here on stays true until the commit. A no-op on MariaDB."""
     connection = db.session.connection()
     if connection.dialect.name == "sqlite" and not sqlite_transaction_open(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -290,10 +290,10 @@ def update_settings(account: Account, *, timezone=None, default_region=None, opt
         account.optout_keywords = ",".join(dict.fromkeys(words))
     if allow_direct_to_opted_out is not None:
         account.allow_direct_to_opted_out = bool(allow_direct_to_opted_out)
-    db.session.flush()
     if account.default_region is None or account.default_region == region_before:
+        db.session.flush()
         return None
-    return renumber_national_contacts(account)
+    return renumber_national_contacts(account)  # it flushes these changes once its parsing is done
 
 
 def prune_auth_failures(config, now=None) -> int:
