@@ -13,37 +13,12 @@ monkey.patch_all()  # first, as gunicorn.conf.py does for the web workers
 
 import argparse  # noqa: E402
 import io  # noqa: E402
-import time  # noqa: E402
-
-import gevent  # noqa: E402
 
 import common  # noqa: E402  (puts the project root on sys.path)
 from contacts_import import make_csv  # noqa: E402
 from smsplatform.contacts.importer import import_contacts  # noqa: E402
 from smsplatform.extensions import db  # noqa: E402
-
-TICK = 0.005
-
-
-def gaps_while(work) -> tuple[list[float], float]:
-    """The gaps between the ticks of another greenlet while ``work()`` runs, and the seconds it took."""
-    gaps, finished = [], []
-
-    def ticker():
-        last = time.perf_counter()
-        while not finished:
-            gevent.sleep(TICK)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-    other = gevent.spawn(ticker)
-    gevent.sleep(TICK)  # the ticker is waiting on its timer, as an idle connection waits on its socket
-    with common.Stopwatch() as watch:
-        work()
-    finished.append(1)
-    other.join()
-    return gaps, watch.seconds
+from worker_gaps import TICK, gaps_while, idle_gaps  # noqa: E402
 
 
 def main() -> None:
@@ -58,7 +33,7 @@ def main() -> None:
         db.session.commit()
         data = make_csv(args.rows)
         gaps, seconds = gaps_while(lambda: import_contacts(account, io.BytesIO(data), commit=db.session.commit))
-        idle, _ = gaps_while(lambda: gevent.sleep(TICK * len(gaps)))
+        idle = idle_gaps(len(gaps))
     print(f"CSV import of {args.rows:,} rows in a gevent worker, {common.backend_name(database_url)}: {seconds:.2f} s")
     print(f"  floor: longest gap between another greenlet's {TICK * 1000:.0f} ms ticks, idle: "
           f"{max(idle) * 1000:7.1f} ms")

@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import database_is_mariadb
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-NOT_SCRIPTS = {"common.py", "bare_endpoint.py", "legacy_addsms_wsgi.py"}  # imported by the scripts, not run
+NOT_SCRIPTS = {"common.py", "bare_endpoint.py", "legacy_addsms_wsgi.py", "worker_gaps.py"}  # imported by the scripts, not run
 SMALL_RUNS = {
     "addsms_inprocess.py": ["--calls", "10"],
     "batch_worker_turns.py": ["--items", "1000"],
