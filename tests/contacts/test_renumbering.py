@@ -2,7 +2,7 @@
 merging into the contact that already has it (tags, messages, opt-out kept)."""
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from smsplatform.accounts import services as accounts
 from smsplatform.campaigns import services as campaigns
@@ -125,3 +125,40 @@ def test_another_account_holding_the_new_number_is_left_alone(make_account):
     assert [(c.id, c.name) for c in _contacts(ours).values()] == [(mine.id, "Anna")]
     assert set(_contacts(ours)) == {"+491701234567"}
     assert [(c.id, c.name) for c in _contacts(theirs).values()] == [(their_anna.id, "Their Anna")]
+
+
+def test_many_contacts_are_renumbered_and_merged_across_several_chunks(make_account):
+    """1,200 renumbered contacts, 700 of them merged: more than one full chunk of each kind of write (500)
+    and a last, shorter one, each row with its own values."""
+    account, _ = make_account(timezone="UTC")
+    device = create_device(account, "Pixel")
+    vip = services.create_tag(account, "VIP")
+    now = utcnow()
+    db.session.execute(Contact.__table__.insert(), [
+        {"account_id": account.id, "phone": f"0171{i:07d}", "phone_raw": f"0171 {i:07d}", "name": f"Kunde {i}",
+         "opted_out": i % 7 == 0, "opted_out_at": now - timedelta(minutes=i) if i % 7 == 0 else None,
+         "opt_out_reason": f"STOP {i}" if i % 7 == 0 else None, "created_at": now, "updated_at": now}
+        for i in range(1200)])
+    db.session.execute(Contact.__table__.insert(), [
+        {"account_id": account.id, "phone": f"+49171{i:07d}", "phone_raw": f"+49171{i:07d}", "name": "",
+         "created_at": now, "updated_at": now} for i in range(700)])
+    national = {c.phone: c for c in _contacts(account).values() if not c.phone.startswith("+")}
+    db.session.execute(contact_tags.insert(), [{"contact_id": national[f"0171{i:07d}"].id, "tag_id": vip.id}
+                                               for i in range(0, 1200, 3)])
+    history = {i: _message(account, device, national[f"0171{i:07d}"], status=statuses.DELIVERED).id
+               for i in range(0, 1200, 5)}
+    db.session.commit()
+
+    assert accounts.update_settings(account, default_region="DE") == Renumbered(contacts=1200, merged=700)
+    db.session.commit()
+    contacts = _contacts(account)
+    assert len(contacts) == 1200
+    for i in range(1200):
+        contact = contacts[f"+49171{i:07d}"]
+        assert contact.name == f"Kunde {i}", i  # a merged keeper had no name: it takes the other's
+        assert contact.opted_out == (i % 7 == 0), i
+        assert contact.opt_out_reason == (f"STOP {i}" if i % 7 == 0 else None), i
+        assert {t.title for t in contact.tags} == ({"VIP"} if i % 3 == 0 else set()), i
+        if i in history:
+            assert db.session.get(Message, history[i]).contact_id == contact.id, i
+    assert db.session.scalar(select(func.count()).select_from(contact_tags)) == len(range(0, 1200, 3))
