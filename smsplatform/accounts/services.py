@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from smsplatform.contacts.renumbering import Renumbered, renumber_national_contacts
-from smsplatform.db_unique import add_unless_taken
+from smsplatform.db_unique import add_unless_taken, locked
 from smsplatform.errors import (
     AuthenticationError, ConflictError, DomainError, NotFoundError, RateLimitedError, ValidationError,
 )
@@ -194,20 +194,33 @@ def login_token(account: Account, secret_key: str) -> str:
     ``secret_key``. When the key has changed, the stored hash no longer matches and a new token is issued
     (the old one stays valid until revoked, as any token does).
     """
-    row = db.session.scalar(
-        select(ApiToken).where(ApiToken.account_id == account.id, ApiToken.derivation_nonce.is_not(None),
-                               ApiToken.revoked_at.is_(None))
-        .order_by(ApiToken.id.desc()).limit(1))
-    if row is not None:
-        token = _derived_token(secret_key, account.id, row.derivation_nonce)
-        if hash_secret(token) == row.token_hash:
-            return token
+    token = _standing_login_token(account.id, secret_key)
+    if token is not None:
+        return token
+    # None yet: a concurrent first gettoken (an integration's workers starting together) may be issuing one
+    # now. Both lock the account and look again, so the second answers the token the first issued.
+    db.session.execute(locked(select(Account.id).where(Account.id == account.id))).first()
+    token = _standing_login_token(account.id, secret_key)
+    if token is not None:
+        return token
     nonce = secrets.token_hex(16)
     token = _derived_token(secret_key, account.id, nonce)
     db.session.add(ApiToken(account_id=account.id, token_hash=hash_secret(token), hint=token[-4:], label="gettoken",
                             derivation_nonce=nonce))
     db.session.flush()
     return token
+
+
+def _standing_login_token(account_id: int, secret_key: str) -> str | None:
+    """The newest live gettoken token, when ``secret_key`` derives it."""
+    row = db.session.execute(
+        select(ApiToken.derivation_nonce, ApiToken.token_hash)
+        .where(ApiToken.account_id == account_id, ApiToken.derivation_nonce.is_not(None), ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    token = _derived_token(secret_key, account_id, row.derivation_nonce)
+    return token if hmac.compare_digest(hash_secret(token), row.token_hash) else None
 
 
 def _derived_token(secret_key: str, account_id: int, nonce: str) -> str:

@@ -6,7 +6,10 @@ import pytest
 from smsplatform.accounts import services
 from smsplatform.errors import AuthenticationError
 from smsplatform.extensions import db
-from smsplatform.models import ApiToken
+from smsplatform.models import Account, ApiToken
+from smsplatform.timeutil import utcnow
+from tests.support.races import after_statement
+from tests.support.threads import run_in_threads
 
 
 def test_a_token_check_returns_the_accounts_current_settings(make_account):
@@ -104,3 +107,39 @@ def test_login_token_passes_over_tokens_it_cannot_derive(make_account):
     assert token != api_token
     assert services.login_token(account, "key one") == token
     assert db.session.query(ApiToken).count() == 3
+
+
+def test_a_first_gettoken_racing_another_answers_the_token_the_other_issued(make_account):
+    """Two first gettoken calls of one account (an integration's workers starting together): the one whose
+    lookup found nothing, while the other issued its token, answers that same token."""
+    account, _ = make_account()
+    db.session.commit()
+    nonce = "0" * 32
+    theirs = services._derived_token("key one", account.id, nonce)
+
+    def other_call_issues_its_token(connection):
+        connection.execute(ApiToken.__table__.insert().values(
+            account_id=account.id, token_hash=services.hash_secret(theirs), hint=theirs[-4:], label="gettoken",
+            derivation_nonce=nonce, created_at=utcnow()))
+
+    with after_statement("SELECT", other_call_issues_its_token, containing="derivation_nonce") as fired:
+        mine = services.login_token(account, "key one")
+    db.session.commit()
+    assert fired, "the token lookup never ran"
+    assert mine == theirs
+    assert db.session.query(ApiToken).filter(ApiToken.derivation_nonce.is_not(None)).count() == 1
+
+
+def test_concurrent_first_gettoken_calls_all_answer_one_token(app, make_account):
+    account, _ = make_account()
+    db.session.commit()
+    account_id = account.id
+
+    def first_gettoken():
+        token = services.login_token(db.session.get(Account, account_id), "key one")
+        db.session.commit()
+        return token
+
+    tokens = run_in_threads(app, *[first_gettoken] * 6)
+    assert len(set(tokens)) == 1
+    assert db.session.query(ApiToken).filter(ApiToken.derivation_nonce.is_not(None)).count() == 1
