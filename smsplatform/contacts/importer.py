@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import BinaryIO, Callable
 
 import phonenumbers
-from sqlalchemy import Integer, bindparam, insert, literal, select, update
+from sqlalchemy import Integer, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from smsplatform import turns
@@ -38,6 +38,7 @@ from smsplatform.contacts.services import (
     MAX_NAME, MAX_TAG_TITLE, normalize_contact_phone, tag_key, tags_by_ids,
 )
 from smsplatform.contacts.workbook import is_workbook, workbook_as_csv
+from smsplatform.db_bulk import update_each
 from smsplatform.db_retry import is_retryable
 from smsplatform.db_unique import insert_ignoring_duplicates, locked
 from smsplatform.errors import DomainError, NotFoundError, ValidationError
@@ -644,14 +645,9 @@ class _ChunkWriter:
             self.report.created += len(new)
             self.report.opted_out += len(opted.intersection(new))
         self.report.updated += len(existing)
-        renamed = [{"cid": contacts[p][0], "new_name": chunk[p].name} for p in existing
-                   if chunk[p].name and chunk[p].name != contacts[p][1]]
+        renamed = {contacts[p][0]: chunk[p].name for p in existing if chunk[p].name and chunk[p].name != contacts[p][1]}
         if renamed:
-            table = Contact.__table__
-            db.session.execute(
-                update(table).where(table.c.id == bindparam("cid")).values(name=bindparam("new_name"), updated_at=self.now),
-                renamed,
-            )
+            update_each(db.session.connection(), Contact.__table__, {"name": renamed}, updated_at=self.now)
         if opting_out:
             self._opt_out([contacts[p][0] for p in opting_out if p in contacts and not contacts[p][2]], reason)
             withdraw_pending_newsletter_messages(self.account_id, opting_out, self.now)

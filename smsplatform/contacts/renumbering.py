@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import Integer, bindparam, case, delete, not_, select, update
+from sqlalchemy import Integer, delete, not_, select, update
 
 from smsplatform.contacts.optout import withdraw_pending_newsletter_messages
+from smsplatform.db_bulk import id_params, per_row, update_each
 from smsplatform.db_unique import begin_writing_on_sqlite, insert_ignoring_duplicates
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
@@ -55,7 +56,8 @@ def renumber_national_contacts(account: AccountSettings, now: datetime | None = 
     bare = db.session.execute(select(*_COLUMNS).where(
         Contact.account_id == account.id, not_(Contact.phone.startswith("+"))).order_by(Contact.id)).all()
     groups: dict[str, list] = {}
-    for row in bare:
+    for done, row in enumerate(bare):
+        now_and_then(done, db.session)  # on MariaDB; on SQLite no turn is taken while its write lock is held
         phone = parsed[row.phone_raw] if row.phone_raw in parsed else _parsed(row.phone_raw, region)
         if phone is not None and phone.startswith("+"):
             groups.setdefault(phone, []).append(row)
@@ -77,12 +79,14 @@ def renumber_national_contacts(account: AccountSettings, now: datetime | None = 
             withdraw += [phone, keeper.phone, *(row.phone for row in others)]
     connection = db.session.connection()
     # Merged contacts go before the survivors take their numbers; no two rows ever hold one number.
-    for chunk in _chunks(list(moves.items())):
-        _merge(connection, dict(chunk))
-    for chunk in _chunks(keepers):
-        _update_each(connection, {name: {kept["id"]: kept[name] for kept in chunk} for name in _KEPT_COLUMNS}, now)
-    for chunk in _chunks(list(plain.items())):
-        _update_each(connection, {"phone": dict(chunk)}, now)
+    merges = list(moves.items())
+    for start in range(0, len(merges), _CHUNK):
+        _merge(connection, dict(merges[start:start + _CHUNK]))
+    if keepers:
+        update_each(connection, _CONTACTS, {name: {kept["id"]: kept[name] for kept in keepers} for name in _KEPT_COLUMNS},
+                    updated_at=now)
+    if plain:
+        update_each(connection, _CONTACTS, {"phone": plain}, updated_at=now)
     for start in range(0, len(withdraw), _CHUNK):
         withdraw_pending_newsletter_messages(account.id, withdraw[start:start + _CHUNK], now)
     if groups:
@@ -131,50 +135,17 @@ def _merge(connection, keeper_of: dict[int, int]) -> None:
         connection.execute(statement, params)
 
 
-def _update_each(connection, columns: dict[str, dict[int, object]], now: datetime) -> None:
-    """Give each contact its own values: ``columns`` maps a column's name to {contact id: value}."""
-    ids = list(next(iter(columns.values())))
-    params = {"now": now}
-    for i, contact_id in enumerate(ids):
-        params[f"id{i}"] = contact_id
-        for name, values in columns.items():
-            params[f"{name}{i}"] = values[contact_id]
-    connection.execute(_update_each_statement(tuple(columns), len(ids)), params)
-
-
-# The statements below each write many contacts at once, a different value per row (CASE id WHEN … THEN …):
-# PyMySQL, the web workers' driver, sends an executemany of UPDATEs one statement at a time, which made a
-# region change on MariaDB take 35 s per 100,000 contacts. Each shape is built once (chunks are of one size
-# but the last), so SQLAlchemy compiles it once too.
-
-@lru_cache(maxsize=8)
-def _update_each_statement(names: tuple[str, ...], size: int):
-    """UPDATE of ``size`` contacts (:id0 …) giving each its own ``names`` (:phone0 …), and updated_at :now."""
-    contacts = _CONTACTS.c
-    ids = [bindparam(f"id{i}", type_=Integer) for i in range(size)]
-    return update(_CONTACTS).where(contacts.id.in_(ids)).values(
-        **{name: _per_row(contacts.id, ids, name, contacts[name].type) for name in names}, updated_at=bindparam("now"))
-
-
 @lru_cache(maxsize=4)
 def _merge_statements(size: int) -> tuple:
-    """For ``size`` merged contacts (:other0 … into :keeper0 …): copy their tags, move their messages, drop both."""
-    others = [bindparam(f"other{i}", type_=Integer) for i in range(size)]
+    """For ``size`` merged contacts (:other0 … into :keeper0 …): copy their tags, move their messages, drop both.
+    One statement each for many contacts, built once per size (see ``db_bulk``)."""
+    others = id_params("other", size)
     tags, messages = contact_tags.c, _MESSAGES.c
     return (
         insert_ignoring_duplicates(contact_tags).from_select(["contact_id", "tag_id"], select(
-            _per_row(tags.contact_id, others, "keeper", Integer()), tags.tag_id).where(tags.contact_id.in_(others))),
+            per_row(tags.contact_id, others, "keeper", Integer()), tags.tag_id).where(tags.contact_id.in_(others))),
         update(_MESSAGES).where(messages.contact_id.in_(others)).values(
-            contact_id=_per_row(messages.contact_id, others, "keeper", Integer())),
+            contact_id=per_row(messages.contact_id, others, "keeper", Integer())),
         delete(contact_tags).where(tags.contact_id.in_(others)),
         delete(_CONTACTS).where(_CONTACTS.c.id.in_(others)),
     )
-
-
-def _per_row(key_column, keys: list, name: str, type_):
-    """``CASE key WHEN :key0 THEN :<name>0 … END``."""
-    return case(*[(key, bindparam(f"{name}{i}", type_=type_)) for i, key in enumerate(keys)], value=key_column)
-
-
-def _chunks(items: list) -> list[list]:
-    return [items[start:start + _CHUNK] for start in range(0, len(items), _CHUNK)]

@@ -216,6 +216,17 @@ def test_import_into_chosen_tags_and_rerun_is_idempotent(owner):
     assert db.session.query(contact_tags).count() == 2
 
 
+def test_a_second_import_renames_every_contact_whose_name_changed(owner):
+    """1,200 contacts in one chunk: more renames than one statement holds (500), each to its own name."""
+    run(owner, "phone,name\n" + "".join(f"+49157{i:08d},Old {i}\n" for i in range(1200)))
+    names = "".join(f"+49157{i:08d},{'' if i % 4 == 0 else f'New {i}'}\n" for i in range(1200))
+    report, _ = run(owner, "phone,name\n" + names)
+    assert report.created == 0 and report.updated == 1200
+    db.session.expire_all()
+    assert {c.phone: c.name for c in db.session.query(Contact)} == {
+        f"+49157{i:08d}": f"Old {i}" if i % 4 == 0 else f"New {i}" for i in range(1200)}  # an empty cell keeps the name
+
+
 def test_foreign_target_tag_is_refused_before_reading(owner, make_account):
     other = make_account(email="other@example.com")[0]
     foreign = services.save_tag(other, "Theirs")
