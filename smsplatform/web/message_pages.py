@@ -144,8 +144,15 @@ def messages():
         page = queries.paginate(queries.messages_query(account, flt), request.args.get("page", 1, type=int))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     cancellable = {m.id for m in page.items if cancelling.can_cancel(m)} if page else set()
+    # The list refreshes itself every ``live`` seconds: often while statuses on the page still change, now and
+    # then on the newest page, where new messages appear.
+    live = None
+    if page is not None and any(m.status in st.OUTGOING_OPEN for m in page.items):
+        live = 5
+    elif page is not None and page.number == 1:
+        live = 15
     return render_template("web/messages.html", form=form, page=page, args=args,
-                           cancellable=cancellable), 200 if flt else 400
+                           cancellable=cancellable, live=live), 200 if flt else 400
 
 
 @bp.route("/messages/export.csv")

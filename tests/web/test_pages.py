@@ -831,3 +831,32 @@ def test_counts_read_as_english_one_and_many(web, me, app):
     assert "Valid once, for 1 minute." in web.post("/devices/add", data={}).get_data(as_text=True)
     app.config["PAIRING_CODE_TTL_SECONDS"] = 600
     assert "Valid once, for 10 minutes." in web.post("/devices/add", data={}).get_data(as_text=True)
+
+
+def _live(html: str, region: str) -> str | None:
+    """The refresh interval a page gives its live region (None: the region does not refresh itself)."""
+    found = re.search(rf'<[a-z]+ [^>]*id="{region}"[^>]*>', html)
+    assert found, f"no region {region}"
+    interval = re.search(r'data-live="(\d+)"', found.group(0))
+    return interval.group(1) if interval else None
+
+
+def test_list_pages_mark_what_refreshes_itself_and_how_often(web, me, device):
+    accept_messages(me, [{"sendto": f"+49151000{i:05d}", "body": f"note {i}", "device_id": device.id} for i in range(55)],
+                    field_prefix=None)
+    add_incoming(me, device, "+4915188888888", "a reply")
+    db.session.commit()
+    # Pending messages on the page: often. Once the page holds only final ones: now and then on the first page
+    # (new messages appear there), never on a later one.
+    assert _live(web.get("/messages").get_data(as_text=True), "message-list") == "5"
+    assert _live(web.get("/messages?page=2").get_data(as_text=True), "message-list") == "5"
+    db.session.query(Message).filter(Message.status == st.PENDING).update({"status": st.DELIVERED})
+    db.session.commit()
+    assert _live(web.get("/messages").get_data(as_text=True), "message-list") == "15"
+    assert _live(web.get("/messages?page=2").get_data(as_text=True), "message-list") is None
+    assert _live(web.get("/devices").get_data(as_text=True), "device-list") == "10"
+    assert _live(web.get("/inbox").get_data(as_text=True), "conversation-list") == "10"
+    html = web.get("/inbox/conversation?phone=%2B4915188888888").get_data(as_text=True)
+    assert _live(html, "thread") == "5"
+    # The reply form stays outside the thread that is swapped in place: what is being typed is kept.
+    assert html.index('id="thread"') < html.index("</ol>") < html.index("<textarea")

@@ -1,4 +1,5 @@
-/* Dashboard helpers: SMS counter, copy buttons, confirmations, select-all, newsletter preview. No network but our own. */
+/* Dashboard helpers: SMS counter, copy buttons, confirmations, select-all, newsletter preview, live regions.
+   No network but our own. */
 (function () {
   "use strict";
 
@@ -81,18 +82,52 @@
     follow();
   });
 
-  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-    form.addEventListener("submit", function (event) {
-      if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
-    });
+  // Listened for on the document, so that forms and boxes a live region brings in work the same.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.hasAttribute("data-confirm") && !window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
   });
 
-  document.querySelectorAll("input[data-select-all]").forEach(function (box) {
-    box.addEventListener("change", function () {
-      var name = box.getAttribute("data-select-all");
-      box.form.querySelectorAll("input[name='" + name + "']").forEach(function (b) { b.checked = box.checked; });
-    });
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box.matches("input[data-select-all]")) { return; }
+    var name = box.getAttribute("data-select-all");
+    box.form.querySelectorAll("input[name='" + name + "']").forEach(function (b) { b.checked = box.checked; });
   });
+
+  // Live regions: a part of a list page that changes while it is open (statuses, presence) is fetched again
+  // every data-live seconds and swapped in place, keeping the boxes ticked in it. Not while the tab is hidden
+  // or a field in it has the focus; no more once the server no longer marks it live (nothing left to change),
+  // or the session has ended (the page would be the login form).
+  function keepRefreshing(region) {
+    var seconds = parseFloat(region.getAttribute("data-live")) || 5;
+    setTimeout(function () { refreshRegion(region); }, seconds * 1000);
+  }
+
+  function busy(region) {
+    var focused = document.activeElement;
+    return document.hidden || (region.contains(focused) && focused.matches("input:not([type=checkbox]), select, textarea"));
+  }
+
+  function refreshRegion(region) {
+    if (busy(region)) { keepRefreshing(region); return; }
+    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) { return response.ok && !response.redirected ? response.text() : null; })
+      .then(function (html) {
+        if (html === null || !document.body.contains(region)) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(region.id);
+        if (!fresh) { return; }
+        if (busy(region)) { keepRefreshing(region); return; }
+        var ticked = Array.from(region.querySelectorAll("input[type=checkbox]:checked"), function (b) { return b.name + "=" + b.value; });
+        fresh = document.importNode(fresh, true);
+        fresh.querySelectorAll("input[type=checkbox]").forEach(function (b) { b.checked = ticked.indexOf(b.name + "=" + b.value) >= 0; });
+        region.replaceWith(fresh);
+        if (fresh.hasAttribute("data-live")) { keepRefreshing(fresh); }
+      })
+      .catch(function () { keepRefreshing(region); });  // the server unreachable for a moment: try again later
+  }
+
+  document.querySelectorAll("[data-live][id]").forEach(keepRefreshing);
 
   var newsletter = document.getElementById("newsletter-form");
   if (newsletter) {

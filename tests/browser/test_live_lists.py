@@ -1,0 +1,62 @@
+"""Headless Chromium: the messages list refreshes itself in place while statuses on it can still change,
+keeping the boxes a user has ticked. The change comes from another connection (as another tab, the
+phone or the scheduler would make it); the page is never reloaded."""
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from sqlalchemy import create_engine, text
+
+from smsplatform.messaging import statuses
+from tests.support.browser import go, left_the_page, sign_up, snap, submit, wait_for
+
+
+def row_of(browser, phone: str):
+    return browser.find_element(By.XPATH, f"//table[contains(@class, 'messages')]//tr[contains(., '{phone}')]")
+
+
+def shows(phone: str, words: str):
+    """A wait condition: the row of ``phone`` says ``words`` (a row swapped out while read is asked again)."""
+    def condition(browser) -> bool:
+        try:
+            return words in row_of(browser, phone).text
+        except StaleElementReferenceException:
+            return False
+    return condition
+
+
+def test_the_messages_list_shows_a_status_changed_elsewhere_and_keeps_the_ticked_boxes(browser, platform):
+    sign_up(browser, "live@example.com")
+    [code] = platform.pairing_codes("live@example.com", 1)
+    platform.start_phone("Live phone", platform.url, code, poll_seconds=2)
+    platform.phone_device_id("Live phone")
+    go(browser, "/send")
+    browser.find_element(By.ID, "recipients").send_keys("+4915752982214\n+4915752982215")
+    browser.find_element(By.ID, "body").send_keys("Later")
+    browser.execute_script("arguments[0].value = '2099-01-01T10:00'", browser.find_element(By.ID, "send_at"))
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    assert browser.current_url.endswith("/messages")
+    assert browser.find_element(By.ID, "message-list").get_attribute("data-live") == "5"
+    browser.execute_script("window.sameDocument = true")  # gone if the page were loaded again
+    kept = row_of(browser, "+4915752982214")
+    kept.find_element(By.CSS_SELECTOR, "input[type=checkbox]").click()
+    assert "New" in row_of(browser, "+4915752982215").text
+
+    engine = create_engine(platform.database_url)
+    try:
+        with engine.begin() as connection:  # another tab cancels the other message
+            connection.execute(text("UPDATE messages SET status = :cancelled WHERE phone = '+4915752982215'"),
+                               {"cancelled": statuses.CANCELLED})
+    finally:
+        engine.dispose()
+
+    wait_for(browser, shows("+4915752982215", "cancelled"), 30)
+    snap(browser, "messages-live")
+    assert browser.execute_script("return window.sameDocument === true")
+    assert row_of(browser, "+4915752982214").find_element(By.CSS_SELECTOR, "input[type=checkbox]").is_selected()
+    assert not row_of(browser, "+4915752982215").find_elements(By.CSS_SELECTOR, "input[type=checkbox]")
+    # The ticked box still works as before: the page's own form cancels it, after the confirmation.
+    old = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Cancel selected']").click()
+    browser.switch_to.alert.accept()
+    wait_for(browser, left_the_page(old))
+    assert "1 message cancelled" in browser.find_element(By.CSS_SELECTOR, ".flash").text
+    assert "cancelled" in row_of(browser, "+4915752982214").text
