@@ -33,6 +33,7 @@ from sqlalchemy import Integer, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from smsplatform import turns
+from smsplatform.contacts.listfile import split_tags
 from smsplatform.contacts.optout import withdraw_pending_newsletter_messages
 from smsplatform.contacts.services import (
     MAX_NAME, MAX_TAG_TITLE, normalize_contact_phone, tag_key, tags_by_ids,
@@ -45,6 +46,7 @@ from smsplatform.errors import DomainError, NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import Account, Contact, Tag, contact_tags
 from smsplatform.phones import SCIENTIFIC_NOTATION
+from smsplatform.sizes import size_text
 from smsplatform.spreadsheets import unescape_cell
 from smsplatform.timeutil import utcnow
 
@@ -60,7 +62,6 @@ BLOCKLIST_REASON = "imported as blocklist"
 OPTED_OUT_REASON = "opted out in an imported file"
 
 DELIMITERS = (",", ";", "\t")
-TAG_SEPARATORS = re.compile(r"[|;,]")  # in a cell without "|"; where there is one, it alone separates
 # What an opt-out cell may say (casefolded); an empty cell says no.
 OPTED_OUT_YES = frozenset({"yes", "y", "true", "1", "x", "ja", "j", "oui", "si", "sí", "opted out", "wahr"})
 OPTED_OUT_NO = frozenset({"", "no", "n", "false", "0", "nein", "non", "falsch"})
@@ -230,11 +231,7 @@ def _write(writer: "_ChunkWriter", chunk: dict[str, _Entry], commit: Callable[[]
 
 def too_large(max_bytes: int) -> ValidationError:
     """The refusal of a file past ``max_bytes`` whose size is not known (an upload the web server stopped)."""
-    return ValidationError(f"the file is larger than the limit of {_megabytes(max_bytes)}", field="file")
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
+    return ValidationError(f"the file is larger than the limit of {size_text(max_bytes)}", field="file")
 
 
 def _spool(stream: BinaryIO, max_bytes: int) -> BinaryIO:
@@ -244,7 +241,7 @@ def _spool(stream: BinaryIO, max_bytes: int) -> BinaryIO:
         size = stream.seek(0, io.SEEK_END) - start
         stream.seek(start)
         if size > max_bytes:
-            raise ValidationError(f"the file is {_megabytes(size)}; the limit is {_megabytes(max_bytes)}", field="file")
+            raise ValidationError(f"the file is {size_text(size)}; the limit is {size_text(max_bytes)}", field="file")
         if start == 0:
             return stream
     copy = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)
@@ -562,20 +559,6 @@ def _with_lost_plus(account: Account, raw: str) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     return phonenumbers.format_number(international, phonenumbers.PhoneNumberFormat.E164)
-
-
-def split_tags(cell: str) -> list[str]:
-    """The tag titles in a cell: "VIP|Berlin", "VIP; Berlin" or "VIP, Berlin". Where the cell holds a
-    ``|``, it alone separates, so that a title with a comma ("Berlin, Mitte") survives an export."""
-    parts = cell.split("|") if "|" in cell else TAG_SEPARATORS.split(cell)
-    return [title for title in (" ".join(part.split()) for part in parts) if title]
-
-
-def tags_cell(titles: list[str]) -> str:
-    """The cell ``split_tags`` reads ``titles`` back from: joined by ``|``, and ended by one when a lone
-    title holds a ``,`` or ``;`` (a title holding ``|`` itself cannot come back whole)."""
-    cell = "|".join(titles)
-    return cell + "|" if len(titles) == 1 and TAG_SEPARATORS.search(cell) else cell
 
 
 def _holds_rows(cells: list[str], columns: _Columns) -> bool:

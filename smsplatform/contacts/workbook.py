@@ -24,8 +24,9 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from smsplatform import turns
 from smsplatform.errors import ValidationError
+from smsplatform.sizes import MB, size_text
 
-MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+MAX_UNPACKED_BYTES = 200 * MB
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x85\u2028\u2029]")
 
 
@@ -84,9 +85,8 @@ def _check_unpacked_size(data: BinaryIO) -> None:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, ValueError) as exc:
         raise _unreadable() from exc
     if unpacked > MAX_UNPACKED_BYTES:
-        raise ValidationError(f"the workbook unpacks to {unpacked / (1024 * 1024):.0f} MB; the limit is "
-                              f"{MAX_UNPACKED_BYTES / (1024 * 1024):.0f} MB: save the list as CSV and upload that",
-                              field="file")
+        raise ValidationError(f"the workbook unpacks to {size_text(unpacked)}; the limit is "
+                              f"{size_text(MAX_UNPACKED_BYTES)}: save the list as CSV and upload that", field="file")
 
 
 def _unreadable() -> ValidationError:

@@ -18,6 +18,7 @@ from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import AccountSettings, Message, Paket, StoredObject
 from smsplatform.storage import Storage, get_storage
+from smsplatform.sizes import size_text
 from smsplatform.storage.images import ImageKind, detect_image
 from smsplatform.timeutil import ago
 
@@ -59,7 +60,7 @@ def store_image(account: AccountSettings, filename: str | None, data: bytes, dec
 
 def image_too_large(limit: int) -> ValidationError:
     """The refusal of an image past ``limit`` bytes (also told of one the web server stopped unread)."""
-    return ValidationError(f"file is too large: at most {_size_text(limit)} is accepted", field="file")
+    return ValidationError(f"file is too large: at most {size_text(limit)} is accepted", field="file")
 
 
 def public_url(obj: StoredObject) -> str:
@@ -160,12 +161,6 @@ def _check_filename(filename) -> None:
         raise ValidationError("file name must not contain control characters", field="file")
     if ".." in filename.replace("\\", "/").split("/"):
         raise ValidationError("file name must not contain a path ('..')", field="file")
-
-
-def _size_text(limit: int) -> str:
-    if limit >= 1024 * 1024 and limit % (1024 * 1024) == 0:
-        return f"{limit // (1024 * 1024)} MB"
-    return f"{limit} bytes"
 
 
 def _delete_after_commit(storage: Storage, key: str) -> None:

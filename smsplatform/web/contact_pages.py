@@ -2,10 +2,9 @@
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from smsplatform import spreadsheets
 from smsplatform.contacts import optout, services
-from smsplatform.contacts.importer import (MODE_BLOCKLIST, MODE_UPSERT, ImportAborted, import_contacts, tags_cell,
-                                           too_large)
+from smsplatform.contacts.importer import MODE_BLOCKLIST, MODE_UPSERT, ImportAborted, import_contacts, too_large
+from smsplatform.contacts.listfile import exported_rows
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
 from smsplatform.web import queries
@@ -69,16 +68,7 @@ def _contact_rows():
         found = services.contacts_for_export(account, **_contact_filter())
     except ValidationError:
         abort(400)
-    tz_name = account.timezone
-
-    def rows():
-        yield ["phone", "name", "tags", "opted_out", "opted_out_at", "opt_out_reason", "created"]
-        for contact in found:
-            yield [contact.phone, contact.name, tags_cell(contact.tags), "yes" if contact.opted_out else "no",
-                   spreadsheets.local_time(contact.opted_out_at, tz_name), contact.opt_out_reason,
-                   spreadsheets.local_time(contact.created_at, tz_name)]
-
-    return rows()
+    return exported_rows(found, account.timezone)
 
 
 @bp.route("/contacts/new", methods=["GET", "POST"])

@@ -97,7 +97,7 @@ def test_a_workbook_that_unpacks_past_the_limit_is_refused_before_it_is_parsed(o
     monkeypatch.setattr(workbook, "MAX_UNPACKED_BYTES", 50_000)
     with pytest.raises(ValidationError) as refused:
         run(owner, data)
-    assert "the workbook unpacks to 0 MB; the limit is 0 MB" in refused.value.message
+    assert "the workbook unpacks to 172.2 KB; the limit is 48.8 KB" in refused.value.message
     assert db.session.query(Contact).count() == 0
 
 

@@ -637,7 +637,7 @@ def test_csv_import_past_the_size_limit_is_told_beside_the_field(web, me, app, b
                            content_type="multipart/form-data")
     assert response.status_code == 413
     html = response.get_data(as_text=True)
-    assert error_for(html, "file") == "the file is larger than the limit of 1.0 MB"
+    assert error_for(html, "file") == "the file is larger than the limit of 1 MB"
     assert "<h1>Import contacts from CSV or Excel</h1>" in html
     assert db.session.query(Contact).count() == 0
     # Signed out, no import page: the sign-in redirect, or with CSRF on the plain refusal (the check comes first).
