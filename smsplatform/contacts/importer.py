@@ -519,12 +519,13 @@ def _parse_row(account: Account, line: int, last_line: int, cells: list[str], co
     if not PHONE_CHARS.match(raw):
         report.skip(line, raw, "phone contains characters that are not part of a phone number")
         return None
-    try:
-        phone = normalize_contact_phone(account, raw)
-    except ValidationError as exc:
-        report.skip(line, raw, exc.message)
-        return None
-    normalized = _with_lost_plus(account, raw) or phone.normalized
+    normalized = _with_lost_plus(account, raw)  # first: such digits would also parse, wrongly, as a national number
+    if normalized is None:
+        try:
+            normalized = normalize_contact_phone(account, raw).normalized
+        except ValidationError as exc:
+            report.skip(line, raw, exc.message)
+            return None
     name = " ".join((_cell(cells, columns.name) if columns.name is not None else
                      f"{_cell(cells, columns.first_name)} {_cell(cells, columns.last_name)}").split())
     if _refused(report, line, name, "name", MAX_NAME):
