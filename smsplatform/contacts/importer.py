@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import BinaryIO, Callable
 
 import phonenumbers
-from sqlalchemy import insert, select, update
+from sqlalchemy import Integer, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from smsplatform import turns
@@ -41,7 +41,7 @@ from smsplatform.contacts.services import (
 from smsplatform.contacts.workbook import is_workbook, workbook_as_csv
 from smsplatform.db_bulk import update_each
 from smsplatform.db_retry import is_retryable
-from smsplatform.db_unique import begin_writing_on_sqlite, insert_ignoring_duplicates, locked
+from smsplatform.db_unique import insert_ignoring_duplicates, locked
 from smsplatform.errors import DomainError, NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import Account, Contact, Tag, contact_tags
@@ -702,16 +702,12 @@ class _ChunkWriter:
         self.report.opted_out += result.rowcount
 
     def _link(self, chunk: dict[str, _Entry], tag_ids: dict[str, int]) -> None:
-        """Give every row its tags: the chunk's contact ids read once, then one insert of (contact, tag) pairs;
-        pairs that exist are skipped, and so is a contact another request deleted meanwhile (on SQLite none
-        can be: the ids are read under the write lock)."""
-        if not self.extra_tags and not any(entry.tags for entry in chunk.values()):
-            return
-        begin_writing_on_sqlite()
-        ids = dict(db.session.execute(select(Contact.phone, Contact.id).where(
-            Contact.account_id == self.account_id, Contact.phone.in_(list(chunk)))).all())
-        pairs = [{"contact_id": ids[phone], "tag_id": tag_id}
-                 for phone, entry in chunk.items() if phone in ids
-                 for tag_id in {*self.extra_tags, *(tag_ids[key] for key in entry.tags)}]
-        if pairs:
-            db.session.execute(insert_ignoring_duplicates(contact_tags), pairs)
+        """Give every row its tags: one ``INSERT … SELECT`` per tag; pairs that exist are skipped."""
+        by_tag: dict[int, list[str]] = {t: list(chunk) for t in self.extra_tags}
+        for phone, entry in chunk.items():
+            for key in entry.tags:
+                by_tag.setdefault(tag_ids[key], []).append(phone)
+        for tag_id, phones in by_tag.items():
+            source = select(Contact.id, literal(tag_id, Integer())).where(
+                Contact.account_id == self.account_id, Contact.phone.in_(phones))
+            db.session.execute(insert_ignoring_duplicates(contact_tags).from_select(["contact_id", "tag_id"], source))
