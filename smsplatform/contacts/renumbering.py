@@ -53,8 +53,10 @@ def renumber_national_contacts(account: AccountSettings, now: datetime | None = 
     begin_writing_on_sqlite()
     db.session.flush()  # the caller's changes (the account's new region)
     # Read again under the write lock: the rows may have changed meanwhile; only the parsing carries over.
+    # Streamed (on MariaDB a server-side cursor), so that the turns below also come while the rows are decoded.
     bare = db.session.execute(select(*_COLUMNS).where(
-        Contact.account_id == account.id, not_(Contact.phone.startswith("+"))).order_by(Contact.id)).all()
+        Contact.account_id == account.id, not_(Contact.phone.startswith("+"))).order_by(Contact.id)
+        .execution_options(yield_per=2000))
     groups: dict[str, list] = {}
     for done, row in enumerate(bare):
         now_and_then(done, db.session)  # on MariaDB; on SQLite no turn is taken while its write lock is held
