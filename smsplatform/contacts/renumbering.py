@@ -103,7 +103,7 @@ def _parsed_numbers(account_id: int, region: str) -> dict[str, str | None]:
     taking turns as a long loop does: the web worker's other requests (an urgent message, a phone's event
     stream) go on meanwhile, and on SQLite can also write, as no write lock is held yet."""
     raws = db.session.execute(select(Contact.phone_raw).distinct().where(
-        Contact.account_id == account_id, not_(Contact.phone.startswith("+")))).scalars().all()
+        Contact.account_id == account_id, not_(Contact.phone.startswith("+"))).execution_options(yield_per=2000)).scalars()
     parsed = {}
     for done, raw in enumerate(raws):
         parsed[raw] = _parsed(raw, region)
