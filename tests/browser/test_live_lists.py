@@ -6,7 +6,7 @@ from selenium.webdriver.common.by import By
 from sqlalchemy import create_engine, text
 
 from smsplatform.messaging import statuses
-from tests.support.browser import go, left_the_page, sign_up, snap, submit, wait_for
+from tests.support.browser import left_the_page, sign_up_with_scheduled_messages, snap, wait_for
 
 
 def row_of(browser, phone: str):
@@ -24,15 +24,7 @@ def shows(phone: str, words: str):
 
 
 def test_the_messages_list_shows_a_status_changed_elsewhere_and_keeps_the_ticked_boxes(browser, platform):
-    sign_up(browser, "live@example.com")
-    [code] = platform.pairing_codes("live@example.com", 1)
-    platform.start_phone("Live phone", platform.url, code, poll_seconds=2)
-    platform.phone_device_id("Live phone")
-    go(browser, "/send")
-    browser.find_element(By.ID, "recipients").send_keys("+4915752982214\n+4915752982215")
-    browser.find_element(By.ID, "body").send_keys("Later")
-    browser.execute_script("arguments[0].value = '2099-01-01T10:00'", browser.find_element(By.ID, "send_at"))
-    submit(browser, browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    sign_up_with_scheduled_messages(browser, platform, "live@example.com", "+4915752982214", "+4915752982215")
     assert browser.current_url.endswith("/messages")
     assert browser.find_element(By.ID, "message-list").get_attribute("data-live") == "5"
     browser.execute_script("window.sameDocument = true")  # gone if the page were loaded again

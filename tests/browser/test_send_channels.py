@@ -4,7 +4,7 @@ own account and pairs its own phones: either runs alone."""
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
 
-from tests.support.browser import go, left_the_page, sign_up, snap, submit, wait_for
+from tests.support.browser import go, left_the_page, sign_up, sign_up_with_scheduled_messages, snap, submit, wait_for
 
 
 def offered(browser) -> list[str]:
@@ -39,15 +39,7 @@ def test_the_channels_follow_the_chosen_phone(browser, platform):
 
 
 def test_a_scheduled_message_is_cancelled_after_the_confirmation(browser, platform):
-    sign_up(browser, "cancel@example.com")
-    [code] = platform.pairing_codes("cancel@example.com", 1)
-    platform.start_phone("Cancel phone", platform.url, code, poll_seconds=2)
-    platform.phone_device_id("Cancel phone")
-    go(browser, "/send")
-    browser.find_element(By.ID, "recipients").send_keys("+4915752982213")
-    browser.find_element(By.ID, "body").send_keys("Later")
-    browser.execute_script("arguments[0].value = '2099-01-01T10:00'", browser.find_element(By.ID, "send_at"))
-    submit(browser, browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    sign_up_with_scheduled_messages(browser, platform, "cancel@example.com", "+4915752982213")
     assert "1 message scheduled for 2099-01-01 10:00" in browser.find_element(By.CSS_SELECTOR, ".flash").text
     submit(browser, browser.find_element(By.CSS_SELECTOR, "table.messages tbody tr:first-child td:nth-child(2) a"))
     button = browser.find_element(By.XPATH, "//button[normalize-space()='Cancel message']")

@@ -54,3 +54,18 @@ def sign_up(browser, email: str, password: str = "a long browser password") -> N
     browser.find_element(By.ID, "password").send_keys(password)
     submit(browser, browser.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert browser.current_url.endswith("/devices"), browser.current_url
+
+
+def sign_up_with_scheduled_messages(browser, platform, email: str, *numbers: str) -> None:
+    """A new account signed in, a phone paired, and a message to each of ``numbers`` scheduled for 2099 through
+    the Send page (so it stays New until cancelled); the browser is on the page the form led to."""
+    sign_up(browser, email)
+    [code] = platform.pairing_codes(email, 1)
+    name = f"Phone of {email}"
+    platform.start_phone(name, platform.url, code, poll_seconds=2)
+    platform.phone_device_id(name)
+    go(browser, "/send")
+    browser.find_element(By.ID, "recipients").send_keys("\n".join(numbers))
+    browser.find_element(By.ID, "body").send_keys("Later")
+    browser.execute_script("arguments[0].value = '2099-01-01T10:00'", browser.find_element(By.ID, "send_at"))
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
