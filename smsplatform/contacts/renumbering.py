@@ -14,7 +14,7 @@ from functools import lru_cache
 from sqlalchemy import Integer, delete, not_, select, update
 
 from smsplatform.contacts.optout import withdraw_pending_newsletter_messages
-from smsplatform.db_bulk import id_params, per_row, update_each
+from smsplatform.db_bulk import id_params, param_name, per_row, update_each
 from smsplatform.db_unique import begin_writing_on_sqlite, insert_ignoring_duplicates
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
@@ -132,14 +132,14 @@ def _merge(connection, keeper_of: dict[int, int]) -> None:
     then they go."""
     params = {}
     for i, (other, keeper) in enumerate(keeper_of.items()):
-        params[f"other{i}"], params[f"keeper{i}"] = other, keeper
+        params[param_name("other", i)], params[param_name("keeper", i)] = other, keeper
     for statement in _merge_statements(len(keeper_of)):
         connection.execute(statement, params)
 
 
 @lru_cache(maxsize=4)
 def _merge_statements(size: int) -> tuple:
-    """For ``size`` merged contacts (:other0 … into :keeper0 …): copy their tags, move their messages, drop both.
+    """For ``size`` merged contacts (:other_0 … into :keeper_0 …): copy their tags, move their messages, drop both.
     One statement each for many contacts, built once per size (see ``db_bulk``)."""
     others = id_params("other", size)
     tags, messages = contact_tags.c, _MESSAGES.c
