@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import AccountSettings, Message, Paket, StoredObject
-from smsplatform.storage import Storage, get_storage
 from smsplatform.sizes import size_text
+from smsplatform.storage import Storage, get_storage
 from smsplatform.storage.images import ImageKind, detect_image
 from smsplatform.timeutil import ago
 
