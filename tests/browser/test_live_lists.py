@@ -6,7 +6,7 @@ from selenium.webdriver.common.by import By
 from sqlalchemy import create_engine, text
 
 from smsplatform.messaging import statuses
-from tests.support.browser import left_the_page, sign_up_with_scheduled_messages, snap, wait_for
+from tests.support.browser import go, left_the_page, sign_up, sign_up_with_scheduled_messages, snap, wait_for
 
 
 def row_of(browser, phone: str):
@@ -52,3 +52,20 @@ def test_the_messages_list_shows_a_status_changed_elsewhere_and_keeps_the_ticked
     wait_for(browser, left_the_page(old))
     assert "1 message cancelled" in browser.find_element(By.CSS_SELECTOR, ".flash").text
     assert "cancelled" in row_of(browser, "+4915752982214").text
+
+
+def test_the_devices_page_shows_a_phone_paired_while_it_is_open(browser, platform):
+    sign_up(browser, "first-phone@example.com")
+    go(browser, "/devices")
+    assert "No phone is paired yet" in browser.find_element(By.ID, "device-list").text
+    browser.execute_script("window.sameDocument = true")
+    [code] = platform.pairing_codes("first-phone@example.com", 1)
+    platform.start_phone("First phone", platform.url, code, poll_seconds=2)
+
+    def listed(b) -> bool:
+        try:
+            return "First phone" in b.find_element(By.ID, "device-list").text
+        except StaleElementReferenceException:
+            return False
+    wait_for(browser, listed, 45)
+    assert browser.execute_script("return window.sameDocument === true")

@@ -855,8 +855,15 @@ def test_list_pages_mark_what_refreshes_itself_and_how_often(web, me, device):
     assert _live(web.get("/messages").get_data(as_text=True), "message-list") == "15"
     assert _live(web.get("/messages?page=2").get_data(as_text=True), "message-list") is None
     assert _live(web.get("/devices").get_data(as_text=True), "device-list") == "10"
+    assert _live(web.get("/").get_data(as_text=True), "overview-figures") == "30"
     assert _live(web.get("/inbox").get_data(as_text=True), "conversation-list") == "10"
     html = web.get("/inbox/conversation?phone=%2B4915188888888").get_data(as_text=True)
     assert _live(html, "thread") == "5"
     # The reply form stays outside the thread that is swapped in place: what is being typed is kept.
     assert html.index('id="thread"') < html.index("</ol>") < html.index("<textarea")
+
+
+def test_the_devices_page_without_a_phone_refreshes_itself_so_the_first_one_appears(web):
+    html = web.get("/devices").get_data(as_text=True)
+    assert _live(html, "device-list") == "10"
+    assert html.index('id="device-list"') < html.index("No phone is paired yet")
