@@ -38,7 +38,7 @@ from smsplatform.contacts.optout import withdraw_pending_newsletter_messages
 from smsplatform.contacts.services import (
     MAX_NAME, MAX_TAG_TITLE, normalize_contact_phone, tag_key, tags_by_ids,
 )
-from smsplatform.contacts.workbook import is_workbook, workbook_as_csv
+from smsplatform.contacts.workbook import ZIP_ERRORS, is_workbook, workbook_as_csv
 from smsplatform.db_bulk import update_each
 from smsplatform.db_retry import is_retryable
 from smsplatform.db_unique import insert_ignoring_duplicates, locked
@@ -351,7 +351,7 @@ def _zip_kind(data: BinaryIO) -> str:
             if "mimetype" in names:
                 with archive.open("mimetype") as entry:
                     mimetype = entry.read(100)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, ValueError):
+    except ZIP_ERRORS:
         names, mimetype = [], b""
     if any(n.startswith("xl/") for n in names):  # an .xlsx or .xlsm is read (``workbook``); this is an .xlsb
         return ("this is an Excel binary workbook (.xlsb); save it as 'Excel Workbook (.xlsx)' or as 'CSV UTF-8' "

@@ -27,6 +27,8 @@ from smsplatform.errors import ValidationError
 from smsplatform.sizes import MB, size_text
 
 MAX_UNPACKED_BYTES = 200 * MB
+# What zipfile raises for an upload that only starts like a ZIP archive (the importer's checks share it).
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, ValueError)
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x85\u2028\u2029]")
 
 
@@ -39,7 +41,7 @@ def is_workbook(data: BinaryIO) -> bool:
     try:
         with zipfile.ZipFile(data) as archive:
             return "xl/workbook.xml" in archive.namelist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, ValueError):
+    except ZIP_ERRORS:
         return False
 
 
@@ -82,7 +84,7 @@ def _check_unpacked_size(data: BinaryIO) -> None:
     try:
         with zipfile.ZipFile(data) as archive:
             unpacked = sum(entry.file_size for entry in archive.infolist())
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, ValueError) as exc:
+    except ZIP_ERRORS as exc:
         raise _unreadable() from exc
     if unpacked > MAX_UNPACKED_BYTES:
         raise ValidationError(f"the workbook unpacks to {size_text(unpacked)}; the limit is "
