@@ -17,14 +17,6 @@ from tests.conftest import create_device, database_is_mariadb
 from tests.support.races import after_statement
 
 
-@pytest.fixture
-def owner(account):
-    owner = account[0]
-    owner.default_region = "DE"
-    db.session.commit()
-    return owner
-
-
 def run(owner, data: bytes | str, **kwargs):
     raw = data.encode() if isinstance(data, str) else data
     commits = []

@@ -14,14 +14,6 @@ from smsplatform.extensions import db
 from smsplatform.models import Contact
 
 
-@pytest.fixture
-def owner(account):
-    owner = account[0]
-    owner.default_region = "DE"
-    db.session.commit()
-    return owner
-
-
 def xlsx(*sheets: tuple[str, list[list]], active: int = 0) -> bytes:
     book = Workbook()
     book.remove(book.active)
