@@ -174,7 +174,8 @@ def percent(value: float | None) -> str:
 
 @bp.context_processor
 def _template_globals() -> dict:
-    return {"zones": _zone_names()}
+    """``live_refresh``: the page is fetched by a live region (app.js), which shows no flashed message."""
+    return {"zones": _zone_names(), "live_refresh": request.headers.get("X-Live-Refresh") == "1"}
 
 
 @cache

@@ -69,3 +69,19 @@ def test_the_devices_page_shows_a_phone_paired_while_it_is_open(browser, platfor
             return False
     wait_for(browser, listed, 45)
     assert browser.execute_script("return window.sameDocument === true")
+
+
+def test_a_refresh_between_another_tabs_action_and_its_page_leaves_that_pages_message(browser, platform):
+    """Another tab cancels a message; its confirmation waits in the session for the page its redirect leads
+    to. A live refresh that comes in between must not take it."""
+    sign_up_with_scheduled_messages(browser, platform, "flash@example.com", "+4915752982216", "+4915752982217")
+    first = row_of(browser, "+4915752982216").find_element(By.CSS_SELECTOR, "input[type=checkbox]")
+    browser.execute_script(  # the other tab's form post, its redirect not followed yet
+        "var form = document.getElementById('cancel-form'), data = new FormData();"
+        "data.append('csrf_token', form.elements.csrf_token.value); data.append('message_ids', arguments[0]);"
+        "window.posted = null; fetch(form.action, {method: 'POST', body: data, redirect: 'manual'})"
+        ".then(function (r) { window.posted = r.type; });", first.get_attribute("value"))
+    wait_for(browser, lambda b: b.execute_script("return window.posted") == "opaqueredirect")
+    wait_for(browser, shows("+4915752982216", "cancelled"), 30)  # the list has refreshed since
+    go(browser, "/messages")
+    assert "1 message cancelled" in browser.find_element(By.CSS_SELECTOR, ".flash").text

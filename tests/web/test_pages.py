@@ -867,3 +867,18 @@ def test_the_devices_page_without_a_phone_refreshes_itself_so_the_first_one_appe
     html = web.get("/devices").get_data(as_text=True)
     assert _live(html, "device-list") == "10"
     assert html.index('id="device-list"') < html.index("No phone is paired yet")
+
+
+def test_a_live_refresh_leaves_a_message_flashed_for_the_next_page_in_place(web, me):
+    """Another tab's action flashed a message and its redirect is on its way: a live region fetching its page
+    meanwhile (app.js sends ``X-Live-Refresh``) must not take the message, the next page shows it."""
+    tag = contacts.create_tag(me, "Club")
+    bob = contacts.create_contact(me, "+4915100000002")
+    db.session.commit()
+    response = web.post("/contacts/bulk", data={"contact_ids": [bob.id], "action": "tag", "tag_id": tag.id})
+    assert response.status_code == 302  # the flash waits in the session for the page the redirect leads to
+    for page in ("/messages", "/devices", "/", "/inbox"):
+        refreshed = web.get(page, headers={"X-Live-Refresh": "1"})
+        assert refreshed.status_code == 200 and flashes(refreshed.get_data(as_text=True)) == []
+    assert flashes(web.get(response.location).get_data(as_text=True)) == ["1 contact tagged."]
+    assert flashes(web.get("/contacts").get_data(as_text=True)) == []  # shown once

@@ -98,7 +98,8 @@
   // Live regions: a part of a list page that changes while it is open (statuses, presence) is fetched again
   // every data-live seconds and swapped in place, keeping the boxes ticked in it. Not while the tab is hidden
   // or a field in it has the focus; no more once the server no longer marks it live (nothing left to change),
-  // or the session has ended (the page would be the login form).
+  // or the session has ended (the page would be the login form). The request says it is a refresh, so that
+  // the page it fetches leaves a message flashed for the user's next page (another tab's action) in place.
   function keepRefreshing(region) {
     var seconds = parseFloat(region.getAttribute("data-live")) || 5;
     setTimeout(function () { refreshRegion(region); }, seconds * 1000);
@@ -111,7 +112,7 @@
 
   function refreshRegion(region) {
     if (busy(region)) { keepRefreshing(region); return; }
-    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html", "X-Live-Refresh": "1" } })
       .then(function (response) { return response.ok && !response.redirected ? response.text() : null; })
       .then(function (html) {
         if (html === null || !document.body.contains(region)) { return; }
