@@ -16,7 +16,7 @@ from smsplatform.db_unique import savepoint
 from smsplatform.errors import ValidationError
 from smsplatform.events import wake_after_commit
 from smsplatform.extensions import db
-from smsplatform.messaging import statuses
+from smsplatform.messaging import conversations, statuses
 from smsplatform.messaging.segments import count_segments
 from smsplatform.models import Account, Device, Message, Paket
 from smsplatform.models.campaigns import CANCELLED as PAKET_CANCELLED, PAUSED as PAKET_PAUSED
@@ -355,5 +355,6 @@ def record_incoming(device: Device, *, phone: str, text: str, received_at: datet
         if db.session.scalar(stored) is None:
             raise  # not the unique key: another constraint failed (the device or account deleted meanwhile)
         return None  # this SMS is already stored (a repeated or concurrent report)
+    conversations.count_incoming(account.id, number, now)
     optout.handle_incoming(account, number, body, now)
     return message

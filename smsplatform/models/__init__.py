@@ -3,9 +3,9 @@ from smsplatform.models.accounts import Account, AccountSettings, ApiToken, Auth
 from smsplatform.models.campaigns import Paket, StoredObject, paket_tags
 from smsplatform.models.contacts import Contact, Tag, contact_tags
 from smsplatform.models.devices import Device, PairingCode, WebhookReceipt
-from smsplatform.models.messages import Message
+from smsplatform.models.messages import Conversation, Message
 
 __all__ = [
-    "Account", "AccountSettings", "ApiToken", "AuthFailure", "Contact", "Device", "Message", "PairingCode", "Paket",
+    "Account", "AccountSettings", "ApiToken", "AuthFailure", "Contact", "Conversation", "Device", "Message", "PairingCode", "Paket",
     "StoredObject", "Tag", "WebhookReceipt", "contact_tags", "paket_tags",
 ]

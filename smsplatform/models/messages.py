@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, false
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from smsplatform.extensions import db
@@ -80,3 +80,17 @@ class Message(db.Model):
 
     paket = relationship("Paket")
     device = relationship("Device")
+
+
+class Conversation(db.Model):
+    """A number that wrote to the account: the Inbox's row, counted as each incoming SMS is stored
+    (``messaging.conversations.count_incoming``). The Inbox reads one page of these in order; grouping every
+    incoming message by number for each page took seconds once an account had tens of thousands of them."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_account_last", "account_id", "last_at", "phone"),)
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(32), primary_key=True)  # as Message.phone of its incoming SMS
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)  # created_at of its newest incoming SMS
+    received: Mapped[int] = mapped_column(Integer)          # its incoming SMS

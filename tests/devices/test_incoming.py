@@ -1,4 +1,5 @@
-"""Incoming SMS (``queue.record_incoming``): once per (device, external id), at the caller's clock.
+"""Incoming SMS (``queue.record_incoming``): once per (device, external id), at the caller's clock, each
+counted once in its number's conversation (the Inbox's row).
 
 A repeat is refused by the unique key inside a SAVEPOINT, so the caller's transaction — the webhook
 request's — goes on and commits what else it did.
@@ -6,7 +7,7 @@ request's — goes on and commits what else it did.
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -15,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from smsplatform.devices import webhooks
 from smsplatform.extensions import db
 from smsplatform.messaging import queue
-from smsplatform.models import Contact, Device, Message
+from smsplatform.models import Contact, Conversation, Device, Message
 from tests.conftest import database_is_mariadb
 from tests.devices.helpers import pair
 from tests.support.rows import row_counts
@@ -28,6 +29,12 @@ RECEIVED = datetime(2026, 3, 4, 5, 6, 1, tzinfo=timezone.utc)
 def _incoming(device, external_id="sms-1", text="hi", **extra):
     return queue.record_incoming(device, phone="+15550001111", text=text, received_at=RECEIVED,
                                  external_id=external_id, **extra)
+
+
+def _conversations() -> list[tuple]:
+    return [tuple(row) for row in db.session.execute(
+        select(Conversation.account_id, Conversation.phone, Conversation.last_at, Conversation.received)
+        .order_by(Conversation.account_id, Conversation.phone))]
 
 
 def _contact(account, phone):
@@ -62,6 +69,44 @@ def test_the_number_is_kept_as_the_phone_wrote_it_and_a_repeat_written_otherwise
                                  external_id="x1") is None
     db.session.commit()
     assert row_counts(Message) == {"messages": 1}
+
+
+def test_each_sms_counts_once_in_the_conversation_of_its_number_and_account(app, account, make_account):
+    device, _ = pair(account[0])
+    other_phone, _ = pair(account[0], name="other")
+    other_account, _ = make_account(email="other@example.com")
+    foreign, _ = pair(other_account)
+    earlier = NOW - timedelta(minutes=5)
+    assert queue.record_incoming(device, phone="+4915752982212", text="1", received_at=RECEIVED, external_id="a",
+                                 now=NOW) is not None
+    # the same number written otherwise, on the account's other phone, stored by a worker whose clock
+    # read earlier: counted, and the conversation's time stays at its newest SMS
+    assert queue.record_incoming(other_phone, phone="+49 1575 2982212", text="2", received_at=RECEIVED,
+                                 external_id="b", now=earlier) is not None
+    assert queue.record_incoming(device, phone="+4915752982212", text="1", received_at=RECEIVED, external_id="a",
+                                 now=NOW + timedelta(minutes=1)) is None  # reported twice: not counted again
+    later = NOW + timedelta(minutes=2)
+    assert queue.record_incoming(device, phone="+4915752982212", text="3", received_at=RECEIVED, external_id="c",
+                                 now=later) is not None
+    assert queue.record_incoming(device, phone="SHOP", text="offer", received_at=RECEIVED, external_id="d",
+                                 now=earlier) is not None  # a sender name, kept as the phone gave it
+    assert queue.record_incoming(foreign, phone="+4915752982212", text="elsewhere", received_at=RECEIVED,
+                                 external_id="a", now=earlier) is not None
+    db.session.commit()
+    assert _conversations() == [
+        (account[0].id, "+4915752982212", later, 3),
+        (account[0].id, "SHOP", earlier, 1),
+        (other_account.id, "+4915752982212", earlier, 1),
+    ]
+
+
+def test_a_rolled_back_report_leaves_no_count(app, account):
+    device, _ = pair(account[0])
+    assert _incoming(device, external_id="x1", now=NOW) is not None
+    db.session.commit()
+    assert _incoming(device, external_id="x2", now=NOW + timedelta(seconds=1)) is not None
+    db.session.rollback()  # the webhook request failed after storing it: the phone reports it again
+    assert _conversations() == [(account[0].id, "+15550001111", NOW, 1)]
 
 
 def test_an_integrity_error_other_than_a_repeat_is_raised(app, account):
@@ -119,6 +164,7 @@ def test_concurrent_duplicates_store_once_without_an_error(app, account):
     assert sorted(results) == [False] * 7 + [True]
     db.session.commit()
     assert row_counts(Message) == {"messages": 1}
+    assert [received for *_, received in _conversations()] == [1]
     assert db.session.scalar(select(func.count()).select_from(Contact).where(Contact.account_id == account_id)) == 8
 
 
@@ -154,4 +200,28 @@ def test_a_duplicate_waiting_on_an_uncommitted_insert_is_refused_once_that_commi
     assert run_in_threads(app, first, second, conductor) == [True, False, None]
     db.session.commit()
     assert row_counts(Message, Contact) == {"messages": 1, "contacts": 1}
+    assert [received for *_, received in _conversations()] == [1]
     assert db.session.scalar(select(Message.body)) == "hi"
+
+
+@pytest.mark.skipif(not database_is_mariadb(), reason="concurrent writers need MariaDB; SQLite serialises them")
+def test_sms_from_one_number_stored_at_once_on_two_phones_all_count(app, account):
+    """Eight different SMS of one number, reported at the same moment to four workers per phone: each one's
+    transaction adds one to the same conversation row, none is lost."""
+    first, _ = pair(account[0])
+    second, _ = pair(account[0], name="second")
+    device_ids = [first.id, second.id]
+    barrier = threading.Barrier(8, timeout=BARRIER_TIMEOUT)
+
+    def report(index):
+        def run():
+            own = db.session.get(Device, device_ids[index % 2])
+            barrier.wait()
+            stored = _incoming(own, external_id=f"sms-{index}", now=NOW + timedelta(seconds=index))
+            db.session.commit()
+            return stored is not None
+        return run
+
+    assert run_in_threads(app, *(report(i) for i in range(8))) == [True] * 8
+    db.session.commit()
+    assert _conversations() == [(account[0].id, "+15550001111", NOW + timedelta(seconds=7), 8)]
