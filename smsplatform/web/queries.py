@@ -4,12 +4,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, desc, func, select
+from sqlalchemy import Select, func, select
 
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses as st
 from smsplatform.messaging.queue import SMS_SLOTS
-from smsplatform.models import Account, Contact, Device, Message, Paket
+from smsplatform.models import Account, Contact, Conversation, Device, Message, Paket
 from smsplatform.timeutil import UTC, utcnow, zone
 
 PAGE_SIZE = 50
@@ -184,20 +184,18 @@ def timeline(message: Message) -> list[tuple[datetime, str, str | None]]:
 
 
 def conversations(account: Account, page: int) -> Page:
-    """Numbers that wrote to the account, newest incoming first, each with its count and latest incoming text;
-    paged and counted in the database (one page of numbers, one latest message per number read)."""
-    last = func.max(Message.created_at).label("last_at")
+    """Numbers that wrote to the account, newest incoming first, each with its count and latest incoming text:
+    one page of the account's conversations (read in the order of their index), one latest message per number."""
     query = (
-        select(Message.phone, last, func.count().label("count"))
-        .where(Message.account_id == account.id, Message.status == st.INCOMING)
-        .group_by(Message.phone)
-        .order_by(desc(last), Message.phone)
+        select(Conversation.phone, Conversation.last_at, Conversation.received)
+        .where(Conversation.account_id == account.id)
+        .order_by(Conversation.last_at.desc(), Conversation.phone.desc())
     )
     result = paginate(query, page, scalars=False)
     phones = [row.phone for row in result.items]
     latest = _latest_incoming(account, phones)
     names = contact_names(account, phones)
-    result.items = [(row.phone, row.last_at, row.count, latest.get(row.phone), names.get(row.phone))
+    result.items = [(row.phone, row.last_at, row.received, latest.get(row.phone), names.get(row.phone))
                     for row in result.items]
     return result
 

@@ -13,7 +13,7 @@ from smsplatform.accounts import services as accounts
 from smsplatform.campaigns import services as campaigns
 from smsplatform.contacts import services as contacts
 from smsplatform.extensions import db
-from smsplatform.messaging import statuses as st
+from smsplatform.messaging import queue
 from smsplatform.messaging.service import accept_messages
 from smsplatform.models import Device, Message
 from smsplatform.timeutil import utcnow
@@ -29,11 +29,10 @@ def add_device(account, name="Pixel", sim_cards=None, slots="", seen=True) -> De
 
 
 def add_incoming(account, device, phone, text, at=None) -> Message:
+    """An SMS from ``phone`` that ``device`` received, stored at ``at`` as the phone's report stores it."""
     at = at or utcnow()
-    message = Message(account_id=account.id, device_id=device.id, sendto=phone, phone=phone, body=text,
-                      status=st.INCOMING, ready=False, due_at=at, created_at=at, received_at=at,
-                      external_id=secrets.token_hex(8))
-    db.session.add(message)
+    message = queue.record_incoming(device, phone=phone, text=text, received_at=at, external_id=secrets.token_hex(8),
+                                    now=at)
     db.session.flush()
     return message
 
