@@ -32,17 +32,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flask_migrate import upgrade
-from sqlalchemy import func, make_url, select, text
+from sqlalchemy import func, insert, make_url, select, text
 
 import common  # first of the project's imports: it puts the project root on sys.path
 from smsplatform.accounts.services import create_account, issue_token
 from smsplatform.db_statistics import refresh_planner_statistics
 from smsplatform.extensions import db
-from smsplatform.models import Account, Device, Message
+from smsplatform.messaging.statuses import INCOMING
+from smsplatform.models import Account, Conversation, Device, Message
 
 DEVICES = 10
 DAYS = 365
-STATUSES = [7] * 12 + [1, 6, 6, 6, 8, 9, 5, 2]  # 60% delivered
+STATUSES = [7] * 12 + [1, 6, 6, 6, 8, 9, INCOMING, 2]  # 60% delivered
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 COLUMNS = ("id, phone, body, customer_id, status, device_id, urgent, created_at, sent_at, time_to_send, sim, "
            "paket_id")
@@ -85,7 +86,45 @@ def seed(account_id: int, device_ids: list[int], count: int) -> float:
             ))
         db.session.execute(Message.__table__.insert(), rows)
         db.session.commit()
+    # The rows went in directly; the Inbox's conversations (bench/dashboard_pages.py) are what storing each
+    # incoming SMS would have counted.
+    db.session.execute(insert(Conversation).from_select(
+        ["account_id", "phone", "last_at", "received"],
+        select(Message.account_id, Message.phone, func.max(Message.created_at), func.count())
+        .where(Message.account_id == account_id, Message.status == INCOMING)
+        .group_by(Message.account_id, Message.phone)))
+    db.session.commit()
     return time.perf_counter() - started
+
+
+def seeded_account(count: int, given_url: str | None, database_url: str) -> tuple[Account, list[int], int]:
+    """The bench account, its devices' ids and the number of messages in the database: seeded now with
+    ``count`` messages, or found as an earlier run (of this script or ``dashboard_pages.py``) left it."""
+    account = db.session.scalar(select(Account).where(Account.email == common.BENCH_EMAIL))
+    if account is not None:  # a database seeded by an earlier run: measure again without re-seeding
+        device_ids = list(db.session.scalars(select(Device.id).where(Device.account_id == account.id)))
+        total = db.session.scalar(select(func.count()).select_from(Message))
+        print(f"reusing {total} messages seeded by an earlier run")
+        return account, device_ids, total
+    account = create_account(common.BENCH_EMAIL, common.BENCH_PASSWORD)
+    devices = [Device(account_id=account.id, name=f"phone {i}", webhook_signing_key="k" * 32)
+               for i in range(DEVICES)]
+    db.session.add_all(devices)
+    db.session.commit()
+    device_ids = [device.id for device in devices]
+    seconds = seed(account.id, device_ids, count)
+    # Statistics as a running platform has them: the scheduler's job on SQLite, InnoDB's own
+    # (made current now) on MariaDB.
+    if not refresh_planner_statistics():
+        db.session.execute(text("ANALYZE TABLE messages, conversations"))
+    db.session.commit()
+    print(f"seeded {count} messages in {seconds:.1f} s")
+    if given_url:
+        print(f"measure again without re-seeding: --database-url {make_url(database_url).render_as_string()}")
+    else:
+        print("(a temporary SQLite database, removed on exit: to keep one for re-use, give "
+              "--database-url sqlite:////path/to/getallsms.db)")
+    return account, device_ids, count
 
 
 def main() -> None:
@@ -97,30 +136,7 @@ def main() -> None:
     app, database_url, _ = common.make_app(args.database_url)
     with app.app_context():
         upgrade()
-        account = db.session.scalar(select(Account).where(Account.email == common.BENCH_EMAIL))
-        if account is not None:  # a database seeded by an earlier run: measure again without re-seeding
-            device_ids = list(db.session.scalars(select(Device.id).where(Device.account_id == account.id)))
-            total = db.session.scalar(select(func.count()).select_from(Message))
-            print(f"reusing {total} messages seeded by an earlier run")
-        else:
-            account = create_account(common.BENCH_EMAIL, common.BENCH_PASSWORD)
-            devices = [Device(account_id=account.id, name=f"phone {i}", webhook_signing_key="k" * 32)
-                       for i in range(DEVICES)]
-            db.session.add_all(devices)
-            db.session.commit()
-            device_ids = [device.id for device in devices]
-            seconds, total = seed(account.id, device_ids, args.count), args.count
-            # Statistics as a running platform has them: the scheduler's job on SQLite, InnoDB's own
-            # (made current now) on MariaDB.
-            if not refresh_planner_statistics():
-                db.session.execute(text("ANALYZE TABLE messages"))
-            db.session.commit()
-            print(f"seeded {args.count} messages in {seconds:.1f} s")
-            if args.database_url:
-                print(f"measure again without re-seeding: --database-url {make_url(database_url).render_as_string()}")
-            else:
-                print("(a temporary SQLite database, removed on exit: to keep one for re-use, give "
-                      "--database-url sqlite:////path/to/getallsms.db)")
+        account, device_ids, total = seeded_account(args.count, args.database_url, database_url)
         token = issue_token(account)
         db.session.commit()
 

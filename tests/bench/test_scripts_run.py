@@ -20,6 +20,7 @@ SMALL_RUNS = {
     "addsms_inprocess.py": ["--calls", "10"],
     "batch_worker_turns.py": ["--items", "1000"],
     "contacts_export.py": ["--contacts", "200"],
+    "dashboard_pages.py": ["--count", "2000", "--calls", "2"],
     "contacts_import.py": ["--rows", "200"],
     "contacts_renumber.py": ["--contacts", "200"],
     "import_worker_turns.py": ["--rows", "2000"],
