@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("legacy", __name__, url_prefix="/getdata")
 
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+METHOD_ALLOWS = "GET, HEAD, POST, OPTIONS"  # the Allow header of every legacy method's path
 SAVED = "Sms has been saved successfully"
 MESSAGE_FIELDS = ("sendto", "body", "device_id", "sim", "timetosend", "customerid", "urgent")
 METHODS: set[str] = set()
@@ -62,7 +63,10 @@ def legacy_method(name: str, auth: str = "token"):
                 return fail(error.message)
 
         METHODS.add(name)
-        bp.add_url_rule(f"/{name}", endpoint=name, view_func=retry_on_deadlock(endpoint), methods=["GET", "POST"])
+        # OPTIONS is answered by ``unknown`` (JSON, and only this method's Allow): Flask's own answer would be
+        # empty text/html allowing every method of the catch-all route too.
+        bp.add_url_rule(f"/{name}", endpoint=name, view_func=retry_on_deadlock(endpoint), methods=["GET", "POST"],
+                        provide_automatic_options=False)
         return endpoint
     return register
 
@@ -239,7 +243,12 @@ def getdevicestatus(params, files, account):
 def unknown(rest):
     name = rest.strip("/")
     if name in METHODS:
-        return fail(f"HTTP method {request.method} is not allowed; use GET or POST", 405)
+        if request.method == "OPTIONS":
+            response = ok()
+        else:
+            response = fail(f"HTTP method {request.method} is not allowed; use GET or POST", 405)
+        response.headers["Allow"] = METHOD_ALLOWS
+        return response
     if name.lower() in METHODS:
         return fail(f"unknown method {name[:60]!r}; method names are lower case: {name.lower()}", 404)
     known = ", ".join(sorted(METHODS))

@@ -244,8 +244,22 @@ def test_unknown_methods_and_http_methods(client, owner):
     refused(client.get("/getdata/sendsms"), "unknown method", "addsms", status=404)
     refused(client.post("/getdata/addsms/extra", data={"token": owner[1]}), "unknown method", status=404)
     refused(client.get("/getdata"), "unknown method", status=404)
-    refused(client.put("/getdata/addsms"), "PUT is not allowed", status=405)
-    refused(client.delete("/getdata/getallsms/"), "DELETE is not allowed", status=405)
+    for response in (client.put("/getdata/addsms"), client.delete("/getdata/getallsms/"),
+                     client.patch("/getdata/gettoken?email=owner@example.com")):
+        refused(response, f"{response.request.method} is not allowed", status=405)
+        assert response.headers["Allow"] == "GET, HEAD, POST, OPTIONS"
+
+
+def test_options_answers_json_with_the_methods_a_path_allows_and_does_nothing(client, owner, valid):
+    before = row_counts()
+    for path in ("/getdata/addsms", "/getdata/getallsms/", "/getdata/gettoken"):
+        response = client.options(path, query_string={**valid["addsms"], "token": owner[1]})
+        assert response.status_code == 200 and response.mimetype == "application/json"
+        assert response.get_json() == {"error": 0, "message": "OK"}
+        assert response.headers["Allow"] == "GET, HEAD, POST, OPTIONS"
+    refused(client.options("/getdata/sendsms"), "unknown method", status=404)
+    assert row_counts() == before
+    assert client.head("/getdata/getalldevices", query_string={"token": owner[1]}).status_code == 200
 
 
 def test_server_fault_answers_json_and_saves_nothing(client, owner, valid, monkeypatch):
