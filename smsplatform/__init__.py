@@ -71,7 +71,8 @@ def _register_api_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _unmatched_path_error(error):
         if request.path.startswith("/api/"):
-            return jsonify({"message": error.description or error.name, "code": error.code}), error.code
+            headers = [(name, value) for name, value in error.get_headers() if name != "Content-Type"]  # a 405's Allow
+            return jsonify({"message": error.description or error.name, "code": error.code}), error.code, headers
         if error.code == 404 and request.path != "/getdata" and not request.path.startswith(("/getdata/", "/uploads/")):
             return render_template("web/404.html"), 404
         return error

@@ -16,10 +16,11 @@ def test_unknown_api_path_answers_json_not_html(client):
     assert response.get_json()["code"] == 404
 
 
-def test_wrong_method_on_api_path_answers_json(client):
+def test_wrong_method_on_api_path_answers_json_and_says_which_methods_are_allowed(client):
     response = client.delete("/api/mobile/v1/settings")
     assert response.status_code == 405
     assert response.is_json
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
 
 
 def test_forwarded_address_ignored_without_trusted_proxies(client):
