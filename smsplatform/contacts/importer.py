@@ -7,8 +7,8 @@ first and last name: ``Vorname`` and ``Nachname``, or ``Vorname`` and ``Name``),
 ``Gruppen``, ``Schlagwörter``…), ``opted out`` (yes opts the contact out). The delimiter (``,`` ``;``
 or tab) is detected from the header. Several tags in one cell are separated by ``|``, ``;`` or ``,``
 (by ``|`` alone in a cell holding one; quote the cell when that character is also the delimiter).
-UTF-8 (with or without BOM), UTF-16 with BOM (Excel's "Unicode text"), or Windows-1252 (Excel's plain
-"CSV" on Windows) when the file is not UTF-8.
+UTF-8 (with or without BOM), UTF-16 with BOM (Excel's "Unicode text"), or, when the file is not UTF-8,
+Windows-1252 or Mac Roman (Excel's plain "CSV" on Windows and on a Mac), told apart by its accents.
 
 The whole file is checked before anything is written (size, encoding, binary content — an old Excel
 workbook or an image is named as such —, CSV structure, a phone column), so a bad file changes
@@ -23,6 +23,7 @@ import re
 import tempfile
 import unicodedata
 import zipfile
+from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -75,6 +76,8 @@ _UTF8_MULTIBYTE = re.compile(  # one well-formed UTF-8 sequence beyond ASCII (RF
     rb"|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x19\x1b-\x1f]")  # not in text (tab, line breaks, form feed and ^Z may be)
 _CONTROL_BYTES = re.compile(_CONTROL.pattern.encode())
+_BETWEEN_LETTERS = re.compile(rb"([A-Za-z])([\x80-\xff])(?=([A-Za-z]))")  # an 8-bit file's accent inside a word
+_ACCENTS_ENOUGH = 5_000
 _SIGNATURES = (  # how files that are not text start
     (b"\x89PNG", "this is a PNG image"),
     (b"\xff\xd8\xff", "this is a JPEG image"),
@@ -259,14 +262,15 @@ def _check_text(data: BinaryIO) -> _Encoding:
     """The file's text encoding, or a ValidationError saying what the file is instead (naming the line).
 
     A byte-order mark decides (UTF-8, or UTF-16 as Excel's "Unicode text" writes it); without one the
-    file is UTF-8 when all of it is, else Windows-1252 (what Excel's plain "CSV" is on a Western Windows).
+    file is UTF-8 when all of it is, else Windows-1252 or Mac Roman (Excel's plain "CSV" on a Western
+    Windows or a Mac).
     """
     _refuse_known_formats(data)
     data.seek(0)
     head = data.read(3)
     encoding = next((_Encoding(name, len(bom)) for bom, name in _BOMS if head.startswith(bom)), None)
     if encoding is None:
-        encoding = _Encoding(_utf8_or_windows_1252(data), 0)
+        encoding = _Encoding(_encoding_without_bom(data), 0)
     decoder = codecs.getincrementaldecoder(encoding.name)()
     data.seek(encoding.start)
     lines_before = 0
@@ -295,8 +299,9 @@ def _check_text(data: BinaryIO) -> _Encoding:
     return encoding
 
 
-def _utf8_or_windows_1252(data: BinaryIO) -> str:
-    """UTF-8 when the whole file is; Windows-1252 when no part of it is UTF-8 beyond ASCII.
+def _encoding_without_bom(data: BinaryIO) -> str:
+    """UTF-8 when the whole file is; when no part of it is UTF-8 beyond ASCII, Windows-1252 or Mac Roman
+    (``_western_8_bit``).
 
     A file with both (rows pasted together from two sources) is refused: either reading would garble
     some of its names.
@@ -306,6 +311,7 @@ def _utf8_or_windows_1252(data: BinaryIO) -> str:
     lines_before = 0
     bad_line = None
     utf8_seen = False
+    inside_words = Counter()
     while block := data.read(_BLOCK):
         control = _CONTROL_BYTES.search(block)  # the same bytes in UTF-8 and Windows-1252
         if control:
@@ -317,6 +323,11 @@ def _utf8_or_windows_1252(data: BinaryIO) -> str:
                 decoder.decode(block)
             except UnicodeDecodeError as exc:
                 bad_line = lines_before + _line_breaks((pending + block)[:exc.start]) + 1
+        # An 8-bit file's accents, from its first byte that is not UTF-8 (before it, the file was ASCII, or it
+        # is refused below as mixed), until there are enough to tell Windows-1252 from Mac Roman.
+        if bad_line is not None and inside_words.total() < _ACCENTS_ENOUGH:
+            inside_words.update((left.islower(), byte[0], right.islower())
+                                for left, byte, right in _BETWEEN_LETTERS.findall(block))
         utf8_seen = utf8_seen or _UTF8_MULTIBYTE.search(block) is not None
         lines_before += _line_breaks(block)
     if bad_line is None:
@@ -328,7 +339,37 @@ def _utf8_or_windows_1252(data: BinaryIO) -> str:
     if utf8_seen:
         raise ValidationError(f"the file mixes encodings: it is UTF-8 text, but line {bad_line} is not; save it as "
                               "'CSV UTF-8' and upload it again", field="file")
-    return "cp1252"
+    return _western_8_bit(inside_words)
+
+
+def _western_8_bit(inside_words: Counter) -> str:
+    """Windows-1252 (Excel's plain "CSV" on Windows) or Mac Roman (Excel's plain "CSV" on a Mac), whichever
+    reads the file's accents more naturally; Windows-1252 on a tie.
+
+    The vote is over the bytes beyond ASCII that sit between two ASCII letters, as most accents in names do
+    (``inside_words``: left neighbour lower case, byte, right neighbour lower case → count). Before a
+    capital, an apostrophe ("O’Brien", "d’Arc") takes the vote of its byte. Otherwise a byte counts for each
+    encoding in which it is a letter of the case its place asks for: lower case before a lower-case letter
+    ("Müller"), upper case between two capitals ("MÜLLER"). So Mac Roman's ü read as Windows-1252 (Ÿ in
+    "MŸller") loses, and Windows-1252's ü read as Mac Roman (¸) does.
+    """
+    votes = Counter()
+    for (left_lower, byte, right_lower), count in inside_words.items():
+        chars = {encoding: bytes([byte]).decode(encoding, "ignore") for encoding in ("cp1252", "mac_roman")}
+        apostrophe = [encoding for encoding, char in chars.items() if char == "\u2019"]
+        if apostrophe and not right_lower:
+            votes[apostrophe[0]] += count
+            continue
+        for encoding, char in chars.items():
+            if right_lower:
+                natural = char.islower()
+            elif not left_lower:
+                natural = char.isupper()
+            else:
+                natural = char.isalpha()
+            if natural:
+                votes[encoding] += count
+    return "mac_roman" if votes["mac_roman"] > votes["cp1252"] else "cp1252"
 
 
 def _refuse_known_formats(data: BinaryIO) -> None:

@@ -311,6 +311,34 @@ def test_windows_1252_and_utf16_files_are_read_as_excel_writes_them(owner, data)
     assert contacts_by_phone()["+4915752982212"].name == "Müller € „Straße“"
 
 
+@pytest.mark.parametrize("names", [
+    ["Müller", "Jürgen Bäcker", "Schröder", "Straße"],
+    ["MÜLLER", "JÜRGEN BÄCKER"],
+    ["Hélène Lefèvre", "François", "Noël"],
+    ["José Muñoz", "Martínez", "Peña"],
+    ["Øyvind Sørensen", "Åsa Ångström"],
+    ["Seán O’Brien", "Zoë d’Arc"],
+    ["O’Brien", "D’Angelo"],  # apostrophes alone
+    ["María García", "Rodríguez"],  # Mac Roman's í is Windows-1252's ’, but before a small letter
+    ["Plain", "Names"],       # nothing to tell them apart
+])
+@pytest.mark.parametrize("encoding", ["cp1252", "mac_roman"])
+def test_an_8_bit_file_from_excel_on_windows_or_on_a_mac_keeps_its_accents(owner, names, encoding):
+    if encoding == "mac_roman" and "".join(names).isascii():
+        pytest.skip("the same bytes in both")
+    rows = "".join(f"+49157529{i:05d};{name}\r\n" for i, name in enumerate(names))
+    report, _ = run(owner, ("phone;name\r\n" + rows).encode(encoding))
+    assert (report.created, report.invalid) == (len(names), 0)
+    assert [contacts_by_phone()[f"+49157529{i:05d}"].name for i in range(len(names))] == names
+
+
+def test_a_mac_roman_file_whose_accents_come_after_the_first_block_is_told_by_them(owner):
+    rows = "".join(f"+49157529{i:05d};Person {i}\n" for i in range(5000))  # about 120 kB of ASCII first
+    report, _ = run(owner, ("phone;name\n" + rows + "+4915752999999;Jürgen Müller\n").encode("mac_roman"))
+    assert (report.created, report.invalid) == (5001, 0)
+    assert contacts_by_phone()["+4915752999999"].name == "Jürgen Müller"
+
+
 def test_a_windows_1252_file_is_read_whole_past_the_first_block(owner):
     rows = "".join(f"+49157529{i:05d};Jürgen {i}\n" for i in range(5000))  # about 130 kB: two blocks and more
     report, _ = run(owner, ("phone;name\n" + rows + "+4915752999999;Ärger\n").encode("cp1252"))
