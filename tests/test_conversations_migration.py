@@ -8,6 +8,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from smsplatform.extensions import db
+from tests.support.migrations import insert_accounts, insert_messages
 
 BEFORE = "ce7de7970e94"  # where the migrated_to_before fixture (tests/conftest.py) leaves the database
 MESSAGES = [  # account, phone, status, created_at
@@ -23,17 +24,9 @@ MESSAGES = [  # account, phone, status, created_at
 
 def test_upgrade_fills_one_conversation_per_account_and_number_and_downgrade_drops_the_table(migrated_to_before):
     with db.engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO accounts (id, email, password_hash, timezone, allow_direct_to_opted_out, session_version,"
-            " created_at) VALUES (:id, :email, 'x', 'UTC', :false, 1, :now)"),
-            [{"id": i, "email": f"{i}@example.com", "false": False, "now": datetime(2026, 10, 1)} for i in (1, 2)])
-        connection.execute(text(
-            "INSERT INTO messages (account_id, sendto, phone, body, segments, encoding, sim, urgent, priority,"
-            " status, ready, due_at, created_at, updated_at, handed_count)"
-            " VALUES (:account, :phone, :phone, 'Hi', 1, 'GSM-7', 0, :false, 0, :status, :false,"
-            " :at, :at, :at, 0)"),
-            [{"account": account, "phone": phone, "status": status, "at": at, "false": False}
-             for account, phone, status, at in MESSAGES])
+        insert_accounts(connection, [1, 2], datetime(2026, 10, 1))
+        insert_messages(connection, [{"account_id": account, "phone": phone, "status": status, "at": at}
+                                     for account, phone, status, at in MESSAGES])
 
     upgrade()
 

@@ -10,6 +10,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from smsplatform.extensions import db
+from tests.support.migrations import insert_accounts, insert_messages
 
 BEFORE = "9160d298e4f3"  # where the migrated_to_before fixture (tests/conftest.py) leaves the database
 NOW = datetime(2026, 11, 1)
@@ -30,16 +31,9 @@ MESSAGES = [  # id, status, failure_reason, marked after the upgrade
 
 def test_upgrade_marks_exactly_the_recovery_jobs_failures_and_downgrade_drops_the_column(migrated_to_before):
     with db.engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO accounts (id, email, password_hash, timezone, allow_direct_to_opted_out, session_version,"
-            " created_at) VALUES (1, 'a@example.com', 'x', 'UTC', :false, 1, :now)"), {"false": False, "now": NOW})
-        connection.execute(text(
-            "INSERT INTO messages (id, account_id, sendto, phone, body, segments, encoding, sim, urgent, priority,"
-            " status, ready, due_at, created_at, updated_at, handed_count, failure_reason)"
-            " VALUES (:id, 1, '+15551234567', '+15551234567', 'Hi', 1, 'GSM-7', 0, :false, 0, :status, :false,"
-            " :now, :now, :now, 1, :reason)"),
-            [{"id": message_id, "status": status, "reason": reason, "false": False, "now": NOW}
-             for message_id, status, reason, _ in MESSAGES])
+        insert_accounts(connection, [1], NOW)
+        insert_messages(connection, [{"id": message_id, "status": status, "failure_reason": reason, "at": NOW}
+                                     for message_id, status, reason, _ in MESSAGES])
 
     upgrade()
 
