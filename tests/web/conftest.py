@@ -28,13 +28,11 @@ def add_device(account, name="Pixel", sim_cards=None, slots="", seen=True) -> De
                          last_seen_at=utcnow() if seen else None, app_version="1.68.0", battery_level=80)
 
 
-def add_incoming(account, device, phone, text, at=None) -> Message:
+def add_incoming(device, phone, text, at=None) -> Message:
     """An SMS from ``phone`` that ``device`` received, stored at ``at`` as the phone's report stores it."""
     at = at or utcnow()
-    message = queue.record_incoming(device, phone=phone, text=text, received_at=at, external_id=secrets.token_hex(8),
-                                    now=at)
-    db.session.flush()
-    return message
+    return queue.record_incoming(device, phone=phone, text=text, received_at=at, external_id=secrets.token_hex(8),
+                                 now=at)
 
 
 @contextmanager
@@ -161,7 +159,7 @@ def theirs(make_account):
                                    tag_ids=[tag.id], time_to_send=None, schedule=False)
     [message] = accept_messages(account, [{"sendto": "+4915122222222", "body": "secret", "device_id": dev.id}],
                                 field_prefix=None)
-    incoming = add_incoming(account, dev, "+4915133333333", "their inbox", utcnow() - timedelta(minutes=1))
+    incoming = add_incoming(dev, "+4915133333333", "their inbox", utcnow() - timedelta(minutes=1))
     accounts.issue_token(account, "theirs")
     db.session.commit()
     token = accounts.list_tokens(account)[0]

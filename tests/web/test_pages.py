@@ -189,9 +189,9 @@ def test_device_page_totals_that_device_only(web, me, device):
         for status in statuses:
             db.session.add(Message(account_id=me.id, device_id=dev.id, sendto="+4915100000001", phone="+4915100000001",
                                    body="x", status=status, due_at=utcnow()))
-    add_incoming(me, device, "+4915100000002", "in")
+    add_incoming(device, "+4915100000002", "in")
     for i in range(5):
-        add_incoming(me, other, f"+491510000001{i}", "in")
+        add_incoming(other, f"+491510000001{i}", "in")
     db.session.commit()
 
     with statements() as seen:
@@ -280,7 +280,7 @@ def test_messages_filter_paginate_timeline_and_export(web, me, device):
                     field_prefix=None)
     accept_messages(me, [{"sendto": "+4915199999999", "body": "on second", "device_id": other.id, "sim": 1}],
                     field_prefix=None)
-    add_incoming(me, device, "+4915188888888", "incoming one")
+    add_incoming(device, "+4915188888888", "incoming one")
     first = db.session.query(Message).filter_by(phone="+4915100000000").one()
     first.status, first.taken_at, first.sent_at, first.failed_at = st.NOT_DELIVERED, utcnow(), utcnow(), utcnow()
     first.failure_reason = "RESULT_ERROR_NO_SERVICE"
@@ -320,7 +320,7 @@ def test_messages_filter_paginate_timeline_and_export(web, me, device):
 def test_messages_export_neutralises_every_formula_cell_but_not_plain_numbers(web, me, device):
     accept_messages(me, [{"sendto": "+4915100000001", "body": "-5 Prozent; heute", "device_id": device.id}],
                     field_prefix=None)
-    add_incoming(me, device, "=cmd|' /C calc'!A0", "@SUM(1)")  # a sender id is kept as the phone sent it
+    add_incoming(device, "=cmd|' /C calc'!A0", "@SUM(1)")  # a sender id is kept as the phone sent it
     db.session.commit()
     rows = list(csv.reader(io.StringIO(web.get("/messages/export.csv").data.decode("utf-8-sig"))))
     by_direction = {row[2]: row for row in rows[1:]}
@@ -374,9 +374,9 @@ def test_messages_export_as_an_excel_workbook(web, me, device):
 
 def test_inbox_groups_conversations_newest_first_and_replies(web, me, device):
     now = utcnow()
-    add_incoming(me, device, "+4915100000001", "old question", now - timedelta(hours=2))
-    add_incoming(me, device, "+4915100000002", "newest", now - timedelta(minutes=1))
-    add_incoming(me, device, "+4915100000001", "follow-up", now - timedelta(hours=1))
+    add_incoming(device, "+4915100000001", "old question", now - timedelta(hours=2))
+    add_incoming(device, "+4915100000002", "newest", now - timedelta(minutes=1))
+    add_incoming(device, "+4915100000001", "follow-up", now - timedelta(hours=1))
     contacts.create_contact(me, "+4915100000002", "Ada")
     db.session.commit()
     html = web.get("/inbox").get_data(as_text=True)
@@ -397,9 +397,9 @@ def test_inbox_groups_conversations_newest_first_and_replies(web, me, device):
 def test_a_large_inbox_shows_one_page_with_sql_totals_and_reads_one_message_per_number(web, me, device):
     now = utcnow()
     for i in range(60):  # 60 numbers with one message each, older than the chatty one
-        add_incoming(me, device, f"+49151000{i:05d}", f"single {i}", now - timedelta(hours=2, minutes=i))
+        add_incoming(device, f"+49151000{i:05d}", f"single {i}", now - timedelta(hours=2, minutes=i))
     for i in range(40):  # one number wrote 40 times; the newest (two at the same second) lead the inbox
-        add_incoming(me, device, "+4915199999999", f"chat {i}", now - timedelta(minutes=40 - i) if i < 39
+        add_incoming(device, "+4915199999999", f"chat {i}", now - timedelta(minutes=40 - i) if i < 39
                      else now - timedelta(minutes=2))
     db.session.commit()
     db.session.expunge_all()
@@ -422,7 +422,7 @@ def test_a_long_conversation_shows_one_page_in_reading_order_with_sql_totals(web
     now = utcnow()
     for i in range(130):  # "msg 000" (oldest) … "msg 129" (newest), incoming and outgoing in turn
         at = now - timedelta(minutes=130 - i) if i != 79 else now - timedelta(minutes=130 - 80)
-        message = add_incoming(me, device, phone, f"msg {i:03d}", at)  # 79 and 80 share a time: id decides
+        message = add_incoming(device, phone, f"msg {i:03d}", at)  # 79 and 80 share a time: id decides
         if i % 2:
             message.status = st.DELIVERED
         elif i >= 100:
@@ -467,7 +467,7 @@ def test_a_long_conversation_shows_one_page_in_reading_order_with_sql_totals(web
 
 
 def test_a_number_that_wrote_in_over_whatsapp_is_answered_by_sms_on_sim_1(web, me, device):
-    message = add_incoming(me, device, "+4915100000001", "hi")
+    message = add_incoming(device, "+4915100000001", "hi")
     message.sim = 3  # WhatsApp
     db.session.commit()
     device_id = device.id
@@ -786,7 +786,7 @@ def test_newsletter_buttons_follow_its_state_and_start_now_moves_a_later_one_to_
 
 def test_timezone_is_applied_to_shown_times(web, me, device):
     me.timezone = "Asia/Kolkata"
-    message = add_incoming(me, device, "+4915100000001", "hi")
+    message = add_incoming(device, "+4915100000001", "hi")
     message.created_at = message.created_at.replace(hour=0, minute=0, second=0, microsecond=0)
     db.session.commit()
     assert message.created_at.strftime("%Y-%m-%d") + " 05:30" in web.get("/messages").get_data(as_text=True)
@@ -796,7 +796,7 @@ def test_timezone_is_applied_to_shown_times(web, me, device):
 def test_hostile_text_is_escaped_everywhere_it_is_shown(web, me, device):
     evil = '<script>alert("x")</script>'
     contacts.create_contact(me, "+4915100000001", evil)
-    add_incoming(me, device, "+4915100000001", evil)
+    add_incoming(device, "+4915100000001", evil)
     accept_messages(me, [{"sendto": "+4915100000002", "body": evil, "device_id": device.id}], field_prefix=None)
     db.session.commit()
     for url in ["/contacts", "/inbox", "/inbox/conversation?phone=%2B4915100000001", "/messages"]:
@@ -844,7 +844,7 @@ def _live(html: str, region: str) -> str | None:
 def test_list_pages_mark_what_refreshes_itself_and_how_often(web, me, device):
     accept_messages(me, [{"sendto": f"+49151000{i:05d}", "body": f"note {i}", "device_id": device.id} for i in range(55)],
                     field_prefix=None)
-    add_incoming(me, device, "+4915188888888", "a reply")
+    add_incoming(device, "+4915188888888", "a reply")
     db.session.commit()
     # Pending messages on the page: often. Once the page holds only final ones: now and then on the first page
     # (new messages appear there), never on a later one.
