@@ -356,9 +356,9 @@ def _western_8_bit(inside_words: Counter) -> str:
     votes = Counter()
     for (left_lower, byte, right_lower), count in inside_words.items():
         chars = {encoding: bytes([byte]).decode(encoding, "ignore") for encoding in ("cp1252", "mac_roman")}
-        apostrophe = [encoding for encoding, char in chars.items() if char == "\u2019"]
+        apostrophe = next((encoding for encoding, char in chars.items() if char == "\u2019"), None)
         if apostrophe and not right_lower:
-            votes[apostrophe[0]] += count
+            votes[apostrophe] += count
             continue
         for encoding, char in chars.items():
             if right_lower:
