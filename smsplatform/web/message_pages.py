@@ -3,13 +3,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from wtforms.fields.choices import SelectChoice
 
-from smsplatform import spreadsheets
 from smsplatform.db_retry import retry_on_deadlock
 from smsplatform.devices.queries import list_devices
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
 from smsplatform.messaging import cancelling
 from smsplatform.messaging import statuses as st
+from smsplatform.messaging.export import exported_rows
 from smsplatform.messaging.service import accept_messages, available_slots
 from smsplatform.models import Message
 from smsplatform.phones import normalize_phone
@@ -175,21 +175,7 @@ def _message_rows():
     if flt is None:
         abort(400)
     query = queries.messages_query(account, flt).execution_options(yield_per=EXPORT_BATCH)
-    tz_name = account.timezone
-
-    def rows():
-        yield ["sms_id", "created", "direction", "number", "sendto", "status", "status_title", "device_id",
-               "sim", "newsletter_id", "segments", "body", "sent", "delivered", "failure_reason"]
-        for message in db.session.scalars(query):
-            yield [
-                message.id, spreadsheets.local_time(message.created_at, tz_name),
-                "in" if message.status == st.INCOMING else "out", message.phone, message.sendto,
-                message.status, st.title(message.status), message.device_id, message.sim, message.paket_id,
-                message.segments, message.body, spreadsheets.local_time(message.sent_at, tz_name),
-                spreadsheets.local_time(message.delivered_at, tz_name), message.failure_reason,
-            ]
-
-    return rows()
+    return exported_rows(db.session.scalars(query), account.timezone)
 
 
 @bp.route("/messages/<int:message_id>")
