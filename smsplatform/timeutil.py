@@ -57,6 +57,12 @@ def _zone_names() -> dict[str, str]:
     return {key.lower(): key for key in available_timezones()}
 
 
+@cache
+def zone_choices() -> list[str]:
+    """The zones a person picks from: ``Region/City`` names and ``UTC``, sorted (not ``EST`` or ``GMT+0``)."""
+    return sorted(key for key in _zone_names().values() if "/" in key or key == "UTC")
+
+
 def zone_country(key: str) -> str | None:
     """The ISO 3166 country of a zone (``Europe/Berlin`` → ``DE``), from the tz database's ``zone.tab``, also
     under a zone's older names (``Asia/Calcutta``, which browsers still report); None for zones of no

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from smsplatform.errors import ValidationError
-from smsplatform.timeutil import parse_phone_datetime, zone_or_offset
+from smsplatform.timeutil import parse_phone_datetime, zone_choices, zone_or_offset
 
 
 @pytest.mark.parametrize("text, name, minutes", [
@@ -20,6 +20,13 @@ def test_fixed_offsets(text, name, minutes):
 def test_zone_names_stay_zones():
     assert zone_or_offset("australia/sydney") == ZoneInfo("Australia/Sydney")
     assert zone_or_offset(None) == ZoneInfo("UTC")
+
+
+def test_the_zones_offered_are_region_city_names_and_utc_sorted():
+    choices = zone_choices()
+    assert {"UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires", "Asia/Kolkata"} <= set(choices)
+    assert not {"EST", "GMT", "CET", "Zulu"} & set(choices)
+    assert choices == sorted(choices)
 
 
 @pytest.mark.parametrize("text, words", [

@@ -4,8 +4,6 @@ answer to a request past the size limit (``too_large_page``)."""
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from functools import cache
-from zoneinfo import available_timezones
 
 from flask import (Blueprint, Response, abort, current_app, render_template, request, send_file, session,
                    stream_with_context)
@@ -18,7 +16,7 @@ from smsplatform.errors import DomainError, NotFoundError
 from smsplatform.extensions import db, login_manager
 from smsplatform.messaging import statuses
 from smsplatform.models import Account
-from smsplatform.timeutil import to_zone, utcnow
+from smsplatform.timeutil import to_zone, utcnow, zone_choices
 from smsplatform.web.queries import group_of
 
 bp = Blueprint(
@@ -175,12 +173,7 @@ def percent(value: float | None) -> str:
 @bp.context_processor
 def _template_globals() -> dict:
     """``live_refresh``: the page is fetched by a live region (app.js), which shows no flashed message."""
-    return {"zones": _zone_names(), "live_refresh": request.headers.get("X-Live-Refresh") == "1"}
-
-
-@cache
-def _zone_names() -> list[str]:
-    return sorted(z for z in available_timezones() if "/" in z or z == "UTC")
+    return {"zones": zone_choices(), "live_refresh": request.headers.get("X-Live-Refresh") == "1"}
 
 
 @bp.errorhandler(404)
