@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from smsplatform.errors import ValidationError
 
 UTC = timezone.utc
+# The years an input date may name. The last one leaves a day to spare, so the time can be shown in any
+# zone (up to UTC+14) and a day added to it (an end date's whole day) without leaving Python's range.
+FIRST_YEAR, LAST_YEAR = 1970, 9998
 
 _INPUT_FORMATS = (
     ("%Y-%m-%d %H:%M:%S", re.compile(r"^\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{1,2}:\d{1,2}$")),
@@ -132,10 +135,12 @@ def parse_local_datetime(value: str, tz: str | tzinfo, field: str) -> datetime:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as exc:
             raise ValidationError(
-                f"{field} must look like YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, got {text[:40]!r}", field=field
+                f"{field} must look like YYYY-MM-DD HH:MM:SS or DD.MM.YYYY HH:MM:SS (the time may be left out), "
+                f"got {text[:40]!r}", field=field
             ) from exc
-    if parsed.year < 1970 or parsed.year > 9999:
-        raise ValidationError(f"{field} is out of range: {text!r}", field=field)
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise ValidationError(f"{field} is out of range (years {FIRST_YEAR} to {LAST_YEAR}): {text[:40]!r}",
+                              field=field)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz if isinstance(tz, tzinfo) else zone(tz))
     return parsed.astimezone(UTC)

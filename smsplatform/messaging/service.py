@@ -27,9 +27,10 @@ from smsplatform.timeutil import (
 URGENT_PRIORITY = 100  # the Android app skips its delays and limits at priority >= 100
 SLOT_NAMES = {0: "SMS on SIM 1", 1: "SMS on SIM 2", 2: "WhatsApp Business", 3: "WhatsApp", 4: "RCS", 5: "RCS"}
 MAX_SLOT = 5
-CUSTOMER_ID_RANGE = (-(2 ** 63), 2 ** 63 - 1)  # customerid: what the BIGINT column holds (signed 64 bits)
+INTEGER_RANGE = (-(2 ** 63), 2 ** 63 - 1)  # what a BIGINT column holds (signed 64 bits): every id and count
 _CHUNK = 500  # ids per IN (...) lookup; well under every database's bound-parameter limit
-_INTEGER = re.compile(r"^[+-]?[0-9]{1,18}$")  # ASCII digits: \d would take "١٢" too
+# A whole number: ASCII digits (\d would take "١٢" too), maybe written as a float-typed client writes it ("2.0").
+_INTEGER = re.compile(r"^([+-]?[0-9]+)(?:\.0*)?$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off", *NULL_WORDS}
 # Built once: every addsms runs them, and building a statement costs more than running it. They are
@@ -57,14 +58,28 @@ def as_int(value, field: str, *, required: bool = False, minimum: int | None = N
         number = value
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
-    elif text is not None and _INTEGER.match(text):
-        number = int(text)
+    elif text is not None and (number := _whole_number(text)) is not None:
+        pass
     else:
         raise ValidationError(f"{field} must be an integer, got {_show(value)}", field=field)
+    if not INTEGER_RANGE[0] <= number <= INTEGER_RANGE[1]:
+        raise ValidationError(f"{field} is out of range, got {_show(value)}", field=field)
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
         bounds = f"{minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
         raise ValidationError(f"{field} must be {bounds}, got {number}", field=field)
     return number
+
+
+def _whole_number(text: str) -> int | None:
+    """The integer a text writes (``"42"``, ``"+42"``, ``"42.0"``), or None; one of more than 19 digits (too
+    long for any integer parameter) is read only as far as telling that it is out of range."""
+    match = _INTEGER.match(text)
+    if match is None:
+        return None
+    whole = match.group(1)
+    if len(whole.lstrip("+-").lstrip("0")) > 19:
+        return INTEGER_RANGE[1] + 1 if whole[0] != "-" else INTEGER_RANGE[0] - 1
+    return int(whole)
 
 
 def as_flag(value, field: str) -> bool:
@@ -79,8 +94,9 @@ def as_flag(value, field: str) -> bool:
             return True
         if text in _FALSE:
             return False
-        if _INTEGER.match(text):
-            return int(text) != 0
+        number = _whole_number(text)
+        if number is not None:
+            return number != 0
     raise ValidationError(f"{field} must be 0 or 1, got {_show(value)}", field=field)
 
 
@@ -237,8 +253,7 @@ class _Batch:
         if time_to_send is not None and not self.past_means_now and time_to_send < self.now - PAST_SEND_TIME_GRACE:
             raise past_send_time_error(time_to_send, self.now, self.account.timezone, "timetosend")
         due = max(time_to_send, self.now) if time_to_send is not None else self.now
-        customer_id = as_int(item.get("customerid"), "customerid",
-                             minimum=CUSTOMER_ID_RANGE[0], maximum=CUSTOMER_ID_RANGE[1])
+        customer_id = as_int(item.get("customerid"), "customerid")  # any BIGINT (as_int's own range)
         urgent = as_flag(item.get("urgent"), "urgent")
         if body not in self._segments:
             info = count_segments(body)

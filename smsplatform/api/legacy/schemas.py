@@ -12,7 +12,7 @@ from marshmallow import EXCLUDE, Schema, fields
 from marshmallow import ValidationError as SchemaError
 
 from smsplatform.errors import DomainError, ValidationError
-from smsplatform.messaging.service import CUSTOMER_ID_RANGE, MAX_SLOT, as_flag, as_int, as_text
+from smsplatform.messaging.service import MAX_SLOT, as_flag, as_int, as_text
 
 
 class LegacyInt(fields.Field):
@@ -89,7 +89,7 @@ class ListSmsSchema(LegacySchema):
     begindate = LegacyText(max_length=40)
     enddate = LegacyText(max_length=40)
     sim = LegacyInt(minimum=0, maximum=MAX_SLOT)
-    customerid = LegacyInt(minimum=CUSTOMER_ID_RANGE[0], maximum=CUSTOMER_ID_RANGE[1])
+    customerid = LegacyInt()  # any BIGINT: as_int's own range
     phone = LegacyText()  # its length: phones.normalize_phone
     onlycount = LegacyFlag()
     orderbydesc = LegacyFlag()

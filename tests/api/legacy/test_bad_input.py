@@ -111,6 +111,17 @@ WRONG = [
     ("savepaket", {"tags": "a,b"}, "tags must be an integer"),
     ("savepaket", {"device_id": "six"}, "device_id must be an integer"),
     ("getdevicestatus", {"device_id": 99999}, "not found"),
+    # Beyond what a BIGINT column holds: JSON numbers, and digits as text (more than Python converts, too).
+    ("getsmsstatus", {"sms_id": 99999999999999999999}, "sms_id is out of range"),
+    ("getsmsstatus", {"sms_id": "99999999999999999999"}, "sms_id is out of range"),
+    ("getsmsstatus", {"sms_id": "9" * 5000}, "sms_id is out of range"),
+    ("addsms", {"device_id": 1e20}, "device_id is out of range"),
+    ("addsms", {"customerid": 2 ** 63}, "customerid is out of range"),
+    ("addalotofsms", {"smsdata": [{"sendto": "+4915752982212", "body": "x", "device_id": -(2 ** 64)}]},
+     "smsdata[0].device_id is out of range"),
+    ("getallsms", {"offset": 2 ** 70}, "offset is out of range"),
+    ("getdevicestatus", {"device_id": 10 ** 30}, "device_id is out of range"),
+    ("savepaket", {"device_id": 2 ** 64}, "device_id is out of range"),
 ]
 
 
@@ -143,14 +154,22 @@ BAD_DATES = [
     ("addsms", {"timetosend": "2026-13-45 10:00:00"}, "timetosend is not a valid date"),
     ("getallsms", {"begindate": "yesterday"}, "begindate must look like"),
     ("getallsms", {"enddate": "2026-02-30"}, "enddate is not a valid date"),
-    ("savepaket", {"time_to_send": "someday"}, "time_to_send"),
+    ("savepaket", {"time_to_send": "someday"}, "time_to_send must look like YYYY-MM-DD HH:MM:SS or DD.MM.YYYY"),
+    # The last years: in a zone behind UTC, or as the end of a whole day, they would pass Python's year 9999.
+    ("addsms", {"timetosend": "9999-12-31 23:59:59"}, "timetosend is out of range (years 1970 to 9998)"),
+    ("getallsms", {"enddate": "9999-12-31"}, "enddate is out of range"),
+    ("getallsms", {"begindate": "9999-12-31 23:00:00"}, "begindate is out of range"),
+    ("savepaket", {"time_to_send": "31.12.9999 23:00:00"}, "time_to_send is out of range"),
 ]
 
 
 def test_unparseable_dates(client, owner, valid):
+    account, token, _ = owner
+    account.timezone = "America/New_York"
+    db.session.commit()
     before = row_counts()
     for method, change, words in BAD_DATES:
-        refused(call(client, method, {**valid[method], **change, "token": owner[1]}), words)
+        refused(call(client, method, {**valid[method], **change, "token": token}), words)
     assert row_counts() == before
 
 
@@ -344,3 +363,4 @@ def test_a_request_werkzeug_refuses_is_a_legacy_error(client, owner, monkeypatch
 
     monkeypatch.setattr(routes, "collect_params", broken)
     refused(client.post("/getdata/addsms", data={"token": owner[1]}), "could not understand")
+
