@@ -15,6 +15,9 @@ _NON_DIGIT = re.compile(r"\D")
 SPACE_FOR_PLUS = re.compile(r"^ +[1-9]")
 # 4.91575E+12 or 4,91575E+12: how a spreadsheet shows (and saves, and a script reads) a long number.
 SCIENTIFIC_NOTATION = re.compile(r"^\+?[0-9]([.,][0-9]+)?[eE]\+?[0-9]+$")
+# 4915752982212.0: a number that a script or a spreadsheet held as a float, written out (Python, pandas);
+# the ".0" is no digit of it.
+WHOLE_FLOAT = re.compile(r"^(\+?[0-9]+)\.0+$")
 # Results for recent (raw, region, prefixes, field): senders message the same numbers again and again,
 # and parsing costs far more than the lookup. Bounded; a ``Phone`` is immutable, so sharing is safe.
 CACHE_SIZE = 4096
@@ -57,6 +60,8 @@ def _normalize(raw, region: str | None, plus_prefixes, field: str) -> Phone:
     if SCIENTIFIC_NOTATION.match(text):  # its digits would make another, real number ("4912")
         raise ValidationError(f"{field} {original!r} is a number in scientific notation, as a spreadsheet shows a "
                               "long number: its last digits are lost. Send the number as text", field=field)
+    if whole := WHOLE_FLOAT.match(text):
+        text = whole.group(1)
     if text.startswith("00") and len(text) > 4:
         text = "+" + text[2:]
     dialable = _DIALABLE.sub("", text)

@@ -97,6 +97,20 @@ def test_a_whole_number_sent_as_a_float_is_the_same_number(client, owner):
         "4915752982212", "4915752982212", "42")
 
 
+@pytest.mark.parametrize("encoding", ["query", "form", "multipart", "json"])
+def test_a_whole_number_written_out_as_a_float_is_the_same_number(client, owner, encoding):
+    _, token, device = owner
+    # Python's str() of a pandas float: the ".0" must not become a digit of the number (49157529822120).
+    ok(call(client, "addsms", {"token": token, "sendto": "4915752982212.0", "body": "Hi", "device_id": f"{device.id}.0",
+                               "sim": "0.0"}, encoding))
+    ok(call(client, "savecontact", {"token": token, "phone": "+4915752982212.00",
+                                    "tag_id": ok(call(client, "savetag", {"token": token, "title": "VIP"}))["tag_id"]},
+            encoding))
+    (message,) = messages()
+    assert (message.sendto, message.phone, message.device_id) == ("4915752982212.0", "4915752982212", device.id)
+    assert [contact.phone for contact in db.session.query(Contact)] == ["+4915752982212"]
+
+
 def test_an_empty_value_gives_way_to_its_alias(client, owner):
     _, token, _device = owner
     tag_id = ok(call(client, "savetag", {"token": token, "title": "VIP"}))["tag_id"]
