@@ -5,8 +5,10 @@ Names are matched case-insensitively (keys are lower-cased at every level), PHP 
 an object in a JSON body) is merged over everything else. Values are left untouched: a ``+`` that
 a GET query turned into a space is still a leading space here (the services read it as ``+``).
 """
+import codecs
 import json
 import re
+from urllib.parse import unquote_to_bytes
 
 from werkzeug.datastructures import FileStorage
 
@@ -14,7 +16,8 @@ from smsplatform.errors import ValidationError
 
 MAX_ARRAY_DEPTH = 5
 _PHP_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])+)$")
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT_CHARACTER = "\ufffd"
 
 
 def collect_params(request) -> tuple[dict, list[tuple[str, FileStorage]]]:
@@ -31,10 +34,15 @@ def collect_params(request) -> tuple[dict, list[tuple[str, FileStorage]]]:
 
 def _collect(request) -> tuple[dict, list[tuple[str, FileStorage]]]:
     params: dict = {}
-    _merge_pairs(params, request.args.items(multi=True))
+    _merge_pairs(params, url_pairs(request.query_string, "utf-8", "query string"))
     files: list[tuple[str, FileStorage]] = []
-    if request.mimetype in _FORM_TYPES and not _json_labelled_as_form(request):
-        _merge_pairs(params, request.form.items(multi=True))
+    if request.mimetype == "application/x-www-form-urlencoded" and not _json_labelled_as_form(request):
+        body = request.get_data(cache=True)
+        if request.max_form_parts is not None and body.count(b"&") >= request.max_form_parts:
+            raise ValidationError(f"the form has more than {request.max_form_parts} parameters")
+        _merge_pairs(params, url_pairs(body, _charset(request), "form body"))
+    elif request.mimetype == "multipart/form-data":
+        _merge_pairs(params, _multipart_pairs(request))
         files = [(key.lower(), storage) for key, storage in request.files.items(multi=True)
                  if not _empty_file_part(storage)]
     else:
@@ -44,7 +52,74 @@ def _collect(request) -> tuple[dict, list[tuple[str, FileStorage]]]:
     if "datajson" in params:
         params.update(_datajson(params.pop("datajson")))
     params = {key: _lists_from_php_arrays(value) for key, value in params.items()}
+    for key, value in params.items():
+        _check_text(value, key)
     return params, files
+
+
+def url_pairs(raw: bytes, charset: str, where: str) -> list[tuple[str, str]]:
+    """The name/value pairs of a query string or urlencoded body, decoded strictly: bytes that are not
+    text in ``charset`` are an error naming the parameter, not characters silently replaced or kept
+    percent-encoded (as werkzeug's forgiving decoding does)."""
+    pairs = []
+    for chunk in raw.split(b"&"):
+        if chunk:
+            name, _, value = chunk.partition(b"=")
+            name_text = _url_text(name, charset, "a parameter name", where)
+            pairs.append((name_text, _url_text(value, charset, name_text[:60], where)))
+    return pairs
+
+
+def _url_text(part: bytes, charset: str, name: str, where: str) -> str:
+    try:
+        return unquote_to_bytes(part.replace(b"+", b" ")).decode(charset)
+    except UnicodeDecodeError:
+        raise ValidationError(
+            f"{name} in the {where} is not {charset} text: send UTF-8 (PHP: urlencode a UTF-8 string), or name "
+            "the body's encoding in its Content-Type (charset=ISO-8859-1)", field=name) from None
+
+
+def _charset(request) -> str:
+    """The text encoding a form body declares (``charset=…`` of its Content-Type), UTF-8 when it names none."""
+    name = request.mimetype_params.get("charset", "utf-8").strip() or "utf-8"
+    try:
+        known = codecs.lookup(name)
+    except LookupError:
+        known = None
+    if known is None or not known._is_text_encoding:
+        raise ValidationError(f"the Content-Type names an unknown charset {name[:40]!r}; send UTF-8")
+    return known.name
+
+
+def _multipart_pairs(request) -> list[tuple[str, str]]:
+    """A multipart form's text fields. Werkzeug decodes them forgivingly, so a character it had to replace
+    means bytes that were not text in the part's encoding."""
+    pairs = list(request.form.items(multi=True))
+    for name, value in pairs:
+        if REPLACEMENT_CHARACTER in value:
+            raise ValidationError(f"{name[:60]} is not UTF-8 text: send the form's fields as UTF-8", field=name)
+    return pairs
+
+
+def _check_text(value, name: str) -> None:
+    """Refuse strings no message, name or title can hold: a NUL, and half of a character (a lone UTF-16
+    surrogate, which JSON escapes can carry and which cannot be stored or sent)."""
+    if isinstance(value, str):
+        found = _NOT_TEXT.search(value)
+        if found is None:
+            return
+        if found.group() == "\x00":
+            raise ValidationError(f"{name} contains a NUL character (\\0)", field=name)
+        raise ValidationError(
+            f"{name} contains half of a character (an unpaired UTF-16 surrogate, as cutting a JavaScript string "
+            "inside an emoji leaves); send whole characters", field=name)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, f"{name}: a parameter name")
+            _check_text(item, f"{name}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_text(item, f"{name}[{index}]")
 
 
 def _json_labelled_as_form(request) -> bool:

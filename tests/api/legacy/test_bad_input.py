@@ -6,7 +6,8 @@ import pytest
 from smsplatform.accounts.services import revoke_token
 from smsplatform.extensions import db
 from smsplatform.models import ApiToken, AuthFailure
-from tests.api.legacy.conftest import call, ok, refused
+from smsplatform.api.legacy.routes import MESSAGE_FIELDS
+from tests.api.legacy.conftest import call, messages, ok, refused
 from tests.support.rows import row_counts
 
 TOKEN_METHODS = ("addsms", "addalotofsms", "getallsms", "getsmsstatus", "savetag", "savecontact", "savepaket",
@@ -364,3 +365,80 @@ def test_a_request_werkzeug_refuses_is_a_legacy_error(client, owner, monkeypatch
     monkeypatch.setattr(routes, "collect_params", broken)
     refused(client.post("/getdata/addsms", data={"token": owner[1]}), "could not understand")
 
+
+HALF_AN_EMOJI = "\ud83d"  # what JavaScript's body.substring(0, 160) leaves when it cuts inside "😀"
+
+
+@pytest.mark.parametrize("method, field", [
+    ("addsms", "body"), ("addsms", "token"), ("savetag", "title"), ("savecontact", "fullname"),
+    ("savepaket", "title"), ("getallsms", "phone"),
+])
+def test_half_a_character_or_a_nul_is_refused_naming_its_field(client, owner, valid, method, field):
+    before = row_counts()
+    for bad, words in [(f"x {HALF_AN_EMOJI} y", "half of a character"), ("nul\x00byte", "NUL character")]:
+        params = {**valid[method], "token": owner[1], field: bad}
+        refused(client.post(f"/getdata/{method}", data=json.dumps(params), content_type="application/json"),
+                field, words)
+        if "\x00" in bad:
+            refused(call(client, method, params, "form"), field, words)
+    assert row_counts() == before
+
+
+def test_half_a_character_in_a_batch_names_the_item(client, owner, valid):
+    before = row_counts()
+    batch = [valid["addsms"], {**valid["addsms"], "body": "cut " + HALF_AN_EMOJI}]
+    refused(client.post("/getdata/addalotofsms", data=json.dumps({"token": owner[1], "smsdata": batch}),
+                        content_type="application/json"), "smsdata[1].body contains half of a character")
+    assert row_counts() == before
+
+
+def test_a_whole_emoji_written_as_json_escapes_is_kept(client, owner, valid):
+    params = {**valid["addsms"], "token": owner[1], "body": "Hi \ud83d\ude00"}
+    ok(client.post("/getdata/addsms", data=json.dumps(params), content_type="application/json"))
+    (message,) = [m for m in messages() if m.body.startswith("Hi ")]
+    assert message.body == "Hi 😀"
+
+
+@pytest.mark.parametrize("where", ["query", "form"])
+def test_bytes_that_are_not_utf8_are_refused_naming_the_parameter(client, owner, valid, where):
+    before = row_counts()
+    fields = f"token={owner[1]}&sendto=%2B4915752982212&device_id={valid['addsms']['device_id']}"
+    for body in (b"caf%E9", b"caf\xe9", b"%ED%A0%BD"):  # Latin-1 é, percent-encoded and raw; a UTF-8 surrogate
+        data = fields.encode() + b"&body=" + body
+        if where == "query":
+            response = client.get("/getdata/addsms", environ_overrides={"QUERY_STRING": data.decode("latin-1")})
+        else:
+            response = client.post("/getdata/addsms", data=data, content_type="application/x-www-form-urlencoded")
+        refused(response, "body in the", "is not utf-8 text")
+    assert row_counts() == before
+
+
+def test_a_form_body_in_the_charset_it_declares_is_read_in_it(client, owner, valid):
+    token, device_id = owner[1], valid["addsms"]["device_id"]
+    body = f"token={token}&sendto=%2B4915752982212&device_id={device_id}&body=Gr%FC%DFe+caf%E9".encode()
+    ok(client.post("/getdata/addsms", data=body, content_type="application/x-www-form-urlencoded; charset=ISO-8859-1"))
+    assert [m.body for m in messages() if m.body.startswith("Gr")] == ["Grüße café"]
+    before = row_counts()
+    for charset, words in [("klingon", "unknown charset 'klingon'"), ("rot13", "unknown charset"),
+                           ("base64", "unknown charset")]:
+        refused(client.post("/getdata/addsms", data=body, content_type=f"application/x-www-form-urlencoded; charset={charset}"),
+                words)
+    assert row_counts() == before
+
+
+def test_a_multipart_field_that_is_not_utf8_is_refused(client, owner, valid):
+    before = row_counts()
+    parts = [("token", owner[1].encode()), ("sendto", b"+4915752982212"), ("device_id", str(valid["addsms"]["device_id"]).encode()),
+             ("body", b"x\xe9y")]
+    data = b"".join(b'--B\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (name.encode(), value)
+                    for name, value in parts) + b"--B--\r\n"
+    refused(client.post("/getdata/addsms", data=data, content_type="multipart/form-data; boundary=B"),
+            "body is not UTF-8 text")
+    assert row_counts() == before
+
+
+def test_a_form_of_more_parameters_than_the_largest_batch_needs_is_refused_before_it_is_read(client, app, owner):
+    limit = app.config["MAX_BATCH_SIZE"] * (len(MESSAGE_FIELDS) + 1) + 100  # a whole batch as a PHP form, and more
+    body = f"token={owner[1]}&".encode() + b"x[]=1&" * limit
+    refused(client.post("/getdata/getalldevices", data=body, content_type="application/x-www-form-urlencoded"),
+            f"more than {limit} parameters")
