@@ -119,6 +119,26 @@ def parse_local_datetime(value: str, tz: str | tzinfo, field: str) -> datetime:
     Accepts ``YYYY-MM-DD[ HH:MM[:SS]]``, an ISO-8601 value with ``T`` and/or an offset, and
     ``DD.MM.YYYY[ H:i[:s]]``.
     """
+    parsed, _unit = _parse_input(value, field)
+    return _in_zone(parsed, tz).astimezone(UTC)
+
+
+def parse_local_end(value: str, tz: str | tzinfo, field: str) -> datetime:
+    """The first moment after the time ``value`` names, taken whole (as ``parse_local_datetime`` reads it):
+    after its day for a date alone, its minute for ``HH:MM``, its second for ``HH:MM:SS``. An end date is
+    "up to and including" what it names, and the answers show whole seconds while the times stored hold
+    their fractions. Returns an aware UTC datetime, an exclusive bound."""
+    parsed, unit = _parse_input(value, field)
+    if parsed.tzinfo is None:
+        return _in_zone(parsed + unit, tz).astimezone(UTC)
+    return (parsed + unit).astimezone(UTC)
+
+
+_UNITS = {"%S": timedelta(seconds=1), "%M": timedelta(minutes=1)}
+
+
+def _parse_input(value: str, field: str) -> tuple[datetime, timedelta]:
+    """The date-time a legacy input names, naive unless it carries an offset, and the unit it is given in."""
     text = (value or "").strip()
     if not text:
         raise ValidationError(f"{field} is empty", field=field)
@@ -129,6 +149,7 @@ def parse_local_datetime(value: str, tz: str | tzinfo, field: str) -> datetime:
                 parsed = datetime.strptime(text, fmt)
             except ValueError as exc:
                 raise ValidationError(f"{field} is not a valid date: {text!r}", field=field) from exc
+            unit = next((step for code, step in _UNITS.items() if code in fmt), timedelta(days=1))
             break
     if parsed is None:
         try:
@@ -138,12 +159,15 @@ def parse_local_datetime(value: str, tz: str | tzinfo, field: str) -> datetime:
                 f"{field} must look like YYYY-MM-DD HH:MM:SS or DD.MM.YYYY HH:MM:SS (the time may be left out), "
                 f"got {text[:40]!r}", field=field
             ) from exc
+        unit = timedelta(microseconds=1) if parsed.microsecond or "." in text or "," in text else timedelta(seconds=1)
     if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
         raise ValidationError(f"{field} is out of range (years {FIRST_YEAR} to {LAST_YEAR}): {text[:40]!r}",
                               field=field)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz if isinstance(tz, tzinfo) else zone(tz))
-    return parsed.astimezone(UTC)
+    return parsed, unit
+
+
+def _in_zone(parsed: datetime, tz: str | tzinfo) -> datetime:
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz if isinstance(tz, tzinfo) else zone(tz))
 
 
 def as_utc(value: datetime | None) -> datetime | None:

@@ -24,9 +24,8 @@ without them it reads that page in date order from account+created. MariaDB, at 
 chose that same date-order read for a device's page (skipping the other devices' rows), so with a
 device filter the page tells it not to order by account+created.
 """
-import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import tzinfo
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -35,17 +34,14 @@ from smsplatform.errors import NotFoundError
 from smsplatform.extensions import db
 from smsplatform.models import AccountSettings, Device, Message, Paket
 from smsplatform.phones import normalize_phone
-from smsplatform.timeutil import parse_local_datetime
-
-_DATE_ONLY = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}\s*$")
-
+from smsplatform.timeutil import parse_local_datetime, parse_local_end
 
 @dataclass(frozen=True)
 class Filters:
     device_id: int | None = None
     status: int | None = None
     begin: str | None = None       # created at or after; naive values are in ``timezone``
-    end: str | None = None         # created at or before; a date alone means the whole day
+    end: str | None = None         # created at or before, taken whole: a date alone is the whole day
     sim: int | None = None
     customer_id: int | None = None
     phone: str | None = None       # matches the normalised number, however it was written
@@ -107,7 +103,7 @@ def _conditions(account: AccountSettings, filters: Filters) -> list:
     if filters.begin is not None:
         conditions.append(Message.created_at >= parse_local_datetime(filters.begin, filters.timezone, "begindate"))
     if filters.end is not None:
-        conditions.append(_until(filters.end, filters.timezone))
+        conditions.append(Message.created_at < parse_local_end(filters.end, filters.timezone, "enddate"))
     if filters.sim is not None:
         conditions.append(Message.sim == filters.sim)
     if filters.customer_id is not None:
@@ -117,21 +113,15 @@ def _conditions(account: AccountSettings, filters: Filters) -> list:
     return conditions
 
 
-def _until(text: str, tz: str | tzinfo):
-    end = parse_local_datetime(text, tz, "enddate")
-    if _DATE_ONLY.match(text):
-        next_day = (datetime.strptime(text.strip(), "%Y-%m-%d") + timedelta(days=1)).strftime("%Y-%m-%d")
-        return Message.created_at < parse_local_datetime(next_day, tz, "enddate")
-    return Message.created_at <= end
-
-
 def _phone_forms(account: AccountSettings, raw: str) -> list[str]:
     """Every stored form the number may have: normalised with the account's region or any of its
-    devices' regions (messages are normalised with their device's), the bare digits, and as written."""
+    devices' regions (messages are normalised with their device's), with and without its ``+`` (digits
+    sent without one are kept so where no rule added it), and as written."""
     regions = {account.default_region} | set(db.session.scalars(
         select(Device.default_region).where(Device.account_id == account.id, Device.default_region.is_not(None))))
     forms = {raw.strip()}
     for region in regions:
         normalized = normalize_phone(raw, region, field="phone").normalized
-        forms.update({normalized, normalized.lstrip("+")})
+        digits = normalized.lstrip("+")
+        forms.update({normalized, digits, "+" + digits})
     return sorted(forms)

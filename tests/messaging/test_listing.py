@@ -1,6 +1,6 @@
 """list_messages: filters, totals, the row cap, and that the usual filters are served by an index."""
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import event, insert, text
@@ -9,7 +9,7 @@ from smsplatform.db_statistics import refresh_planner_statistics
 from smsplatform.extensions import db
 from smsplatform.messaging import listing
 from smsplatform.models import Message
-from smsplatform.timeutil import utcnow
+from smsplatform.timeutil import UTC, utcnow
 from tests.conftest import create_device, database_is_mariadb
 
 
@@ -36,6 +36,37 @@ def test_dates_in_the_given_zone_and_paging(app, account):
     assert page.count == 10 and len(page.rows) == 3
     assert [row.id for row in page.rows] == sorted((row.id for row in page.rows), reverse=True)
     assert listing.list_messages(owner, listing.Filters(only_count=True, sim=1)).rows == []
+
+
+@pytest.mark.parametrize("end, included", [
+    ("2026-03-04", True), ("04.03.2026", True), ("2026-03-03", False),  # a date alone is its whole day
+    ("2026-03-04 10:20:30", True), ("2026-03-04 10:20:29", False),      # the second the answers show
+    ("04.03.2026 10:20", True), ("2026-03-04 10:19", False),            # the whole minute
+    ("2026-03-04T10:20:30", True), ("2026-03-04T10:20:30.400", False),  # ISO: fractions are exact
+    ("2026-03-04T11:20:30+01:00", True),
+])
+def test_an_end_date_includes_the_whole_unit_it_names(app, account, end, included):
+    owner = account[0]
+    device = create_device(owner)
+    created = datetime(2026, 3, 4, 10, 20, 30, 654_321, tzinfo=UTC)  # stored with its fraction of a second
+    db.session.execute(insert(Message), [{"account_id": owner.id, "device_id": device.id, "sendto": "+4915700000001",
+                                          "phone": "+4915700000001", "body": "b", "status": 1, "created_at": created,
+                                          "updated_at": created, "due_at": created}])
+    db.session.commit()
+    assert listing.list_messages(owner, listing.Filters(end=end, only_count=True)).count == int(included)
+
+
+def test_a_number_is_found_with_or_without_its_plus(app, account):
+    owner = account[0]
+    device = create_device(owner)
+    now = utcnow()
+    db.session.execute(insert(Message), [
+        {"account_id": owner.id, "device_id": device.id, "sendto": sent, "phone": stored, "body": "b", "status": 1,
+         "created_at": now, "updated_at": now, "due_at": now}
+        for sent, stored in [("+4915752982213", "+4915752982213"), ("4915752982213", "4915752982213")]])
+    db.session.commit()
+    for written in ("+4915752982213", "4915752982213", "004915752982213", " 4915752982213"):
+        assert listing.list_messages(owner, listing.Filters(phone=written, only_count=True)).count == 2, written
 
 
 # Which index serves each usual filter: (Filters arguments, with ``device_id=DEVICE`` for the seeded
