@@ -70,10 +70,10 @@ def clean_tag_title(title) -> str:
     return value
 
 
-def clean_name(name) -> str:
+def clean_name(name, field: str = "name") -> str:
     value = " ".join(str(name).split()) if name is not None else ""
     if len(value) > MAX_NAME:
-        raise ValidationError(f"name is too long (at most {MAX_NAME} characters)", field="name")
+        raise ValidationError(f"{field} is too long (at most {MAX_NAME} characters)", field=field)
     return value
 
 
@@ -226,10 +226,11 @@ def upsert_contact(account: AccountSettings, phone: Phone, name: str = "") -> Co
     return contact
 
 
-def save_contact(account: AccountSettings, phone, tag_id, name=None) -> Contact:
-    """Legacy ``savecontact``: add (or update) the contact and give it the tag. A foreign tag is NotFound."""
+def save_contact(account: AccountSettings, phone, tag_id, name=None, name_field: str = "name") -> Contact:
+    """Legacy ``savecontact``: add (or update) the contact and give it the tag. A foreign tag is NotFound.
+    ``name_field`` is the parameter the name came in (``fullname`` or ``name``), for its error."""
     tag = get_tag(account, tag_id, field="tag_id", for_share=True) if tag_id not in (None, "") else None
-    contact = upsert_contact(account, normalize_contact_phone(account, phone), clean_name(name))
+    contact = upsert_contact(account, normalize_contact_phone(account, phone), clean_name(name, name_field))
     if tag is not None:
         add_tags(contact, [tag])
     return contact

@@ -171,11 +171,11 @@ def savetag(params, files, account):
 
 @legacy_method("savecontact")
 def savecontact(params, files, account):
-    values = schemas.SaveContactSchema().load({
-        "phone": params.get("phone"), "tag_id": first(params, "tag_id", "ctag_id"),
-        "name": first(params, "fullname", "name"),
-    })
-    contact = save_contact(account, values["phone"], values["tag_id"], name=values["name"])
+    given = {"phone": params.get("phone"), "tag_id": first(params, "tag_id", "ctag_id"),
+             "name": first(params, "fullname", "name")}
+    values = schemas.SaveContactSchema().load({key: value for key, value in given.items() if value is not None})
+    name_field = "name" if first(params, "fullname") in (None, "") and "name" in params else "fullname"
+    contact = save_contact(account, values["phone"], values["tag_id"], name=values["name"], name_field=name_field)
     return ok("ok", contact_id=contact.id)
 
 

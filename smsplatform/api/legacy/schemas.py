@@ -117,7 +117,7 @@ class SaveTagSchema(LegacySchema):
 
 class SaveContactSchema(LegacySchema):
     phone = LegacyText(**required())  # its length: phones.normalize_phone
-    tag_id = LegacyInt(minimum=1)
+    tag_id = LegacyInt(minimum=1, **required())  # the seed's ctag_id is [required]
     name = LegacyText()  # its length: contacts.services.clean_name
 
 

@@ -73,7 +73,8 @@ MISSING = [
     ("addsms", "sendto", "sendto is required"), ("addsms", "body", "body is required"),
     ("addsms", "device_id", "device_id is required"), ("addalotofsms", "smsdata", "smsdata is required"),
     ("getsmsstatus", "sms_id", "sms_id is required"), ("savetag", "title", "title is required"),
-    ("savecontact", "phone", "phone is required"), ("savepaket", "title", "title is required"),
+    ("savecontact", "phone", "phone is required"), ("savecontact", "tag_id", "tag_id is required"),
+    ("savepaket", "title", "title is required"),
     ("savepaket", "body", "body is required"), ("savepaket", "device_id", "device_id is required"),
     ("savepaket", "tags", "tags is required"), ("getdevicestatus", "device_id", "device_id is required"),
 ]
@@ -109,6 +110,8 @@ WRONG = [
     ("getsmsstatus", {"sms_id": 99999999}, "sms_id 99999999 not found"),
     ("savecontact", {"tag_id": "x"}, "tag_id must be an integer"),
     ("savecontact", {"phone": "call me"}, "not a phone number"),
+    ("savecontact", {"fullname": "x" * 256}, "fullname is too long"),
+    ("savecontact", {"name": "x" * 256}, "name is too long"),
     ("savepaket", {"tags": "a,b"}, "tags must be an integer"),
     ("savepaket", {"device_id": "six"}, "device_id must be an integer"),
     ("getdevicestatus", {"device_id": 99999}, "not found"),
@@ -136,7 +139,8 @@ def test_wrong_types_and_values(client, owner, valid):
 EMPTY = [
     ("addsms", "sendto", "sendto is empty"), ("addsms", "body", "body is empty"),
     ("addsms", "device_id", "device_id is empty"), ("savetag", "title", "title is empty"),
-    ("savecontact", "phone", "phone is empty"), ("savepaket", "body", "body is empty"),
+    ("savecontact", "phone", "phone is empty"), ("savecontact", "tag_id", "tag_id is empty"),
+    ("savepaket", "body", "body is empty"),
     ("savepaket", "tags", "tags is required"), ("getsmsstatus", "sms_id", "sms_id is empty"),
 ]
 
