@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from smsplatform.accounts.services import account_for_token, authenticate, login_token, record_token_use
 from smsplatform.api.legacy import schemas
-from smsplatform.api.legacy.parsing import collect_params, first, parse_json_text
+from smsplatform.api.legacy.parsing import collect_params, first, parse_json_text, token_of_a_long_form
 from smsplatform.api.legacy.responses import fail, human_date, ok, php_date
 from smsplatform.campaigns.services import create_paket
 from smsplatform.contacts.services import save_contact, save_tag
@@ -49,6 +49,8 @@ def legacy_method(name: str, auth: str = "token"):
         @wraps(view)
         def endpoint():
             try:
+                if auth == "token" and (token := token_of_a_long_form(request)) is not None:
+                    account_for_token(token)  # before a long form is parsed
                 params, files = collect_params(request)
                 if auth == "token":
                     account = account_for_token(as_text(params.get("token"), "token"))

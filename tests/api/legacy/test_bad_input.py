@@ -1,11 +1,13 @@
 """Hostile, missing, malformed and oversized input: a clear ``{"error":1,"message":…}`` and no change."""
 import json
+from urllib.parse import urlencode
 
 import pytest
 
 from smsplatform.accounts.services import revoke_token
 from smsplatform.extensions import db
 from smsplatform.models import ApiToken, AuthFailure
+from smsplatform.api.legacy.parsing import PARAMETERS_BEFORE_THE_TOKEN
 from smsplatform.api.legacy.routes import MESSAGE_FIELDS
 from tests.api.legacy.conftest import call, messages, ok, refused
 from tests.support.rows import row_counts
@@ -446,3 +448,38 @@ def test_a_form_of_more_parameters_than_the_largest_batch_needs_is_refused_befor
     body = f"token={owner[1]}&".encode() + b"x[]=1&" * limit
     refused(client.post("/getdata/getalldevices", data=body, content_type="application/x-www-form-urlencoded"),
             f"more than {limit} parameters")
+
+
+def _long_batch(device_id: int, items: int = 300) -> list[tuple[str, str]]:
+    """A PHP form array of ``items`` messages: more parameters than are parsed before the token is checked."""
+    return [(f"smsdata[{i}][{name}]", value) for i in range(items)
+            for name, value in (("sendto", f"+49157{i:08d}"), ("body", "Hi"), ("device_id", str(device_id)),
+                                ("sim", "0"))]
+
+
+def _multipart(pairs) -> bytes:
+    return b"".join(b'--B\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (name.encode(), value.encode())
+                    for name, value in pairs) + b"--B--\r\n"
+
+
+@pytest.mark.parametrize("encoding", ["form", "multipart"])
+def test_a_long_form_is_parsed_only_for_a_valid_token(client, owner, encoding):
+    _, token, device = owner
+    pairs = _long_batch(device.id)
+    assert len(pairs) > PARAMETERS_BEFORE_THE_TOKEN
+
+    def post(form_pairs, query=""):
+        if encoding == "form":
+            return client.post(f"/getdata/addalotofsms{query}", data=urlencode(form_pairs),
+                               content_type="application/x-www-form-urlencoded")
+        return client.post(f"/getdata/addalotofsms{query}", data=_multipart(form_pairs),
+                           content_type="multipart/form-data; boundary=B")
+
+    before = row_counts()
+    # A parameter the parse would refuse comes first: the answer is about the token, so nothing was parsed.
+    unparseable = [("smsdata[0][customerid]", "x\x00y")] + pairs
+    refused(post([("token", "0" * 32)] + unparseable), "token is invalid")
+    refused(post(unparseable), "token is required", "its own parameter")
+    assert row_counts() == before
+    assert len(ok(post(pairs + [("Token", token)]))["sms_ids"]) == 300
+    assert len(ok(post(pairs, query=f"?token={token}"))["sms_ids"]) == 300
