@@ -141,7 +141,10 @@ def _target_status(state: str, current: Message, errors: list[str], states: dict
     if state == "Delivered":
         return statuses.DELIVERED
     if state == "Cancelled":
-        return statuses.CANCELLED
+        # The app cancels only a message it has not sent yet (§5.1: Cancelled only from Pending), so a
+        # Cancelled on one it has sent, or reported failed, is a stray and must not undo that.
+        unsent = current.status in (statuses.TAKEN, statuses.QUEUED) or current.failed_unacknowledged
+        return statuses.CANCELLED if unsent else None
     if state != "Failed":
         return None
     text = " ".join(errors)

@@ -99,6 +99,19 @@ def test_full_lifecycle_with_the_apps_date_formats(app, client, account):
     assert message.status == 7 and message.sent_at.year == 2026 and message.failure_reason is None
 
 
+def test_a_cancelled_report_on_a_sent_message_changes_nothing(app, client, account):
+    device, token = pair(account[0])
+    message = add_message(device)
+    db.session.commit()
+    _pull(client, token)
+    _report(client, token, message.id, "Sent", states={"Sent": "2026-11-24T04:35:00.000Z"})
+    body = [{"id": str(message.id), "state": "Cancelled", "recipients": [{"phoneNumber": "x", "state": "Cancelled"}],
+             "states": {"Cancelled": "2026-11-24T04:36:00.000Z"}}]
+    assert client.patch(f"{PREFIX}/message", json=body, headers=bearer(token, **JSON)).status_code == 204
+    db.session.refresh(message)
+    assert (message.status, message.cancelled_at, message.sent_at.minute) == (6, None, 35)
+
+
 def test_report_times_that_cannot_be_stored_are_the_time_of_the_report(app, client, account):
     """Year 1 at +14:00 lies before year 1 in UTC, year 9999 at -14:00 after 9999 (Python cannot hold either),
     and years below 1000 do not fit MariaDB: a broken phone clock, recorded as now instead of refusing the report."""

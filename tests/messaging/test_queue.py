@@ -156,6 +156,35 @@ def test_cancelled_report_and_unknown_states(app, account):
     assert message.status == 13
 
 
+def test_a_cancelled_report_ends_only_a_message_the_phone_has_not_sent(app, account):
+    """The app cancels only a message still pending on it (§5.1): one handed out (2), queued on the phone (3),
+    or failed by the timeout's guess (the phone had it after all)."""
+    device, _ = pair(account[0])
+    cancelled_at = {"Cancelled": "2026-07-10T05:00:00.000Z"}
+    handed, queued, sent, delivered, failed, not_delivered = (add_message(device) for _ in range(6))
+    db.session.commit()
+    queue.claim_for_device(device)
+    guessed = _failed_by_timeout(app, device)
+    queue.apply_state_report(device, str(queued.id), "Pending", [], {})
+    for message, state, error in ((sent, "Sent", None), (delivered, "Delivered", None),
+                                  (failed, "Failed", "RESULT_ERROR_NO_SERVICE"), (not_delivered, "Sent", None)):
+        queue.apply_state_report(device, str(message.id), state, [{"error": error}] if error else [], {})
+    queue.apply_state_report(device, str(not_delivered.id), "Failed", [{"error": "Delivery result from SC: 64"}], {})
+    db.session.commit()
+    before = {m.id: (m.status, m.sent_at, m.failed_at) for m in (sent, delivered, failed, not_delivered)}
+    assert [s for s, _, _ in before.values()] == [6, 7, 10, 8]
+    for message in (handed, queued, guessed, sent, delivered, failed, not_delivered):
+        queue.apply_state_report(device, str(message.id), "Cancelled", [{"state": "Cancelled"}], cancelled_at)
+    db.session.commit()
+    db.session.expire_all()
+    for message in (handed, queued, guessed):
+        assert (message.status, message.cancelled_at.year, message.failure_reason) == (13, 2026, None)
+    assert not guessed.failed_unacknowledged
+    for message in (sent, delivered, failed, not_delivered):
+        assert (message.status, message.sent_at, message.failed_at) == before[message.id]
+        assert message.cancelled_at is None
+
+
 def _failed_by_timeout(app, device):
     """A handed-out message the recovery job failed because the phone did not acknowledge it."""
     now = utcnow()
