@@ -13,6 +13,7 @@ from functools import wraps
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from smsplatform import turns
 from smsplatform.db_retry import retry_on_deadlock
 from smsplatform.devices import auth, services, webhooks
 from smsplatform.errors import AuthenticationError, ConflictError, DomainError, RateLimitedError, ValidationError
@@ -21,7 +22,9 @@ from smsplatform.messaging import queue
 from smsplatform.timeutil import iso_millis
 
 PREFIX = "/api/mobile/v1"
-MAX_REPORTS_PER_CALL = 100
+# On MariaDB a report holds its message's row lock until the commit: a transaction of a few reports keeps
+# the claims, the recovery jobs and the dashboard from waiting on a long body's locks.
+REPORTS_PER_TRANSACTION = 100
 
 bp = Blueprint("mobile", __name__, url_prefix=PREFIX)
 
@@ -159,20 +162,25 @@ def pull(device):
 @bp.patch("/messages")
 @device_call
 def report(device):
+    """Any well-formed body is 204 (the app drops a report after ten refusals): an array of reports, or one
+    report object. Every report is applied, ``REPORTS_PER_TRANSACTION`` to a transaction; each is idempotent
+    (states only move forward, first times are kept), so a call run again after a deadlock, or repeated by a
+    phone whose call was cut short, changes nothing its earlier transactions saved."""
     try:
         body = _json_body()
-        if not isinstance(body, list) or len(body) > MAX_REPORTS_PER_CALL:
-            raise ValidationError(f"body must be an array of at most {MAX_REPORTS_PER_CALL} reports")
     except DomainError as error:
         return _fail(error)
-    for item in body:
-        if not isinstance(item, dict):
-            continue
-        message_id = item.get("id")
-        if isinstance(message_id, int) and not isinstance(message_id, bool):
-            message_id = str(message_id)
-        recipients = item.get("recipients") if isinstance(item.get("recipients"), list) else []
-        queue.apply_state_report(device, message_id, item.get("state"), recipients, item.get("states"))
+    reports = body if isinstance(body, list) else [body]
+    for done, item in enumerate(reports, 1):
+        if isinstance(item, dict):
+            message_id = item.get("id")
+            if isinstance(message_id, int) and not isinstance(message_id, bool):
+                message_id = str(message_id)
+            recipients = item.get("recipients") if isinstance(item.get("recipients"), list) else []
+            queue.apply_state_report(device, message_id, item.get("state"), recipients, item.get("states"))
+        if done % REPORTS_PER_TRANSACTION == 0:
+            db.session.commit()
+            turns.let_others_run()
     db.session.commit()
     return "", 204
 

@@ -2,7 +2,7 @@
 import re
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from smsplatform.devices.queries import is_app_version_actual
 from smsplatform.extensions import db
@@ -200,9 +200,52 @@ def test_reports_on_foreign_unknown_or_malformed_ids_change_nothing(app, client,
 
 def test_unparseable_report_bodies_are_400(app, client, account):
     _device, token = pair(account[0])
-    for data in ("{broken", '{"id": "1"}', "[" + ",".join(["{}"] * 101) + "]", "[" * 100_000 + "]" * 100_000):
+    for data in ("{broken", "", "[" * 100_000 + "]" * 100_000):
         response = client.patch(f"{PREFIX}/message", data=data, headers=bearer(token, **JSON))
         assert response.status_code == 400 and response.get_json()["message"]
+
+
+def test_a_single_report_object_is_applied_like_an_array_of_one(app, client, account):
+    device, token = pair(account[0])
+    message = add_message(device, status=2)
+    db.session.commit()
+    response = client.patch(f"{PREFIX}/message", json={"id": str(message.id), "state": "Sent"}, headers=bearer(token))
+    assert response.status_code == 204
+    db.session.refresh(message)
+    assert message.status == 6
+
+
+def test_other_well_formed_report_bodies_are_204_and_change_nothing(app, client, account):
+    """A body the app would never send still gets 204: any other answer makes it retry, then drop the report."""
+    device, token = pair(account[0])
+    message = add_message(device, status=2)
+    db.session.commit()
+    for data in ("5", '"Sent"', "true", "{}", '[[{"id": "%d", "state": "Sent"}]]' % message.id):
+        assert client.patch(f"{PREFIX}/message", data=data, headers=bearer(token, **JSON)).status_code == 204
+    db.session.refresh(message)
+    assert message.status == 2
+
+
+def test_every_report_of_a_long_body_is_applied_a_hundred_to_a_transaction(app, client, account):
+    """On MariaDB each report holds its message's row lock until the commit; a long body must not hold them all."""
+    device, token = pair(account[0])
+    messages = [add_message(device, status=2) for _ in range(250)]
+    db.session.commit()
+    body = [{"id": str(m.id), "state": "Sent", "recipients": [{"phoneNumber": m.phone, "state": "Sent"}]}
+            for m in messages]
+    commits = []
+
+    def count(_connection):
+        commits.append(1)
+
+    event.listen(db.engine, "commit", count)
+    try:
+        response = client.patch(f"{PREFIX}/message", json=body, headers=bearer(token, **JSON))
+    finally:
+        event.remove(db.engine, "commit", count)
+    assert response.status_code == 204
+    assert db.session.scalars(select(Message.status).where(Message.device_id == device.id)).all() == [6] * 250
+    assert len(commits) == 3
 
 
 def test_unacknowledged_messages_are_handed_out_again(app, client, account):
