@@ -8,10 +8,11 @@ scheduled messages are held on the server until due (apps < 1.61.0 ignore ``sche
 message is ever handed out as ``Cancelling`` (apps < 1.67.0 would send it), text always travels in
 ``message`` too (apps < 1.39.1), and settings and webhook events are limited to what the version knows.
 """
+import json
 from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from smsplatform import turns
 from smsplatform.db_retry import retry_on_deadlock
@@ -46,14 +47,22 @@ def _fail(error: DomainError, keep: bool = False):
     return _answer(_STATUS_FOR.get(type(error), 400), error.message)
 
 
+def _body_bytes() -> bytes:
+    """The raw body. One sent without a Content-Length (``Transfer-Encoding: chunked``) is read only up to
+    ``MAX_CONTENT_LENGTH``, and werkzeug then returns what it read; a body that fills the whole allowance is
+    refused with 413, as one announcing its size is, instead of being taken cut short."""
+    data = request.get_data()
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        raise RequestEntityTooLarge()
+    return data
+
+
 def _json_body():
     try:
-        body = request.get_json(force=True, silent=True)
-    except RecursionError:  # nested thousands deep: no phone sends that
-        body = None
-    if body is None:
-        raise ValidationError("body must be JSON")
-    return body
+        return json.loads(_body_bytes())
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep, no phone sends that
+        raise ValidationError("body must be JSON") from None
 
 
 def _version(device=None) -> str | None:
@@ -247,7 +256,7 @@ def hook(device_id):
     """The per-device webhook URL: ``sms:received`` and, as a second path, ``sms:sent/delivered/failed``."""
     try:
         result = webhooks.handle_webhook(
-            device_id, request.get_data(), request.headers.get("X-Signature"), request.headers.get("X-Timestamp"),
+            device_id, _body_bytes(), request.headers.get("X-Signature"), request.headers.get("X-Timestamp"),
             current_app.config,
         )
     except DomainError as error:

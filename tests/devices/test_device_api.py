@@ -1,5 +1,6 @@
 """POST/PATCH/GET /device, /user/code and /user/password, replayed as the app sends them (§1.4, §3)."""
 import base64
+import json
 import re
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from smsplatform.events import subscribe
 from smsplatform.extensions import db
 from smsplatform.models import AuthFailure, Device, PairingCode
 from smsplatform.timeutil import utcnow
-from tests.devices.helpers import JSON, MILLIS_Z, PREFIX, UA, add_message, basic, bearer, pair
+from tests.devices.helpers import JSON, MILLIS_Z, PREFIX, UA, add_message, basic, bearer, pair, send_chunked
 
 PASSWORD = "correct horse battery"
 SIM_CARDS = [{"slotIndex": 0, "simNumber": 1, "phoneNumber": "********4567", "carrierName": "***izon",
@@ -302,6 +303,27 @@ def test_oversized_body_is_refused_and_changes_nothing(app, client, account):
     response = _register(client, f"Code {code}", body={"name": "x", "simCards": [], "pad": "y" * 4096})
     assert response.status_code == 413 and response.get_json()["message"]
     assert _devices() == 0 and db.session.scalar(select(PairingCode.used_at)) is None
+
+
+def test_an_oversized_chunked_body_is_refused_as_one_with_a_content_length(app, client, account):
+    """Without a Content-Length werkzeug stops reading at the limit and hands over what it read: that must not
+    be taken for the body (a cut JSON answered 400, or worse, a body padded with blanks taken as valid)."""
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    code, _ = pairing.create_pairing_code(account[0], 600)
+    db.session.commit()
+    headers = {"Authorization": f"Code {code}", **UA, **JSON}
+    oversized = json.dumps({"name": "x", "simCards": [], "pad": "y" * 4096}).encode()
+    announced = client.post(f"{PREFIX}/device", data=oversized, headers=headers)
+    for body in (oversized, json.dumps({"name": "x", "simCards": []}).encode() + b" " * 4096):
+        streamed = send_chunked(client, "POST", f"{PREFIX}/device", body, headers)
+        assert (streamed.status_code, streamed.get_json()) == (413, announced.get_json())
+    assert _devices() == 0 and db.session.scalar(select(PairingCode.used_at)) is None
+    registered = send_chunked(client, "POST", f"{PREFIX}/device", json.dumps({"name": "x"}).encode(), headers)
+    assert registered.status_code == 201
+    token = registered.get_json()["token"]
+    reports = json.dumps([{"id": "1", "state": "Sent"}] * 100).encode()
+    assert send_chunked(client, "PATCH", f"{PREFIX}/message", reports, bearer(token, **JSON)).status_code == 413
+    assert send_chunked(client, "PATCH", f"{PREFIX}/message", b"[]", bearer(token, **JSON)).status_code == 204
 
 
 def test_phone_calls_need_no_csrf_token_when_csrf_is_on(app, client, account):

@@ -220,7 +220,7 @@ def test_other_well_formed_report_bodies_are_204_and_change_nothing(app, client,
     device, token = pair(account[0])
     message = add_message(device, status=2)
     db.session.commit()
-    for data in ("5", '"Sent"', "true", "{}", '[[{"id": "%d", "state": "Sent"}]]' % message.id):
+    for data in ("5", '"Sent"', "true", "null", "{}", '[[{"id": "%d", "state": "Sent"}]]' % message.id):
         assert client.patch(f"{PREFIX}/message", data=data, headers=bearer(token, **JSON)).status_code == 204
     db.session.refresh(message)
     assert message.status == 2

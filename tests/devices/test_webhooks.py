@@ -10,7 +10,7 @@ from smsplatform.devices.webhooks import signature_for
 from smsplatform.extensions import db
 from smsplatform.models import Contact, Message, WebhookReceipt
 from smsplatform.timeutil import utcnow
-from tests.devices.helpers import PREFIX, add_message, bearer, pair
+from tests.devices.helpers import PREFIX, add_message, bearer, pair, send_chunked
 from tests.support.rows import row_counts
 
 
@@ -42,6 +42,19 @@ def test_incoming_sms_is_stored_once_as_status_5(app, client, account):
     # a new event id for the same SMS (export re-run) is still stored once
     assert _post(client, device, _event(event_id="evt-2")).get_json() == {"result": "stored"}
     assert row_counts(Message, WebhookReceipt) == {"messages": 1, "webhook_receipts": 2}
+
+
+def test_an_oversized_chunked_webhook_is_413_as_with_a_content_length(app, client, account):
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    device, _ = pair(account[0])
+    raw = _event(messageId="m1", message="x" * 2000, phoneNumber="+15559876543", receivedAt="2026-07-10T05:00:00.000Z")
+    timestamp = str(int(time.time()))
+    headers = {"Content-Type": "application/json", "X-Timestamp": timestamp,
+               "X-Signature": signature_for(device.webhook_signing_key, raw, timestamp)}
+    announced = client.post(f"{PREFIX}/hooks/{device.id}", data=raw, headers=headers)
+    streamed = send_chunked(client, "POST", f"{PREFIX}/hooks/{device.id}", raw, headers)
+    assert (streamed.status_code, streamed.get_json()) == (413, announced.get_json())
+    assert row_counts(Message, WebhookReceipt) == {"messages": 0, "webhook_receipts": 0}
 
 
 def test_incoming_stop_opts_the_sender_out(app, client, account):
