@@ -19,7 +19,7 @@ from smsplatform.events import settings_changed_after_commit, wake_after_commit
 from smsplatform.events.bus import SETTINGS_UPDATED, WEBHOOKS_UPDATED
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
-from smsplatform.messaging.queue import claimable_slots
+from smsplatform.messaging.service import available_slots
 from smsplatform.models import Account, Device, Message, PairingCode, WebhookReceipt
 from smsplatform.timeutil import ago, utcnow
 
@@ -254,10 +254,11 @@ def update_device_settings(account: Account, device_id: int, *, name: str, delay
 def move_pending_messages(account: Account, source_id: int, target_id: int, now: datetime | None = None) -> int:
     """Hand a device's not-yet-taken messages to another of the account's devices; returns how many moved.
 
-    Refused when the target cannot carry a slot (WhatsApp/RCS) some of those messages use. Only messages
-    on slots the target's claims take are moved, and what that leaves behind is looked for afterwards, in
-    the same transaction: a message accepted for the source just before the move cannot slip through to a
-    phone that would never take it.
+    Refused when the target cannot carry a slot some of those messages use (``check_slot``'s rule: a
+    WhatsApp/RCS slot it did not declare, a SIM it reported it lacks). Only messages on slots the target
+    carries are moved, and what that leaves behind is looked for afterwards, in the same transaction: a
+    message accepted for the source just before the move cannot slip through to a phone that would never
+    take it, or fail it.
     """
     source, target = get_device(account, source_id), get_device(account, target_id)
     if source.id == target.id:
@@ -265,7 +266,7 @@ def move_pending_messages(account: Account, source_id: int, target_id: int, now:
     now = now or utcnow()
     waiting = (Message.device_id == source.id) & (Message.status == statuses.PENDING)
     moved = db.session.execute(
-        update(Message).where(waiting, Message.sim.in_(claimable_slots(target)))
+        update(Message).where(waiting, Message.sim.in_(available_slots(target)))
         .values(device_id=target.id, updated_at=now),
         execution_options={"synchronize_session": False},
     ).rowcount

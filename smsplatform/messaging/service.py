@@ -327,7 +327,8 @@ def clean_body(value, media, max_chars: int) -> str:
 
 
 def check_slot(device: Device | Row, sim: int, field: str = "sim", *, slots: set[int] | None = None) -> None:
-    """Slots 2-5 only where the device declared them; SIM 2 only when the device has a second SIM.
+    """Slots 2-5 only where the device declared them; SIM 1 and SIM 2 only where the phone reported a card, once
+    it reported its cards (one that never did may have either). The app fails a message for a SIM it lacks.
 
     ``device`` is a Device or a ``_DEVICE_RULES`` row; ``slots`` its parsed ``extra_slots`` when the
     caller already has them (a batch caches them).
@@ -335,9 +336,13 @@ def check_slot(device: Device | Row, sim: int, field: str = "sim", *, slots: set
     if sim >= 2 and sim not in (parse_slots(device.extra_slots) if slots is None else slots):
         raise ValidationError(
             f"{field} {sim} ({SLOT_NAMES[sim]}) is not available on device {device.id}", field=field)
-    if sim == 1 and device.sim_cards and not _has_second_sim(device.sim_cards):
-        raise ValidationError(f"{field} 1 (SIM 2): device {device.id} has no second SIM card; use sim 0",
-                              field=field)
+    if sim < 2 and device.sim_cards:
+        sims = _reported_sims(device.sim_cards)
+        if sim not in sims:
+            other = 1 - sim
+            advice = f"; use sim {other}" if other in sims else ""
+            raise ValidationError(f"{field} {sim} (SIM {sim + 1}): device {device.id} has no "
+                                  f"{('first', 'second')[sim]} SIM card{advice}", field=field)
 
 
 def available_slots(device: Device | Row) -> list[int]:
@@ -353,11 +358,24 @@ def available_slots(device: Device | Row) -> list[int]:
     return offered
 
 
-def _has_second_sim(sim_cards: list) -> bool:
-    if len(sim_cards) >= 2:
-        return True
-    return any(isinstance(card, dict) and (card.get("slotIndex") == 1 or card.get("simNumber") == 2)
-               for card in sim_cards)
+def _reported_sims(sim_cards: list) -> set[int]:
+    """The SIMs (legacy ``sim`` 0, 1) a phone reported cards in: each card's ``slotIndex`` (``simNumber`` is one
+    more). A card naming neither (the app always names it) takes the first SIM no other card names."""
+    sims, unnamed = set(), 0
+    for card in sim_cards:
+        card = card if isinstance(card, dict) else {}
+        slot = card.get("slotIndex")
+        if slot is None and card.get("simNumber") is not None:
+            slot = card["simNumber"] - 1
+        if slot is None:
+            unnamed += 1
+        else:
+            sims.add(slot)
+    for sim in (0, 1):
+        if unnamed and sim not in sims:
+            sims.add(sim)
+            unnamed -= 1
+    return sims
 
 
 def _own_devices(account: AccountSettings, device_ids: set[int]) -> dict[int, Row]:

@@ -97,7 +97,10 @@ def test_value_helpers():
 def test_available_slots_are_what_check_slot_accepts(account):
     owner = account[0]
     cases = [([{"slotIndex": 0}], "", [0]), (None, "", [0, 1]), ([], "2,4", [0, 1, 2, 4]),
-             ([{"simNumber": 2}], "", [0, 1]), ([{"slotIndex": 0}, {"slotIndex": 0}], "9,x,3", [0, 1, 3])]
+             ([{"simNumber": 2}], "", [1]), ([{"slotIndex": 1, "simNumber": 2}], "3", [1, 3]),
+             ([{"slotIndex": 0}, {"slotIndex": 0}], "9,x,3", [0, 3]), ([{"slotIndex": 0}, {"slotIndex": 2}], "", [0]),
+             ([{}], "", [0]), ([{}, {"carrierName": "x"}], "", [0, 1]), ([{}, {"slotIndex": 0}], "", [0, 1]),
+             ([{"slotIndex": 2}], "", [])]
     for sim_cards, slots, expected in cases:
         device = create_device(owner, slots=slots, sim_cards=sim_cards)
         assert available_slots(device) == expected, (sim_cards, slots)

@@ -1,7 +1,8 @@
 """Removing a device and moving its queue to another: the slots the other device can carry.
 
 A WhatsApp or RCS slot (2 and up) exists only on phones that announced it; a message on such a slot moved
-to a phone without it would wait there for ever (no phone claims it). The move is refused then, and
+to a phone without it would wait there for ever (no phone claims it). A SIM the phone reported it lacks
+would fail there. The move is refused then, and
 the device stays as it was, also when that message was accepted just before the move began.
 """
 from sqlalchemy import insert, select
@@ -36,6 +37,24 @@ def test_a_queue_with_a_slot_the_target_lacks_is_not_moved_and_the_device_stays(
     assert "New phone cannot carry slot(s) 2 that queued messages use" in error_for(
         response.get_data(as_text=True), "target_device_id")
     assert where_messages_are() == [(source.id, 0, st.PENDING), (source.id, 2, st.PENDING), (source.id, 2, st.PENDING)]
+    assert db.session.get(Device, source.id).revoked_at is None
+
+
+def test_a_queue_on_a_sim_the_target_reported_it_lacks_is_not_moved(web, me):
+    """The app fails a message for a SIM it does not have ("SIM 2 not found"): the same rule as accepting one."""
+    source = add_device(me, name="Old phone")
+    only_sim_2 = add_device(me, name="Second slot only", sim_cards=[{"slotIndex": 1, "simNumber": 2}])
+    only_sim_1 = add_device(me, name="First slot only", sim_cards=[{"slotIndex": 0, "simNumber": 1}])
+    for sim in (0, 1):
+        add_message(source, sim=sim)
+    db.session.commit()
+
+    for target, lacking in ((only_sim_2, 0), (only_sim_1, 1)):
+        response = move(web, source, target)
+        assert response.status_code == 400
+        assert f"{target.name} cannot carry slot(s) {lacking} that queued messages use" in error_for(
+            response.get_data(as_text=True), "target_device_id")
+    assert where_messages_are() == [(source.id, 0, st.PENDING), (source.id, 1, st.PENDING)]
     assert db.session.get(Device, source.id).revoked_at is None
 
 

@@ -147,6 +147,24 @@ def test_sim_slots_follow_what_the_device_declared(client, owner):
     assert [m.sim for m in messages()] == [1, 1, 2, 4]
 
 
+def test_a_sim_the_phone_reported_it_lacks_is_refused_naming_the_one_to_use(client, owner):
+    """A phone whose only SIM is in its second slot: the app would fail a message for SIM 1."""
+    _, token, device = owner
+    device.sim_cards = [{"slotIndex": 1, "simNumber": 2}]
+    db.session.commit()
+    tag_id = ok(call(client, "savetag", {"token": token, "title": "VIP"}))["tag_id"]
+    item = {"sendto": "+4915752982212", "body": "Hi", "device_id": device.id}
+    why = f"sim 0 (SIM 1): device {device.id} has no first SIM card; use sim 1"
+    refused(call(client, "addsms", {"token": token, **item, "sim": 0}), why)
+    refused(call(client, "addsms", {"token": token, **item}), why)  # no sim: SIM 1
+    refused(call(client, "addalotofsms", {"token": token, "smsdata": [item]}, "json"), f"smsdata[0].{why}")
+    refused(call(client, "savepaket", {"token": token, "title": "Sale", "body": "b", "device_id": device.id,
+                                       "tags": str(tag_id), "sim": 0}), why)
+    assert row_counts(Message, Paket) == {"messages": 0, "pakets": 0}
+    ok(call(client, "addsms", {"token": token, **item, "sim": 1}))
+    assert [m.sim for m in messages()] == [1]
+
+
 def test_addalotofsms_is_all_or_nothing_and_names_index_and_field(client, owner):
     _, token, device = owner
     good = {"sendto": "+4915752982212", "body": "ok", "device_id": device.id}
