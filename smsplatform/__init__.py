@@ -3,7 +3,7 @@ from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
 from sqlalchemy.engine import make_url
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -54,6 +54,7 @@ def create_app(config: dict | None = None) -> Flask:
         _configure_sqlite(app)
     events.init_app(app)
 
+    app.before_request(_refuse_a_body_cut_at_the_limit)
     _register_blueprints(app)
     _register_api_errors(app)
     _register_cli(app)
@@ -62,6 +63,17 @@ def create_app(config: dict | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
+
+
+def _refuse_a_body_cut_at_the_limit() -> None:
+    """A body sent without a Content-Length (``Transfer-Encoding: chunked``) is read only up to
+    ``MAX_CONTENT_LENGTH``, and werkzeug then hands on what it read: a JSON body, a form or a batch cut
+    short, or a small body padded past the limit, would be taken as sent. One that fills the whole
+    allowance is refused with 413, as one announcing its size is."""
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and request.method in ("POST", "PUT", "PATCH"):
+        if len(request.get_data(cache=True)) >= limit:
+            raise RequestEntityTooLarge()
 
 
 def _register_api_errors(app: Flask) -> None:

@@ -12,7 +12,7 @@ import json
 from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException
 
 from smsplatform import turns
 from smsplatform.db_retry import retry_on_deadlock
@@ -47,20 +47,9 @@ def _fail(error: DomainError, keep: bool = False):
     return _answer(_STATUS_FOR.get(type(error), 400), error.message)
 
 
-def _body_bytes() -> bytes:
-    """The raw body. One sent without a Content-Length (``Transfer-Encoding: chunked``) is read only up to
-    ``MAX_CONTENT_LENGTH``, and werkzeug then returns what it read; a body that fills the whole allowance is
-    refused with 413, as one announcing its size is, instead of being taken cut short."""
-    data = request.get_data()
-    limit = request.max_content_length
-    if request.content_length is None and limit is not None and len(data) >= limit:
-        raise RequestEntityTooLarge()
-    return data
-
-
 def _json_body():
     try:
-        return json.loads(_body_bytes())
+        return json.loads(request.get_data())
     except (ValueError, RecursionError):  # RecursionError: nested thousands deep, no phone sends that
         raise ValidationError("body must be JSON") from None
 
@@ -256,7 +245,7 @@ def hook(device_id):
     """The per-device webhook URL: ``sms:received`` and, as a second path, ``sms:sent/delivered/failed``."""
     try:
         result = webhooks.handle_webhook(
-            device_id, _body_bytes(), request.headers.get("X-Signature"), request.headers.get("X-Timestamp"),
+            device_id, request.get_data(), request.headers.get("X-Signature"), request.headers.get("X-Timestamp"),
             current_app.config,
         )
     except DomainError as error:

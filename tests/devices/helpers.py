@@ -2,8 +2,6 @@
 import base64
 from datetime import timedelta
 
-from werkzeug.test import EnvironBuilder
-from werkzeug.wrappers import Request
 
 from smsplatform.devices import services
 from smsplatform.extensions import db
@@ -45,12 +43,3 @@ def add_message(device, phone="+15551234567", body="Hi", *, urgent=False, sim=0,
     db.session.add(message)
     db.session.flush()
     return message
-
-
-def send_chunked(client, method: str, path: str, body: bytes, headers: dict):
-    """``body`` as a WSGI server passes on a ``Transfer-Encoding: chunked`` request: no Content-Length, and
-    ``wsgi.input_terminated`` (gunicorn always sets it, werkzeug's server for chunked bodies)."""
-    environ = EnvironBuilder(path=path, method=method, data=body, headers=headers).get_environ()
-    del environ["CONTENT_LENGTH"]
-    environ.update({"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True})
-    return client.open(Request(environ))

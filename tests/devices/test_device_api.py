@@ -14,7 +14,8 @@ from smsplatform.events import subscribe
 from smsplatform.extensions import db
 from smsplatform.models import AuthFailure, Device, PairingCode
 from smsplatform.timeutil import utcnow
-from tests.devices.helpers import JSON, MILLIS_Z, PREFIX, UA, add_message, basic, bearer, pair, send_chunked
+from tests.devices.helpers import JSON, MILLIS_Z, PREFIX, UA, add_message, basic, bearer, pair
+from tests.support.chunked import send_chunked
 
 PASSWORD = "correct horse battery"
 SIM_CARDS = [{"slotIndex": 0, "simNumber": 1, "phoneNumber": "********4567", "carrierName": "***izon",

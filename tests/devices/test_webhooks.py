@@ -10,7 +10,8 @@ from smsplatform.devices.webhooks import signature_for
 from smsplatform.extensions import db
 from smsplatform.models import Contact, Message, WebhookReceipt
 from smsplatform.timeutil import utcnow
-from tests.devices.helpers import PREFIX, add_message, bearer, pair, send_chunked
+from tests.devices.helpers import PREFIX, add_message, bearer, pair
+from tests.support.chunked import send_chunked
 from tests.support.rows import row_counts
 
 

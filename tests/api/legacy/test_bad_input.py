@@ -9,7 +9,8 @@ from smsplatform.extensions import db
 from smsplatform.models import ApiToken, AuthFailure
 from smsplatform.api.legacy.parsing import PARAMETERS_BEFORE_THE_TOKEN
 from smsplatform.api.legacy.routes import MESSAGE_FIELDS
-from tests.api.legacy.conftest import call, messages, ok, refused
+from tests.api.legacy.conftest import call, messages, ok, php_pairs, refused
+from tests.support.chunked import send_chunked
 from tests.support.rows import row_counts
 
 TOKEN_METHODS = ("addsms", "addalotofsms", "getallsms", "getsmsstatus", "savetag", "savecontact", "savepaket",
@@ -483,3 +484,27 @@ def test_a_long_form_is_parsed_only_for_a_valid_token(client, owner, encoding):
     assert row_counts() == before
     assert len(ok(post(pairs + [("Token", token)]))["sms_ids"]) == 300
     assert len(ok(post(pairs, query=f"?token={token}"))["sms_ids"]) == 300
+
+
+@pytest.mark.parametrize("encoding", ["form", "json"])
+def test_a_chunked_body_past_the_limit_is_refused_not_taken_cut_short(client, app, owner, encoding):
+    """Sent without a Content-Length, a body is read only up to the limit: a batch cut there, or a small body
+    padded past it, must not be taken as it was read."""
+    _, token, device = owner
+    limit = app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    items = [{"sendto": f"+49157{i:08d}", "body": "x" * 100, "device_id": device.id} for i in range(limit // 120)]
+    if encoding == "json":
+        cut, content_type = json.dumps({"token": token, "smsdata": items}).encode(), "application/json"
+        padded = json.dumps({"token": token, "smsdata": items[:1]}).encode() + b" " * limit
+    else:
+        cut, content_type = urlencode(php_pairs({"token": token, "smsdata": items})).encode(), "application/x-www-form-urlencoded"
+        padded = urlencode(php_pairs({"token": token, "smsdata": items[:1]})).encode() + b"&" + b"x" * limit
+    assert len(cut) > limit
+    before = row_counts()
+    for body in (cut, padded):
+        refused(send_chunked(client, "POST", "/getdata/addalotofsms", body, {"Content-Type": content_type}),
+                "too large", status=413)
+    assert row_counts() == before
+    whole = json.dumps({"token": token, "smsdata": items[:3]}).encode()
+    assert len(ok(send_chunked(client, "POST", "/getdata/addalotofsms", whole, {"Content-Type": "application/json"}))
+               ["sms_ids"]) == 3
