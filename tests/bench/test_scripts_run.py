@@ -27,6 +27,7 @@ SMALL_RUNS = {
     "legacy_addsms.py": ["--requests", "40", "--rounds", "1"],
     "legacy_batch.py": ["--count", "100", "--repeat", "1"],
     "legacy_getallsms.py": ["--count", "2000", "--calls", "3"],
+    "legacy_long_forms.py": ["--megabytes", "0.1"],
     "mobile_pull.py": ["--seconds", "0.5", "--devices", "2", "--connections", "2"],
     "newsletter_fanout.py": ["--contacts", "200", "--rounds", "1"],
     "phone_release.py": ["--count", "500", "--devices", "2"],
