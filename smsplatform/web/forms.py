@@ -24,6 +24,12 @@ def device_choices(devices) -> list[tuple[int, str]]:
     return [(d.id, f"{d.name} (#{d.id})") for d in devices]
 
 
+def lf_line_breaks(text: str | None) -> str | None:
+    """Line breaks as LF. Browsers submit a textarea's as CRLF, two SMS units each, where the page's counter
+    (which reads the textarea's value) sees one LF: a message body is stored, sent and counted as typed."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if text else text
+
+
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
@@ -99,7 +105,7 @@ class SendForm(FlaskForm):
     recipients = TextAreaField("Recipients", validators=[DataRequired(message="give at least one recipient"),
                                                          Length(max=200_000)],
                                description="One number per line (or separated by commas).")
-    body = TextAreaField("Message", validators=[Length(max=5000)])
+    body = TextAreaField("Message", filters=[lf_line_breaks], validators=[Length(max=5000)])
     image = FileField("Image (optional)",
                       description="JPEG, PNG, WebP or GIF; its link follows the text (the message may then be empty).")
     send_at = DateTimeLocalField("Send at (optional)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
@@ -108,7 +114,7 @@ class SendForm(FlaskForm):
 
 
 class ReplyForm(FlaskForm):
-    body = TextAreaField("Reply", validators=[DataRequired(), Length(max=5000)])
+    body = TextAreaField("Reply", filters=[lf_line_breaks], validators=[DataRequired(), Length(max=5000)])
 
 
 class MessageFilterForm(FlaskForm):
@@ -155,7 +161,7 @@ class ImportForm(FlaskForm):
 
 class NewsletterForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=255)])
-    body = TextAreaField("Message", validators=[Length(max=5000)],
+    body = TextAreaField("Message", filters=[lf_line_breaks], validators=[Length(max=5000)],
                          description="Personalise with {name}, {first_name}, {last_name}, {phone}; a fallback after |, e.g. {first_name|there}.")
     image = FileField("Image (optional)",
                       description="JPEG, PNG, WebP or GIF; its link follows the text (the message may then be empty).")
