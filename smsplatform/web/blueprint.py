@@ -1,14 +1,17 @@
-"""The dashboard blueprint, its session set-up (Flask-Login, session lifetime, cookie flags), the
-commit-or-show-the-error block of its forms (``saving``), its 404 for NotFoundError and the upload pages'
-answer to a request past the size limit (``too_large_page``)."""
+"""The dashboard blueprint, its session set-up (Flask-Login, session lifetime, cookie flags, CSRF token
+lifetime), the commit-or-show-the-error block of its forms (``saving``), its 404 for NotFoundError, its page
+for a form whose CSRF token no longer holds and the upload pages' answer to a request past the size limit
+(``too_large_page``)."""
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import (Blueprint, Response, abort, current_app, render_template, request, send_file, session,
                    stream_with_context)
 from flask.typing import ResponseReturnValue
 from flask_login import UserMixin, current_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from smsplatform import spreadsheets
@@ -38,6 +41,8 @@ class DashboardUser(UserMixin):
 def _configure(state) -> None:
     app = state.app
     app.permanent_session_lifetime = timedelta(seconds=app.config["SESSION_LIFETIME_SECONDS"])
+    # A form's token holds as long as the session does (Flask-WTF's default is an hour).
+    app.config["WTF_CSRF_TIME_LIMIT"] = app.config["SESSION_LIFETIME_SECONDS"]
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     if app.config["PUBLIC_BASE_URL"].startswith("https://"):
@@ -187,6 +192,18 @@ def _not_found_error(_error):
     for a missing URL (another account's id looks exactly like one that does not exist)."""
     db.session.rollback()
     return _not_found(_error)
+
+
+@bp.errorhandler(CSRFError)
+def _form_expired(_error):
+    """A form whose CSRF token no longer holds (the session ended or was started again, perhaps in another
+    tab, or the page outlived the session) gets a dashboard page saying so and how to go on, instead of
+    werkzeug's bare 400. Nothing of the form was read; ``back`` is the page it was sent from, when local."""
+    back = None
+    if request.referrer and request.referrer.startswith(request.host_url):
+        referrer = urlsplit(request.referrer)
+        back = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return render_template("web/form_expired.html", back=back), 400
 
 
 # The pages with a file field that answer a request past MAX_CONTENT_LENGTH themselves: endpoint → page.
