@@ -1,4 +1,6 @@
 """Contacts and tags: search, add/edit, bulk tag/untag, CSV and Excel export and import (with its per-row report)."""
+import math
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
@@ -7,6 +9,7 @@ from smsplatform.contacts.importer import MODE_BLOCKLIST, MODE_UPSERT, ImportAbo
 from smsplatform.contacts.listfile import exported_rows
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
+from smsplatform.models.types import MAX_ROW_ID
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, counted, me, saving, spreadsheet_download, too_large_page
 from smsplatform.web.forms import BulkTagForm, ContactForm, ImportForm, TagForm, opts, show_error
@@ -31,19 +34,31 @@ def contacts():
     account = me()
     filters = _contact_filter()
     tag_arg = request.args.get("tag", "")
-    number = max(1, request.args.get("page", 1, type=int))
     try:
-        found = services.search_contacts(account, **filters, limit=queries.PAGE_SIZE,
-                                         offset=(number - 1) * queries.PAGE_SIZE)
+        page = _contact_page(account, filters, request.args.get("page", 1, type=int))
     except ValidationError:
         abort(400)
-    page = queries.Page(found.contacts, number, found.total)
     tags = services.tags_with_counts(account)
     bulk = BulkTagForm()
     bulk.tag_id.choices = opts([(tc.tag.id, tc.tag.title) for tc in tags])
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("web/contacts.html", page=page, tags=tags, bulk=bulk, tag_form=TagForm(),
                            search=filters["query"], tag_arg=tag_arg, opted=request.args.get("opted_out", ""), args=args)
+
+
+def _contact_page(account, filters: dict, number: int) -> queries.Page:
+    """One page of the contacts the filter finds; a number past the last page shows the last one (as the
+    message list does), read again only then. The first offset is kept within a BIGINT (SQLite cannot bind
+    a larger number)."""
+    number = min(max(1, number), MAX_ROW_ID // queries.PAGE_SIZE)
+    found = services.search_contacts(account, **filters, limit=queries.PAGE_SIZE,
+                                     offset=(number - 1) * queries.PAGE_SIZE)
+    last = max(1, math.ceil(found.total / queries.PAGE_SIZE))
+    if number > last:
+        number = last
+        found = services.search_contacts(account, **filters, limit=queries.PAGE_SIZE,
+                                         offset=(number - 1) * queries.PAGE_SIZE)
+    return queries.Page(found.contacts, number, found.total)
 
 
 @bp.route("/contacts/export.csv")
