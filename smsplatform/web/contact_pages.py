@@ -15,6 +15,8 @@ from smsplatform.web.blueprint import bp, counted, me, saving, spreadsheet_downl
 from smsplatform.web.forms import BulkTagForm, ContactForm, ImportForm, TagForm, opts, show_error
 
 _OPTED = {"yes": True, "no": False}
+# The contact list's query arguments (its search and page), which its bulk tag/untag returns to.
+_LIST_ARGS = frozenset({"q", "tag", "opted_out", "page"})
 _CONTACT_FIELDS = {"tags": "tag_ids"}
 
 
@@ -157,24 +159,22 @@ def opt_in_contact(contact_id: int):
 @bp.route("/contacts/bulk", methods=["POST"])
 @login_required
 def bulk_tag():
+    """The contact list's "Apply" to the selected contacts; back to the list as it was searched and paged (the
+    form's action carries them)."""
     account = me()
+    back = url_for("web.contacts", **{k: v for k, v in request.args.items() if k in _LIST_ARGS and v})
     form = BulkTagForm()
     form.tag_id.choices = opts(_tag_choices(account))
     if not form.validate_on_submit() or not form.contact_ids.data:
         flash("Select at least one contact and a tag.", "error")
-        return redirect(request.referrer if _same_site(request.referrer) else url_for("web.contacts"))
+        return redirect(back)
     if form.action.data == "tag":
         changed = services.tag_contacts(account, form.contact_ids.data, form.tag_id.data)
     else:
         changed = services.untag_contacts(account, form.contact_ids.data, form.tag_id.data)
     db.session.commit()
     flash(f"{counted(changed, 'contact')} {'tagged' if form.action.data == 'tag' else 'untagged'}.", "success")
-    return redirect(url_for("web.contacts"))
-
-
-def _same_site(url: str | None) -> bool:
-    base = request.host_url
-    return bool(url) and url.startswith(base)
+    return redirect(back)
 
 
 @bp.route("/tags", methods=["POST"])
