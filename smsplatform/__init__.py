@@ -9,6 +9,7 @@ from werkzeug.routing import IntegerConverter
 
 from smsplatform import events
 from smsplatform.config import load_config
+from smsplatform.db_casefold import register_casefold
 from smsplatform.extensions import csrf, db, login_manager, migrate
 from smsplatform.models.types import MAX_ROW_ID
 from smsplatform.path_slashes import MergedSlashes
@@ -91,7 +92,8 @@ def _register_api_errors(app: Flask) -> None:
 
 
 def _configure_sqlite(app: Flask) -> None:
-    """WAL and a busy timeout, so the web server and the scheduler process can share one SQLite file."""
+    """WAL and a busy timeout, so the web server and the scheduler process can share one SQLite file; the
+    ``casefold()`` function for searches in any letter case (db_casefold)."""
     from sqlalchemy import event
 
     with app.app_context():
@@ -99,6 +101,7 @@ def _configure_sqlite(app: Flask) -> None:
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _record):
+        register_casefold(dbapi_connection)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")

@@ -23,6 +23,7 @@ from datetime import datetime
 from sqlalchemy import case, delete, func, literal, or_, select
 
 from smsplatform import turns
+from smsplatform.db_casefold import contains_any_case
 from smsplatform.db_unique import add_unless_taken, insert_ignoring_duplicates, locked, update_unless_taken
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
@@ -353,7 +354,7 @@ def _contact_conditions(account: AccountSettings, query: str | None, tag_id, opt
     if text:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         digits = "".join(ch for ch in text if ch.isdigit())
-        conditions = [Contact.name.ilike(pattern, escape="\\"), Contact.phone_raw.ilike(pattern, escape="\\")]
+        conditions = [contains_any_case(Contact.name, pattern), contains_any_case(Contact.phone_raw, pattern)]
         if digits:
             conditions.append(Contact.phone.like(f"%{digits}%"))
             try:  # "0171 2345678" is +491712345678 in Germany, which holds no substring of what was typed

@@ -220,6 +220,20 @@ def test_search_by_text_tag_and_opt_out_never_crosses_accounts(owner, stranger):
         services.search_contacts(owner, tag_id=services.save_tag(stranger, "X").id)
 
 
+@pytest.mark.parametrize("typed, name", [
+    ("müller", "Jürgen Müller"), ("MÜLLER", "Jürgen Müller"), ("jürgen m", "Jürgen Müller"),
+    ("JÜRGEN", "Jürgen Müller"), ("ÖDÖN", "Ödön Σωκράτης"), ("σωκράτης", "Ödön Σωκράτης"),
+    ("ΣΩΚΡΆΤΗΣ", "Ödön Σωκράτης"),
+])
+def test_search_ignores_the_case_of_every_letter_not_only_ascii(owner, typed, name):
+    services.save_contact(owner, "+4915752982212", None, name="Jürgen Müller")
+    services.save_contact(owner, "+4915752982213", None, name="Ödön Σωκράτης")
+    services.save_contact(owner, "+4915752982214", None, name="Anna")
+    db.session.commit()
+    found = services.search_contacts(owner, query=typed)
+    assert [c.name for c in found.contacts] == [name] and found.total == 1
+
+
 @pytest.mark.parametrize("typed", ["015752982212", "0157 5298 2212", "0157/52982212", "+49 1575 2982212",
                                    "0049157-52982212", "52982212"])
 def test_search_finds_a_number_in_any_spelling(owner, stranger, typed):
