@@ -119,9 +119,13 @@ def _default_keywords() -> str:
     return ",".join(DEFAULT_OPTOUT_KEYWORDS)
 
 
-@bp.route("/account/password", methods=["POST"])
+@bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 def change_password():
+    """The password form of the Account page. Its address stays in the browser after a refused change: asked
+    for again (a reload, a bookmark), it leads to the Account page's password form."""
+    if request.method == "GET":
+        return redirect(url_for("web.settings", _anchor="change-password"))
     account = me()
     form = ChangePasswordForm()
     if form.validate_on_submit():

@@ -12,7 +12,7 @@ PAGES = ["/", "/devices", "/devices/add", "/devices/1", "/send", "/messages", "/
          "/messages/export.xlsx", "/contacts/export.csv", "/contacts/export.xlsx", "/messages/1", "/inbox",
          "/inbox/conversation?phone=%2B491", "/contacts", "/contacts/new",
          "/contacts/1", "/contacts/import", "/newsletters", "/newsletters/new", "/newsletters/1",
-         "/newsletters/preview?body=x", "/tokens", "/account"]
+         "/newsletters/preview?body=x", "/tokens", "/account", "/account/password"]
 POSTS = ["/logout", "/account", "/account/password", "/tokens", "/tokens/1/revoke", "/devices/add", "/devices/1",
          "/devices/1/remove", "/send", "/inbox/conversation?phone=%2B491", "/contacts/new", "/contacts/1",
          "/contacts/1/delete", "/contacts/bulk", "/tags", "/tags/1/delete", "/tags/1/rename", "/contacts/import", "/newsletters/new",
@@ -144,6 +144,15 @@ def test_password_change_errors_beside_fields(web, me):
     assert re.search(r'id="new_password-error"[^>]*>[^<]*at least 8', response.get_data(as_text=True))
     db.session.refresh(me)
     assert me.session_version == 1
+
+
+def test_the_address_a_refused_password_change_leaves_leads_back_to_its_form(web, me):
+    response = web.post("/account/password", data={"current_password": "wrong", "new_password": "another good one"})
+    assert response.status_code == 400  # the browser now shows /account/password
+    reloaded = web.get("/account/password")
+    assert reloaded.status_code == 302 and reloaded.location == "/account#change-password"
+    page = web.get(reloaded.location).get_data(as_text=True)
+    assert '<section class="card" id="change-password">' in page and 'id="current_password"' in page
 
 
 @pytest.fixture
