@@ -1,4 +1,5 @@
 """Accounts, API tokens and brute-force limits."""
+import functools
 import hashlib
 import hmac
 import re
@@ -157,16 +158,24 @@ def authenticate(email, password, address: str | None, config) -> Account:
     email_text = email.strip().lower() if isinstance(email, str) else ""
     check_auth_allowed(address, email_text or None, config)
     account = db.session.scalar(select(Account).where(Account.email == email_text)) if email_text else None
+    # An unknown email is checked against a hash of the same cost: the answer's time must not tell who has an account.
+    stored_hash = account.password_hash if account is not None else _unknown_account_hash()
     ok = (
-        account is not None
-        and isinstance(password, str)
+        isinstance(password, str)
         and 0 < len(password) <= MAX_PASSWORD_LENGTH
-        and check_password_hash(account.password_hash, password)
+        and check_password_hash(stored_hash, password)
+        and account is not None
     )
     if not ok:
         record_auth_failure(address, email_text or None)
         raise AuthenticationError("Login or password incorrect")
     return account
+
+
+@functools.cache
+def _unknown_account_hash() -> str:
+    """A hash no password matches, made as every account's is (same method and cost)."""
+    return generate_password_hash(secrets.token_hex(32))
 
 
 def change_password(account: Account, current: str, new: str) -> None:

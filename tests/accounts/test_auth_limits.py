@@ -29,3 +29,19 @@ def test_recorded_failures_count_against_the_checked_scopes(app, account):
     with pytest.raises(RateLimitedError):  # per address, whatever the email
         services.check_auth_allowed("10.0.0.9", None, app.config)
     services.check_auth_allowed("10.0.0.8", "someone@example.com", app.config)
+
+
+@pytest.mark.parametrize("email", ["owner@example.com", "nobody@example.com"])
+def test_a_wrong_password_costs_one_hash_check_whether_or_not_the_email_has_an_account(app, account, monkeypatch, email):
+    checked = []
+
+    def check_password_hash(stored_hash, password):
+        checked.append(stored_hash.split("$")[0])  # the method and its cost, e.g. "scrypt:32768:8:1"
+        return real_check(stored_hash, password)
+
+    real_check = services.check_password_hash
+    monkeypatch.setattr(services, "check_password_hash", check_password_hash)
+    with pytest.raises(AuthenticationError):
+        services.authenticate(email, "wrong password", "10.0.0.1", app.config)
+    owner, _token = account
+    assert checked == [owner.password_hash.split("$")[0]]
