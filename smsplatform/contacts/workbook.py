@@ -39,6 +39,7 @@ MAX_SHARED_STRINGS = 1_000_000
 # within MAX_UNPACKED_BYTES, about 1,000,000 rows, in about 60 s.
 READ_MEMORY_BYTES = 1024 * MB
 READ_CPU_SECONDS = 90
+READ_WALL_SECONDS = 3 * READ_CPU_SECONDS  # a busy machine gives the child a share of a CPU, not a whole one
 # What zipfile raises for an upload that only starts like a ZIP archive (the importer's checks share it).
 ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, ValueError)
 _SHARED_STRING = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,63}:)?si[\s/>]")  # an <si> entry, with or without a prefix
@@ -76,10 +77,10 @@ def workbook_as_csv(data: BinaryIO) -> tuple[BinaryIO, str]:
         out = tempfile.TemporaryFile()
         try:
             reader = subprocess.run([sys.executable, "-I", str(_READER), str(READ_MEMORY_BYTES), str(READ_CPU_SECONDS)],
-                                    stdin=source, stdout=out, stderr=subprocess.PIPE, timeout=3 * READ_CPU_SECONDS)
+                                    stdin=source, stdout=out, stderr=subprocess.PIPE, timeout=READ_WALL_SECONDS)
         except subprocess.TimeoutExpired as exc:
             out.close()
-            raise _too_costly(f"took longer than {3 * READ_CPU_SECONDS} s to read") from exc
+            raise _too_costly(f"took longer than {READ_WALL_SECONDS} s to read") from exc
     answer = _last_json_line(reader.stderr)
     if reader.returncode != 0 or "sheet" not in answer:
         out.close()
