@@ -34,6 +34,7 @@ SMALL_RUNS = {
     "phone_wakeup_latency.py": ["--phones", "2", "--trials", "3"],
     "queue_release.py": ["--count", "500", "--devices", "2"],
     "storage_upload.py": ["--count", "2", "--size", "1000"],
+    "workbook_limits.py": ["--rows", "200", "--bomb-strings", "1000"],
 }
 
 pytestmark = pytest.mark.skipif(database_is_mariadb(), reason="the scripts run on their own SQLite database; "
