@@ -19,6 +19,7 @@ from smsplatform.events import settings_changed_after_commit, wake_after_commit
 from smsplatform.events.bus import SETTINGS_UPDATED, WEBHOOKS_UPDATED
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
+from smsplatform.messaging.queue import channel_label
 from smsplatform.messaging.service import available_slots
 from smsplatform.models import Account, Device, Message, PairingCode, WebhookReceipt
 from smsplatform.timeutil import ago, utcnow
@@ -272,8 +273,9 @@ def move_pending_messages(account: Account, source_id: int, target_id: int, now:
     ).rowcount
     missing = sorted(db.session.scalars(select(Message.sim).distinct().where(waiting)))
     if missing:
-        raise ValidationError(f"{target.name} cannot carry slot(s) {', '.join(map(str, missing))} "
-                              f"that queued messages use", field="target_device_id")
+        raise ValidationError(f"{target.name} (#{target.id}) cannot send through "
+                              f"{', '.join(map(channel_label, missing))}, which queued messages use",
+                              field="target_device_id")
     if moved:
         wake_after_commit(db.session, {target.id})
     return moved

@@ -18,6 +18,7 @@ from smsplatform import spreadsheets
 from smsplatform.errors import DomainError, NotFoundError
 from smsplatform.extensions import db, login_manager
 from smsplatform.messaging import statuses
+from smsplatform.messaging.queue import channel_label
 from smsplatform.models import Account
 from smsplatform.timeutil import to_zone, utcnow, zone_choices
 from smsplatform.web.queries import group_of
@@ -152,6 +153,12 @@ def described_by(attrs: dict, field, with_hint: bool) -> dict:
 @bp.app_template_filter("status_title")
 def status_title(status: int) -> str:
     return statuses.title(status)
+
+
+@bp.app_template_filter("channel")
+def channel(sim: int) -> str:
+    """A message's or newsletter's slot by its one name (SIM 1, WhatsApp Business, RCS 2…)."""
+    return channel_label(sim)
 
 
 @bp.app_template_global("status_group")

@@ -10,8 +10,9 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from smsplatform.errors import DomainError
+from smsplatform.messaging.queue import CHANNEL_LABELS
 
-SIM_CHOICES = [(0, "SIM 1"), (1, "SIM 2"), (2, "WhatsApp Business"), (3, "WhatsApp"), (4, "RCS 1"), (5, "RCS 2")]
+SIM_CHOICES = list(CHANNEL_LABELS.items())
 
 
 def opts(pairs) -> list[SelectChoice]:

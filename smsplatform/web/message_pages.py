@@ -1,7 +1,6 @@
 """Send, message history (filter, timeline, CSV and Excel export) and the inbox."""
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
-from wtforms.fields.choices import SelectChoice
 
 from smsplatform.db_retry import retry_on_deadlock
 from smsplatform.devices.queries import list_devices
@@ -10,19 +9,19 @@ from smsplatform.extensions import db
 from smsplatform.messaging import cancelling
 from smsplatform.messaging import statuses as st
 from smsplatform.messaging.export import exported_rows
-from smsplatform.messaging.service import accept_messages, available_slots
+from smsplatform.messaging.service import accept_messages
 from smsplatform.models import Message
 from smsplatform.phones import normalize_phone
 from smsplatform.timeutil import to_zone
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, counted, me, owned, saving, spreadsheet_download, too_large_page
-from smsplatform.web.forms import SIM_CHOICES, MessageFilterForm, ReplyForm, SendForm, device_choices, opts, show_error
+from smsplatform.web.channels import channel_offered, fill_choices
+from smsplatform.web.forms import MessageFilterForm, ReplyForm, SendForm, device_choices, opts, show_error
 from smsplatform.web.uploads import store_upload, upload_too_large
 
 # accept_messages names its fields after the legacy API; the send form names them after its inputs.
 _SEND_FIELDS = {"sendto": "recipients", "timetosend": "send_at", "file": "image", "media": "image"}
 EXPORT_BATCH = 1000
-_SIM_LABELS = dict(SIM_CHOICES)
 # The message list's query arguments (its filter and page), which its "Cancel selected" returns to.
 _LIST_ARGS = frozenset({"status", "direction", "device_id", "sim", "date_from", "date_to", "number", "paket_id",
                         "page"})
@@ -34,11 +33,10 @@ def send():
     account = me()
     page = _SendPage(account)
     form = page.form
-    devices, channels = page.devices, page.channels
     if request.method == "GET" and request.args.get("to"):
         form.recipients.data = request.args["to"][:64]
     valid = form.validate_on_submit()
-    if form.is_submitted() and not _channel_offered(form, devices, channels):
+    if form.is_submitted() and not channel_offered(form.device_id, form.sim, page.channels):
         valid = False
     if valid:
         numbers = [n.strip() for n in form.recipients.data.replace("\n", ",").split(",") if n.strip()]
@@ -63,18 +61,11 @@ class _SendPage:
 
     def __init__(self, account, **form_kwargs):
         self.devices = list_devices(account)
-        self.channels = {d.id: available_slots(d) for d in self.devices}
-        self.form = form = SendForm(**form_kwargs)
-        # Each phone's option names its channels, for the page's script to offer only those; the channel select
-        # lists what any of the phones has (all of it without the script, so the server checks the pair again).
-        form.device_id.choices = [
-            SelectChoice(value, label, render_kw={"data-slots": ",".join(map(str, self.channels[value]))})
-            for value, label in device_choices(self.devices)]
-        form.sim.choices = opts((sim, _SIM_LABELS[sim]) for sim in sorted(set().union(*self.channels.values()) or {0}))
+        self.form = SendForm(**form_kwargs)
+        self.channels = fill_choices(self.form.device_id, self.form.sim, self.devices)
 
     def render(self) -> str:
-        return render_template("web/send.html", form=self.form, devices=self.devices, channels=self.channels,
-                               sim_labels=_SIM_LABELS)
+        return render_template("web/send.html", form=self.form, devices=self.devices, channels=self.channels)
 
 
 @too_large_page(send)
@@ -94,19 +85,6 @@ def _queued(messages: list[Message], tz_name: str) -> str:
     if not first.ready:
         return f"{count} scheduled for {when}."
     return f"{count} queued to send now: the send time {when} had just passed."
-
-
-def _channel_offered(form: SendForm, devices, channels: dict[int, list[int]]) -> bool:
-    """Whether the chosen channel is one the chosen phone has; if not, says so beside the channel select
-    (in place of WTForms' "Not a valid choice"). A device that is not the account's is the service's to refuse."""
-    device = next((d for d in devices if d.id == form.device_id.data), None)
-    sim = form.sim.data
-    if device is None or sim in channels[device.id]:
-        return True
-    name = _SIM_LABELS.get(sim, f"channel {sim}")
-    offered = ", ".join(_SIM_LABELS[s] for s in channels[device.id])
-    form.sim.errors = [f"{device.name} (#{device.id}) cannot send through {name}; it offers {offered}."]
-    return False
 
 
 def _filter_from(form: MessageFilterForm, account) -> queries.MessageFilter | None:

@@ -13,7 +13,8 @@ from smsplatform.models import Paket
 from smsplatform.timeutil import to_zone
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, me, owned, saving, too_large_page
-from smsplatform.web.forms import EditNewsletterForm, NewsletterForm, device_choices, opts, show_error
+from smsplatform.web.channels import channel_offered, fill_choices
+from smsplatform.web.forms import EditNewsletterForm, NewsletterForm, opts, show_error
 from smsplatform.web.uploads import store_upload, upload_too_large
 
 # What each of the newsletter's buttons did, for the flash (which buttons a state shows, and the call each
@@ -43,9 +44,16 @@ def newsletters():
 
 
 def _with_choices(form: NewsletterForm, account) -> NewsletterForm:
-    form.device_id.choices = opts(device_choices(list_devices(account)))
+    """The form's selects filled in: the account's phones, the channels they have (the Send form's way), tags."""
+    form.channels = fill_choices(form.device_id, form.sim, list_devices(account))
     form.tag_ids.choices = opts([(tc.tag.id, f"{tc.tag.title} ({tc.reachable})") for tc in tags_with_counts(account)])
     return form
+
+
+def _submitted(form: NewsletterForm) -> bool:
+    """Sent, valid, and on a channel its phone has (said beside the channel select otherwise)."""
+    valid = form.validate_on_submit()
+    return form.is_submitted() and channel_offered(form.device_id, form.sim, form.channels) and valid
 
 
 def _content(form: NewsletterForm) -> dict:
@@ -65,7 +73,7 @@ def _saved_flash(paket: Paket) -> None:
 def new_newsletter():
     account = me()
     form = _with_choices(NewsletterForm(), account)
-    if form.validate_on_submit():
+    if _submitted(form):
         with saving(lambda exc: show_error(form, exc, "body", _FORM_FIELDS)) as saved:
             paket = campaigns.create_paket(account, media=store_upload(account, form.image.data), **_content(form))
         if saved.ok:
@@ -94,7 +102,7 @@ def edit_newsletter(paket_id: int):
         form = _saved_form(account, paket, current_image)
     else:
         form = _with_choices(EditNewsletterForm(has_image=current_image is not None), account)
-    if form.validate_on_submit():
+    if _submitted(form):
         with saving(lambda exc: _edit_refused(form, exc)) as saved:
             image = store_upload(account, form.image.data)
             campaigns.update_paket(account, paket.id, media=_edited_media(form, image), **_content(form))

@@ -76,7 +76,7 @@ def test_saving_rewrites_it_and_schedules_it_in_the_account_s_zone(web, me, draf
     ({"body": "  "}, "body", "write a message or choose an image"),
     ({"tag_ids": []}, "tag_ids", "choose at least one tag"),
     ({"tag_ids": [999999]}, "tag_ids", "tag 999999 not found"),
-    ({"sim": 3}, "sim", "not available"),
+    ({"sim": 3}, "sim", "cannot send through WhatsApp; it offers SIM 1, SIM 2."),
     ({"device_id": 999999}, "device_id", "device 999999 not found"),
     ({"body": "x" * 5001}, "body", "Field cannot be longer than 5000 characters."),
 ])

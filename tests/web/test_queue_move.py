@@ -34,8 +34,8 @@ def test_a_queue_with_a_slot_the_target_lacks_is_not_moved_and_the_device_stays(
 
     response = move(web, source, target)
     assert response.status_code == 400
-    assert "New phone cannot carry slot(s) 2 that queued messages use" in error_for(
-        response.get_data(as_text=True), "target_device_id")
+    assert error_for(response.get_data(as_text=True), "target_device_id") == (
+        f"New phone (#{target.id}) cannot send through WhatsApp Business, which queued messages use")
     assert where_messages_are() == [(source.id, 0, st.PENDING), (source.id, 2, st.PENDING), (source.id, 2, st.PENDING)]
     assert db.session.get(Device, source.id).revoked_at is None
 
@@ -87,6 +87,6 @@ def test_a_slot_message_accepted_just_before_the_move_stops_it(web, me):
         response = move(web, source, target)
     assert fired, "the move never updated the queue"
     assert response.status_code == 400
-    assert "cannot carry slot(s) 2" in error_for(response.get_data(as_text=True), "target_device_id")
+    assert "cannot send through WhatsApp Business," in error_for(response.get_data(as_text=True), "target_device_id")
     assert where_messages_are() == [(source.id, 0, st.PENDING), (source.id, 2, st.PENDING)]
     assert db.session.get(Device, source.id).revoked_at is None
