@@ -224,19 +224,22 @@ def conversation():
     account = me()
     phone = (request.args.get("phone") or "").strip()[:64]
     page = queries.conversation(account, phone, request.args.get("page", 1, type=int)) if phone else None
-    if page is None or not page.items:
+    names = queries.contact_names(account, [phone]) if phone else {}
+    # A contact with no messages yet has an empty conversation; any other number without messages (another
+    # account's, or none) is the 404 page.
+    if page is None or not (page.items or phone in names):
         abort(404)
+    name = names.get(phone)
     form = ReplyForm()
     reply_from = queries.reply_route(account, phone)
     if form.validate_on_submit():
         with saving(lambda exc: show_error(form, exc, "body")) as saved:  # the reply has no other field
             if reply_from is None:
-                raise ValidationError("the phone that received this conversation is no longer paired", field="body")
+                raise ValidationError("no paired phone can send this reply", field="body")
             accept_messages(account, [{"sendto": phone, "body": form.body.data, "device_id": reply_from.device_id,
                                        "sim": reply_from.sim}], field_prefix=None)
         if saved.ok:
             flash("Reply queued.", "success")
             return redirect(url_for("web.conversation", phone=phone))
-    name = queries.contact_names(account, [phone]).get(phone)
     return render_template("web/conversation.html", page=page, phone=phone, name=name, form=form,
                            reply_from=reply_from), 400 if form.errors else 200

@@ -164,13 +164,16 @@ def messages_query(account: Account, flt: MessageFilter) -> Select:
     return query.order_by(Message.created_at.desc(), Message.id.desc())
 
 
-def timeline(message: Message) -> list[tuple[datetime, str, str | None]]:
-    """Each state the message went through with the first time it got there, oldest first."""
+def timeline(message: Message) -> list[tuple[datetime, str, str | datetime | None]]:
+    """Each state the message went through with the first time it got there, oldest first; a step's detail is
+    a reason, or the time it was scheduled for."""
     steps = [
         (message.created_at, "received from the phone" if message.status == st.INCOMING else "accepted", None),
         (message.received_at, "received by the phone", None),
-        (message.time_to_send if message.time_to_send and message.time_to_send > message.created_at else None,
-         "scheduled for", None),
+        # Scheduling is a step taken when the message was accepted, the time it names its detail: at that time
+        # itself it would read as a step after a cancellation that came first.
+        (message.created_at if message.time_to_send and message.time_to_send > message.created_at else None,
+         "scheduled for", message.time_to_send),
         (message.taken_at, "handed to the phone", None),
         (message.queued_at, "queued on the phone", None),
         (message.sent_at, "sent", None),
@@ -231,8 +234,9 @@ class ReplyRoute:
 
 
 def reply_route(account: Account, phone: str) -> ReplyRoute | None:
-    """Device and SIM of the number's newest incoming message on a phone still paired, or None: a reply goes
-    out the way the number last wrote in, whichever page is shown."""
+    """Device and SIM of the number's newest incoming message on a phone still paired: a reply goes out the way
+    the number last wrote in, whichever page is shown. A number that never wrote in (or only to phones since
+    removed) is written to from the account's first paired phone, on SIM 1; None when no phone is paired."""
     row = db.session.execute(
         select(Message.device_id, Device.name, Message.sim)
         .join(Device, Device.id == Message.device_id)
@@ -241,9 +245,13 @@ def reply_route(account: Account, phone: str) -> ReplyRoute | None:
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(1)
     ).first()
-    if row is None:
-        return None
-    return ReplyRoute(row.device_id, row.name, row.sim if row.sim in SMS_SLOTS else SMS_SLOTS[0])
+    if row is not None:
+        return ReplyRoute(row.device_id, row.name, row.sim if row.sim in SMS_SLOTS else SMS_SLOTS[0])
+    first = db.session.execute(
+        select(Device.id, Device.name).where(Device.account_id == account.id, Device.revoked_at.is_(None))
+        .order_by(Device.id).limit(1)
+    ).first()
+    return None if first is None else ReplyRoute(first.id, first.name, SMS_SLOTS[0])
 
 
 def contact_names(account: Account, phones: list[str]) -> dict[str, str]:
