@@ -2,9 +2,10 @@
 lifetime), the commit-or-show-the-error block of its forms (``saving``), its 404 for NotFoundError, its page
 for a form whose CSRF token no longer holds and the upload pages' answer to a request past the size limit
 (``too_large_page``)."""
+import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, Response, abort, current_app, render_template, request, send_file, session,
@@ -110,6 +111,22 @@ def saving(on_error: Callable[[DomainError], object]) -> Iterator[Saved]:
         on_error(exc)
     else:
         db.session.commit()
+
+
+def in_form_words(error: DomainError, words: dict[str, str]) -> DomainError:
+    """``error`` with each message that starts with a service's field name (``sendto 'abc' is not a phone
+    number``) starting with what the person filling in the form calls it (``recipient 'abc' is not …``)."""
+    reworded = copy.copy(error)
+    reworded.problems = [
+        (field, words[field] + message[len(field):] if field in words and message.startswith(field) else message)
+        for field, message in error.problems]
+    return reworded
+
+
+def form_time(value: datetime | None) -> str | None:
+    """A time typed in a form as the services read it, ``YYYY-MM-DD HH:MM:SS`` (the year in four digits, which
+    ``strftime("%Y")`` does not pad: year 1 would be an unreadable ``1-01-01``, not a year out of range)."""
+    return value.isoformat(sep=" ", timespec="seconds") if value else None
 
 
 @bp.app_template_filter("local")

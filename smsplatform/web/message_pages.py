@@ -14,13 +14,18 @@ from smsplatform.models import Message
 from smsplatform.phones import normalize_phone
 from smsplatform.timeutil import to_zone
 from smsplatform.web import queries
-from smsplatform.web.blueprint import bp, counted, me, owned, saving, spreadsheet_download, too_large_page
+from smsplatform.web.blueprint import (bp, counted, form_time, in_form_words, me, owned, saving, spreadsheet_download,
+                                      too_large_page)
 from smsplatform.web.channels import channel_offered, fill_choices
 from smsplatform.web.forms import MessageFilterForm, ReplyForm, SendForm, device_choices, opts, show_error
 from smsplatform.web.uploads import store_upload, upload_too_large
 
-# accept_messages names its fields after the legacy API; the send form names them after its inputs.
+# accept_messages names its fields after the legacy API; the send form names them after its inputs, and its
+# errors name them as the person filling it in does.
 _SEND_FIELDS = {"sendto": "recipients", "timetosend": "send_at", "file": "image", "media": "image"}
+_SEND_WORDS = {"sendto": "recipient", "timetosend": "the send time", "body": "the message", "file": "the image",
+               "media": "the image"}
+NO_PHONE = "no phone is paired yet: pair one on the Devices page first"
 EXPORT_BATCH = 1000
 # The message list's query arguments (its filter and page), which its "Cancel selected" returns to.
 _LIST_ARGS = frozenset({"status", "direction", "device_id", "sim", "date_from", "date_to", "number", "paket_id",
@@ -36,18 +41,21 @@ def send():
     if request.method == "GET" and request.args.get("to"):
         form.recipients.data = request.args["to"][:64]
     valid = form.validate_on_submit()
-    if form.is_submitted() and not channel_offered(form.device_id, form.sim, page.channels):
+    if form.is_submitted() and not page.devices:
+        form.device_id.errors = [NO_PHONE]  # in place of WTForms' "could not coerce" of the empty select
+        valid = False
+    elif form.is_submitted() and not channel_offered(form.device_id, form.sim, page.channels):
         valid = False
     if valid:
         numbers = [n.strip() for n in form.recipients.data.replace("\n", ",").split(",") if n.strip()]
-        with saving(lambda exc: show_error(form, exc, renamed=_SEND_FIELDS)) as saved:
+        with saving(lambda exc: show_error(form, in_form_words(exc, _SEND_WORDS), renamed=_SEND_FIELDS)) as saved:
             if not numbers:
                 raise ValidationError("give at least one recipient", field="recipients")
             media = store_upload(account, form.image.data)
             item = {
                 "sendto": ",".join(numbers), "body": form.body.data, "device_id": form.device_id.data,
                 "sim": form.sim.data, "urgent": form.urgent.data, "media": media,
-                "timetosend": form.send_at.data.strftime("%Y-%m-%d %H:%M:%S") if form.send_at.data else None,
+                "timetosend": form_time(form.send_at.data),
             }
             messages = accept_messages(account, [item], field_prefix=None)
         if saved.ok:
@@ -71,7 +79,7 @@ class _SendPage:
 @too_large_page(send)
 def _send_too_large():
     page = _SendPage(me(), formdata=None)
-    show_error(page.form, upload_too_large(), renamed=_SEND_FIELDS)
+    show_error(page.form, in_form_words(upload_too_large(), _SEND_WORDS), renamed=_SEND_FIELDS)
     return page.render(), 413
 
 

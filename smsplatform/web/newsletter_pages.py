@@ -12,7 +12,7 @@ from smsplatform.messaging.service import body_as_sent
 from smsplatform.models import Paket
 from smsplatform.timeutil import to_zone
 from smsplatform.web import queries
-from smsplatform.web.blueprint import bp, me, owned, saving, too_large_page
+from smsplatform.web.blueprint import bp, form_time, in_form_words, me, owned, saving, too_large_page
 from smsplatform.web.channels import channel_offered, fill_choices
 from smsplatform.web.forms import EditNewsletterForm, NewsletterForm, opts, show_error
 from smsplatform.web.uploads import store_upload, upload_too_large
@@ -24,6 +24,7 @@ _PAST = {"start": "scheduled to start now", "unschedule": "moved back to draft",
 # The states in which its pages refresh themselves.
 _CHANGING = (campaigns.SCHEDULED, campaigns.RUNNING)
 _FORM_FIELDS = {"time_to_send": "send_at", "tags": "tag_ids", "file": "image", "media": "image"}
+_FORM_WORDS = {"time_to_send": "the send time", "body": "the message", "file": "the image", "media": "the image"}
 MAX_PREVIEW_TAGS = 200
 
 
@@ -60,7 +61,7 @@ def _content(form: NewsletterForm) -> dict:
     """The form's fields as the service's arguments (the send time typed in the account's zone)."""
     return {"title": form.title.data, "body": form.body.data, "device_id": form.device_id.data, "sim": form.sim.data,
             "tag_ids": form.tag_ids.data or [],
-            "time_to_send": form.send_at.data.strftime("%Y-%m-%d %H:%M:%S") if form.send_at.data else None,
+            "time_to_send": form_time(form.send_at.data),
             "schedule": request.form.get("intent") != "draft"}
 
 
@@ -74,7 +75,7 @@ def new_newsletter():
     account = me()
     form = _with_choices(NewsletterForm(), account)
     if _submitted(form):
-        with saving(lambda exc: show_error(form, exc, "body", _FORM_FIELDS)) as saved:
+        with saving(lambda exc: show_error(form, in_form_words(exc, _FORM_WORDS), "body", _FORM_FIELDS)) as saved:
             paket = campaigns.create_paket(account, media=store_upload(account, form.image.data), **_content(form))
         if saved.ok:
             _saved_flash(paket)
@@ -85,7 +86,7 @@ def new_newsletter():
 @too_large_page(new_newsletter)
 def _new_too_large():
     form = _with_choices(NewsletterForm(formdata=None), me())
-    show_error(form, upload_too_large(), "body", _FORM_FIELDS)
+    show_error(form, in_form_words(upload_too_large(), _FORM_WORDS), "body", _FORM_FIELDS)
     return render_template("web/newsletter_form.html", form=form), 413
 
 
@@ -124,7 +125,7 @@ def _edit_too_large(paket_id: int):
         return _not_editable(paket)
     current_image = campaigns.media_url_now(paket)
     form = _saved_form(account, paket, current_image)
-    show_error(form, upload_too_large(), "body", _FORM_FIELDS)
+    show_error(form, in_form_words(upload_too_large(), _FORM_WORDS), "body", _FORM_FIELDS)
     return render_template("web/newsletter_form.html", form=form, paket=paket, current_image=current_image), 413
 
 

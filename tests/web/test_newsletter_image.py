@@ -50,7 +50,7 @@ def test_an_image_alone_is_enough(web, me, device, vip, upload_root):
 
 @pytest.mark.parametrize("image, message", [
     (("photo.jpg", TEXT), "only JPEG, PNG, WebP or GIF"),
-    (("empty.png", b""), "file is empty"),
+    (("empty.png", b""), "the image is empty"),
     (("../../etc/passwd.png", png()), "path"),
 ])
 def test_a_bad_image_is_refused_beside_the_field_and_nothing_is_saved(web, device, vip, upload_root, image, message):
@@ -63,7 +63,7 @@ def test_a_bad_image_is_refused_beside_the_field_and_nothing_is_saved(web, devic
 
 def test_a_good_image_with_a_bad_field_is_not_kept(web, device, vip, upload_root):
     response = post(web, device, vip, "Hi", ("ok.png", png()), sim=3)  # WhatsApp is not declared on the phone
-    assert response.status_code == 400 and "not available" in error_for(response.get_data(as_text=True), "sim")
+    assert response.status_code == 400 and "cannot send through WhatsApp" in error_for(response.get_data(as_text=True), "sim")
     assert db.session.query(Paket).count() == 0 and db.session.query(StoredObject).count() == 0
     assert files_under(upload_root) == []
 
@@ -106,7 +106,7 @@ def test_an_image_past_the_size_limit_is_told_beside_the_field(web, me, device, 
     response = post()
     assert response.status_code == 413
     html = response.get_data(as_text=True)
-    assert error_for(html, "image") == "file is too large: at most 1 MB is accepted"
+    assert error_for(html, "image") == "the image is too large: at most 1 MB is accepted"
     assert f"<h1>{'Edit' if editing else 'New'} newsletter</h1>" in html and f'value="{vip.id}"' in html
     assert ('value="Spring sale"' in html) == editing  # the edit form as saved: what was typed is lost
     if editing:

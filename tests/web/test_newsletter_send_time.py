@@ -68,3 +68,12 @@ def test_an_edit_to_a_past_time_is_refused_and_the_newsletter_keeps_its_time(web
     assert newsletter_state(paket.id) == before
     listing = web.get("/newsletters").get_data(as_text=True)
     assert "send time 2099-01-01 10:00" in listing  # the list shows the time it kept, in Berlin time
+
+
+def test_a_send_time_before_the_year_1000_is_refused_as_out_of_range(web, device, vip):
+    before = row_counts()
+    response = web.post("/newsletters/new", data=new_form(device, vip, send_at="0999-12-31T23:00"))
+    assert response.status_code == 400
+    error = error_for(response.get_data(as_text=True), "send_at")
+    assert error.startswith("the send time is out of range") and "0999-12-31 23:00" in error
+    assert row_counts() == before

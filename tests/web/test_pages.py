@@ -239,7 +239,7 @@ def test_send_errors_are_beside_the_field_and_nothing_is_stored(web, me, device)
     cases = [
         ({"recipients": "+4915100000001\nnot a number", "body": "x"}, "recipients", "not a phone number"),
         ({"recipients": "", "body": "x"}, "recipients", "recipient"),
-        ({"recipients": "+4915100000001", "body": ""}, "body", "body"),
+        ({"recipients": "+4915100000001", "body": ""}, "body", "the message is empty"),
         ({"recipients": "+4915100000001", "body": "x" * 5001}, "body", "5000"),
         ({"recipients": "+4915100000001", "body": "x", "sim": 3}, "sim", "cannot send through WhatsApp"),
         ({"recipients": "+4915100000001", "body": "x", "send_at": "tomorrow"}, "send_at", "Not a valid"),

@@ -1,6 +1,7 @@
 """The Send page: the channels each phone offers, a send time in the past, and what the form refuses."""
 import io
 import re
+from html import unescape
 from datetime import timedelta
 
 import pytest
@@ -115,7 +116,7 @@ def test_an_image_past_the_size_limit_is_told_beside_the_field(web, me, device, 
     response = client.post("/send", data=data, content_type="multipart/form-data")
     assert response.status_code == 413
     html = response.get_data(as_text=True)
-    assert error_for(html, "image") == "file is too large: at most 1 MB is accepted"
+    assert error_for(html, "image") == "the image is too large: at most 1 MB is accepted"
     assert "<h1>Send</h1>" in html and options(html, "device_id") == [(str(device.id), f"Pixel (#{device.id})")]
     assert db.session.query(Message).count() == 0 and db.session.query(StoredObject).count() == 0
     assert files_under(upload_root) == []
@@ -133,4 +134,32 @@ def test_the_image_limit_named_is_the_lower_of_the_two(web, me, device, app, upl
                                        "image": (io.BytesIO(png(padding=3 * 1024 * 1024)), "big.png")},
                         content_type="multipart/form-data")
     assert response.status_code == 413
-    assert error_for(response.get_data(as_text=True), "image") == "file is too large: at most 2 MB is accepted"
+    assert error_for(response.get_data(as_text=True), "image") == "the image is too large: at most 2 MB is accepted"
+
+
+def test_refusals_name_the_form_s_fields_in_its_own_words(web, me, device):
+    base = {"device_id": device.id, "sim": 0, "recipients": "+4915100000001", "body": "x"}
+    response = web.post("/send", data={**base, "recipients": "abc"})
+    assert unescape(error_for(response.get_data(as_text=True), "recipients")) == "recipient 'abc' is not a phone number"
+    response = web.post("/send", data={**base, "body": ""})
+    assert error_for(response.get_data(as_text=True), "body") == "the message is empty"
+    assert db.session.query(Message).count() == 0
+
+
+@pytest.mark.parametrize("device_field", [{}, {"device_id": ""}], ids=["no device field", "empty device field"])
+def test_sending_without_a_paired_phone_says_to_pair_one_first(web, me, device_field):
+    response = web.post("/send", data={"sim": 0, "recipients": "+4915100000001", "body": "x", **device_field})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert error_for(html, "device_id") == "no phone is paired yet: pair one on the Devices page first"
+    assert 'href="/devices' in html
+    assert db.session.query(Message).count() == 0
+
+
+def test_a_send_time_before_the_year_1000_is_refused_as_out_of_range(web, me, device):
+    response = web.post("/send", data={"device_id": device.id, "sim": 0, "recipients": "+4915100000001", "body": "x",
+                                       "send_at": "0001-01-01T05:00"})
+    assert response.status_code == 400
+    error = error_for(response.get_data(as_text=True), "send_at")
+    assert error.startswith("the send time is out of range") and "0001-01-01 05:00" in error
+    assert db.session.query(Message).count() == 0
