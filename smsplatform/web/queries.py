@@ -1,10 +1,11 @@
 """Read models for the dashboard pages: totals, the 30-day series, filtered history, conversations."""
 import math
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Integer, Select, func, literal, literal_column, select
 
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses as st
@@ -71,33 +72,51 @@ def device_totals(account: Account, device_id: int) -> Totals:
     return _totals_by_device(account, device_id).get(device_id, Totals())
 
 
-def _hour_bucket(column):
+# Spans the chart counts messages in, longest first: the longest that no local midnight falls inside.
+_BUCKET_SECONDS = (3600, 900, 60, 1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def bucket_seconds(day_starts: list[datetime]) -> int:
+    """The longest span (an hour, a quarter hour, a minute, a second) of which every one of ``day_starts`` (UTC)
+    is a multiple since 1970: counted in such spans, no span straddles two local days. Whole-hour zones get hours;
+    India, Nepal, Chatham, Newfoundland quarter hours."""
+    offsets = {int((start - _EPOCH).total_seconds()) for start in day_starts}
+    return next(size for size in _BUCKET_SECONDS if all(offset % size == 0 for offset in offsets))
+
+
+def _time_bucket(column, seconds: int):
+    """``column`` (a naive UTC time) as the number of whole ``seconds``-long spans since 1970 (no session zone
+    involved on either database)."""
     if db.session.get_bind().dialect.name == "sqlite":
-        return func.strftime("%Y-%m-%d %H", column)
-    return func.date_format(column, "%Y-%m-%d %H")
+        since_epoch = func.cast(func.strftime("%s", column), Integer)
+    else:
+        since_epoch = func.timestampdiff(literal_column("SECOND"), literal("1970-01-01 00:00:00"), column)
+    return since_epoch // seconds
 
 
 def daily_series(account: Account, days: int = 30, now: datetime | None = None) -> tuple[list[date], dict[str, list[int]]]:
     """Messages per day (in the account's zone) for the last ``days`` days, by group.
 
-    The database groups by UTC hour (portable and small: at most 24 × days × statuses rows); the hours
-    are then placed on the account's local days here.
+    The database counts per span of ``bucket_seconds`` (portable and small: at most 24 × days × statuses rows
+    in a whole-hour zone); each span is then placed on the local day it lies in, as the Messages date filter
+    (``local_day_bounds``) draws the days.
     """
     tz = zone(account.timezone)
     today = (now or utcnow()).astimezone(tz).date()
     first = today - timedelta(days=days - 1)
-    since = datetime.combine(first, time.min, tz).astimezone(UTC)
-    bucket = _hour_bucket(Message.created_at)
+    day_starts = [datetime.combine(first + timedelta(days=i), time.min, tz).astimezone(UTC) for i in range(days + 1)]
+    size = bucket_seconds(day_starts)
+    bucket = _time_bucket(Message.created_at, size)
     rows = db.session.execute(
         select(bucket, Message.status, func.count())
-        .where(Message.account_id == account.id, Message.created_at >= since)
+        .where(Message.account_id == account.id, Message.created_at >= day_starts[0])
         .group_by(bucket, Message.status)
     )
     day_list = [first + timedelta(days=i) for i in range(days)]
     series = {g: [0] * days for g in GROUPS}
-    for hour, status, count in rows:
-        local_day = datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=UTC).astimezone(tz).date()
-        index = (local_day - first).days
+    for span, status, count in rows:
+        index = bisect_right(day_starts, _EPOCH + timedelta(seconds=int(span) * size)) - 1
         if 0 <= index < days:
             series[group_of(status)][index] += count
     return day_list, series
