@@ -190,7 +190,7 @@ def is_incoming(status: int) -> bool:
 
 @bp.app_template_test("still_going")
 def is_still_going(status: int) -> bool:
-    """An outgoing message not final yet (its page refreshes itself)."""
+    """An outgoing message not final yet."""
     return status in statuses.OUTGOING_OPEN
 
 

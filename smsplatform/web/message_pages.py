@@ -12,12 +12,13 @@ from smsplatform.messaging.export import exported_rows
 from smsplatform.messaging.service import accept_messages
 from smsplatform.models import Message
 from smsplatform.phones import normalize_phone
-from smsplatform.timeutil import to_zone
+from smsplatform.timeutil import to_zone, utcnow
 from smsplatform.web import queries
 from smsplatform.web.blueprint import (bp, counted, form_time, in_form_words, me, owned, saving, spreadsheet_download,
                                       too_large_page)
 from smsplatform.web.channels import channel_offered, fill_choices
 from smsplatform.web.forms import MessageFilterForm, ReplyForm, SendForm, device_choices, opts, show_error
+from smsplatform.web.live import message_refresh
 from smsplatform.web.uploads import store_upload, upload_too_large
 
 # accept_messages names its fields after the legacy API; the send form names them after its inputs, and its
@@ -173,7 +174,7 @@ def _message_rows():
 def message(message_id: int):
     msg = owned(Message, message_id)
     return render_template("web/message.html", message=msg, steps=queries.timeline(msg),
-                           cancel_refusal=cancelling.why_not(msg))
+                           cancel_refusal=cancelling.why_not(msg), live=message_refresh(msg, utcnow()))
 
 
 # The cancel's UPDATE and a phone's claim may deadlock on the queue index (MariaDB rolls one back): run again.

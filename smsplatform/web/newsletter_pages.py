@@ -10,19 +10,18 @@ from smsplatform.devices.queries import list_devices
 from smsplatform.errors import ConflictError, ValidationError
 from smsplatform.messaging.service import body_as_sent
 from smsplatform.models import Paket
-from smsplatform.timeutil import to_zone
+from smsplatform.timeutil import to_zone, utcnow
 from smsplatform.web import queries
 from smsplatform.web.blueprint import bp, form_time, in_form_words, me, owned, saving, too_large_page
 from smsplatform.web.channels import channel_offered, fill_choices
 from smsplatform.web.forms import EditNewsletterForm, NewsletterForm, opts, show_error
+from smsplatform.web.live import newsletter_refresh
 from smsplatform.web.uploads import store_upload, upload_too_large
 
 # What each of the newsletter's buttons did, for the flash (which buttons a state shows, and the call each
 # makes, is the service's: campaigns.available_actions, campaigns.ACTION_CALLS).
 _PAST = {"start": "scheduled to start now", "unschedule": "moved back to draft", "pause": "paused",
          "resume": "resumed", "cancel": "cancelled"}
-# The states in which its pages refresh themselves.
-_CHANGING = (campaigns.SCHEDULED, campaigns.RUNNING)
 _FORM_FIELDS = {"time_to_send": "send_at", "tags": "tag_ids", "file": "image", "media": "image"}
 _FORM_WORDS = {"time_to_send": "the send time", "body": "the message", "file": "the image", "media": "the image"}
 MAX_PREVIEW_TAGS = 200
@@ -40,8 +39,9 @@ def _progress(paket: Paket, stats: dict[str, int]) -> dict:
 def newsletters():
     pakets = queries.account_pakets(me())
     stats = campaigns.paket_stats_by_id([p.id for p in pakets])
-    rows = [(p, _progress(p, stats[p.id])) for p in pakets]
-    return render_template("web/newsletters.html", rows=rows, refresh=any(p.status in _CHANGING for p in pakets))
+    now = utcnow()
+    rows = [(p, _progress(p, stats[p.id]), newsletter_refresh(p, now)) for p in pakets]
+    return render_template("web/newsletters.html", rows=rows)
 
 
 def _with_choices(form: NewsletterForm, account) -> NewsletterForm:
@@ -183,7 +183,7 @@ def newsletter(paket_id: int):
     return render_template("web/newsletter.html", paket=paket, progress=_progress(paket, campaigns.paket_stats(paket)),
                            actions=campaigns.available_actions(paket), editable=campaigns.is_editable(paket),
                            deletable=campaigns.is_deletable(paket),
-                           refresh=paket.status in _CHANGING,
+                           live=newsletter_refresh(paket, utcnow()),
                            as_sent=body_as_sent(paket.body, campaigns.media_url_now(paket)))
 
 

@@ -57,7 +57,7 @@ def test_a_removed_phone_is_named_on_its_messages_without_a_link_to_its_gone_pag
 def test_a_schedule_cancelled_before_its_time_reads_before_the_cancellation(web, me):
     _phone, message = unpaired_with_a_scheduled_message(me)
     html = web.get(f"/messages/{message.id}").get_data(as_text=True)
-    timeline = re.search(r'<ol class="timeline">(.*?)</ol>', html, re.S).group(1)
+    timeline = re.search(r'<ol class="timeline"[^>]*>(.*?)</ol>', html, re.S).group(1)
     # Each step without the time it happened at (its first <time>), tags and runs of spaces dropped.
     steps = [" ".join(re.sub(r"<[^>]+>", " ", step.split("</time>", 1)[1]).split())
              for step in re.findall(r"<li>(.*?)</li>", timeline, re.S)]
