@@ -79,6 +79,7 @@ def load_config() -> dict:
         "AUTH_FAILURE_WINDOW_SECONDS": _int("AUTH_FAILURE_WINDOW_SECONDS", 900),
         "AUTH_FAILURE_LIMIT_PER_ADDRESS": _int("AUTH_FAILURE_LIMIT_PER_ADDRESS", 20),
         "AUTH_FAILURE_LIMIT_PER_EMAIL": _int("AUTH_FAILURE_LIMIT_PER_EMAIL", 10),
+        "AUTH_KNOWN_ADDRESS_DAYS": _int("AUTH_KNOWN_ADDRESS_DAYS", 90),
         # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host to trust (0: none).
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,

@@ -16,7 +16,7 @@ from smsplatform.errors import (
     AuthenticationError, ConflictError, DomainError, NotFoundError, RateLimitedError, ValidationError,
 )
 from smsplatform.extensions import db
-from smsplatform.models import Account, ApiToken, AuthFailure
+from smsplatform.models import Account, ApiToken, AuthFailure, KnownLoginAddress
 from smsplatform.phones import is_valid_region
 from smsplatform.storage.services import delete_account_objects
 from smsplatform.timeutil import ago, is_valid_zone, utcnow, zone, zone_country
@@ -132,15 +132,38 @@ def auth_failure_scopes(address: str | None, email: str | None) -> dict[str, str
     return scopes
 
 
-def check_auth_allowed(address: str | None, email: str | None, config) -> None:
-    """Raise RateLimitedError when this address or email has failed too often recently."""
+def check_auth_allowed(address: str | None, email: str | None, config, account: Account | None = None) -> None:
+    """Raise RateLimitedError when this address or email has failed too often recently. The email's limit
+    spares an address ``account`` (the email's owner) signed in from before: anyone may fail with the
+    owner's email, and would otherwise keep the owner out."""
     since = ago(config["AUTH_FAILURE_WINDOW_SECONDS"])
     for limit_name, scope in auth_failure_scopes(address, email).items():
         failures = db.session.scalar(
             select(func.count()).select_from(AuthFailure).where(AuthFailure.scope == scope, AuthFailure.created_at >= since)
         )
-        if failures >= config[limit_name]:
+        if failures >= config[limit_name] and not (
+                limit_name == "AUTH_FAILURE_LIMIT_PER_EMAIL" and _known_address(account, address, config)):
             raise RateLimitedError("too many failed login attempts; try again later")
+
+
+def _known_address(account: Account | None, address: str | None, config) -> bool:
+    if account is None or not address:
+        return False
+    return db.session.scalar(select(KnownLoginAddress.last_success_at).where(
+        KnownLoginAddress.account_id == account.id, KnownLoginAddress.address == address[:64],
+        KnownLoginAddress.last_success_at >= ago(config["AUTH_KNOWN_ADDRESS_DAYS"] * 86400))) is not None
+
+
+def remember_login_address(account: Account, address: str | None) -> None:
+    """Note that the account's password was given right from ``address`` (see ``check_auth_allowed``)."""
+    if not address:
+        return
+    known = db.session.get(KnownLoginAddress, (account.id, address[:64]))
+    if known is not None:
+        known.last_success_at = utcnow()
+    else:
+        add_unless_taken(KnownLoginAddress(account_id=account.id, address=address[:64]),
+                         lambda: db.session.get(KnownLoginAddress, (account.id, address[:64])))
 
 
 def record_auth_failure(address: str | None, email: str | None) -> None:
@@ -156,8 +179,8 @@ def authenticate(email, password, address: str | None, config) -> Account:
     caller commits on AuthenticationError too.
     """
     email_text = email.strip().lower() if isinstance(email, str) else ""
-    check_auth_allowed(address, email_text or None, config)
     account = db.session.scalar(select(Account).where(Account.email == email_text)) if email_text else None
+    check_auth_allowed(address, email_text or None, config, account)
     # An unknown email is checked against a hash of the same cost: the answer's time must not tell who has an account.
     stored_hash = account.password_hash if account is not None else _unknown_account_hash()
     ok = (
@@ -169,6 +192,7 @@ def authenticate(email, password, address: str | None, config) -> Account:
     if not ok:
         record_auth_failure(address, email_text or None)
         raise AuthenticationError("Login or password incorrect")
+    remember_login_address(account, address)
     return account
 
 
@@ -319,9 +343,11 @@ def update_settings(account: Account, *, timezone=None, default_region=None, opt
 
 
 def prune_auth_failures(config, now=None) -> int:
-    """Scheduler job: forget failures older than the counting window."""
+    """Scheduler job: forget failures older than the counting window, and addresses no longer known."""
     cutoff = ago(config["AUTH_FAILURE_WINDOW_SECONDS"], now)
-    return db.session.execute(delete(AuthFailure).where(AuthFailure.created_at < cutoff)).rowcount
+    forgotten = db.session.execute(delete(KnownLoginAddress).where(
+        KnownLoginAddress.last_success_at < ago(config["AUTH_KNOWN_ADDRESS_DAYS"] * 86400, now))).rowcount
+    return db.session.execute(delete(AuthFailure).where(AuthFailure.created_at < cutoff)).rowcount + forgotten
 
 
 def delete_account(account: Account) -> int:

@@ -340,7 +340,7 @@ def change_password(device: Device, current, new, address: str | None, config) -
     account = db.session.get(Account, device.account_id)
     if not isinstance(new, str) or len(new) < MIN_APP_PASSWORD:
         raise ValidationError(f"newPassword must have at least {MIN_APP_PASSWORD} characters", field="newPassword")
-    accounts.check_auth_allowed(address, account.email, config)
+    accounts.check_auth_allowed(address, account.email, config, account)
     try:
         accounts.change_password(account, current, new)
     except AuthenticationError:

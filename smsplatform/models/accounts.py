@@ -65,6 +65,17 @@ class ApiToken(db.Model):
     account: Mapped[Account] = relationship(back_populates="tokens")
 
 
+class KnownLoginAddress(db.Model):
+    """An address the account signed in from with its password: the per-email brute-force limit spares it,
+    so that failures from elsewhere (someone trying the owner's email) cannot lock the owner out."""
+
+    __tablename__ = "known_login_addresses"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)  # as request.remote_addr gives it
+    last_success_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class AuthFailure(db.Model):
     """One failed login or token request, counted per address and per email for brute-force limits."""
 
