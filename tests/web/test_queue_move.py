@@ -52,7 +52,7 @@ def test_a_queue_on_a_sim_the_target_reported_it_lacks_is_not_moved(web, me):
     for target, lacking in ((only_sim_2, 0), (only_sim_1, 1)):
         response = move(web, source, target)
         assert response.status_code == 400
-        assert f"{target.name} cannot carry slot(s) {lacking} that queued messages use" in error_for(
+        assert f"{target.name} (#{target.id}) cannot send through SIM {lacking + 1}, which queued messages use" in error_for(
             response.get_data(as_text=True), "target_device_id")
     assert where_messages_are() == [(source.id, 0, st.PENDING), (source.id, 1, st.PENDING)]
     assert db.session.get(Device, source.id).revoked_at is None
