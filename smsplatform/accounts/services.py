@@ -16,7 +16,7 @@ from smsplatform.errors import (
     AuthenticationError, ConflictError, DomainError, NotFoundError, RateLimitedError, ValidationError,
 )
 from smsplatform.extensions import db
-from smsplatform.models import Account, ApiToken, AuthFailure, KnownLoginAddress
+from smsplatform.models import Account, ApiToken, AuthFailure, DashboardSession, KnownLoginAddress
 from smsplatform.phones import is_valid_region
 from smsplatform.storage.services import delete_account_objects
 from smsplatform.timeutil import ago, is_valid_zone, utcnow, zone, zone_country
@@ -340,6 +340,38 @@ def update_settings(account: Account, *, timezone=None, default_region=None, opt
         db.session.flush()
         return None
     return renumber_national_contacts(account)  # it flushes these changes once its parsing is done
+
+
+def start_dashboard_session(account: Account) -> str:
+    """A new dashboard session of the account; returns the id its cookie carries."""
+    session_id = secrets.token_hex(16)
+    db.session.add(DashboardSession(id_hash=_session_hash(session_id), account_id=account.id))
+    db.session.flush()
+    return session_id
+
+
+def dashboard_session_open(account_id: int, session_id, config) -> bool:
+    """Whether the cookie's session is still open: not logged out, not past SESSION_LIFETIME_SECONDS."""
+    if not isinstance(session_id, str):
+        return False
+    return db.session.scalar(select(DashboardSession.account_id).where(
+        DashboardSession.id_hash == _session_hash(session_id),
+        DashboardSession.created_at >= ago(config["SESSION_LIFETIME_SECONDS"]))) == account_id
+
+
+def end_dashboard_session(session_id) -> None:
+    if isinstance(session_id, str):
+        db.session.execute(delete(DashboardSession).where(DashboardSession.id_hash == _session_hash(session_id)))
+
+
+def _session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def prune_dashboard_sessions(config, now=None) -> int:
+    """Scheduler job: forget sessions past their lifetime (their cookies are refused already)."""
+    return db.session.execute(delete(DashboardSession).where(
+        DashboardSession.created_at < ago(config["SESSION_LIFETIME_SECONDS"], now))).rowcount
 
 
 def prune_auth_failures(config, now=None) -> int:

@@ -65,6 +65,17 @@ class ApiToken(db.Model):
     account: Mapped[Account] = relationship(back_populates="tokens")
 
 
+class DashboardSession(db.Model):
+    """A signed-in dashboard session. The session cookie carries its id, of which only the SHA-256 is kept:
+    logging out deletes the row, so a copy of the cookie (another browser, a stolen one) ends with it."""
+
+    __tablename__ = "dashboard_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class KnownLoginAddress(db.Model):
     """An address the account signed in from with its password: the per-email brute-force limit spares it,
     so that failures from elsewhere (someone trying the owner's email) cannot lock the owner out."""

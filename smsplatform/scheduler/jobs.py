@@ -29,6 +29,7 @@ JOBS = [
     Job("prune-expired-pairing-codes", 3600, "smsplatform.devices.services.prune_expired_pairing_codes"),
     Job("prune-webhook-receipts", 3600, "smsplatform.devices.services.prune_webhook_receipts"),
     Job("prune-auth-failures", 3600, "smsplatform.accounts.services.prune_auth_failures"),
+    Job("prune-dashboard-sessions", 3600, "smsplatform.accounts.services.prune_dashboard_sessions"),
     Job("delete-unreferenced-uploads", 3600, "smsplatform.storage.services.delete_unreferenced"),
     Job("start-due-newsletters", 5, "smsplatform.campaigns.services.start_due_newsletters"),
     Job("finish-completed-newsletters", 30, "smsplatform.campaigns.services.finish_completed"),

@@ -12,11 +12,13 @@ from smsplatform.web.blueprint import DashboardUser, bp, counted, me, saving
 from smsplatform.web.forms import ChangePasswordForm, LoginForm, SettingsForm, SignupForm, TokenForm, show_error
 
 
-def _start_session(account) -> None:
+def _start_session(account, session_id: str) -> None:
+    """The cookie of a session ``services.start_dashboard_session`` opened (and the request committed)."""
     session.clear()
     session.permanent = True
     login_user(DashboardUser(account))
     session["login_at"] = utcnow().timestamp()
+    session["sid"] = session_id
 
 
 def _safe_next(target: str | None) -> str:
@@ -36,8 +38,9 @@ def signup():
     if form.validate_on_submit():
         with saving(lambda exc: show_error(form, exc, "email")) as saved:  # each problem of a sign-up
             account = services.create_account(form.email.data, form.password.data, form.timezone.data.strip())
+            session_id = services.start_dashboard_session(account)
         if saved.ok:
-            _start_session(account)
+            _start_session(account, session_id)
             flash("Welcome! Pair a phone to start sending.", "success")
             return redirect(url_for("web.devices"))
     return render_template("web/signup.html", form=form), 400 if form.errors else 200
@@ -62,8 +65,9 @@ def login():
             form.form_errors.append("Email or password incorrect.")
             status = 401
         else:
+            session_id = services.start_dashboard_session(account)
             db.session.commit()
-            _start_session(account)
+            _start_session(account, session_id)
             return redirect(_safe_next(request.args.get("next")))
     elif form.errors:
         status = 400
@@ -72,6 +76,9 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """Ends the session itself, not only this browser's copy of its cookie."""
+    services.end_dashboard_session(session.get("sid"))
+    db.session.commit()
     logout_user()
     session.clear()
     flash("You are logged out.", "info")

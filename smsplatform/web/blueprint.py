@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from smsplatform import spreadsheets
+from smsplatform.accounts.services import dashboard_session_open
 from smsplatform.errors import DomainError, NotFoundError
 from smsplatform.extensions import db, login_manager
 from smsplatform.messaging import statuses
@@ -57,12 +58,15 @@ def _configure(state) -> None:
 
 
 def _load_user(user_id: str) -> DashboardUser | None:
-    """The session's account, unless its password changed or the session outlived its lifetime."""
+    """The session's account, unless its password changed, the session outlived its lifetime or was ended
+    by logging out (in any browser holding a copy of its cookie)."""
     account_id, _, version = user_id.partition(":")
     started = session.get("login_at")
     if not account_id.isdigit() or not isinstance(started, (int, float)):
         return None
     if utcnow().timestamp() - started > current_app.config["SESSION_LIFETIME_SECONDS"]:
+        return None
+    if not dashboard_session_open(int(account_id), session.get("sid"), current_app.config):
         return None
     account = db.session.get(Account, int(account_id))
     if account is None or str(account.session_version) != version:

@@ -71,7 +71,8 @@ def test_every_declared_job_resolves_and_is_sane():
         assert callable(runner.resolve(job.target))
         assert job.seconds > 0
     assert {"release-due-messages", "redeliver-or-fail-unacknowledged", "fail-left-on-silent-phones",
-            "cancel-left-on-removed-devices", "prune-auth-failures", "mark-silent-devices-offline",
+            "cancel-left-on-removed-devices", "prune-auth-failures", "prune-dashboard-sessions",
+            "mark-silent-devices-offline",
             "prune-expired-pairing-codes", "prune-webhook-receipts"} <= set(ids)
 
 

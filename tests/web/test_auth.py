@@ -1,11 +1,14 @@
 """Sign up, log in/out, sessions (expiry, password change), brute-force limits, CSRF, auth on every page."""
 import re
+from datetime import timedelta
 
 import pytest
 
 from smsplatform import create_app
+from smsplatform.accounts import services as accounts
 from smsplatform.extensions import db
-from smsplatform.models import Account, ApiToken
+from smsplatform.models import Account, ApiToken, DashboardSession
+from smsplatform.timeutil import utcnow
 from tests.web.conftest import PASSWORD, login
 
 PAGES = ["/", "/devices", "/devices/add", "/devices/1", "/send", "/messages", "/messages/export.csv",
@@ -91,6 +94,31 @@ def test_login_and_logout(client, me):
     assert client.get("/signup").headers["Location"] == "/"
     assert client.post("/logout").status_code == 302
     assert client.get("/").status_code == 302
+
+
+def test_logging_out_ends_the_session_in_every_browser_holding_its_cookie(app, client, me):
+    """A copy of the cookie (another browser, a stolen one) is signed out with the session, not only this
+    browser's copy; the account's other sessions stay signed in."""
+    login(client, "me@example.com")
+    copy = app.test_client()
+    copy.set_cookie("session", client.get_cookie("session").value)
+    other_session = app.test_client()
+    login(other_session, "me@example.com")
+    assert copy.get("/contacts").status_code == 200
+    assert client.post("/logout").status_code == 302
+    assert copy.get("/contacts").status_code == 302  # to the login page
+    assert other_session.get("/contacts").status_code == 200
+    assert db.session.query(DashboardSession).count() == 1
+
+
+def test_sessions_past_their_lifetime_are_refused_and_pruned(app, client, me):
+    login(client, "me@example.com")
+    (stored,) = db.session.query(DashboardSession).all()
+    stored.created_at = utcnow() - timedelta(seconds=app.config["SESSION_LIFETIME_SECONDS"] + 1)
+    db.session.commit()
+    assert client.get("/contacts").status_code == 302
+    assert accounts.prune_dashboard_sessions(app.config) == 1
+    assert db.session.query(DashboardSession).count() == 0
 
 
 @pytest.mark.parametrize("target, expected", [
