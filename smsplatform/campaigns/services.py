@@ -45,7 +45,7 @@ from smsplatform.storage import get_storage
 from smsplatform.storage.images import JPEG
 from smsplatform.storage.services import delete_if_unreferenced, new_key, public_url
 from smsplatform.models.campaigns import CANCELLED, DRAFT, FANNING_OUT, FINISHED, PAUSED, RUNNING, SCHEDULED
-from smsplatform.models.types import MAX_ROW_ID, UTCDateTime
+from smsplatform.models.types import UTCDateTime
 from smsplatform.timeutil import PAST_SEND_TIME_GRACE, means_now, parse_local_datetime, past_send_time_error, utcnow
 
 # The moves an account asks for, each with the states it may start from: the service functions move only
@@ -258,15 +258,13 @@ def media_url_now(paket: Paket) -> str | None:
 
 
 def get_paket(account: AccountSettings, paket_id, *, for_update: bool = False) -> Paket:
-    """The account's newsletter, or NotFoundError (also for an id past a BIGINT: no row can have it).
+    """The account's newsletter, or NotFoundError (an id past a BIGINT is out of range: ``as_int``).
     ``for_update``: its row locked (on MariaDB) until the transaction ends, and read again."""
     number = as_int(paket_id, "paket_id", required=True)
-    paket = None
-    if abs(number) <= MAX_ROW_ID:
-        query = select(Paket).where(Paket.id == number, Paket.account_id == account.id)
-        if for_update:
-            query = query.with_for_update().execution_options(populate_existing=True)
-        paket = db.session.scalar(query)
+    query = select(Paket).where(Paket.id == number, Paket.account_id == account.id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    paket = db.session.scalar(query)
     if paket is None:
         raise NotFoundError(f"newsletter {paket_id} not found", field="paket_id")
     return paket

@@ -18,6 +18,7 @@ from smsplatform.messaging.segments import count_segments
 from smsplatform.messaging.statuses import PENDING
 from smsplatform.models import AccountSettings, Contact, Device, Message, StoredObject
 from smsplatform.models.devices import parse_plus_prefixes, parse_slots
+from smsplatform.models.types import MAX_ROW_ID
 from smsplatform.phones import SPACE_FOR_PLUS, Phone, normalize_phone
 from smsplatform.storage.services import public_url
 from smsplatform.timeutil import (
@@ -27,7 +28,7 @@ from smsplatform.timeutil import (
 URGENT_PRIORITY = 100  # the Android app skips its delays and limits at priority >= 100
 SLOT_NAMES = {0: "SMS on SIM 1", 1: "SMS on SIM 2", 2: "WhatsApp Business", 3: "WhatsApp", 4: "RCS", 5: "RCS"}
 MAX_SLOT = 5
-INTEGER_RANGE = (-(2 ** 63), 2 ** 63 - 1)  # what a BIGINT column holds (signed 64 bits): every id and count
+INTEGER_RANGE = (-MAX_ROW_ID - 1, MAX_ROW_ID)  # what a BIGINT column holds (signed 64 bits): every id and count
 _CHUNK = 500  # ids per IN (...) lookup; well under every database's bound-parameter limit
 # A whole number: ASCII digits (\d would take "١٢" too), maybe written as a float-typed client writes it ("2.0").
 _INTEGER = re.compile(r"^([+-]?[0-9]+)(?:\.0*)?$")

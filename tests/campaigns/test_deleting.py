@@ -176,8 +176,8 @@ def test_a_refused_deletion_keeps_the_image_file(owner, device, vip, upload_root
     ("abc", ValidationError, "paket_id must be an integer"),
     ("1.5", ValidationError, "paket_id must be an integer"),
     (999_999_999, NotFoundError, "newsletter 999999999 not found"),
-    (2 ** 63, NotFoundError, "not found"),  # past a BIGINT: SQLite could not even bind it
-    ("9" * 19, ValidationError, "paket_id must be an integer"),  # as a string: 18 digits at most
+    (2 ** 63, ValidationError, "paket_id is out of range"),  # past a BIGINT: SQLite could not even bind it
+    ("9" * 19, ValidationError, "paket_id is out of range"),  # the same as text
     (-1, NotFoundError, "not found"),
 ])
 def test_a_missing_or_malformed_id_changes_nothing(owner, device, vip, paket_id, error, text):
@@ -221,11 +221,11 @@ def test_a_state_change_after_a_deletion_elsewhere_is_not_found(owner, device, v
     assert gone(paket_id)
 
 
-def test_an_id_past_a_bigint_is_not_found_by_every_newsletter_call(owner):
-    """get_paket (behind every call naming a newsletter) answers not found before the database: SQLite
-    cannot bind such a number (it was an OverflowError, a 500)."""
+def test_an_id_past_a_bigint_is_refused_by_every_newsletter_call(owner):
+    """get_paket (behind every call naming a newsletter) refuses it as out of range before the database:
+    SQLite cannot bind such a number (it was an OverflowError, a 500)."""
     for call in (services.get_paket, services.cancel_paket, services.start_paket_now):
-        with pytest.raises(NotFoundError):
+        with pytest.raises(ValidationError, match="paket_id is out of range"):
             call(owner, 2 ** 63)
 
 

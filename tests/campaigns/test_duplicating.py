@@ -105,7 +105,7 @@ def test_deleting_either_keeps_the_shared_image_until_both_are_gone(owner, devic
 
 @pytest.mark.parametrize("paket_id, error", [
     (None, ValidationError), ("", ValidationError), ("abc", ValidationError), (999_999_999, NotFoundError),
-    (2 ** 63, NotFoundError), (-5, NotFoundError),
+    (2 ** 63, ValidationError), (-5, NotFoundError),  # past a BIGINT: out of range
 ])
 def test_a_missing_or_malformed_id_copies_nothing(owner, device, tags, paket_id, error):
     new_paket(owner, device, list(tags), schedule=False)

@@ -63,7 +63,7 @@ def test_bad_savepaket_input_is_refused_with_a_clear_message(owner, device, chan
 
 
 @pytest.mark.parametrize("value, expected", [
-    ("12,13,14", [12, 13, 14]), (" 12 , 13 ,, 12", [12, 13]), (12, [12]), (12.0, [12]), (True, [1]),
+    ("12,13,14", [12, 13, 14]), (" 12 , 13 ,, 12", [12, 13]), (12, [12]), (12.0, [12]), ("12.0", [12]), (True, [1]),
     (["12", 13], [12, 13]), (["12", ""], [12]), ([12, "  ", "13"], [12, 13]), ((12, 12), [12]),
 ])
 def test_tag_ids_are_read_in_every_form_legacy_clients_send(value, expected):
@@ -72,7 +72,7 @@ def test_tag_ids_are_read_in_every_form_legacy_clients_send(value, expected):
 
 @pytest.mark.parametrize("value, text", [
     (None, "tags is required"), ("", "tags is required"), ([""], "tags is required"), ([], "tags is required"),
-    ("12,abc", "tags must be an integer"), ("12.0", "tags must be an integer"), (12.5, "tags must be an integer"),
+    ("12,abc", "tags must be an integer"), ("12.5", "tags must be an integer"), (12.5, "tags must be an integer"),
     ({"id": 12}, "tags must be an integer"), (0, "tags must be at least 1"), ([12, None], "tags is required"),
 ])
 def test_unreadable_tag_ids_are_refused(value, text):
