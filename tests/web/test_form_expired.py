@@ -5,7 +5,6 @@ import re
 import time
 
 import pytest
-from flask import session
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from smsplatform import create_app
