@@ -67,8 +67,7 @@ def workbook_as_csv(data: BinaryIO) -> tuple[BinaryIO, str]:
     if not openpyxl.DEFUSEDXML:  # openpyxl chose its XML parser at import: without defusedxml, an unsafe one
         raise ValidationError("this server cannot read Excel workbooks safely (the defusedxml package is missing); "
                               "save the list as CSV and upload that", field="file")
-    _check_unpacked_size(data)
-    _check_shared_strings(data)
+    _check_archive(data)
     data.seek(0)
     with tempfile.TemporaryFile() as source:
         while block := data.read(_BLOCK):
@@ -89,41 +88,43 @@ def workbook_as_csv(data: BinaryIO) -> tuple[BinaryIO, str]:
     return out, answer["sheet"]
 
 
-def _check_unpacked_size(data: BinaryIO) -> None:
+def _check_archive(data: BinaryIO) -> None:
+    """Refuse a workbook that unpacks to more than MAX_UNPACKED_BYTES, or whose parts hold more than
+    MAX_SHARED_STRINGS ``<si>`` entries: every part is counted, whatever its name (the manifest names the
+    shared-strings part)."""
     data.seek(0)
     try:
         with zipfile.ZipFile(data) as archive:
             unpacked = sum(entry.file_size for entry in archive.infolist())
-    except ZIP_ERRORS as exc:
-        raise _unreadable() from exc
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise ValidationError(f"the workbook unpacks to {size_text(unpacked)}; the limit is "
-                              f"{size_text(MAX_UNPACKED_BYTES)}: save the list as CSV and upload that", field="file")
-
-
-def _check_shared_strings(data: BinaryIO) -> None:
-    """Counts the <si> entries of every part, whatever its name (the manifest names the shared-strings part)."""
-    data.seek(0)
-    count = 0
-    try:
-        with zipfile.ZipFile(data) as archive:
-            for entry in archive.infolist():
-                with archive.open(entry) as part:
-                    tail = b""
-                    while block := part.read(_BLOCK):
-                        text = tail + block
-                        cut = text.rfind(b"<")  # an entry cut off at the block's end is counted with the next
-                        if cut < 0 or len(text) - cut > _LONGEST_ENTRY:
-                            cut = len(text)
-                        count += len(_SHARED_STRING.findall(text, 0, cut))
-                        tail = text[cut:]
-                        turns.let_others_run()
-                    count += len(_SHARED_STRING.findall(tail))
+            if unpacked > MAX_UNPACKED_BYTES:
+                raise _too_big(f"the workbook unpacks to {size_text(unpacked)}; the limit is "
+                               f"{size_text(MAX_UNPACKED_BYTES)}")
+            count = sum(_shared_strings(archive, entry) for entry in archive.infolist())
     except ZIP_ERRORS as exc:
         raise _unreadable() from exc
     if count > MAX_SHARED_STRINGS:
-        raise ValidationError(f"the workbook's shared-strings table holds {count:,} entries; the limit is "
-                              f"{MAX_SHARED_STRINGS:,}: save the list as CSV and upload that", field="file")
+        raise _too_big(f"the workbook's shared-strings table holds {count:,} entries; the limit is "
+                       f"{MAX_SHARED_STRINGS:,}")
+
+
+def _shared_strings(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> int:
+    """The ``<si>`` entries of one part, read a block at a time (other requests get a turn after each)."""
+    count = 0
+    with archive.open(entry) as part:
+        tail = b""
+        while block := part.read(_BLOCK):
+            text = tail + block
+            cut = text.rfind(b"<")  # an entry cut off at the block's end is counted with the next
+            if cut < 0 or len(text) - cut > _LONGEST_ENTRY:
+                cut = len(text)
+            count += len(_SHARED_STRING.findall(text, 0, cut))
+            tail = text[cut:]
+            turns.let_others_run()
+        return count + len(_SHARED_STRING.findall(tail))
+
+
+def _too_big(problem: str) -> ValidationError:
+    return ValidationError(f"{problem}: save the list as CSV and upload that", field="file")
 
 
 def _last_json_line(stderr: bytes) -> dict:
