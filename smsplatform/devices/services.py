@@ -19,8 +19,7 @@ from smsplatform.events import settings_changed_after_commit, wake_after_commit
 from smsplatform.events.bus import SETTINGS_UPDATED, WEBHOOKS_UPDATED
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
-from smsplatform.messaging.queue import channel_label
-from smsplatform.messaging.service import available_slots
+from smsplatform.messaging.service import available_slots, channel_label
 from smsplatform.models import Account, Device, Message, PairingCode, WebhookReceipt
 from smsplatform.timeutil import ago, utcnow
 

@@ -26,13 +26,6 @@ from smsplatform.timeutil import ago, parse_phone_datetime, utcnow
 MAX_CLAIM = 100
 FAILURE_REASON_MAX = Message.__table__.c.failure_reason.type.length
 SMS_SLOTS = (0, 1)
-# The one name of each legacy slot (``sim``) that people read: on every dashboard page, in its choices and in
-# the refusals that name a channel.
-CHANNEL_LABELS = {0: "SIM 1", 1: "SIM 2", 2: "WhatsApp Business", 3: "WhatsApp", 4: "RCS 1", 5: "RCS 2"}
-
-
-def channel_label(sim: int) -> str:
-    return CHANNEL_LABELS.get(sim, f"channel {sim}")
 
 # What a phone's "Failed" means, by the error text it reports (§5.4 of the protocol).
 _FAILURE_CODES = (

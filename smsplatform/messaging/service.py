@@ -26,7 +26,9 @@ from smsplatform.timeutil import (
 )
 
 URGENT_PRIORITY = 100  # the Android app skips its delays and limits at priority >= 100
-SLOT_NAMES = {0: "SMS on SIM 1", 1: "SMS on SIM 2", 2: "WhatsApp Business", 3: "WhatsApp", 4: "RCS", 5: "RCS"}
+# The one name of each slot (``sim``) that people read: on every dashboard page, in its choices, and in every
+# refusal that names a channel (the legacy API's too).
+CHANNEL_LABELS = {0: "SIM 1", 1: "SIM 2", 2: "WhatsApp Business", 3: "WhatsApp", 4: "RCS 1", 5: "RCS 2"}
 MAX_SLOT = 5
 INTEGER_RANGE = (-MAX_ROW_ID - 1, MAX_ROW_ID)  # what a BIGINT column holds (signed 64 bits): every id and count
 _CHUNK = 500  # ids per IN (...) lookup; well under every database's bound-parameter limit
@@ -327,6 +329,10 @@ def clean_body(value, media, max_chars: int) -> str:
     return text
 
 
+def channel_label(sim: int) -> str:
+    return CHANNEL_LABELS.get(sim, f"channel {sim}")
+
+
 def check_slot(device: Device | Row, sim: int, field: str = "sim", *, slots: set[int] | None = None) -> None:
     """Slots 2-5 only where the device declared them; SIM 1 and SIM 2 only where the phone reported a card, once
     it reported its cards (one that never did may have either). The app fails a message for a SIM it lacks.
@@ -336,13 +342,13 @@ def check_slot(device: Device | Row, sim: int, field: str = "sim", *, slots: set
     """
     if sim >= 2 and sim not in (parse_slots(device.extra_slots) if slots is None else slots):
         raise ValidationError(
-            f"{field} {sim} ({SLOT_NAMES[sim]}) is not available on device {device.id}", field=field)
+            f"{field} {sim} ({channel_label(sim)}) is not available on device {device.id}", field=field)
     if sim < 2 and device.sim_cards:
         sims = _reported_sims(device.sim_cards)
         if sim not in sims:
             other = 1 - sim
             advice = f"; use sim {other}" if other in sims else ""
-            raise ValidationError(f"{field} {sim} (SIM {sim + 1}): device {device.id} has no "
+            raise ValidationError(f"{field} {sim} ({channel_label(sim)}): device {device.id} has no "
                                   f"{('first', 'second')[sim]} SIM card{advice}", field=field)
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, Response, abort, current_app, render_template, request, send_file, session,
-                   stream_with_context)
+                   stream_with_context, url_for)
 from flask.typing import ResponseReturnValue
 from flask_login import UserMixin, current_user
 from flask_wtf.csrf import CSRFError
@@ -20,7 +20,7 @@ from smsplatform.accounts.services import dashboard_session_open
 from smsplatform.errors import DomainError, NotFoundError
 from smsplatform.extensions import db, login_manager
 from smsplatform.messaging import statuses
-from smsplatform.messaging.queue import channel_label
+from smsplatform.messaging.service import channel_label
 from smsplatform.models import Account
 from smsplatform.timeutil import to_zone, utcnow, zone_choices
 from smsplatform.web.queries import group_of
@@ -125,6 +125,12 @@ def in_form_words(error: DomainError, words: dict[str, str]) -> DomainError:
         (field, words[field] + message[len(field):] if field in words and message.startswith(field) else message)
         for field, message in error.problems]
     return reworded
+
+
+def back_to_list(endpoint: str, list_args: frozenset[str]) -> str:
+    """The list page ``endpoint`` as the request's arguments among ``list_args`` (its filter and page) show it:
+    where a list's bulk form returns to (its action carries them), and never another site."""
+    return url_for(endpoint, **{key: value for key, value in request.args.items() if key in list_args and value})
 
 
 def form_time(value: datetime | None) -> str | None:

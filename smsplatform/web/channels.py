@@ -4,8 +4,7 @@ channel the chosen phone lacks is refused beside the select in the form's words.
 from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 
-from smsplatform.messaging.queue import channel_label
-from smsplatform.messaging.service import available_slots
+from smsplatform.messaging.service import available_slots, channel_label
 from smsplatform.models import Device
 from smsplatform.web.forms import device_choices, opts
 

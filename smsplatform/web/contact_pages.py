@@ -1,6 +1,4 @@
 """Contacts and tags: search, add/edit, bulk tag/untag, CSV and Excel export and import (with its per-row report)."""
-import math
-
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
@@ -11,7 +9,7 @@ from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
 from smsplatform.models.types import MAX_ROW_ID
 from smsplatform.web import queries
-from smsplatform.web.blueprint import bp, counted, me, saving, spreadsheet_download, too_large_page
+from smsplatform.web.blueprint import back_to_list, bp, counted, me, saving, spreadsheet_download, too_large_page
 from smsplatform.web.forms import BulkTagForm, ContactForm, ImportForm, TagForm, opts, show_error
 
 _OPTED = {"yes": True, "no": False}
@@ -52,15 +50,13 @@ def _contact_page(account, filters: dict, number: int) -> queries.Page:
     """One page of the contacts the filter finds; a number past the last page shows the last one (as the
     message list does), read again only then. The first offset is kept within a BIGINT (SQLite cannot bind
     a larger number)."""
-    number = min(max(1, number), MAX_ROW_ID // queries.PAGE_SIZE)
-    found = services.search_contacts(account, **filters, limit=queries.PAGE_SIZE,
-                                     offset=(number - 1) * queries.PAGE_SIZE)
-    last = max(1, math.ceil(found.total / queries.PAGE_SIZE))
-    if number > last:
-        number = last
+    def read(number: int) -> queries.Page:
         found = services.search_contacts(account, **filters, limit=queries.PAGE_SIZE,
                                          offset=(number - 1) * queries.PAGE_SIZE)
-    return queries.Page(found.contacts, number, found.total)
+        return queries.Page(found.contacts, number, found.total)
+
+    page = read(min(max(1, number), MAX_ROW_ID // queries.PAGE_SIZE))
+    return read(page.pages) if page.number > page.pages else page
 
 
 @bp.route("/contacts/export.csv")
@@ -162,7 +158,7 @@ def bulk_tag():
     """The contact list's "Apply" to the selected contacts; back to the list as it was searched and paged (the
     form's action carries them)."""
     account = me()
-    back = url_for("web.contacts", **{k: v for k, v in request.args.items() if k in _LIST_ARGS and v})
+    back = back_to_list("web.contacts", _LIST_ARGS)
     form = BulkTagForm()
     form.tag_id.choices = opts(_tag_choices(account))
     if not form.validate_on_submit() or not form.contact_ids.data:

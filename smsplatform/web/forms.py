@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from smsplatform.errors import DomainError
-from smsplatform.messaging.queue import CHANNEL_LABELS
+from smsplatform.messaging.service import CHANNEL_LABELS
 
 SIM_CHOICES = list(CHANNEL_LABELS.items())
 

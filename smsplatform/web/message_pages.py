@@ -14,8 +14,8 @@ from smsplatform.models import Message
 from smsplatform.phones import normalize_phone
 from smsplatform.timeutil import to_zone, utcnow
 from smsplatform.web import queries
-from smsplatform.web.blueprint import (bp, counted, form_time, in_form_words, me, owned, saving, spreadsheet_download,
-                                      too_large_page)
+from smsplatform.web.blueprint import (back_to_list, bp, counted, form_time, in_form_words, me, owned, saving,
+                                      spreadsheet_download, too_large_page)
 from smsplatform.web.channels import channel_offered, fill_choices
 from smsplatform.web.forms import MessageFilterForm, ReplyForm, SendForm, device_choices, opts, show_error
 from smsplatform.web.live import message_refresh
@@ -196,7 +196,7 @@ def cancel_message(message_id: int):
 def cancel_messages():
     """The message list's "Cancel selected"; back to the list as it was filtered (the form's action carries
     the filter). Another account's id (or one past a BIGINT) is the 404 page, and nothing is cancelled."""
-    back = url_for("web.messages", **{k: v for k, v in request.args.items() if k in _LIST_ARGS and v})
+    back = back_to_list("web.messages", _LIST_ARGS)
     try:
         outcome = cancelling.cancel_messages(me(), request.form.getlist("message_ids"))
     except ValidationError as exc:
