@@ -10,6 +10,7 @@ from werkzeug.routing import IntegerConverter
 from smsplatform import events
 from smsplatform.config import load_config
 from smsplatform.db_casefold import register_casefold
+from smsplatform.db_sqlite_lock import BUSY_TIMEOUT_SECONDS, WriterConnection
 from smsplatform.extensions import csrf, db, login_manager, migrate
 from smsplatform.models.types import MAX_ROW_ID
 from smsplatform.path_slashes import MergedSlashes
@@ -37,8 +38,12 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
                                                    "isolation_level": "READ COMMITTED"}
     elif backend == "sqlite":
-        # A file never drops a connection: pinging it would cost a statement on every request.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
+        # A file never drops a connection: pinging it would cost a statement on every request. Its connections
+        # wait for the write lock without stopping a gevent worker (db_sqlite_lock).
+        options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **options, "pool_pre_ping": False,
+            "connect_args": {**options.get("connect_args", {}), "factory": WriterConnection}}
     app.instance_path = app.config["INSTANCE_PATH"]
     app.session_interface = DashboardSessionInterface()
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -104,7 +109,7 @@ def _configure_sqlite(app: Flask) -> None:
         register_casefold(dbapi_connection)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA temp_store=MEMORY")  # statement journals in memory, not temporary files

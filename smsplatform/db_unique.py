@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
+from smsplatform.db_sqlite_lock import begin_writing
 from smsplatform.extensions import db
 
 
@@ -44,11 +45,12 @@ def locked(query, *, shared: bool = False):
 
 
 def begin_writing_on_sqlite() -> None:
-    """On SQLite, open the session's transaction with the database's write lock (BEGIN IMMEDIATE) unless it
-    has one: what is read from here on stays true until the commit. A no-op on MariaDB."""
+    """On SQLite, open the session's transaction with the database's write lock (BEGIN IMMEDIATE, waited for
+    as ``db_sqlite_lock`` does) unless it has one: what is read from here on stays true until the commit. A
+    no-op on MariaDB."""
     connection = db.session.connection()
     if connection.dialect.name == "sqlite" and not sqlite_transaction_open(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        begin_writing(connection.connection.driver_connection)
 
 
 def sqlite_transaction_open(connection) -> bool:

@@ -1,5 +1,5 @@
-"""What a long loop's turns rest on: whether a SQLite connection holds the write lock (a turn then would
-leave a greenlet of the same worker waiting on that lock, the whole worker with it)."""
+"""What ``begin_writing_on_sqlite`` rests on: whether a SQLite connection holds the write lock (then it has
+one, and must not begin another transaction)."""
 import pytest
 from sqlalchemy import text
 

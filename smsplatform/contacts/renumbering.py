@@ -59,7 +59,7 @@ def renumber_national_contacts(account: AccountSettings, now: datetime | None = 
         .execution_options(yield_per=2000))
     groups: dict[str, list] = {}
     for done, row in enumerate(bare):
-        now_and_then(done, db.session)  # on MariaDB; on SQLite no turn is taken while its write lock is held
+        now_and_then(done)
         phone = parsed[row.phone_raw] if row.phone_raw in parsed else _parsed(row.phone_raw, region)
         if phone is not None and phone.startswith("+"):
             groups.setdefault(phone, []).append(row)
@@ -107,7 +107,7 @@ def _parsed_numbers(account_id: int, region: str) -> dict[str, str | None]:
     parsed = {}
     for done, raw in enumerate(raws):
         parsed[raw] = _parsed(raw, region)
-        now_and_then(done, db.session)
+        now_and_then(done)
     return parsed
 
 

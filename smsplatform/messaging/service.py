@@ -165,11 +165,11 @@ def accept_message_ids(account: AccountSettings, items: list[dict], *, default_d
                                           past_means_now)
     # An executemany per chunk (SQLAlchemy runs a single row as a plain execute); autoincrement ids
     # are assigned in row order, so sorted ids follow the rows. Between chunks the worker's other
-    # requests get a turn where the database lets them write meanwhile (MariaDB, not SQLite).
+    # requests get a turn; on MariaDB they can also write meanwhile, on SQLite their writes wait for this one.
     connection = db.session.connection()
     ids = []
     for start in range(0, len(rows), turns.EVERY):
-        turns.now_and_then(start, db.session)
+        turns.now_and_then(start)
         ids += connection.execute(_INSERT_MESSAGES, rows[start:start + turns.EVERY]).scalars()
     ids.sort()
     wake_after_commit(db.session, ready_devices)
@@ -187,7 +187,7 @@ def _validated_rows(account: AccountSettings, items, default_device_id, now: dat
         raise ValidationError(f"batch has {len(items)} messages; at most {max_batch} per call", field=field_prefix)
     device_ids = []
     for index, item in enumerate(items):
-        turns.now_and_then(index, db.session)
+        turns.now_and_then(index)
         try:
             if not isinstance(item, dict):
                 raise ValidationError("must be an object with sendto, body and device_id")
@@ -274,7 +274,7 @@ class _Batch:
         if ready:
             self.ready_devices.add(device_id)
         for raw in recipients:
-            turns.now_and_then(len(self.rows), db.session)  # a big batch: the worker's other requests
+            turns.now_and_then(len(self.rows))  # a big batch: the worker's other requests
             key = (raw, region, prefixes)
             phone = self._phones.get(key)
             if phone is None:
@@ -406,7 +406,7 @@ def _refuse_opted_out(account: AccountSettings, rows: list[dict], row_items: lis
     phones = sorted({row["phone"] for row in rows})
     opted_out: set[str] = set()
     for start in range(0, len(phones), _CHUNK):
-        turns.now_and_then(start, db.session)
+        turns.now_and_then(start)
         opted_out.update(db.session.scalars(select(Contact.phone).where(
             Contact.account_id == account.id, Contact.opted_out.is_(True),
             Contact.phone.in_(phones[start:start + _CHUNK]))))
