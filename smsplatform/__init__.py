@@ -103,6 +103,7 @@ def _configure_sqlite(app: Flask) -> None:
 
     with app.app_context():
         engine = db.engine
+    checkpoint_pages = int(app.config["SQLITE_WAL_AUTOCHECKPOINT_PAGES"])
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _record):
@@ -113,6 +114,7 @@ def _configure_sqlite(app: Flask) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA temp_store=MEMORY")  # statement journals in memory, not temporary files
+        cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint_pages}")
         cursor.close()
 
 

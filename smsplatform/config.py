@@ -98,6 +98,8 @@ def load_config() -> dict:
         "S3_PRESIGN_SECONDS": _int("S3_PRESIGN_SECONDS", 7 * 24 * 3600),
         "SESSION_LIFETIME_SECONDS": _int("SESSION_LIFETIME_SECONDS", 12 * 3600),
         "WTF_CSRF_ENABLED": _bool(os.environ.get("WTF_CSRF_ENABLED"), True),
+        # SQLite only: the write-ahead log is copied into the database once it holds this many pages (4 KB each).
+        "SQLITE_WAL_AUTOCHECKPOINT_PAGES": _int("SQLITE_WAL_AUTOCHECKPOINT_PAGES", 10_000),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     }
 

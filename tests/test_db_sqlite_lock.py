@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from smsplatform import db_sqlite_lock
+from smsplatform import create_app, db_sqlite_lock
 from smsplatform.contacts.services import save_tag
 from smsplatform.db_unique import begin_writing_on_sqlite
 from smsplatform.extensions import db
@@ -151,3 +151,16 @@ def test_begin_immediate_waits_the_same_way(other, make_account):
     begin_writing_on_sqlite()
     assert db.session.connection().connection.driver_connection.in_transaction
     db.session.rollback()
+
+
+def test_the_log_is_copied_back_every_configured_number_of_pages(app, monkeypatch):
+    """SQLite's default (1,000 pages) copied the log back about every 70 messages, inside the call that filled it
+    (bench/sqlite_checkpoints.py); the platform's default is 10,000 pages, and the setting can change it."""
+    assert db.session.connection().exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
+    monkeypatch.setenv("SQLITE_WAL_AUTOCHECKPOINT_PAGES", "2000")
+    other_app = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                            "INSTANCE_PATH": app.config["INSTANCE_PATH"]})
+    with other_app.app_context():
+        assert db.session.connection().exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 2000
+        db.session.remove()
+        db.engine.dispose()

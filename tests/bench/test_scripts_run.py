@@ -33,6 +33,7 @@ SMALL_RUNS = {
     "phone_release.py": ["--count", "500", "--devices", "2"],
     "phone_wakeup_latency.py": ["--phones", "2", "--trials", "3"],
     "queue_release.py": ["--count", "500", "--devices", "2"],
+    "sqlite_checkpoints.py": ["--calls", "20", "--rounds", "1", "--pages", "2,10000"],
     "storage_upload.py": ["--count", "2", "--size", "1000"],
     "workbook_limits.py": ["--rows", "200", "--bomb-strings", "1000"],
 }
