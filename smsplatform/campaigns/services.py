@@ -635,6 +635,13 @@ class _FanOut:
         return written
 
     def _insert(self, pending, ready: bool):
+        """``INSERT … SELECT`` of the part's messages. The contacts are read with a shared lock (MariaDB's
+        ``LOCK IN SHARE MODE``; SQLite's one writer needs none): under READ COMMITTED a plain read would see
+        them as they were when the statement began, so an opt-out committed while it runs, before it reached
+        that contact, would not be seen, nor could the opt-out's withdrawal see the message not written yet,
+        and the number that said STOP would be sent the newsletter. Locked, an opt-out either commits first
+        (the contact is read as it is then, and skipped) or waits for this transaction, then withdraws the
+        message. The contacts a part writes messages to are the rows whose foreign key it locks anyway."""
         constants = dict(self.shared, ready=ready)
         names = list(constants)
         if not self.personalised:
@@ -649,7 +656,7 @@ class _FanOut:
             *[literal(constants[n], _CONSTANT_TYPES.get(n, Integer())).label(n) for n in names],
             body.label("body"), Contact.phone.label("sendto"), Contact.phone.label("phone"),
             Contact.id.label("contact_id"),
-        )
+        ).with_for_update(read=True)
         columns = names + ["body", "sendto", "phone", "contact_id"]
         # Rows a concurrent run wrote first break uq_messages_paket_phone and are skipped.
         return insert_ignoring_duplicates(Message.__table__).from_select(columns, source)
