@@ -10,9 +10,14 @@ from dataclasses import dataclass
 from sqlalchemy import String, case, func, literal
 
 from smsplatform.messaging.segments import SegmentInfo, count_segments
+from smsplatform.models import Contact
 
 FIELDS = ("name", "first_name", "last_name", "phone")
 PLACEHOLDER = re.compile(r"\{\s*(" + "|".join(FIELDS) + r")\s*(?:\|([^{}]*))?\}", re.IGNORECASE)
+# The longest value each field can have: a contact's name and number are at most their columns' lengths.
+_NAME_MAX = Contact.__table__.c.name.type.length
+FIELD_MAX = {"name": _NAME_MAX, "first_name": _NAME_MAX, "last_name": _NAME_MAX,
+             "phone": Contact.__table__.c.phone.type.length}
 
 
 def is_personalised(body: str) -> bool:
@@ -28,6 +33,13 @@ def contact_fields(name: str | None, phone: str | None) -> dict[str, str]:
         "last_name": " ".join(parts[1:]),
         "phone": phone or "",
     }
+
+
+def longest_rendering(body: str) -> int:
+    """The most characters ``body`` can have once rendered for any contact: each placeholder as its field's
+    longest value (``FIELD_MAX``) or its fallback, whichever is longer."""
+    return len(body) + sum(max(FIELD_MAX[match.group(1).lower()], len((match.group(2) or "").strip()))
+                           - len(match.group(0)) for match in PLACEHOLDER.finditer(body))
 
 
 def render(body: str, fields: dict[str, str]) -> str:

@@ -106,7 +106,16 @@ def _validated_content(account: AccountSettings, *, title, body, device_id, sim,
     if media is not None and (not isinstance(media, StoredObject) or media.account_id != account.id):
         raise NotFoundError("image not found for this account", field="media")
     tag_id_list = _tag_ids(tag_ids)  # read first: savepaket names unreadable tags before any other problem
-    text = clean_body(body, media, current_app.config["MAX_BODY_CHARS"])
+    max_chars = current_app.config["MAX_BODY_CHARS"]
+    text = clean_body(body, media, max_chars)
+    longest = personalisation.longest_rendering(text)
+    if longest > max_chars:
+        # Each message must fit the limit a direct message has (and its column: past 64 KB MariaDB cut
+        # the rendered body short without a word, at a byte count, and SQLite stored hundreds of segments).
+        raise ValidationError(
+            f"body is too long once personalised: a contact's name (up to {personalisation.FIELD_MAX['name']} "
+            f"characters) or number in its placeholders could make a message of {longest} characters, "
+            f"at most {max_chars}", field="body")
     name = " ".join((as_text(title, "title") or "").split()) or " ".join(text.split())[:60] or "Image newsletter"
     if len(name) > MAX_TITLE:
         raise ValidationError(f"title is too long (at most {MAX_TITLE} characters)", field="title")

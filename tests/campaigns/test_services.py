@@ -255,6 +255,36 @@ def test_personalised_bodies_render_per_contact_with_segments(owner, device):
     assert rows["+491111"].encoding == "GSM-7"
 
 
+LONGEST_NAME = "Zoë " + "x" * 251  # 255 characters, the most a contact's name has
+
+
+@pytest.mark.parametrize("body", ["{name} " * 300, "a" * 4750 + "{first_name}", "{phone|" + "b" * 4980 + "}{PHONE}"])
+def test_a_body_whose_personalised_messages_could_pass_the_limit_is_refused(owner, device, body):
+    """Each message must fit the body limit a direct message has; on MariaDB one past 64 KB was stored cut short
+    without a word, at a byte count (300 × {name} of 255 characters: 76,500, stored as its first 10,964)."""
+    tag = make_tag(owner, "VIP")
+    with pytest.raises(ValidationError, match="body is too long once personalised: .* at most 5000") as refused:
+        services.create_paket(owner, title="t", body=body, device_id=device.id, sim=0, tag_ids=str(tag.id),
+                              time_to_send="0")
+    assert refused.value.field == "body"
+    draft = new_paket(owner, device, [tag], schedule=False)
+    with pytest.raises(ValidationError, match="body is too long once personalised"):
+        services.update_paket(owner, draft.id, title="t", body=body, device_id=device.id, sim=0, tag_ids=str(tag.id),
+                              time_to_send=None)
+
+
+def test_a_body_at_the_limit_with_the_longest_names_is_sent_whole(owner, device):
+    tag = make_tag(owner, "VIP")
+    bulk_contacts(owner, {"+491111": [tag.id], "+492222": [tag.id]}, names={"+491111": LONGEST_NAME})
+    body = "{name|friend} " * 19 + "a" * (5000 - 19 * 256)  # at most 19 × 256 + the rest = 5,000 characters
+    paket = started(owner, device, [tag], body=body)
+    rows = {m.phone: m for m in messages_of(paket)}
+    assert rows["+491111"].body == (LONGEST_NAME + " ") * 19 + "a" * 136 and len(rows["+491111"].body) == 5000
+    assert (rows["+491111"].encoding, rows["+491111"].segments) == ("UCS-2", 75)
+    assert rows["+492222"].body == "friend " * 19 + "a" * 136
+    assert (rows["+492222"].encoding, rows["+492222"].segments) == ("GSM-7", 2)
+
+
 def test_fan_out_of_a_paused_newsletter_writes_held_messages(owner, device):
     paket = fanned_out(owner, device, services.PAUSED)
     assert [m.ready for m in messages_of(paket)] == [False]

@@ -65,7 +65,16 @@ def tags_deleted(owner, device, paket):
     return services.duplicate_paket(owner, paket.id).id, "its tags were deleted: it has no recipients"
 
 
-STALE = [device_removed, device_deleted, second_sim_gone, channel_gone, image_deleted]
+def personalised_past_the_limit(owner, device, paket):
+    """Saved before a body was checked as personalised: 300 names of up to 255 characters each (on MariaDB
+    such messages were cut short at 64 KB without a word)."""
+    paket.body = "{name} " * 300
+    db.session.flush()
+    return paket.id, ("body is too long once personalised: a contact's name (up to 255 characters) or number in "
+                      "its placeholders could make a message of 76800 characters, at most 5000")
+
+
+STALE = [device_removed, device_deleted, second_sim_gone, channel_gone, image_deleted, personalised_past_the_limit]
 
 
 @pytest.fixture
