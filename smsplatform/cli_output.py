@@ -7,6 +7,10 @@ import click
 
 from smsplatform.errors import DomainError
 from smsplatform.extensions import db
+from smsplatform.models.types import MAX_ROW_ID
+
+# A row id an operator types: a whole number a BIGINT holds (a longer one is a usage error, not a database fault).
+ROW_ID = click.IntRange(1, MAX_ROW_ID)
 
 
 def emit(payload: dict) -> None:

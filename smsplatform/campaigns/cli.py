@@ -3,7 +3,7 @@ import click
 from flask.cli import with_appcontext
 
 from smsplatform.campaigns import services
-from smsplatform.cli_output import emit, unit_of_work
+from smsplatform.cli_output import ROW_ID, emit, unit_of_work
 from smsplatform.extensions import db
 
 
@@ -13,7 +13,7 @@ def newsletters_cli():
 
 
 @newsletters_cli.command("fan-out")
-@click.argument("paket_id", type=int)
+@click.argument("paket_id", type=ROW_ID)
 @click.option("--batch-size", default=services.FANOUT_BATCH, show_default=True, type=click.IntRange(1))
 @with_appcontext
 def fan_out(paket_id, batch_size):

@@ -4,7 +4,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from smsplatform.accounts.services import get_account_by_email
-from smsplatform.cli_output import emit, unit_of_work
+from smsplatform.cli_output import ROW_ID, emit, unit_of_work
 from smsplatform.devices import pairing, services
 from smsplatform.devices.queries import is_online, list_devices
 from smsplatform.timeutil import iso_millis
@@ -55,7 +55,7 @@ def list_command(email):
 
 @devices_cli.command("revoke")
 @click.option("--email", required=True)
-@click.option("--device-id", required=True, type=int)
+@click.option("--device-id", required=True, type=ROW_ID)
 @with_appcontext
 def revoke(email, device_id):
     """Unpair a device: its token stops working at once; its waiting messages are cancelled."""

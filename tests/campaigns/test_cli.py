@@ -21,3 +21,10 @@ def test_start_due_and_fan_out_commands(app, owner, device):
     assert started.exit_code == 0 and json.loads(started.output) == {"started": 1, "finished": 0}
     again = runner.invoke(args=["newsletters", "fan-out", str(paket.id), "--batch-size", "1"])
     assert json.loads(again.output) == {"paket_id": paket.id, "total_recipients": 2}
+
+
+def test_a_newsletter_id_no_row_can_have_is_a_usage_error_not_a_traceback(app):
+    for paket_id in ("9223372036854775808", "99999999999999999999"):  # past a BIGINT
+        result = app.test_cli_runner().invoke(args=["newsletters", "fan-out", "--", paket_id])
+        assert result.exit_code == 2, result.output
+        assert "Invalid value for 'PAKET_ID'" in result.output and result.exception.__class__ is SystemExit

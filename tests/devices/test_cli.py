@@ -49,3 +49,11 @@ def test_a_unit_of_work_undoes_everything_before_the_domain_error(app, account, 
     assert exited.value.code == 1
     assert json.loads(capsys.readouterr().out) == {"error": "nothing here"}
     assert db.session.scalar(select(Account.email)) == "owner@example.com"
+
+
+@pytest.mark.parametrize("device_id", ["9223372036854775808", "99999999999999999999"])  # past a BIGINT
+def test_a_device_id_no_row_can_have_is_a_usage_error_not_a_traceback(app, account, device_id):
+    result = app.test_cli_runner().invoke(args=["devices", "revoke", "--email", "owner@example.com",
+                                                "--device-id", device_id])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--device-id'" in result.output and result.exception.__class__ is SystemExit
