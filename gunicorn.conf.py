@@ -1,7 +1,10 @@
 """Gunicorn settings for the web server: gevent workers, so an idle event stream costs a greenlet.
 
 Environment, or .env (read after GUNICORN_WORKER_CLASS): HOST (127.0.0.1), PORT (8000), WEB_CONCURRENCY
-(worker processes, default 2), GUNICORN_WORKER_CONNECTIONS (open connections per worker, default 1000).
+(worker processes, default 2), GUNICORN_WORKER_CONNECTIONS (open connections per worker, default 1000),
+GUNICORN_TIMEOUT, GUNICORN_GRACEFUL_TIMEOUT, GUNICORN_ACCESS_LOG, GUNICORN_LOG_LEVEL. These and the app's
+settings are checked here, once, before any worker starts: a bad value stops gunicorn with one message
+naming it (smsplatform.config.ConfigError).
 """
 import os
 import sys
@@ -17,18 +20,26 @@ if worker_class == "gevent":
     monkey.patch_all()
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from smsplatform.config import listen_address  # noqa: E402  (after patching: it imports SQLAlchemy)
+from smsplatform.config import ConfigError, load_config, web_server_settings  # noqa: E402  (after patching)
 
-bind = "{}:{}".format(*listen_address())  # HOST and PORT, from the environment or .env
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
+try:
+    _settings = web_server_settings()
+    # The app's settings too, in the master: a bad one stops the server here instead of failing each worker,
+    # and the instance's generated secret key exists before the workers that share it start.
+    load_config()
+except ConfigError as _error:
+    sys.exit(_error.report())
+
+bind = _settings["bind"]  # HOST and PORT, from the environment or .env
+workers = _settings["workers"]
+worker_connections = _settings["worker_connections"]
 # Event streams are long-lived; gevent workers are not killed for a long request.
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "5"))
+timeout = _settings["timeout"]
+graceful_timeout = _settings["graceful_timeout"]
 keepalive = 5
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+accesslog = _settings["accesslog"]
 errorlog = "-"
-loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+loglevel = _settings["loglevel"]
 wsgi_app = "wsgi:app"
 # The runtime-control socket is a per-user path: several servers on one machine would fight over it.
 control_socket_disable = True

@@ -3,7 +3,7 @@
 ``python -m smsplatform.launcher`` (``scripts/run`` sets up the venv and the database, then runs this).
 A child that dies is restarted after a pause; Ctrl-C or SIGTERM stops both. A child that cannot stay
 up (it dies within seconds of every start, e.g. a missing package) stops the launcher with an error
-instead of being restarted forever.
+instead of being restarted forever. Bad settings stop it before anything starts, naming each one.
 """
 import os
 import signal
@@ -87,8 +87,24 @@ class Supervisor:
         return 1 if self.failed else 0
 
 
+def check_settings() -> str | None:
+    """The problem report of bad settings (the web server's and the app's), or None when they are usable."""
+    from smsplatform.config import ConfigError, load_config, web_server_settings
+
+    try:
+        web_server_settings()
+        load_config()
+    except ConfigError as error:
+        return error.report()
+    return None
+
+
 def main() -> int:
     os.chdir(ROOT)
+    problems = check_settings()
+    if problems:
+        print(problems, file=sys.stderr, flush=True)
+        return 2
     return Supervisor(commands()).run()
 
 

@@ -6,10 +6,9 @@ from collections.abc import Mapping
 
 from flask import Flask, current_app
 
+from smsplatform.config import STORAGE_BACKENDS as BACKENDS
 from smsplatform.storage.base import KEY_RE, Storage, StoredKey
 from smsplatform.storage.local import LocalStorage
-
-BACKENDS = ("local", "s3")
 
 __all__ = ["BACKENDS", "KEY_RE", "LocalStorage", "Storage", "StoredKey", "get_storage"]
 

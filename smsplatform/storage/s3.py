@@ -11,10 +11,8 @@ from datetime import UTC
 import boto3
 from botocore.config import Config
 
+from smsplatform.config import MAX_PRESIGN_SECONDS  # SigV4 presigned URLs cannot live longer than seven days
 from smsplatform.storage.base import CACHE_CONTROL, KEY_RE, StoredKey
-
-# SigV4 presigned URLs cannot live longer than seven days.
-MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 
 
 class S3Storage:
