@@ -1,18 +1,26 @@
 """The one-command launcher: the web server (gunicorn, gevent workers) and the scheduler, supervised.
 
 ``python -m smsplatform.launcher`` (``scripts/run`` sets up the venv and the database, then runs this).
-A child that dies is restarted after a pause; Ctrl-C or SIGTERM stops both. A child that cannot stay
-up (it dies within seconds of every start, e.g. a missing package) stops the launcher with an error
-instead of being restarted forever. Bad settings stop it before anything starts, naming each one.
+A child that dies is restarted after a pause; Ctrl-C, SIGTERM or SIGHUP (the terminal closed) stops both,
+and on Linux a launcher killed outright takes them with it (SIGTERM from the kernel), so no server is left
+holding the port. A child that cannot stay up (it dies within seconds of every start, e.g. a missing
+package) stops the launcher with an error instead of being restarted forever. Bad settings stop it before
+anything starts, naming each one.
 """
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1
+# Linux's prctl, looked up once here: the child calls it between fork and exec, where little is safe to do.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 RESTART_PAUSE_SECONDS = 2.0
 STOP_TIMEOUT_SECONDS = 10.0
 QUICK_EXIT_SECONDS = 10.0  # a child that dies sooner than this after starting did not come up
@@ -38,7 +46,8 @@ class Supervisor:
 
     def start(self, name: str) -> None:
         # Own session: Ctrl-C reaches only the launcher, which then stops the children in order.
-        self.children[name] = subprocess.Popen(self.programs[name], cwd=self.cwd, start_new_session=True)
+        self.children[name] = subprocess.Popen(self.programs[name], cwd=self.cwd, start_new_session=True,
+                                               preexec_fn=partial(_terminated_with_parent, os.getpid()))
         self.started_at[name] = time.monotonic()
         print(f"launcher: started {name} (pid {self.children[name].pid})", flush=True)
 
@@ -46,8 +55,8 @@ class Supervisor:
         self.stopping = True
 
     def run(self) -> int:
-        signal.signal(signal.SIGINT, self.stop_all)
-        signal.signal(signal.SIGTERM, self.stop_all)
+        for number in STOP_SIGNALS:
+            signal.signal(number, self.stop_all)
         for name in self.programs:
             self.start(name)
         while not self.stopping:
@@ -85,6 +94,14 @@ class Supervisor:
                 child.wait()
         print("launcher: stopped", flush=True)
         return 1 if self.failed else 0
+
+
+def _terminated_with_parent(launcher: int) -> None:
+    """In the child, before it runs its program: SIGTERM when the launcher dies, however it dies (Linux)."""
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != launcher:  # the launcher died before the request was made
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def check_settings() -> str | None:

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -65,8 +66,8 @@ def test_launcher_runs_both_restarts_a_crash_and_stops_both(tmp_path, _schema, b
 
 @pytest.fixture
 def supervisor_signals():
-    """``Supervisor.run`` takes SIGINT and SIGTERM; give them back to pytest afterwards."""
-    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    """``Supervisor.run`` takes SIGINT, SIGTERM and SIGHUP; give them back to pytest afterwards."""
+    saved = {number: signal.getsignal(number) for number in launcher.STOP_SIGNALS}
     yield
     for number, handler in saved.items():
         signal.signal(number, handler)
@@ -128,3 +129,60 @@ def test_a_slow_exit_resets_the_count_of_quick_ones(monkeypatch, capsys, supervi
     assert run_guarded(supervisor) == 0
     assert "giving up" not in capsys.readouterr().out and int(counter.read_text()) >= 4
     assert counted[1:5] == [1, 0, 1, 0]  # the odd starts did count as quick (a slow machine would hide the reset)
+
+
+# A launcher of two children that only wait, as a process of its own: what a terminal or a service manager sees.
+SUPERVISED_SLEEPERS = """import sys
+from smsplatform.launcher import Supervisor
+sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+sys.exit(Supervisor({"web": sleeper, "scheduler": sleeper}).run())
+"""
+
+
+def _start_supervised_sleepers() -> tuple[subprocess.Popen, list[int]]:
+    process = subprocess.Popen([sys.executable, "-c", SUPERVISED_SLEEPERS], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    while len(_started(output, "web")) < 1 or len(_started(output, "scheduler")) < 1:
+        line = process.stdout.readline()
+        assert line, "".join(output)
+        output.append(line)
+    return process, [_started(output, "web")[0], _started(output, "scheduler")[0]]
+
+
+def _gone_within(pids: list[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not any(_alive(pid) for pid in pids)
+
+
+@pytest.mark.skipif(database_is_mariadb(), reason="process supervision does not depend on the database")
+def test_closing_the_terminal_sighup_stops_both_children():
+    process, children = _start_supervised_sleepers()
+    try:
+        process.send_signal(signal.SIGHUP)  # the terminal scripts/run ran in was closed
+        rest, _ = process.communicate(timeout=30)
+    finally:
+        for pid in children:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0 and "launcher: stopped" in rest
+    assert _gone_within(children, 5), "the children outlived the launcher"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+@pytest.mark.skipif(database_is_mariadb(), reason="process supervision does not depend on the database")
+def test_a_launcher_killed_outright_takes_its_children_with_it():
+    process, children = _start_supervised_sleepers()
+    try:
+        process.kill()  # SIGKILL: no handler runs (the OOM killer, kill -9)
+        process.wait()
+        assert _gone_within(children, 10), "the children outlived the launcher"
+    finally:
+        for pid in children:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
