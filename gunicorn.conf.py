@@ -40,6 +40,9 @@ keepalive = 5
 accesslog = _settings["accesslog"]
 errorlog = "-"
 loglevel = _settings["loglevel"]
+# Access lines without the secrets clients put in query strings (token, pass, …); the app's own log
+# records (smsplatform.*) in the error log, with gunicorn's time stamp, pid and level.
+logger_class = "smsplatform.weblog.Logger"
 wsgi_app = "wsgi:app"
 # The runtime-control socket is a per-user path: several servers on one machine would fight over it.
 control_socket_disable = True

@@ -275,5 +275,5 @@ def _http_error(error):
 @bp.errorhandler(Exception)
 def _server_error(error):
     db.session.rollback()
-    log.exception("legacy API call failed")
+    log.exception("legacy API call %s %s failed", request.method, request.path)  # the path only: a query holds the token
     return fail("internal server error; the request was not saved", 500)
