@@ -34,6 +34,28 @@ def prepare(target: str, name: str | None = None) -> PreparedJob:
     return PreparedJob(name or target, function, "config" in inspect.signature(function).parameters)
 
 
+# Each job's run of failures in this process: (failed runs in a row, the last one's error). While the database is
+# away every job fails every run; one traceback per job and then one line a run keeps the log readable.
+_failing: dict[str, tuple[int, str]] = {}
+
+
+def _failed(job: PreparedJob, error: Exception) -> None:
+    """Log a failed run: the traceback when the job starts failing or fails differently, else one line."""
+    text = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"
+    count, last = _failing.get(job.name, (0, ""))
+    _failing[job.name] = (count + 1, text)
+    if count and text == last:
+        log.error("scheduler job %s failed again (%d runs in a row): %s", job.name, count + 1, text)
+    else:
+        log.exception("scheduler job %s failed", job.name)
+
+
+def _succeeded(job: PreparedJob) -> None:
+    count, _last = _failing.pop(job.name, (0, ""))
+    if count:
+        log.info("scheduler job %s ran again after %d failed runs", job.name, count)
+
+
 def run_prepared(app, job: PreparedJob):
     """Call the service function once: commit what it did, or roll back and log. Never raises,
     so one failing run changes nothing for the next run or for any other job."""
@@ -41,9 +63,10 @@ def run_prepared(app, job: PreparedJob):
         try:
             result = job.function(config=app.config) if job.wants_config else job.function()
             db.session.commit()
+            _succeeded(job)
             return result
-        except Exception:
-            log.exception("scheduler job %s failed", job.name)
+        except Exception as error:
+            _failed(job, error)
             try:
                 db.session.rollback()
             except Exception:  # the database went away: the connection is discarded below

@@ -188,3 +188,37 @@ def test_a_run_at_start_job_runs_when_the_scheduler_starts_and_others_wait_their
     assert {j.id for j in scheduler.get_jobs()} == {j.id for j in JOBS}
     assert ({j.id for j in scheduler.get_jobs() if getattr(j, "next_run_time", None) is not None}
             == {j.id for j in JOBS if j.run_at_start})
+
+
+_OUTAGE = {"down": True}
+
+
+def _needs_the_database():
+    if _OUTAGE["down"]:
+        raise ConnectionError("database unreachable\nsecond line of detail")
+
+
+def test_a_job_failing_run_after_run_logs_its_traceback_once_then_a_line_a_run_then_its_recovery(app, caplog,
+                                                                                                   monkeypatch):
+    """A database outage fails every job every run (release-due-messages: each second): one traceback per
+    job, then one line per failed run, and a line when it runs again, not a 100-line traceback a second."""
+    monkeypatch.setattr(runner.log, "disabled", False)
+    monkeypatch.setattr(runner, "_failing", {})
+    monkeypatch.setitem(_OUTAGE, "down", True)
+    job = runner.prepare(f"{__name__}._needs_the_database", "needs-db")
+    with caplog.at_level(logging.INFO, logger=runner.log.name):
+        for _ in range(3):
+            runner.run_prepared(app, job)
+        _OUTAGE["down"] = False
+        runner.run_prepared(app, job)
+        runner.run_prepared(app, job)
+    records = [(record.levelname, record.getMessage(), bool(record.exc_info)) for record in caplog.records
+               if record.name == runner.log.name]
+    assert records == [
+        ("ERROR", "scheduler job needs-db failed", True),
+        ("ERROR", "scheduler job needs-db failed again (2 runs in a row): ConnectionError: database unreachable",
+         False),
+        ("ERROR", "scheduler job needs-db failed again (3 runs in a row): ConnectionError: database unreachable",
+         False),
+        ("INFO", "scheduler job needs-db ran again after 3 failed runs", False),
+    ]
