@@ -116,13 +116,18 @@ def _check_port(reader: _Reader) -> None:
         reader.problems.append(f"PORT={port!r} is not a port number (1 to 65535)")
 
 
+def _bind_address(host: str, port: str) -> str:
+    """gunicorn's ``bind``: an IPv6 address in brackets (``[::1]:8000``), or gunicorn reads its colons as the port's."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
 def web_server_settings() -> dict:
     """The web server's own settings (gunicorn.conf.py), from the environment or ``.env``, checked as the
     app's are: a bad value stops gunicorn before it starts, naming the variable (``ConfigError``)."""
     reader = _Reader()
     _check_port(reader)
     settings = {
-        "bind": "{}:{}".format(*listen_address()),
+        "bind": _bind_address(*listen_address()),
         "workers": reader.integer("WEB_CONCURRENCY", 2),
         "worker_connections": reader.integer("GUNICORN_WORKER_CONNECTIONS", 1000),
         # 0: no timeout (gunicorn's meaning).

@@ -136,3 +136,13 @@ def test_an_empty_key_file_is_refused_not_used(tmp_path):
     (tmp_path / "secret_key").write_text("")
     with pytest.raises(ConfigError, match="secret_key is empty: delete it"):
         config._dev_secret_key(tmp_path)
+
+
+@pytest.mark.parametrize("host, bind", [("127.0.0.1", "127.0.0.1:8123"), ("0.0.0.0", "0.0.0.0:8123"),
+                                        ("::1", "[::1]:8123"), ("::", "[::]:8123"), ("[::1]", "[::1]:8123"),
+                                        ("sms.lan", "sms.lan:8123")])
+def test_the_web_server_binds_an_ipv6_host_in_brackets(environment, host, bind):
+    """gunicorn reads ``::1:8123`` as a port it cannot parse ("'' is not a valid port number") and does not start."""
+    environment.setenv("HOST", host)
+    environment.setenv("PORT", "8123")
+    assert web_server_settings()["bind"] == bind
