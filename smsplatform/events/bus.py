@@ -15,9 +15,11 @@ import logging
 import os
 import queue
 import socket
+import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,24 @@ SETTINGS_UPDATED = "SettingsUpdated"
 # Device ids per datagram: keeps every datagram far below the kernel's limit for unix sockets.
 _IDS_PER_DATAGRAM = 400
 _SEND_TIMEOUT_SECONDS = 0.5
+# A unix socket's path holds at most 107 bytes (Linux's sun_path, less its NUL).
+_SOCKET_PATH_BYTES = 107
+_LONGEST_SOCKET_NAME = len("/4194304-0123abcd.sock")  # "<pid>-<8 hex digits>.sock", a pid of up to 7 digits
+
+
+@contextmanager
+def _socket_folder(directory: Path):
+    """How ``directory``'s sockets are named to bind() and sendto(): by the folder's own path, or on Linux, when
+    that is too long for a unix socket (a project under a long path: the default folder is in its instance/),
+    through /proc/self/fd/N of a descriptor of the folder held meanwhile, which names the same folder."""
+    if len(os.fsencode(str(directory))) + _LONGEST_SOCKET_NAME <= _SOCKET_PATH_BYTES or sys.platform != "linux":
+        yield str(directory)
+        return
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{descriptor}"
+    finally:
+        os.close(descriptor)
 
 
 class Subscription:
@@ -156,30 +176,31 @@ class LocalBus(_BaseBus):
         if not datagrams:
             return
         try:  # scandir, not Path.glob: this runs after every accepted message
-            listeners = [entry.path for entry in os.scandir(self.directory) if entry.name.endswith(".sock")]
+            listeners = [entry.name for entry in os.scandir(self.directory) if entry.name.endswith(".sock")]
         except FileNotFoundError:  # no process has listened yet
             return
         if not listeners:
             return
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender, _socket_folder(self.directory) as folder:
             sender.settimeout(_SEND_TIMEOUT_SECONDS)
-            for path in listeners:
+            for name in listeners:
                 for datagram in datagrams:
                     try:
-                        sender.sendto(datagram, path)
+                        sender.sendto(datagram, f"{folder}/{name}")
                     except (ConnectionRefusedError, FileNotFoundError):
                         # Nobody listens any more: its process died without cleaning up.
-                        Path(path).unlink(missing_ok=True)
+                        (self.directory / name).unlink(missing_ok=True)
                         break
                     except OSError as exc:  # a full receive buffer (timeout) or similar: log, never raise
-                        log.warning("event bus: could not notify %s: %s", os.path.basename(path), exc)
+                        log.warning("event bus: could not notify %s: %s", name, exc)
                         break
 
     def _start_listener(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.sock"
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        listener.bind(str(path))
+        with _socket_folder(self.directory) as folder:
+            listener.bind(f"{folder}/{path.name}")
         self._socket, self._path = listener, path
         threading.Thread(target=self._listen, args=(listener,), name="events-bus", daemon=True).start()
 

@@ -92,6 +92,26 @@ def test_a_wake_up_crosses_processes(tmp_path):
     bus.close()
 
 
+def test_a_folder_too_long_for_a_unix_socket_path_still_carries_wake_ups_across_processes(tmp_path):
+    """A unix socket's path holds 107 bytes; the default folder is INSTANCE_PATH/events, inside the project, so
+    a project checked out under a long path failed every phone's event stream ("AF_UNIX path too long")."""
+    directory = tmp_path / ("d" * 60) / ("e" * 60)
+    assert len(str(directory / "1234567-0123abcd.sock")) > 107
+    bus = LocalBus(str(directory))
+    with bus.subscribe(11) as eleven:
+        child = multiprocessing.get_context("fork").Process(target=_child_publishes, args=(str(directory), 11))
+        child.start()
+        child.join(30)
+        assert child.exitcode == 0
+        assert _drain(eleven, 5) == "MessageEnqueued"
+    stale = next(directory.glob("*.sock")).with_name("999999-dead.sock")
+    stale.touch()  # a socket file nobody listens on any more: still cleared away
+    bus.publish("MessageEnqueued", [11])
+    assert not stale.exists()
+    bus.close()
+    assert list(directory.glob("*.sock")) == []
+
+
 def test_publishing_with_nobody_listening_is_harmless(tmp_path):
     LocalBus(str(tmp_path / "missing")).publish("MessageEnqueued", [1])
 
