@@ -73,6 +73,37 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def utf8mb4_by_default(connection):
+    """MariaDB/MySQL: a table takes its database's default character set, and MariaDB's own default is latin1.
+    In a database created without ``CHARACTER SET utf8mb4`` every table was latin1, and any text beyond it
+    (Cyrillic, Greek, emoji) failed as a server error ("Illegal mix of collations", "Incorrect string value").
+    Make utf8mb4 (utf8mb4_unicode_ci, the collation the platform is built and tested on) the default before
+    the migrations create tables; name the tables an earlier run already created in another character set."""
+    if connection.dialect.name not in ("mysql", "mariadb"):
+        return
+    name, charset = connection.exec_driver_sql("SELECT DATABASE(), @@character_set_database").one()
+    if charset != "utf8mb4":
+        try:
+            connection.exec_driver_sql(
+                f"ALTER DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        except Exception as error:
+            raise SystemExit(
+                f"database {name!r} has the default character set {charset}, in which tables cannot hold "
+                f"every message; the migration could not change it ({error.__class__.__name__}): run "
+                f"ALTER DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci as its owner, "
+                "then this command again") from None
+        logger.warning("database %r: default character set %s changed to utf8mb4 (utf8mb4_unicode_ci) "
+                       "for the tables the migrations create", name, charset)
+    others = connection.exec_driver_sql(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+        "AND TABLE_NAME <> 'alembic_version' AND TABLE_COLLATION NOT LIKE 'utf8mb4%%' "
+        "ORDER BY TABLE_NAME").scalars().all()
+    for table in others:
+        logger.warning("table %s is not utf8mb4: text outside its character set fails; convert it with "
+                       "ALTER TABLE `%s` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", table, table)
+    connection.commit()  # the migrations begin their own transaction
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -98,6 +129,7 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        utf8mb4_by_default(connection)
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

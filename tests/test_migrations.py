@@ -1,8 +1,10 @@
 """The Alembic migrations build exactly the schema the models declare, on SQLite and MariaDB."""
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from smsplatform.extensions import db
+from tests.conftest import TEST_DATABASE_URL, database_is_mariadb
 
 
 def test_migrated_schema_matches_models(app):
@@ -27,3 +29,40 @@ def test_every_migration_downgrades_to_an_empty_database_and_upgrades_again(base
         with db.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, db.metadata) == []
+
+
+@pytest.mark.skipif(not database_is_mariadb(), reason="a MariaDB database's default character set")
+def test_upgrading_a_database_created_without_utf8mb4_makes_tables_that_hold_any_text(base_config):
+    """``CREATE DATABASE sms`` takes the server's default character set, MariaDB's own being latin1: the tables
+    the migrations created there were latin1, and a tag or message in Cyrillic or with an emoji was a 500."""
+    from flask_migrate import upgrade
+    from sqlalchemy import create_engine, make_url, text
+
+    from smsplatform import create_app
+    from smsplatform.accounts.services import create_account
+    from smsplatform.contacts.services import find_tag_by_title, save_tag
+
+    url = make_url(TEST_DATABASE_URL)
+    name = f"{url.database}_latin1"
+    server = create_engine(url)
+    with server.begin() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET latin1"))
+    try:
+        app = create_app({**base_config,
+                          "SQLALCHEMY_DATABASE_URI": url.set(database=name).render_as_string(hide_password=False)})
+        with app.app_context():
+            upgrade()
+            account = create_account("latin@example.com", "correct horse battery", "UTC")
+            save_tag(account, "Клиенты 😀")
+            db.session.commit()
+            assert find_tag_by_title(account, "клиенты 😀").title == "Клиенты 😀"
+            collations = set(db.session.execute(text(
+                "SELECT TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")).scalars())
+            assert collations == {"utf8mb4_unicode_ci"}
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        with server.begin() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        server.dispose()
