@@ -8,8 +8,10 @@ package) stops the launcher with an error instead of being restarted forever. Ba
 anything starts, naming each one.
 """
 import ctypes
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -116,12 +118,37 @@ def check_settings() -> str | None:
     return None
 
 
+def address_in_use(host: str, port: str) -> bool:
+    """Whether something (another ``scripts/run``, say) already listens where the web server is to bind: gunicorn
+    would try five times before it gave up, and the launcher restart it five times, some 40 s of errors with a
+    second scheduler running meanwhile."""
+    try:
+        family, kind, protocol, _name, address = socket.getaddrinfo(host.strip("[]"), int(port),
+                                                                    type=socket.SOCK_STREAM)[0]
+    except (OSError, ValueError):
+        return False  # gunicorn says what is wrong with the address
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind(address)
+        except OSError as error:
+            return error.errno == errno.EADDRINUSE
+    return False
+
+
 def main() -> int:
     os.chdir(ROOT)
     problems = check_settings()
     if problems:
         print(problems, file=sys.stderr, flush=True)
         return 2
+    from smsplatform.config import listen_address
+
+    host, port = listen_address()
+    if address_in_use(host, port):
+        print(f"launcher: {host}:{port} is in use (is the platform already running?): stop that first, or set "
+              "PORT (or HOST) for this one", file=sys.stderr, flush=True)
+        return 1
     return Supervisor(commands()).run()
 
 

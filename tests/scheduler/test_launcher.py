@@ -2,6 +2,7 @@
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -186,3 +187,20 @@ def test_a_launcher_killed_outright_takes_its_children_with_it():
         for pid in children:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(database_is_mariadb(), reason="process supervision does not depend on the database")
+def test_a_second_launcher_on_a_port_in_use_stops_at_once_starting_nothing(tmp_path):
+    """Started twice on one port, the second launcher said so only after some 40 s: five gunicorn starts of five
+    bind attempts each, its scheduler running beside the first one's meanwhile."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = {**os.environ, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x", "HOST": "127.0.0.1", "PORT": str(port),
+               "EVENTS_SOCKET_DIR": str(tmp_path / "ev")}
+        env.pop("DATABASE_URL", None)
+        started = time.monotonic()
+        finished = subprocess.run([sys.executable, "-m", "smsplatform.launcher"], cwd=ROOT, env=env,
+                                  capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 1, finished.stdout + finished.stderr
+    assert f"launcher: 127.0.0.1:{port} is in use (is the platform already running?)" in finished.stderr
+    assert "started" not in finished.stdout and time.monotonic() - started < 15
