@@ -102,8 +102,8 @@ def _terminated_with_parent(launcher: int) -> None:
     """In the child, before it runs its program: SIGTERM when the launcher dies, however it dies (Linux)."""
     if _LIBC is not None:
         _LIBC.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
-        if os.getppid() != launcher:  # the launcher died before the request was made
-            os.kill(os.getpid(), signal.SIGTERM)
+        if os.getppid() != launcher:  # the launcher died before the request was made: do not start at all
+            os._exit(1)
 
 
 def check_settings() -> str | None:
