@@ -155,7 +155,7 @@ def load_config() -> dict:
                                "mysql+mysqldb://user:password@host/db?charset=utf8mb4")
     _check_port(reader)
     public_base_url = (os.environ.get("PUBLIC_BASE_URL") or _local_base_url()).rstrip("/")
-    if not public_base_url.startswith(("http://", "https://")):
+    if not public_base_url.lower().startswith(("http://", "https://")):
         reader.problems.append(f"PUBLIC_BASE_URL={public_base_url!r} must start with https:// (or http://)")
     storage_backend = reader.choice("STORAGE_BACKEND", "local", STORAGE_BACKENDS)
     if storage_backend == "s3" and not os.environ.get("S3_BUCKET"):
