@@ -9,7 +9,7 @@ from werkzeug.routing import IntegerConverter
 
 from smsplatform import events
 from smsplatform.config import load_config
-from smsplatform.db_casefold import register_casefold
+from smsplatform.db_casefold import register_search_fold
 from smsplatform.db_sqlite_lock import BUSY_TIMEOUT_SECONDS, WriterConnection
 from smsplatform.extensions import csrf, db, login_manager, migrate
 from smsplatform.models.types import MAX_ROW_ID
@@ -98,7 +98,7 @@ def _register_api_errors(app: Flask) -> None:
 
 def _configure_sqlite(app: Flask) -> None:
     """WAL and a busy timeout, so the web server and the scheduler process can share one SQLite file; the
-    ``casefold()`` function for searches in any letter case (db_casefold)."""
+    ``search_fold()`` function for searches in any letter case, with or without accents (db_casefold)."""
     from sqlalchemy import event
 
     with app.app_context():
@@ -107,7 +107,7 @@ def _configure_sqlite(app: Flask) -> None:
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _record):
-        register_casefold(dbapi_connection)
+        register_search_fold(dbapi_connection)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")

@@ -352,9 +352,8 @@ def _contact_conditions(account: AccountSettings, query: str | None, tag_id, opt
     where = [Contact.account_id == account.id]
     text = (query or "").strip()
     if text:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         digits = "".join(ch for ch in text if ch.isdigit())
-        conditions = [contains_any_case(Contact.name, pattern), contains_any_case(Contact.phone_raw, pattern)]
+        conditions = [contains_any_case(Contact.name, text), contains_any_case(Contact.phone_raw, text)]
         if digits:
             conditions.append(Contact.phone.like(f"%{digits}%"))
             try:  # "0171 2345678" is +491712345678 in Germany, which holds no substring of what was typed

@@ -1,12 +1,14 @@
 """Contacts and tags: legacy savetag/savecontact semantics, CRUD, bulk tagging, search, account isolation."""
 import pytest
+from sqlalchemy import text
 
+from smsplatform import db_casefold
 from smsplatform.contacts import services
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.models import Contact, Paket, Tag, contact_tags, paket_tags
 from smsplatform.timeutil import utcnow
-from tests.conftest import create_device
+from tests.conftest import create_device, database_is_mariadb
 
 
 @pytest.fixture
@@ -232,6 +234,45 @@ def test_search_ignores_the_case_of_every_letter_not_only_ascii(owner, typed, na
     db.session.commit()
     found = services.search_contacts(owner, query=typed)
     assert [c.name for c in found.contacts] == [name] and found.total == 1
+
+
+@pytest.mark.parametrize("typed, names", [
+    ("Muller", ["Jürgen Müller", "Muller & Co"]), ("MULLER", ["Jürgen Müller", "Muller & Co"]),
+    ("Müller", ["Jürgen Müller", "Muller & Co"]), ("jurgen", ["Jürgen Müller"]), ("odon", ["Ödön Σωκράτης"]),
+    ("σωκρατης", ["Ödön Σωκράτης"]), ("ΣΩΚΡΑΤΗΣ", ["Ödön Σωκράτης"]), ("ｍüｌｌｅｒ", ["Jürgen Müller", "Muller & Co"]),
+    ("ZOE", ["Zoë Ёлкина"]), ("ёлкина", ["Zoë Ёлкина"]), ("елкина", ["Zoë Ёлкина"]),
+    # MariaDB matches a character against one: no expansion, and a letter of its own stays apart.
+    ("STRAßE", ["Hauptstraße"]), ("strasse", []), ("oeuvre", []), ("Œ", ["Œuvre"]), ("Йорк", []), ("% &", []),
+    ("％", ["100% Anna"]), ("_", []),
+])
+def test_search_ignores_accents_as_mariadb_s_collation_does_on_both_databases(owner, typed, names):
+    """MariaDB's utf8mb4_unicode_ci decides what a search finds; SQLite folds each character to its class
+    (db_casefold), and finds the same."""
+    for index, name in enumerate(["Jürgen Müller", "Muller & Co", "Ödön Σωκράτης", "Zoë Ёлкина", "Hauptstraße",
+                                  "Œuvre", "Иорк", "100% Anna"]):
+        services.save_contact(owner, f"+49157529822{index:02d}", None, name=name)
+    db.session.commit()
+    found = services.search_contacts(owner, query=typed)
+    assert sorted(c.name for c in found.contacts) == sorted(names) and found.total == len(names)
+
+
+@pytest.mark.skipif(not database_is_mariadb(), reason="reads the classes from MariaDB's collation")
+def test_the_classes_sqlite_folds_to_are_those_of_the_contacts_column_s_mariadb_collation(app):
+    """collation_classes.txt is what this server's collation of ``contacts.name`` says (scripts/collation-classes
+    writes it again when MariaDB's answer changes)."""
+    connection = db.session.connection()
+    collation = connection.execute(text(
+        "SELECT collation_name FROM information_schema.columns WHERE table_schema = DATABASE() "
+        "AND table_name = 'contacts' AND column_name = 'name'")).scalar()
+    assert collation == db_casefold.COLLATION
+    shipped = db_casefold.parse_classes(db_casefold.CLASSES_FILE.read_text(encoding="ascii").splitlines())
+    assert db_casefold.collation_classes(connection, collation) == shipped
+
+
+def test_the_classes_file_reads_back_as_written():
+    classes = [[0x41, 0x61, 0xC0, 0xC1, 0xC2, 0xC3], [0x20, 0xA0, 0x2000, 0x2001], [0x25, 0xFF05]]
+    assert db_casefold.parse_classes(db_casefold.format_classes(classes).splitlines()) == classes
+    assert db_casefold.format_classes(classes).splitlines()[0] == "0041 0061 00C0-00C3"
 
 
 @pytest.mark.parametrize("typed", ["015752982212", "0157 5298 2212", "0157/52982212", "+49 1575 2982212",
