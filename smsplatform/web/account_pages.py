@@ -1,7 +1,10 @@
 """Sign up, log in, log out, password, account settings and API tokens."""
+import hashlib
+import hmac
+import secrets
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from smsplatform.accounts import services
@@ -150,14 +153,52 @@ def change_password():
 @bp.route("/tokens", methods=["GET", "POST"])
 @login_required
 def tokens():
+    """Post/Redirect/Get: a created token's secret waits in the session (sealed) for the page the redirect
+    leads to, which shows it once and takes it out; reloading that page creates nothing and shows it no more."""
     account = me()
     form = TokenForm()
-    new_token = None
     if form.validate_on_submit():
-        new_token = services.issue_token(account, (form.label.data or "").strip())
+        secret = services.issue_token(account, (form.label.data or "").strip())
         db.session.commit()
-    status = 400 if form.errors else 200
-    return render_template("web/tokens.html", form=form, new_token=new_token, tokens=services.list_tokens(account)), status
+        session[_NEW_TOKEN] = _sealed(secret)
+        return redirect(url_for("web.tokens"))
+    new_token = _unsealed(session.pop(_NEW_TOKEN, None)) if request.method == "GET" else None
+    response = make_response(render_template("web/tokens.html", form=form, new_token=new_token,
+                                             tokens=services.list_tokens(account)), 400 if form.errors else 200)
+    if new_token:
+        response.headers["Cache-Control"] = "no-store"  # not shown again from the cache (Back, a restored tab)
+    return response
+
+
+# The session key of a token just created, until the page after the redirect shows it.
+_NEW_TOKEN = "new_token"
+
+
+def _sealed(secret: str) -> dict[str, str]:
+    """``secret`` as the session holds it: the session cookie is signed, not encrypted, and the browser keeps it,
+    so the secret is XORed with a keystream only SECRET_KEY derives (HMAC-SHA256 of a fresh nonce)."""
+    nonce = secrets.token_bytes(16)
+    data = secret.encode()
+    return {"nonce": nonce.hex(), "sealed": bytes(a ^ b for a, b in zip(data, _keystream(nonce, len(data)))).hex()}
+
+
+def _unsealed(value) -> str | None:
+    """The secret ``_sealed`` sealed, or None when the session holds none."""
+    try:
+        nonce, sealed = bytes.fromhex(value["nonce"]), bytes.fromhex(value["sealed"])
+        return bytes(a ^ b for a, b in zip(sealed, _keystream(nonce, len(sealed)))).decode("ascii")
+    except (TypeError, KeyError, ValueError):  # None, or not a sealed value
+        return None
+
+
+def _keystream(nonce: bytes, length: int) -> bytes:
+    key = current_app.config["SECRET_KEY"]
+    key = key.encode() if isinstance(key, str) else key
+    stream, counter = b"", 0
+    while len(stream) < length:
+        stream += hmac.new(key, b"new-api-token\0" + nonce + counter.to_bytes(4, "big"), hashlib.sha256).digest()
+        counter += 1
+    return stream[:length]
 
 
 @bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])

@@ -2,6 +2,7 @@
 import codecs
 import csv
 import io
+import json
 import re
 import struct
 import zipfile
@@ -14,6 +15,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
 from smsplatform import create_app
+from smsplatform.accounts import services as accounts
 from smsplatform.contacts import services as contacts
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses as st
@@ -83,8 +85,34 @@ def test_settings_save_and_invalid_input_changes_nothing(web, me):
     assert (me.timezone, me.default_region) == ("Europe/Berlin", "DE")
 
 
-def test_tokens_are_shown_once_listed_and_revoked(web, me):
+def test_a_token_created_then_its_page_reloaded_is_one_token_shown_once(web, me, app):
+    """Post/Redirect/Get: the form's answer is a redirect, so reloading the page asks for it again and sends
+    no form; the secret rides to that page sealed in the session, neither in the address nor readable in
+    the cookie, and is gone from the session once shown."""
+    before = db.session.query(ApiToken).count()
     response = web.post("/tokens", data={"label": "CRM"})
+    assert response.status_code == 302 and response.location == "/tokens"
+    row = db.session.query(ApiToken).filter_by(label="CRM").one()
+    cookie = web.get_cookie("session").value
+    held = app.session_interface.get_signing_serializer(app).loads(cookie)
+
+    shown = web.get("/tokens")
+    html = shown.get_data(as_text=True)
+    token = re.search(r'id="new-token" value="([0-9a-f]{32})"', html).group(1)
+    assert accounts.hash_secret(token) == row.token_hash
+    assert shown.headers["Cache-Control"] == "no-store"  # Back does not show it again from the cache
+    assert token not in response.location and token not in cookie and token not in json.dumps(held)
+    assert token not in json.dumps(app.session_interface.get_signing_serializer(app).loads(
+        web.get_cookie("session").value))
+
+    for _ in range(2):  # reloaded: no new token, and the secret no more
+        again = web.get("/tokens").get_data(as_text=True)
+        assert 'id="new-token"' not in again and token not in again and f"…{row.hint}" in again
+    assert db.session.query(ApiToken).count() == before + 1
+
+
+def test_tokens_are_shown_once_listed_and_revoked(web, me):
+    response = web.post("/tokens", data={"label": "CRM"}, follow_redirects=True)
     html = response.get_data(as_text=True)
     token = re.search(r'id="new-token" value="([0-9a-f]{32})"', html).group(1)
     row = db.session.query(ApiToken).filter_by(label="CRM").one()
