@@ -1,6 +1,8 @@
-"""How often the live regions of a newsletter's and a message's pages refresh themselves (app.js, ``data-live``):
-while something on them can change soon, and never by reloading the page, which would take the keyboard focus.
-Something scheduled far ahead changes at its time, not before: its page stays still until then."""
+"""How often the live regions of the newsletters' and messages' pages and lists refresh themselves (app.js,
+``data-live``): while something on them can change soon, and never by reloading the page, which would take the
+keyboard focus. Something scheduled far ahead changes at its time, not before: its page, and a list page that
+holds nothing else that can change, stays still until then."""
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from smsplatform.campaigns import services as campaigns
@@ -11,6 +13,8 @@ from smsplatform.models import Message, Paket
 SOON = timedelta(minutes=5)
 WHILE_RUNNING = 3  # seconds between refreshes while it changes
 WHILE_DUE = 5      # seconds between refreshes while its time comes
+LIST_WHILE_CHANGING = 5  # a list page holding a message that can change soon
+NEWEST_PAGE = 15         # the newest page of a list otherwise, where new messages appear
 
 
 def _due_soon(due: datetime | None, now: datetime) -> bool:
@@ -34,3 +38,11 @@ def message_refresh(message: Message, now: datetime) -> int | None:
     if message.status == st.PENDING and not _due_soon(message.due_at, now):
         return None
     return WHILE_RUNNING
+
+
+def message_list_refresh(messages: Iterable[Message], now: datetime, newest_page: bool) -> int | None:
+    """Seconds between refreshes of a page of the messages list: often while a message on it can change soon
+    (``message_refresh``), now and then on the newest page, where new messages appear, else never."""
+    if any(message_refresh(message, now) is not None for message in messages):
+        return LIST_WHILE_CHANGING
+    return NEWEST_PAGE if newest_page else None

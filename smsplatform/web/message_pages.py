@@ -7,7 +7,6 @@ from smsplatform.devices.queries import list_devices
 from smsplatform.errors import ValidationError
 from smsplatform.extensions import db
 from smsplatform.messaging import cancelling
-from smsplatform.messaging import statuses as st
 from smsplatform.messaging.export import exported_rows
 from smsplatform.messaging.service import accept_messages
 from smsplatform.models import Message
@@ -18,7 +17,7 @@ from smsplatform.web.blueprint import (back_to_list, bp, counted, form_time, in_
                                       spreadsheet_download, too_large_page)
 from smsplatform.web.channels import channel_offered, fill_choices
 from smsplatform.web.forms import MessageFilterForm, ReplyForm, SendForm, device_choices, opts, show_error
-from smsplatform.web.live import message_refresh
+from smsplatform.web.live import message_list_refresh, message_refresh
 from smsplatform.web.uploads import store_upload, upload_too_large
 
 # accept_messages names its fields after the legacy API; the send form names them after its inputs, and its
@@ -131,13 +130,7 @@ def messages():
         page = queries.paginate(queries.messages_query(account, flt), request.args.get("page", 1, type=int))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     cancellable = {m.id for m in page.items if cancelling.can_cancel(m)} if page else set()
-    # The list refreshes itself every ``live`` seconds: often while statuses on the page still change, now and
-    # then on the newest page, where new messages appear.
-    live = None
-    if page is not None and any(m.status in st.OUTGOING_OPEN for m in page.items):
-        live = 5
-    elif page is not None and page.number == 1:
-        live = 15
+    live = message_list_refresh(page.items, utcnow(), page.number == 1) if page is not None else None
     return render_template("web/messages.html", form=form, page=page, args=args,
                            cancellable=cancellable, live=live), 200 if flt else 400
 

@@ -132,6 +132,17 @@ class Platform:
         self.phones[name] = process
         return process
 
+    def stop_phone(self, name: str) -> None:
+        """The phone ``name`` switched off (its state file stays: ``start_phone`` without a code resumes it)."""
+        process = self.phones[name]
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
     def phone_device_id(self, name: str, timeout: float = 30) -> int:
         state = self.workdir / f"{name}.json"
         deadline = time.monotonic() + timeout

@@ -69,3 +69,19 @@ def sign_up_with_scheduled_messages(browser, platform, email: str, *numbers: str
     browser.find_element(By.ID, "body").send_keys("Later")
     browser.execute_script("arguments[0].value = '2099-01-01T10:00'", browser.find_element(By.ID, "send_at"))
     submit(browser, browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+
+
+def sign_up_with_waiting_messages(browser, platform, email: str, *numbers: str) -> None:
+    """A new account signed in, a phone paired and switched off again, and a message to each of ``numbers``
+    sent now through the Send page: each waits (New) for the phone to come back, so its status can change at
+    any moment. The browser is on the page the form led to."""
+    sign_up(browser, email)
+    [code] = platform.pairing_codes(email, 1)
+    name = f"Phone of {email}"
+    platform.start_phone(name, platform.url, code, poll_seconds=2)
+    platform.phone_device_id(name)
+    platform.stop_phone(name)
+    go(browser, "/send")
+    browser.find_element(By.ID, "recipients").send_keys("\n".join(numbers))
+    browser.find_element(By.ID, "body").send_keys("Now")
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))

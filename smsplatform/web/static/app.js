@@ -95,40 +95,132 @@
     box.form.querySelectorAll("input[name='" + name + "']").forEach(function (b) { b.checked = box.checked; });
   });
 
-  // Live regions: a part of a list page that changes while it is open (statuses, presence) is fetched again
-  // every data-live seconds and swapped in place, keeping the boxes ticked in it. Not while the tab is hidden
-  // or a field in it has the focus; no more once the server no longer marks it live (nothing left to change),
-  // or the session has ended (the page would be the login form). The request says it is a refresh, so that
-  // the page it fetches leaves a message flashed for the user's next page (another tab's action) in place.
-  function keepRefreshing(region) {
-    var seconds = parseFloat(region.getAttribute("data-live")) || 5;
-    setTimeout(function () { refreshRegion(region); }, seconds * 1000);
+  // Live regions: the parts of a page that change while it is open (statuses, progress, presence, a newsletter's
+  // buttons), each an element with an id and data-live="seconds". One timer for the page fetches the page again
+  // at the shortest interval its regions ask for, and updates every one of them from that one answer. Never
+  // while the tab is hidden; no more once the server marks no region live (nothing left to change), or the
+  // session has ended (the page would be the login form). The request says it is a refresh, so that the page
+  // it fetches leaves a message flashed for the user's next page (another tab's action) in place.
+  //
+  // A region is updated in place (morph), not replaced: a node whose counterpart is still there stays the same
+  // node, so the keyboard focus, ticked boxes and a screen reader's place stay where they are, and only what
+  // changed is touched. Nodes are matched by id, data-key (a list's rows) or a form's action, else by their
+  // place among their parent's children of their kind. A region is left as it is, and tried again at the next
+  // refresh, while the focus is in one of its fields (what is being typed) or on an element the new version
+  // removes or changes (the button of an action no longer offered): it follows once the focus has moved on,
+  // and the server refuses a stale action, saying why.
+  var FIELDS = "input:not([type=checkbox]):not([type=radio]), select, textarea";
+  var liveTimer = null;
+
+  function liveRegions() { return Array.from(document.querySelectorAll("[data-live][id]")); }
+
+  function scheduleLive() {
+    clearTimeout(liveTimer);
+    var seconds = liveRegions().map(function (region) { return parseFloat(region.getAttribute("data-live")) || 5; });
+    if (seconds.length) { liveTimer = setTimeout(refreshLive, Math.min.apply(null, seconds) * 1000); }
   }
 
-  function busy(region) {
-    var focused = document.activeElement;
-    return document.hidden || (region.contains(focused) && focused.matches("input:not([type=checkbox]), select, textarea"));
+  function typingIn(region) {
+    return region.contains(document.activeElement) && document.activeElement.matches(FIELDS);
   }
 
-  function refreshRegion(region) {
-    if (busy(region)) { keepRefreshing(region); return; }
+  function refreshLive() {
+    if (document.hidden || liveRegions().every(typingIn)) { scheduleLive(); return; }
     fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html", "X-Live-Refresh": "1" } })
-      .then(function (response) { return response.ok && !response.redirected ? response.text() : null; })
-      .then(function (html) {
-        if (html === null || !document.body.contains(region)) { return; }
-        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(region.id);
-        if (!fresh) { return; }
-        if (busy(region)) { keepRefreshing(region); return; }
-        var ticked = Array.from(region.querySelectorAll("input[type=checkbox]:checked"), function (b) { return b.name + "=" + b.value; });
-        fresh = document.importNode(fresh, true);
-        fresh.querySelectorAll("input[type=checkbox]").forEach(function (b) { b.checked = ticked.indexOf(b.name + "=" + b.value) >= 0; });
-        region.replaceWith(fresh);
-        if (fresh.hasAttribute("data-live")) { keepRefreshing(fresh); }
+      .then(function (response) {
+        if (response.status >= 500) { throw new Error("the server failed: try again later"); }
+        return response.ok && !response.redirected ? response.text() : null;
       })
-      .catch(function () { keepRefreshing(region); });  // the server unreachable for a moment: try again later
+      .then(function (html) {
+        if (html === null) { return; }  // signed out, or the page is gone: stop
+        var page = new DOMParser().parseFromString(html, "text/html");
+        liveRegions().forEach(function (region) {
+          var fresh = page.getElementById(region.id);
+          if (fresh) { updateRegion(region, fresh); } else { region.removeAttribute("data-live"); }
+        });
+        scheduleLive();
+      })
+      .catch(scheduleLive);  // the server unreachable for a moment: try again later
   }
 
-  document.querySelectorAll("[data-live][id]").forEach(keepRefreshing);
+  function updateRegion(region, fresh) {
+    var focused = document.activeElement;
+    if (typingIn(region)) { return; }
+    if (focused && focused !== region && region.contains(focused)) {
+      var counterpart = counterpartOf(focused, region, fresh);
+      if (!counterpart || !counterpart.isEqualNode(focused)) { return; }
+    }
+    morph(region, fresh);
+    if (focused && focused !== document.activeElement && document.body.contains(focused)) {
+      focused.focus({ preventScroll: true });  // moved among its siblings (a list reordered): focused again
+    }
+  }
+
+  // The children of ``parent``, each with the key morph matches it by: "TR#12" for an id or data-key (a form:
+  // its action, so the button of an action stays the same element whichever others come or go beside it),
+  // else its place among the children of its kind without one ("TD:2", "#text:1").
+  function keyedChildren(parent) {
+    var counts = {};
+    return Array.from(parent.childNodes).map(function (node) {
+      var id = node.nodeType === 1 &&
+        (node.id || node.getAttribute("data-key") || (node.nodeName === "FORM" && node.getAttribute("action")));
+      if (id) { return [node, node.nodeName + "#" + id]; }
+      counts[node.nodeName] = (counts[node.nodeName] || 0) + 1;
+      return [node, node.nodeName + ":" + counts[node.nodeName]];
+    });
+  }
+
+  function byKey(children) {  // the first child of each key (a second one with the same id is matched by none)
+    var keyed = new Map();
+    children.forEach(function (child) { if (!keyed.has(child[1])) { keyed.set(child[1], child[0]); } });
+    return keyed;
+  }
+
+  // The node of ``fresh`` that morph makes ``node`` (inside ``region``) into, or null when it removes it.
+  function counterpartOf(node, region, fresh) {
+    var path = [];
+    for (var at = node; at !== region; at = at.parentNode) {
+      var children = keyedChildren(at.parentNode);
+      var key = children.find(function (child) { return child[0] === at; })[1];
+      if (byKey(children).get(key) !== at) { return null; }
+      path.unshift(key);
+    }
+    var match = fresh;
+    for (var i = 0; i < path.length && match; i++) { match = byKey(keyedChildren(match)).get(path[i]) || null; }
+    return match;
+  }
+
+  // ``old`` made like ``fresh``, keeping each of its nodes that has a counterpart there.
+  function morph(old, fresh) {
+    if (old.nodeType !== 1) {
+      if (old.nodeValue !== fresh.nodeValue) { old.nodeValue = fresh.nodeValue; }
+      return;
+    }
+    if (old.isEqualNode(fresh)) { return; }
+    Array.from(fresh.attributes).forEach(function (a) {
+      if (old.getAttribute(a.name) !== a.value) { old.setAttribute(a.name, a.value); }
+    });
+    Array.from(old.attributes).forEach(function (a) {
+      if (!fresh.hasAttribute(a.name)) { old.removeAttribute(a.name); }
+    });
+    var olds = byKey(keyedChildren(old)), kept = new Set();
+    var plan = keyedChildren(fresh).map(function (child) {
+      var match = olds.get(child[1]);
+      if (!match || kept.has(match)) { return [child[0], null]; }
+      kept.add(match);
+      return [child[0], match];
+    });
+    Array.from(old.childNodes).forEach(function (node) { if (!kept.has(node)) { old.removeChild(node); } });
+    var cursor = old.firstChild;
+    plan.forEach(function (step) {
+      var node = step[0], match = step[1];
+      if (!match) { old.insertBefore(document.importNode(node, true), cursor); return; }
+      if (match === cursor) { cursor = cursor.nextSibling; } else { old.insertBefore(match, cursor); }
+      morph(match, node);
+    });
+  }
+
+  scheduleLive();
 
   var newsletter = document.getElementById("newsletter-form");
   if (newsletter) {
