@@ -10,7 +10,6 @@ from flask_login import current_user, login_required, login_user, logout_user
 from smsplatform.accounts import services
 from smsplatform.errors import AuthenticationError, RateLimitedError
 from smsplatform.extensions import db
-from smsplatform.timeutil import utcnow
 from smsplatform.web.blueprint import DashboardUser, bp, counted, me, saving
 from smsplatform.web.forms import ChangePasswordForm, LoginForm, SettingsForm, SignupForm, TokenForm, show_error
 
@@ -20,7 +19,6 @@ def _start_session(account, session_id: str) -> None:
     session.clear()
     session.permanent = True
     login_user(DashboardUser(account))
-    session["login_at"] = utcnow().timestamp()
     session["sid"] = session_id
 
 

@@ -1,4 +1,5 @@
 """Dashboard fixtures: a signed-in client, and a second account owning one object of every kind."""
+import hashlib
 import re
 import secrets
 from contextlib import contextmanager
@@ -6,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from flask import g
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from smsplatform import create_app
 from smsplatform.accounts import services as accounts
@@ -15,7 +16,7 @@ from smsplatform.contacts import services as contacts
 from smsplatform.extensions import db
 from smsplatform.messaging import queue
 from smsplatform.messaging.service import accept_messages
-from smsplatform.models import Device, Message
+from smsplatform.models import DashboardSession, Device, Message
 from smsplatform.timeutil import utcnow
 from tests.conftest import create_device
 
@@ -82,6 +83,16 @@ def _fresh_user_per_request(app):
 
 def login(client, email, password=PASSWORD):
     return client.post("/login", data={"email": email, "password": password})
+
+
+def session_started_ago(client, seconds: float) -> None:
+    """Move the start of the client's dashboard session ``seconds`` back (its row's ``created_at``)."""
+    with client.session_transaction() as stored:
+        session_id = stored["sid"]
+    row = db.session.scalar(select(DashboardSession).where(
+        DashboardSession.id_hash == hashlib.sha256(session_id.encode()).hexdigest()))
+    row.created_at -= timedelta(seconds=seconds)
+    db.session.commit()
 
 
 def csrf_token(html: str) -> str:

@@ -10,7 +10,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from smsplatform import create_app
 from smsplatform.extensions import db
 from smsplatform.models import ApiToken
-from tests.web.conftest import PASSWORD, csrf_token
+from tests.web.conftest import PASSWORD, csrf_token, session_started_ago
 
 TOKENS_PAGE = "http://localhost/tokens"
 
@@ -39,11 +39,6 @@ def token_signed_ago(client, csrf_app, seconds: int) -> str:
     with client.session_transaction() as stored:
         raw = stored["csrf_token"]
     return URLSafeTimedSerializer(csrf_app.secret_key, salt="wtf-csrf-token", signer=SignedEarlier).dumps(raw)
-
-
-def session_started_ago(client, seconds: int) -> None:
-    with client.session_transaction() as stored:
-        stored["login_at"] -= seconds
 
 
 def token_labels() -> list[str]:
