@@ -29,7 +29,6 @@ from smsplatform.extensions import db
 CLASSES_FILE = Path(__file__).with_name("collation_classes.txt")
 COLLATION = "utf8mb4_unicode_ci"
 _LIKE_SPECIAL = ("\\", "%", "_")
-_BMP = [point for point in range(1, 0x10000) if not 0xD800 <= point <= 0xDFFF]  # surrogates are no characters
 _BATCH = 2000  # characters per query while reading a server's classes
 
 
@@ -107,9 +106,10 @@ def collation_classes(connection, collation: str = COLLATION) -> list[list[int]]
     ideographs)."""
     if not re.fullmatch(r"[a-z0-9_]+", collation):
         raise ValueError(f"not a collation name: {collation!r}")
+    characters = [point for point in range(1, 0x10000) if not 0xD800 <= point <= 0xDFFF]  # surrogates are none
     weights: dict[str, list[int]] = {}
-    for start in range(0, len(_BMP), _BATCH):
-        batch = _BMP[start:start + _BATCH]
+    for start in range(0, len(characters), _BATCH):
+        batch = characters[start:start + _BATCH]
         columns = ", ".join(f"HEX(WEIGHT_STRING(CONVERT(:c{i} USING utf8mb4) COLLATE {collation}))"
                             for i in range(len(batch)))
         row = connection.execute(text(f"SELECT {columns}"), {f"c{i}": chr(p) for i, p in enumerate(batch)}).one()
