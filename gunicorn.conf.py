@@ -18,6 +18,8 @@ if worker_class == "gevent":
     from gevent import monkey
 
     monkey.patch_all()
+    # gevent's worker, taking requests as legacy integrations send them (raw UTF-8 in URLs, JSON refusals).
+    worker_class = "smsplatform.webserver.GeventWorker"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from smsplatform.config import ConfigError, load_config, web_server_settings  # noqa: E402  (after patching)
@@ -37,6 +39,11 @@ worker_connections = _settings["worker_connections"]
 timeout = _settings["timeout"]
 graceful_timeout = _settings["graceful_timeout"]
 keepalive = 5
+# Request lines as long as Apache (LimitRequestLine) and nginx (large_client_header_buffers) take: a GET addsms
+# with some 1,300 percent-encoded Cyrillic letters; 8190 is gunicorn's most.
+limit_request_line = 8190
+# smsplatform.webserver's request handling is in gunicorn's Python parser (gunicorn_h1c refuses raw bytes).
+http_parser = "python"
 accesslog = _settings["accesslog"]
 errorlog = "-"
 loglevel = _settings["loglevel"]

@@ -120,7 +120,7 @@ def test_send_a_newsletter_and_watch_it_finish(browser):
     def type_body(text):  # as typing it would, without 4,900 keystrokes
         browser.execute_script("arguments[0].value = arguments[1];"
                                "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));", body, text)
-    type_body("€" * 4900)  # its preview request is bigger than a URL may be (gunicorn: 4,094 bytes)
+    type_body("€" * 4900)  # its preview request is bigger than a URL may be (gunicorn: 8,190 bytes)
     wait_for(browser, lambda b: b.find_element(By.ID, "preview-segments").text.startswith("65 SMS"), 10)
     type_body("Hi {first_name|there}, 20% off today!")
     wait_for(browser, lambda b: b.find_element(By.ID, "preview-text").text == "Hi Ada, 20% off today!", 10)
