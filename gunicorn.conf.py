@@ -1,15 +1,19 @@
 """Gunicorn settings for the web server: gevent workers, so an idle event stream costs a greenlet.
 
-Environment, or .env (read after GUNICORN_WORKER_CLASS): HOST (127.0.0.1), PORT (8000), WEB_CONCURRENCY
-(worker processes, default 2), GUNICORN_WORKER_CONNECTIONS (open connections per worker, default 1000),
-GUNICORN_TIMEOUT, GUNICORN_GRACEFUL_TIMEOUT, GUNICORN_ACCESS_LOG, GUNICORN_LOG_LEVEL. These and the app's
-settings are checked here, once, before any worker starts: a bad value stops gunicorn with one message
-naming it (smsplatform.config.ConfigError).
+Environment, or .env: HOST (127.0.0.1), PORT (8000), WEB_CONCURRENCY (worker processes, default 2),
+GUNICORN_WORKER_CLASS (gevent: smsplatform.webserver's), GUNICORN_WORKER_CONNECTIONS (open connections per
+worker, default 1000), GUNICORN_TIMEOUT, GUNICORN_GRACEFUL_TIMEOUT, GUNICORN_ACCESS_LOG, GUNICORN_LOG_LEVEL.
+These and the app's settings are checked here, once, before any worker starts: a bad value stops gunicorn
+with one message naming it (smsplatform.config.ConfigError); gunicorn reads WEB_CONCURRENCY from the
+environment itself before this file runs, so ``python -m smsplatform.serve`` checks the settings before it.
 """
 import os
 import sys
 from pathlib import Path
 
+from dotenv import load_dotenv
+
+load_dotenv(Path(__file__).resolve().parent / ".env", override=False)  # as smsplatform.config reads it, later
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 
 if worker_class == "gevent":

@@ -2,6 +2,8 @@
 of a traceback, a silent default or a failure on first use (the Configuration reference in README.md)."""
 import multiprocessing
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +19,7 @@ SETTINGS = ("DATABASE_URL", "PUBLIC_BASE_URL", "PORT", "HOST", "STORAGE_BACKEND"
             "MAX_REQUEST_BYTES", "MAX_BATCH_SIZE", "MAX_BODY_CHARS", "LIST_MAX_ROWS", "UNACKED_FAIL_SECONDS",
             "SILENT_PHONE_FAIL_SECONDS", "TRUSTED_PROXIES", "S3_PRESIGN_SECONDS", "AUTH_KNOWN_ADDRESS_DAYS",
             "SESSION_LIFETIME_SECONDS", "WEB_CONCURRENCY", "GUNICORN_WORKER_CONNECTIONS", "GUNICORN_TIMEOUT",
-            "GUNICORN_GRACEFUL_TIMEOUT", "GUNICORN_LOG_LEVEL")
+            "GUNICORN_GRACEFUL_TIMEOUT", "GUNICORN_LOG_LEVEL", "GUNICORN_WORKER_CLASS")
 
 
 @pytest.fixture
@@ -98,6 +100,7 @@ def _run(command: list[str], **settings) -> subprocess.CompletedProcess:
     [sys.executable, "-m", "flask", "--app", "wsgi", "devices", "list", "--email", "me@example.com"],
     [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],  # stops before it binds or forks
     [sys.executable, "-m", "smsplatform.launcher"],  # starts neither child
+    [sys.executable, "-m", "smsplatform.serve"],  # the web server alone: gunicorn never starts
 ])
 def test_each_process_stops_at_start_with_the_message_and_no_traceback(tmp_path, command):
     finished = _run(command, INSTANCE_PATH=str(tmp_path), MAX_BATCH_SIZE="abc", WTF_CSRF_ENABLED="flase",
@@ -106,6 +109,32 @@ def test_each_process_stops_at_start_with_the_message_and_no_traceback(tmp_path,
     assert "smsplatform: cannot start, invalid settings (environment or .env):" in finished.stderr
     assert "MAX_BATCH_SIZE='abc'" in finished.stderr and "WTF_CSRF_ENABLED='flase'" in finished.stderr
     assert "Traceback" not in finished.stderr and "launcher: started" not in finished.stdout
+
+
+@pytest.mark.skipif(database_is_mariadb(), reason="settings are read before any database is used")
+def test_the_web_server_alone_names_a_worker_count_that_is_no_number(tmp_path):
+    """gunicorn itself reads WEB_CONCURRENCY when it is imported, before gunicorn.conf.py: started directly, it
+    stops with a traceback of its own. ``python -m smsplatform.serve`` names it first, as every other setting."""
+    finished = _run([sys.executable, "-m", "smsplatform.serve"], INSTANCE_PATH=str(tmp_path), WEB_CONCURRENCY="abc",
+                    PORT="18999")
+    assert finished.returncode == 2
+    assert finished.stderr.strip().splitlines() == [
+        "smsplatform: cannot start, invalid settings (environment or .env):",
+        "  WEB_CONCURRENCY='abc' is not a whole number: give a whole number from 1 to 2147483647, or leave it unset "
+        "for the default (2)"]
+
+
+@pytest.mark.skipif(database_is_mariadb(), reason="settings are read before any database is used")
+def test_the_worker_class_is_taken_from_the_env_file_too(tmp_path):
+    """gunicorn.conf.py chose the worker class (and gevent's monkey patching) before it read .env. Here a copy of
+    it beside a .env of its own, as the project's gunicorn.conf.py reads the project's."""
+    shutil.copy(ROOT / "gunicorn.conf.py", tmp_path / "gunicorn.conf.py")
+    (tmp_path / ".env").write_text("GUNICORN_WORKER_CLASS=sync\n")
+    command = [sys.executable, "-m", "gunicorn", "-c", str(tmp_path / "gunicorn.conf.py"), "--print-config"]
+    printed = _run(command, INSTANCE_PATH=str(tmp_path), PORT="18999")
+    defaulted = _run(command, INSTANCE_PATH=str(tmp_path), PORT="18999", GUNICORN_WORKER_CLASS="gevent")
+    assert re.search(r"^worker_class += sync$", printed.stdout, re.MULTILINE), printed.stdout + printed.stderr
+    assert re.search(r"^worker_class += smsplatform\.webserver\.GeventWorker$", defaulted.stdout, re.MULTILINE)
 
 
 def _key_of(instance: str, start, keys) -> None:
