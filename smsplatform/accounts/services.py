@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from smsplatform.contacts.optout import keyword_list_setting
 from smsplatform.contacts.renumbering import Renumbered, renumber_national_contacts
 from smsplatform.db_unique import add_unless_taken, locked
 from smsplatform.errors import (
@@ -328,12 +329,7 @@ def update_settings(account: Account, *, timezone=None, default_region=None, opt
     if zone_changed and account.default_region is None:
         account.default_region = _zone_region(account.timezone)
     if optout_keywords is not None:
-        words = [w.strip().upper() for w in optout_keywords.split(",") if w.strip()]
-        if not words:
-            raise ValidationError("give at least one opt-out keyword", field="optout_keywords")
-        if any(len(w) > 40 for w in words):
-            raise ValidationError("an opt-out keyword is too long (at most 40 characters)", field="optout_keywords")
-        account.optout_keywords = ",".join(dict.fromkeys(words))
+        account.optout_keywords = keyword_list_setting(optout_keywords)
     if allow_direct_to_opted_out is not None:
         account.allow_direct_to_opted_out = bool(allow_direct_to_opted_out)
     if account.default_region is None or account.default_region == region_before:

@@ -1,12 +1,14 @@
-"""Opt-out keywords from incoming SMS: whole text, trimmed, case-insensitive; pending newsletter messages withdrawn."""
+"""Opt-out keywords from incoming SMS: the whole text, as people type it (any case, full-width letters, punctuation
+and emoji around it); pending newsletter messages withdrawn."""
 import io
 from datetime import timedelta
 
 import pytest
 
+from smsplatform.accounts import services as accounts
 from smsplatform.contacts import optout, services
 from smsplatform.contacts.importer import MODE_UPSERT, import_contacts
-from smsplatform.errors import ConflictError
+from smsplatform.errors import ConflictError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.messaging import statuses
 from smsplatform.models import Contact, Message, Paket
@@ -37,7 +39,20 @@ def test_default_keywords_opt_out_and_create_the_contact(owner, text):
     assert contact.opt_out_reason == f"replied {' '.join(text.split()).upper()}"
 
 
-@pytest.mark.parametrize("text", ["stop it", "STOP!", "please stop", "", "   ", "STARTS", "Thanks"])
+@pytest.mark.parametrize("text", [
+    "STOP.", "Stop!", '"STOP"', "“Stop”", "*stop*", "STOP 🛑", "🛑STOP🛑", "STOP\n🙏", "ＳＴＯＰ", "ＳＴＯＰ！",
+    "Stop 👍🏽", "STOP ❤️", "STOP 👨\u200d👩\u200d👧", "\u200bStop\ufeff", "🇩🇪 STOP", "STOP!!!\r\n", "(stop)",
+])
+def test_a_keyword_as_people_type_it_opts_out_with_a_readable_reason(owner, text):
+    """Auto-capitalised and punctuated by the keyboard, quoted, decorated with an emoji (skin tone, variation
+    selector, ZWJ family, flag) or typed full-width: still STOP, recorded as ``replied STOP``."""
+    assert optout.handle_incoming(owner, "+4915752982212", text) == optout.OPTED_OUT
+    contact = db.session.query(Contact).one()
+    assert contact.opted_out and contact.opt_out_reason == "replied STOP"
+
+
+@pytest.mark.parametrize("text", ["stop it", "please stop", "don't stop", "Stop, please!", "STOP STOP", "S.T.O.P",
+                                  "st🛑op", "🛑", "!!!", "", "   ", "STARTS", "Thanks"])
 def test_other_texts_change_nothing(owner, text):
     assert optout.handle_incoming(owner, "+4915752982212", text) is None
     assert db.session.query(Contact).count() == 0
@@ -70,6 +85,34 @@ def test_start_resubscribes_and_a_second_stop_keeps_the_first_reason(owner):
     assert not contact.opted_out and contact.opted_out_at is None
     assert optout.handle_incoming(owner, "+4915752982299", "START") == optout.RESUBSCRIBED
     assert db.session.query(Contact).count() == 1  # START from a stranger creates no contact
+
+
+def test_resubscribe_keywords_are_read_the_same_way(owner):
+    optout.handle_incoming(owner, "+4915752982212", "Stop.")
+    assert optout.handle_incoming(owner, "+4915752982212", "Start! 👍") == optout.RESUBSCRIBED
+    assert not db.session.query(Contact).one().opted_out
+    optout.handle_incoming(owner, "+4915752982212", "STOP")
+    assert optout.handle_incoming(owner, "+4915752982212", "ＵＮＳＴＯＰ") == optout.RESUBSCRIBED
+
+
+def test_account_keywords_stored_with_punctuation_are_read_as_typed_replies_are(owner):
+    """A list saved before keywords were normalised (``Abmelden.``) matches the reply ``abmelden``."""
+    owner.optout_keywords = "Abmelden.,  Stopp  Alles! "
+    assert optout.handle_incoming(owner, "+4915752982212", "abmelden") == optout.OPTED_OUT
+    assert optout.handle_incoming(owner, "+4915752982213", "STOPP ALLES 🙄") == optout.OPTED_OUT
+    assert db.session.query(Contact.opt_out_reason).order_by(Contact.phone).all() == [
+        ("replied ABMELDEN",), ("replied STOPP ALLES",)]
+
+
+def test_the_settings_store_each_keyword_as_replies_are_compared(owner):
+    accounts.update_settings(owner, optout_keywords="Stop., ＡＢＭＥＬＤＥＮ!,  stop , Straße, quit  now, aıb")
+    assert owner.optout_keywords == "STOP,ABMELDEN,STRASSE,QUIT NOW,aıb"
+    assert optout.handle_incoming(owner, "+4915752982212", "Abmelden 🙏") == optout.OPTED_OUT
+    assert optout.handle_incoming(owner, "+4915752982213", "aıb") == optout.OPTED_OUT  # not upper-cased to AIB
+    for typed in ["STOP, 🛑", "...", "STOP," + "x" * 41]:
+        with pytest.raises(ValidationError, match="no letter or digit|too long"):
+            accounts.update_settings(owner, optout_keywords=typed)
+    assert owner.optout_keywords == "STOP,ABMELDEN,STRASSE,QUIT NOW,aıb"
 
 
 def test_account_keywords_replace_the_defaults(owner):

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from smsplatform.devices import services
 from smsplatform.devices.webhooks import signature_for
 from smsplatform.extensions import db
-from smsplatform.models import Contact, Message, WebhookReceipt
+from smsplatform.models import Contact, Message, Paket, WebhookReceipt
 from smsplatform.timeutil import utcnow
 from tests.devices.helpers import PREFIX, add_message, bearer, pair
 from tests.support.chunked import send_chunked
@@ -64,6 +64,31 @@ def test_incoming_stop_opts_the_sender_out(app, client, account):
     assert _post(client, device, raw).status_code == 200
     contact = db.session.scalar(select(Contact).where(Contact.phone == "+15559876543"))
     assert contact is not None and contact.opted_out
+
+
+def test_a_stop_as_people_type_it_reported_by_the_phone_opts_out_and_withdraws_the_newsletter(app, client, account):
+    """The phone reports the reply as it arrived, here as raw UTF-8 JSON: punctuated, with an emoji, full-width."""
+    device, _ = pair(account[0])
+    paket = Paket(account_id=account[0].id, title="t", body="b", device_id=device.id, status="running")
+    db.session.add(paket)
+    db.session.flush()
+    waiting = add_message(device, "+15559876543", paket_id=paket.id)
+    db.session.commit()
+
+    def report(event_id, text):
+        raw = json.dumps({"id": event_id, "event": "sms:received", "payload": {
+            "messageId": event_id, "message": text, "phoneNumber": "+15559876543",
+            "receivedAt": "2026-07-10T05:00:00.000Z"}}, ensure_ascii=False).encode()
+        assert _post(client, device, raw).get_json() == {"result": "stored"}
+        db.session.expire_all()
+        return db.session.scalar(select(Contact).where(Contact.phone == "+15559876543"))
+
+    assert report("e1", "don't stop") is None
+    contact = report("e2", "Stop. 🛑")
+    assert contact.opted_out and contact.opt_out_reason == "replied STOP"
+    assert db.session.get(Message, waiting.id).status == 14
+    assert not report("e3", "Start!").opted_out
+    assert report("e4", "ＳＴＯＰ！").opted_out
 
 
 def test_a_webhook_that_fails_after_its_receipt_is_applied_when_the_phone_sends_it_again(app, client, account,

@@ -85,6 +85,27 @@ def test_settings_save_and_invalid_input_changes_nothing(web, me):
     assert (me.timezone, me.default_region) == ("Europe/Berlin", "DE")
 
 
+def test_opt_out_keywords_are_saved_and_shown_as_replies_are_compared(web, me):
+    response = web.post("/account", data={"timezone": "UTC", "default_region": "",
+                                          "optout_keywords": "Stop., ＨＡＬＴ!, stop 🛑"})
+    assert response.status_code == 302
+    html = web.get("/account").get_data(as_text=True)
+    assert 'value="STOP,HALT"' in html
+    response = web.post("/account", data={"timezone": "UTC", "default_region": "", "optout_keywords": "STOP, 🛑"})
+    assert "“🛑” has no letter or digit" in error_for(response.get_data(as_text=True), "optout_keywords")
+    db.session.expire_all()
+    assert me.optout_keywords == "STOP,HALT"
+
+
+def test_the_contact_list_shows_a_typed_stop_as_the_keyword_replied(web, device):
+    add_incoming(device, "+4915752982212", "Halt… Stop! 🛑")  # not a keyword: left alone
+    add_incoming(device, "+4915752982213", "“ＳＴＯＰ” 🙏")
+    db.session.commit()
+    html = web.get("/contacts?opted_out=yes").get_data(as_text=True)
+    assert "+4915752982213" in html and "replied STOP" in html
+    assert "+4915752982212" not in html
+
+
 def test_a_token_created_then_its_page_reloaded_is_one_token_shown_once(web, me, app):
     """Post/Redirect/Get: the form's answer is a redirect, so reloading the page asks for it again and sends
     no form; the secret rides to that page sealed in the session, neither in the address nor readable in
