@@ -74,7 +74,8 @@ class SettingsForm(FlaskForm):
     default_region = StringField("Default region for phone numbers", validators=[Optional(), Length(max=2)],
                                  description="Two letters, e.g. DE; national numbers are read in this region.")
     optout_keywords = StringField("Opt-out keywords", validators=[DataRequired(), Length(max=1000)],
-                                  description="Comma-separated; an incoming SMS with one of them opts the sender out.")
+                                  description="Comma-separated; an incoming SMS that is one of them (any case, "
+                                              "punctuation and emoji around it ignored) opts the sender out.")
     allow_direct_to_opted_out = BooleanField("Allow direct sends to opted-out numbers")
 
 
