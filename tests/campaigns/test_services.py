@@ -4,8 +4,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, update
 
+from smsplatform.accounts import services as accounts
 from smsplatform.campaigns import services
 from smsplatform.contacts import optout
+from smsplatform.contacts import services as contacts
 from smsplatform.errors import ConflictError, NotFoundError, ValidationError
 from smsplatform.events import WAKE_KEY
 from smsplatform.extensions import db
@@ -383,6 +385,44 @@ def test_start_due_completes_a_fan_out_left_incomplete(owner, device):
     db.session.commit()
     db.session.refresh(paket)
     assert paket.total_recipients == 5 and len(messages_of(paket)) == 5
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_a_contact_renumbered_after_a_crashed_batch_gets_no_second_message(owner, device):
+    """A batch run commits its first batch and dies. The account's default region is then set, so the
+    contacts messaged at national digits get their international number (one merged into the contact that
+    had it), and another messaged contact is deleted. Completing the fan-out must not write to them again at
+    the new number (one message a contact), nor let the deleted one's message stop the rest."""
+    tag = make_tag(owner, "VIP")
+    ids = bulk_contacts(owner, {"015752982212": [tag.id], "015752982213": [tag.id], "+4915752982201": [tag.id],
+                                "+4915752982213": [tag.id], "+4915752982299": [tag.id]})
+    paket = new_paket(owner, device, [tag])
+    db.session.execute(update(Paket).where(Paket.id == paket.id).values(status=services.RUNNING))
+    db.session.commit()
+
+    def commit_then_crash():
+        db.session.commit()
+        raise _Crash
+
+    with pytest.raises(_Crash):
+        services.fan_out(paket.id, batch_size=3, commit=commit_then_crash)
+    db.session.rollback()
+    assert [m.phone for m in messages_of(paket)] == ["+4915752982201", "015752982212", "015752982213"]
+    renumbered = accounts.update_settings(owner, default_region="DE")
+    assert contacts.delete_contact(owner, ids["+4915752982201"]) is True
+    db.session.commit()
+    assert (renumbered.contacts, renumbered.merged) == (2, 1)
+
+    services.start_due_newsletters()
+    db.session.commit()
+    db.session.refresh(paket)
+    assert [(m.contact_id, m.phone) for m in messages_of(paket)] == [
+        (None, "+4915752982201"), (ids["+4915752982299"], "+4915752982299"),
+        (ids["015752982212"], "015752982212"), (ids["+4915752982213"], "015752982213")]
+    assert paket.total_recipients == 4
 
 
 def test_preview_and_audience(owner, device):
