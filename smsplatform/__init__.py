@@ -14,6 +14,7 @@ from smsplatform.db_sqlite_lock import BUSY_TIMEOUT_SECONDS, WriterConnection
 from smsplatform.extensions import csrf, db, login_manager, migrate
 from smsplatform.models.types import MAX_ROW_ID
 from smsplatform.path_slashes import MergedSlashes
+from smsplatform.request_ids import RequestIds
 from smsplatform.sessions import DashboardSessionInterface
 
 
@@ -68,6 +69,7 @@ def create_app(config: dict | None = None) -> Flask:
         # Behind the TLS reverse proxy: client address (login limits, externalIp) and scheme from its headers.
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.wsgi_app = RequestIds(app.wsgi_app)  # outermost: its header is on every answer
     return app
 
 

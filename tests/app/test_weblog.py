@@ -49,15 +49,27 @@ def test_the_server_log_hides_query_secrets_and_dates_and_places_the_apps_errors
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/login", server, 60, log=log)
-        status = requests.get(f"{base}/getdata/getsmsstatus?token=4d4524f4efb1b7e5&sms_id=3", timeout=10)
-        login = requests.get(f"{base}/getdata/gettoken?email=me%40example.com&PASS=hunter2hunter2", timeout=10)
+        status = requests.get(f"{base}/getdata/getsmsstatus?token=4d4524f4efb1b7e5&sms_id=3", timeout=10,
+                              headers={"X-Request-ID": "support-call-1032"})
+        login = requests.get(f"{base}/getdata/gettoken?email=me%40example.com&PASS=hunter2hunter2", timeout=10,
+                             headers={"X-Request-ID": "forged id\tinjected"})
         assert status.status_code == login.status_code == 500
     finally:
         stop(server)
     text = log.read_text()
     assert "4d4524f4efb1b7e5" not in text and "hunter2hunter2" not in text
+    # Each access line ends with the id its answer carried: the client's own when sane, else a new one.
+    assert status.headers["X-Request-ID"] == "support-call-1032"
+    new_id = login.headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", new_id) and "forged" not in text
     assert '"GET /getdata/getsmsstatus?token=***&sms_id=3 HTTP/1.1" 500' in text
-    assert '"GET /getdata/gettoken?email=me%40example.com&PASS=*** HTTP/1.1" 500' in text
-    # The app's own record, as gunicorn's: time stamp, pid, level, and which call failed.
-    assert re.search(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[ERROR\] "
-                     r"legacy API call GET /getdata/getsmsstatus failed$", text, re.MULTILINE), text[-3000:]
+    assert re.search(r'"GET /getdata/getsmsstatus\?token=\*\*\*&sms_id=3 HTTP/1.1" 500 .* support-call-1032$', text,
+                     re.MULTILINE), text[-3000:]
+    assert re.search(rf'"GET /getdata/gettoken\?email=me%40example.com&PASS=\*\*\* HTTP/1.1" 500 .* {new_id}$', text,
+                     re.MULTILINE), text[-3000:]
+    # The app's own record, as gunicorn's: time stamp, pid, level, the request's id and which call failed, with
+    # its traceback below it.
+    failed = re.search(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[ERROR\] \[request support-call-1032\] "
+                       r"legacy API call GET /getdata/getsmsstatus failed\nTraceback", text, re.MULTILINE)
+    assert failed, text[-3000:]
+    assert re.search(rf"\[ERROR\] \[request {new_id}\] legacy API call GET /getdata/gettoken failed$", text, re.MULTILINE)
