@@ -27,13 +27,15 @@ if worker_class == "gevent":
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from smsplatform.config import ConfigError, load_config, web_server_settings  # noqa: E402  (after patching)
+from smsplatform.schema_check import SchemaMismatch, require_current_schema  # noqa: E402
 
 try:
     _settings = web_server_settings()
     # The app's settings too, in the master: a bad one stops the server here instead of failing each worker,
-    # and the instance's generated secret key exists before the workers that share it start.
-    load_config()
-except ConfigError as _error:
+    # and the instance's generated secret key exists before the workers that share it start. So does a database
+    # whose schema is not this code's.
+    require_current_schema(load_config()["SQLALCHEMY_DATABASE_URI"])
+except (ConfigError, SchemaMismatch) as _error:
     sys.exit(_error.report())
 
 bind = _settings["bind"]  # HOST and PORT, from the environment or .env

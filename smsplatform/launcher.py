@@ -5,7 +5,8 @@ A child that dies is restarted after a pause; Ctrl-C, SIGTERM or SIGHUP (the ter
 and on Linux a launcher killed outright takes them with it (SIGTERM from the kernel), so no server is left
 holding the port. A child that cannot stay up (it dies within seconds of every start, e.g. a missing
 package) stops the launcher with an error instead of being restarted forever. Bad settings stop it before
-anything starts, naming each one.
+anything starts, naming each one, and so does a database whose schema is not this code's (``scripts/run``
+upgrades it first).
 """
 import ctypes
 import errno
@@ -118,6 +119,19 @@ def check_settings() -> str | None:
     return None
 
 
+def check_schema() -> str | None:
+    """The report of a database whose schema is not this code's (smsplatform.schema_check), or None: said once
+    here instead of by each child as it fails to start, again and again."""
+    from smsplatform.config import load_config
+    from smsplatform.schema_check import SchemaMismatch, require_current_schema
+
+    try:
+        require_current_schema(load_config()["SQLALCHEMY_DATABASE_URI"])
+    except SchemaMismatch as mismatch:
+        return mismatch.report()
+    return None
+
+
 def address_in_use(host: str, port: str) -> bool:
     """Whether something (another ``scripts/run``, say) already listens where the web server is to bind: gunicorn
     would try five times before it gave up, and the launcher restart it five times, some 40 s of errors with a
@@ -149,6 +163,10 @@ def main() -> int:
         print(f"launcher: {host}:{port} is in use (is the platform already running?): stop that first, or set "
               "PORT (or HOST) for this one", file=sys.stderr, flush=True)
         return 1
+    problem = check_schema()
+    if problem:
+        print(problem, file=sys.stderr, flush=True)
+        return 2
     return Supervisor(commands()).run()
 
 

@@ -6,11 +6,12 @@ from flask.cli import with_appcontext
 
 from smsplatform.accounts import services
 from smsplatform.cli_output import emit, unit_of_work
+from smsplatform.schema_check import SchemaCheckedGroup
 
 PASSWORD_VARIABLE = "SMSPLATFORM_PASSWORD"
 
 
-@click.group("accounts")
+@click.group("accounts", cls=SchemaCheckedGroup)
 def accounts_cli():
     """Create accounts and issue API tokens."""
 

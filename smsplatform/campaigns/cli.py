@@ -5,9 +5,10 @@ from flask.cli import with_appcontext
 from smsplatform.campaigns import services
 from smsplatform.cli_output import ROW_ID, emit, unit_of_work
 from smsplatform.extensions import db
+from smsplatform.schema_check import SchemaCheckedGroup
 
 
-@click.group("newsletters")
+@click.group("newsletters", cls=SchemaCheckedGroup)
 def newsletters_cli():
     """Start due newsletters, (re)run a fan-out, finish completed ones."""
 

@@ -7,10 +7,11 @@ from smsplatform.accounts.services import get_account_by_email
 from smsplatform.cli_output import ROW_ID, emit, unit_of_work
 from smsplatform.devices import pairing, services
 from smsplatform.devices.queries import is_online, list_devices
+from smsplatform.schema_check import SchemaCheckedGroup
 from smsplatform.timeutil import iso_millis
 
 
-@click.group("devices")
+@click.group("devices", cls=SchemaCheckedGroup)
 def devices_cli():
     """Pair phones with accounts, list and revoke them."""
 

@@ -6,9 +6,10 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from smsplatform.scheduler.runner import run_forever
+from smsplatform.schema_check import SchemaCheckedGroup
 
 
-@click.group("scheduler")
+@click.group("scheduler", cls=SchemaCheckedGroup)
 def scheduler_cli():
     """The periodic jobs (run in their own process, never in web workers)."""
 
