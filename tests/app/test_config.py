@@ -125,14 +125,16 @@ def test_the_web_server_alone_names_a_worker_count_that_is_no_number(tmp_path):
 
 
 @pytest.mark.skipif(database_is_mariadb(), reason="settings are read before any database is used")
-def test_the_worker_class_is_taken_from_the_env_file_too(tmp_path):
+def test_the_worker_class_is_taken_from_the_env_file_too(tmp_path, app, database_url):
     """gunicorn.conf.py chose the worker class (and gevent's monkey patching) before it read .env. Here a copy of
-    it beside a .env of its own, as the project's gunicorn.conf.py reads the project's."""
+    it beside a .env of its own, as the project's gunicorn.conf.py reads the project's (on the suite's migrated
+    database: the master checks the schema before it prints its configuration)."""
     shutil.copy(ROOT / "gunicorn.conf.py", tmp_path / "gunicorn.conf.py")
     (tmp_path / ".env").write_text("GUNICORN_WORKER_CLASS=sync\n")
     command = [sys.executable, "-m", "gunicorn", "-c", str(tmp_path / "gunicorn.conf.py"), "--print-config"]
-    printed = _run(command, INSTANCE_PATH=str(tmp_path), PORT="18999")
-    defaulted = _run(command, INSTANCE_PATH=str(tmp_path), PORT="18999", GUNICORN_WORKER_CLASS="gevent")
+    settings = {"INSTANCE_PATH": str(tmp_path), "PORT": "18999", "DATABASE_URL": database_url}
+    printed = _run(command, **settings)
+    defaulted = _run(command, **settings, GUNICORN_WORKER_CLASS="gevent")
     assert re.search(r"^worker_class += sync$", printed.stdout, re.MULTILINE), printed.stdout + printed.stderr
     assert re.search(r"^worker_class += smsplatform\.webserver\.GeventWorker$", defaulted.stdout, re.MULTILINE)
 
