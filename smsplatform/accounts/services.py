@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from smsplatform.contacts.optout import keyword_list_setting
 from smsplatform.contacts.renumbering import Renumbered, renumber_national_contacts
+from smsplatform.db_prepared import PreparedStatement
 from smsplatform.db_unique import add_unless_taken, locked
 from smsplatform.errors import (
     AuthenticationError, ConflictError, DomainError, NotFoundError, RateLimitedError, ValidationError,
@@ -42,7 +43,7 @@ class TokenAccount:
 
 
 # Built once: every legacy call runs them, and building a statement costs more than running it.
-_ACCOUNT_BY_TOKEN_HASH = (
+_ACCOUNT_BY_TOKEN_HASH = PreparedStatement(
     select(Account.id, Account.timezone, Account.default_region, Account.allow_direct_to_opted_out,
            ApiToken.id.label("token_id"), ApiToken.last_used_at)
     .join(ApiToken, ApiToken.account_id == Account.id)
@@ -270,7 +271,7 @@ def account_for_token(token) -> TokenAccount:
     token = token.strip()
     if len(token) > 128:
         raise AuthenticationError("token is invalid", field="token")
-    row = db.session.connection().execute(_ACCOUNT_BY_TOKEN_HASH, {"token_hash": hash_secret(token)}).first()
+    row = _ACCOUNT_BY_TOKEN_HASH.first({"token_hash": hash_secret(token)})
     if row is None:
         raise AuthenticationError("token is invalid or revoked", field="token")
     return TokenAccount(row.id, row.timezone, row.default_region, row.allow_direct_to_opted_out, row.token_id,

@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import Row, bindparam, select
 
 from smsplatform import turns
+from smsplatform.db_prepared import PreparedStatement
 from smsplatform.errors import ValidationError
 from smsplatform.events import wake_after_commit
 from smsplatform.extensions import db
@@ -37,12 +38,14 @@ _INTEGER = re.compile(r"^([+-]?[0-9]+)(?:\.0*)?$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off", *NULL_WORDS}
 # Built once: every addsms runs them, and building a statement costs more than running it. They are
-# Core statements: an ORM entity per device (or per id) would cost more than the insert itself.
+# Core statements: an ORM entity per device (or per id) would cost more than the insert itself; the
+# single-row ones are prepared (``db_prepared``): an addsms runs only those.
 _INSERT_MESSAGES = Message.__table__.insert().returning(Message.__table__.c.id)
+_INSERT_MESSAGE = PreparedStatement(_INSERT_MESSAGES)
 # What accepting a message needs of a device (rows with these attribute names, not Device objects).
 _DEVICE_RULES = select(Device.id, Device.default_region, Device.plus_prefixes, Device.extra_slots, Device.sim_cards)
-_LIVE_DEVICE = _DEVICE_RULES.where(Device.id == bindparam("device_id"), Device.account_id == bindparam("account_id"),
-                                   Device.revoked_at.is_(None))
+_LIVE_DEVICE = PreparedStatement(_DEVICE_RULES.where(
+    Device.id == bindparam("device_id"), Device.account_id == bindparam("account_id"), Device.revoked_at.is_(None)))
 
 
 def as_int(value, field: str, *, required: bool = False, minimum: int | None = None,
@@ -163,15 +166,18 @@ def accept_message_ids(account: AccountSettings, items: list[dict], *, default_d
     """``accept_messages`` returning only the new ids, for big batches (no ORM object per message)."""
     rows, ready_devices = _validated_rows(account, items, default_device_id, now or utcnow(), field_prefix,
                                           past_means_now)
-    # An executemany per chunk (SQLAlchemy runs a single row as a plain execute); autoincrement ids
+    # One row (an addsms) is one prepared insert; more are an executemany per chunk. Autoincrement ids
     # are assigned in row order, so sorted ids follow the rows. Between chunks the worker's other
     # requests get a turn; on MariaDB they can also write meanwhile, on SQLite their writes wait for this one.
-    connection = db.session.connection()
-    ids = []
-    for start in range(0, len(rows), turns.EVERY):
-        turns.now_and_then(start)
-        ids += connection.execute(_INSERT_MESSAGES, rows[start:start + turns.EVERY]).scalars()
-    ids.sort()
+    if len(rows) == 1:
+        ids = [_INSERT_MESSAGE.first(rows[0]).id]
+    else:
+        connection = db.session.connection()
+        ids = []
+        for start in range(0, len(rows), turns.EVERY):
+            turns.now_and_then(start)
+            ids += connection.execute(_INSERT_MESSAGES, rows[start:start + turns.EVERY]).scalars()
+        ids.sort()
     wake_after_commit(db.session, ready_devices)
     return ids
 
@@ -284,7 +290,7 @@ class _Batch:
                 "phone": phone.normalized, "body": body, "segments": segments, "encoding": encoding, "sim": sim,
                 "customer_id": customer_id, "urgent": urgent, "priority": URGENT_PRIORITY if urgent else 0,
                 "status": PENDING, "ready": ready, "time_to_send": time_to_send, "due_at": due,
-                "created_at": self.now, "updated_at": self.now,
+                "created_at": self.now, "updated_at": self.now, "handed_count": 0, "failed_unacknowledged": False,
                 "media_object_id": media.id if media is not None else None, "media_url": media_url,
             })
             self.row_items.append(index)
@@ -388,10 +394,10 @@ def _reported_sims(sim_cards: list) -> set[int]:
 def _own_devices(account: AccountSettings, device_ids: set[int]) -> dict[int, Row]:
     """The sending rules (``_DEVICE_RULES``) of the account's live devices among ``device_ids``
     (one primary-key lookup for the usual single device)."""
-    connection = db.session.connection()
     if len(device_ids) == 1:
-        device = connection.execute(_LIVE_DEVICE, {"device_id": next(iter(device_ids)), "account_id": account.id}).first()
+        device = _LIVE_DEVICE.first({"device_id": next(iter(device_ids)), "account_id": account.id})
         return {device.id: device} if device is not None else {}
+    connection = db.session.connection()
     found: dict[int, Row] = {}
     ordered = sorted(device_ids)
     for start in range(0, len(ordered), _CHUNK):
