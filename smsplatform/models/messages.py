@@ -30,12 +30,16 @@ class Message(db.Model):
         # (created_at last: one number's or customer's page comes in date order from the index, which no
         # planner then trades for reading the whole account in date order)
         Index("ix_messages_account_phone_created", "account_id", "phone", "created_at"),
-        Index("ix_messages_account_customer_created", "account_id", "customer_id", "created_at"),
-        Index("ix_messages_paket_status", "paket_id", "status"),
+        # Partial on SQLite (the indexes below): rows without the value are never looked up by it, so a
+        # message without a customer id, newsletter, contact or image (an OTP) is not written to them.
+        Index("ix_messages_account_customer_created", "account_id", "customer_id", "created_at",
+              sqlite_where=text("customer_id IS NOT NULL")),
+        Index("ix_messages_paket_status", "paket_id", "status", sqlite_where=text("paket_id IS NOT NULL")),
         # Deleting a contact sets its messages' contact_id to NULL: without an index, SQLite scans every
-        # message for each contact deleted (an account's deletion, a renumbering merge). Partial on SQLite:
-        # the messages of no contact (addsms) stay out of it. MariaDB makes its foreign key's index this one.
+        # message for each contact deleted (an account's deletion, a renumbering merge). MariaDB makes its
+        # foreign key's index this one.
         Index("ix_messages_contact", "contact_id", sqlite_where=text("contact_id IS NOT NULL")),
+        Index("ix_messages_media_object_id", "media_object_id", sqlite_where=text("media_object_id IS NOT NULL")),
         # A newsletter texts each number once, even when its fan-out is re-run.
         UniqueConstraint("paket_id", "phone", name="uq_messages_paket_phone"),
         # An incoming SMS reported twice (webhook retry) is stored once.
@@ -78,7 +82,7 @@ class Message(db.Model):
     failed_unacknowledged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     paket_id: Mapped[int | None] = mapped_column(ForeignKey("pakets.id", ondelete="SET NULL"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
-    media_object_id: Mapped[int | None] = mapped_column(ForeignKey("stored_objects.id", ondelete="SET NULL"), index=True)
+    media_object_id: Mapped[int | None] = mapped_column(ForeignKey("stored_objects.id", ondelete="SET NULL"))
     media_url: Mapped[str | None] = mapped_column(String(1024))
     external_id: Mapped[str | None] = mapped_column(String(64))
 
