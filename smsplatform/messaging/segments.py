@@ -6,6 +6,7 @@ GSM7_BASIC = set(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION = set("^{}\\[~]|€\f")
+GSM7 = GSM7_BASIC | GSM7_EXTENSION
 
 
 @dataclass(frozen=True)
@@ -16,8 +17,10 @@ class SegmentInfo:
 
 
 def count_segments(text: str) -> SegmentInfo:
-    if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
-        units = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+    # Set operations over the distinct characters, not a step per character: every message is counted.
+    characters = set(text)
+    if characters <= GSM7:
+        units = len(text) + sum(text.count(ch) for ch in characters & GSM7_EXTENSION)
         single, multi, encoding = 160, 153, "GSM-7"
     else:
         units = len(text.encode("utf-16-le")) // 2
