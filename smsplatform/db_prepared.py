@@ -1,8 +1,9 @@
 """Statements that run on every API call, run without SQLAlchemy's per-execution machinery.
 
-``Connection.execute`` costs about 50 µs of Python per statement (the compiled-cache lookup, an execution
+``Connection.execute`` costs tens of µs of Python per statement (the compiled-cache lookup, an execution
 context, the parameters rebuilt through every bind processor, a result object and its metadata): more than
-SQLite's own work on a token lookup or a one-row insert, and together a quarter of an ``addsms`` call. A
+SQLite's own work on a token lookup or a one-row insert. Running the three of an ``addsms`` this way took a
+fifth off the whole call (BENCHMARKS.md, 2 (b)). A
 ``PreparedStatement`` is compiled once per database dialect and runs on the session's own DBAPI connection,
 inside the session's transaction, with the same type conversions (SQLAlchemy's bind and result processors
 for each column), and a driver error is raised as the ``sqlalchemy.exc`` error ``Connection.execute`` would
