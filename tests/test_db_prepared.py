@@ -9,6 +9,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, bindparam, create_engin
 from smsplatform import create_app
 from smsplatform.accounts import services as accounts
 from smsplatform.db_prepared import PreparedStatement
+from smsplatform.db_retry import is_retryable
 from smsplatform.extensions import db
 from smsplatform.messaging import service
 from smsplatform.models import ApiToken, Message
@@ -152,3 +153,25 @@ def test_a_connection_killed_under_it_is_dropped_and_the_next_request_gets_anoth
     db.session.rollback()
     assert accounts._ACCOUNT_BY_TOKEN_HASH.first({"token_hash": token_hash}).last_used_at == USED_AT
     assert db.session.execute(text("SELECT CONNECTION_ID()")).scalar() != connection_id
+
+
+@pytest.mark.skipif(not database_is_mariadb(), reason="InnoDB's row locks")
+def test_a_lock_wait_timeout_is_an_error_the_deadlock_retry_runs_again(account, make_device):
+    """The insert's foreign-key check waits for a device row another transaction has locked; InnoDB gives up
+    (error 1205) and the error is one ``retry_on_deadlock`` retries, as it is from ``execute``."""
+    owner, _ = account
+    device = make_device(owner)
+    other = create_engine(db.engine.url)
+    try:
+        with other.connect() as holder:
+            holder.execute(text("SELECT id FROM devices WHERE id = :id FOR UPDATE"), {"id": device.id})
+            db.session.execute(text("SET SESSION innodb_lock_wait_timeout = 1"))
+            with pytest.raises(exc.OperationalError) as error:
+                service._INSERT_MESSAGE.first(message_row(owner, device))
+            holder.rollback()
+    finally:
+        other.dispose()
+    assert error.value.orig.args[0] == 1205 and is_retryable(error.value)
+    db.session.rollback()
+    assert db.session.scalar(select(Message.id)) is None
+    db.session.execute(text("SET SESSION innodb_lock_wait_timeout = DEFAULT"))  # the pooled connection's
