@@ -12,7 +12,7 @@ import json
 from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from smsplatform import turns
 from smsplatform.db_retry import retry_on_deadlock
@@ -20,6 +20,7 @@ from smsplatform.devices import auth, services, webhooks
 from smsplatform.errors import AuthenticationError, ConflictError, DomainError, RateLimitedError, ValidationError
 from smsplatform.extensions import db
 from smsplatform.messaging import queue
+from smsplatform.request_ids import current_request_id
 from smsplatform.timeutil import iso_millis
 
 PREFIX = "/api/mobile/v1"
@@ -73,6 +74,9 @@ def device_call(view):
 
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException):
+    if isinstance(error, InternalServerError):  # a fault (logged by Flask with its request id): the id, to quote
+        db.session.rollback()
+        return _answer(500, f"internal server error (request id {current_request_id()})")
     return _answer(error.code or 500, error.description or error.name)
 
 

@@ -13,7 +13,7 @@ from flask import (Blueprint, Response, abort, current_app, render_template, req
 from flask.typing import ResponseReturnValue
 from flask_login import UserMixin, current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from smsplatform import spreadsheets
 from smsplatform.accounts.services import dashboard_session_open
@@ -22,6 +22,7 @@ from smsplatform.extensions import db, login_manager
 from smsplatform.messaging import statuses
 from smsplatform.messaging.service import channel_label
 from smsplatform.models import Account
+from smsplatform.request_ids import current_request_id
 from smsplatform.timeutil import to_zone, zone_choices
 from smsplatform.web.queries import group_of
 
@@ -223,6 +224,14 @@ def _not_found_error(_error):
     for a missing URL (another account's id looks exactly like one that does not exist)."""
     db.session.rollback()
     return _not_found(_error)
+
+
+@bp.errorhandler(InternalServerError)
+def _server_error(_error):
+    """A fault in a page (logged by Flask with its request id): the dashboard's own page naming that id, which
+    the person can quote to the operator, instead of werkzeug's bare 500. Nothing of the request is kept."""
+    db.session.rollback()
+    return render_template("web/500.html", request_id=current_request_id()), 500
 
 
 @bp.errorhandler(CSRFError)

@@ -110,3 +110,58 @@ def test_requests_served_at_once_each_log_their_own_id(app, records):
 def test_records_outside_a_request_say_so(app, records):
     current_app.logger.warning("from a job")
     assert [record.request_id for record in records] == ["-"]
+
+
+@pytest.fixture
+def faults_answered(app):
+    """Faults answered as a server answers them (the test setting would raise them into the test instead)."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+
+def breaks(monkeypatch, module, name):
+    def fail(*_args, **_kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(module, name, fail)
+
+
+def test_a_phone_is_told_the_id_of_a_fault_and_its_claim_is_undone(client, account, faults_answered, monkeypatch):
+    from smsplatform.devices import api
+    from smsplatform.extensions import db
+    from tests.devices.helpers import PREFIX, add_message, bearer, pair
+
+    device, token = pair(account[0])
+    message = add_message(device)
+    db.session.commit()
+    breaks(monkeypatch, api, "_message_dto")  # after the claim, before its commit
+    response = client.get(f"{PREFIX}/message", headers=bearer(token))
+    assert response.status_code == 500 and response.mimetype == "application/json"
+    request_id = response.headers["X-Request-ID"]
+    assert response.get_json() == {"message": f"internal server error (request id {request_id})"}
+    db.session.refresh(message)
+    assert message.status == 1 and message.handed_count == 0
+
+
+def test_the_legacy_api_names_the_id_of_a_fault(client, account, faults_answered, monkeypatch):
+    from smsplatform.api.legacy import routes
+
+    breaks(monkeypatch, routes, "record_token_use")
+    response = client.post("/getdata/getalldevices", data={"token": account[1]})
+    assert response.status_code == 500
+    assert response.get_json() == {"error": 1, "message": "internal server error; the request was not saved "
+                                                          f"(request id {response.headers['X-Request-ID']})"}
+
+
+def test_a_dashboard_fault_is_a_page_naming_its_id(client, make_account, faults_answered, monkeypatch):
+    from smsplatform.web import overview
+    from tests.web.conftest import login
+
+    make_account(email="me@example.com")
+    login(client, "me@example.com", "correct horse battery")
+    breaks(monkeypatch, overview.queries, "totals")
+    response = client.get("/")
+    assert response.status_code == 500 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert "Something went wrong" in page and f"<code>{response.headers['X-Request-ID']}</code>" in page
+    assert "disk on fire" not in page and "Traceback" not in page
+    assert client.get("/contacts").status_code == 200  # still signed in

@@ -21,6 +21,7 @@ from smsplatform.extensions import db
 from smsplatform.messaging import listing, statuses
 from smsplatform.messaging.service import accept_message_ids, as_text
 from smsplatform.models import Account
+from smsplatform.request_ids import current_request_id
 from smsplatform.storage.services import store_image
 from smsplatform.timeutil import utcnow, zone_or_offset
 
@@ -276,4 +277,4 @@ def _http_error(error):
 def _server_error(error):
     db.session.rollback()
     log.exception("legacy API call %s %s failed", request.method, request.path)  # the path only: a query holds the token
-    return fail("internal server error; the request was not saved", 500)
+    return fail(f"internal server error; the request was not saved (request id {current_request_id()})", 500)
