@@ -3,11 +3,12 @@
 ``Connection.execute`` costs tens of µs of Python per statement (the compiled-cache lookup, an execution
 context, the parameters rebuilt through every bind processor, a result object and its metadata): more than
 SQLite's own work on a token lookup or a one-row insert. Running the three of an ``addsms`` this way took a
-fifth off the whole call (BENCHMARKS.md, 2 (b)). A
-``PreparedStatement`` is compiled once per database dialect and runs on the session's own DBAPI connection,
-inside the session's transaction, with the same type conversions (SQLAlchemy's bind and result processors
-for each column), and a driver error is raised as the ``sqlalchemy.exc`` error ``Connection.execute`` would
-raise, so callers and ``db_retry`` see no difference. When anything listens to the engine's statement
+fifth off the whole call (BENCHMARKS.md, 2 (b)).
+
+A ``PreparedStatement`` is compiled once per database dialect and runs on the session's own DBAPI
+connection, inside the session's transaction, with the same type conversions (SQLAlchemy's bind and result
+processors for each column). A driver error is raised as the ``sqlalchemy.exc`` error ``Connection.execute``
+would raise, so callers and ``db_retry`` see no difference. When anything listens to the engine's statement
 events (tests, tracing), it runs through ``Connection.execute`` instead, so every listener sees it.
 """
 import weakref
