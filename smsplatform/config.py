@@ -181,6 +181,7 @@ def load_config() -> dict:
         "AUTH_FAILURE_LIMIT_PER_ADDRESS": reader.integer("AUTH_FAILURE_LIMIT_PER_ADDRESS", 20),
         "AUTH_FAILURE_LIMIT_PER_EMAIL": reader.integer("AUTH_FAILURE_LIMIT_PER_EMAIL", 10),
         "AUTH_KNOWN_ADDRESS_DAYS": reader.integer("AUTH_KNOWN_ADDRESS_DAYS", 90, minimum=0, maximum=36_500),
+        "SIGNUP_LIMIT_PER_ADDRESS": reader.integer("SIGNUP_LIMIT_PER_ADDRESS", 10),
         # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host to trust (0: none).
         "TRUSTED_PROXIES": reader.integer("TRUSTED_PROXIES", 0, minimum=0, maximum=100),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,

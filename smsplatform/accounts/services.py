@@ -168,6 +168,29 @@ def remember_login_address(account: Account, address: str | None) -> None:
                          lambda: db.session.get(KnownLoginAddress, (account.id, address[:64])))
 
 
+def check_signup_allowed(address: str | None, config) -> None:
+    """Raise RateLimitedError when this address has tried ``SIGNUP_LIMIT_PER_ADDRESS`` sign-ups within
+    ``AUTH_FAILURE_WINDOW_SECONDS``. Each attempt costs a password hash, and tells whether an email has an
+    account: unlimited, a script could burn the server's CPU or list who uses it."""
+    if not address:
+        return
+    attempts = db.session.scalar(select(func.count()).select_from(AuthFailure).where(
+        AuthFailure.scope == _signup_scope(address), AuthFailure.created_at >= ago(config["AUTH_FAILURE_WINDOW_SECONDS"])))
+    if attempts >= config["SIGNUP_LIMIT_PER_ADDRESS"]:
+        raise RateLimitedError("too many sign-ups from this address; try again later")
+
+
+def record_signup_attempt(address: str | None) -> None:
+    """Count a sign-up attempt (made or refused) against its address; the caller commits it either way."""
+    if address:
+        db.session.add(AuthFailure(scope=_signup_scope(address)))
+        db.session.flush()
+
+
+def _signup_scope(address: str) -> str:
+    return f"signup:{address}"
+
+
 def record_auth_failure(address: str | None, email: str | None) -> None:
     for scope in auth_failure_scopes(address, email).values():
         db.session.add(AuthFailure(scope=scope))

@@ -88,11 +88,12 @@ class KnownLoginAddress(db.Model):
 
 
 class AuthFailure(db.Model):
-    """One failed login or token request, counted per address and per email for brute-force limits."""
+    """One failed login or token request, counted per address and per email for brute-force limits; or one
+    sign-up attempt, counted per address."""
 
     __tablename__ = "auth_failures"
     __table_args__ = (Index("ix_auth_failures_scope_created", "scope", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    scope: Mapped[str] = mapped_column(String(300))  # "ip:1.2.3.4" or "email:a@b.c"
+    scope: Mapped[str] = mapped_column(String(300))  # "ip:1.2.3.4", "email:a@b.c" or "signup:1.2.3.4"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

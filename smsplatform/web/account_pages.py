@@ -37,6 +37,13 @@ def signup():
         return redirect(url_for("web.overview"))
     form = SignupForm()
     if form.validate_on_submit():
+        try:
+            services.check_signup_allowed(request.remote_addr, current_app.config)
+        except RateLimitedError as exc:
+            form.form_errors.append(exc.message)
+            return render_template("web/signup.html", form=form), 429
+        services.record_signup_attempt(request.remote_addr)
+        db.session.commit()  # the attempt counts even when the sign-up is refused below
         with saving(lambda exc: show_error(form, exc, "email")) as saved:  # each problem of a sign-up
             account = services.create_account(form.email.data, form.password.data, form.timezone.data.strip())
             session_id = services.start_dashboard_session(account)

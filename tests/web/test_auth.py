@@ -84,6 +84,29 @@ def test_signup_with_a_taken_email_says_so(client, me):
     assert db.session.query(Account).count() == 1
 
 
+def test_signups_from_one_address_are_limited_made_or_refused(app, client, me):
+    """Each attempt costs a password hash and tells whether an email has an account: a script must not be able to
+    burn the CPU or list who uses the platform. Other addresses sign up meanwhile; the limit lifts with the window."""
+    app.config.update(SIGNUP_LIMIT_PER_ADDRESS=3)
+
+    def signup(email, address="192.0.2.7"):
+        form = {"email": email, "password": PASSWORD, "timezone": "UTC"}
+        return client.post("/signup", data=form, environ_base={"REMOTE_ADDR": address})
+
+    assert signup("me@example.com").status_code == 400  # taken: counts too
+    assert signup("first@example.com").status_code == 302
+    client.post("/logout")
+    assert signup("not an address").status_code == 400
+    refused = signup("second@example.com")
+    assert refused.status_code == 429 and "too many sign-ups" in refused.get_data(as_text=True)
+    assert signup("me@example.com").status_code == 429  # no longer tells whether it is taken
+    assert {a.email for a in db.session.query(Account)} == {"me@example.com", "first@example.com"}
+    assert signup("second@example.com", address="198.51.100.1").status_code == 302
+    client.post("/logout")
+    app.config.update(AUTH_FAILURE_WINDOW_SECONDS=0)
+    assert signup("third@example.com").status_code == 302
+
+
 def test_login_and_logout(client, me):
     assert login(client, "me@example.com", "wrong password").status_code == 401
     assert client.get("/").status_code == 302
