@@ -17,7 +17,10 @@ def snap(browser, name: str) -> None:
 
 
 def wait_for(browser, condition, seconds: float = 30):
-    return WebDriverWait(browser, seconds, poll_frequency=0.2).until(condition)
+    """``condition`` polled until it holds. A live region may replace the nodes a condition found before it reads
+    them (stale element): that poll counts as not yet, the next one reads the new nodes."""
+    return WebDriverWait(browser, seconds, poll_frequency=0.2,
+                         ignored_exceptions=[StaleElementReferenceException]).until(condition)
 
 
 def left_the_page(old):
