@@ -138,12 +138,8 @@ def check_auth_allowed(address: str | None, email: str | None, config, account: 
     """Raise RateLimitedError when this address or email has failed too often recently. The email's limit
     spares an address ``account`` (the email's owner) signed in from before: anyone may fail with the
     owner's email, and would otherwise keep the owner out."""
-    since = ago(config["AUTH_FAILURE_WINDOW_SECONDS"])
     for limit_name, scope in auth_failure_scopes(address, email).items():
-        failures = db.session.scalar(
-            select(func.count()).select_from(AuthFailure).where(AuthFailure.scope == scope, AuthFailure.created_at >= since)
-        )
-        if failures >= config[limit_name] and not (
+        if _recent_attempts(scope, config) >= config[limit_name] and not (
                 limit_name == "AUTH_FAILURE_LIMIT_PER_EMAIL" and _known_address(account, address, config)):
             raise RateLimitedError("too many failed login attempts; try again later")
 
@@ -172,11 +168,7 @@ def check_signup_allowed(address: str | None, config) -> None:
     """Raise RateLimitedError when this address has tried ``SIGNUP_LIMIT_PER_ADDRESS`` sign-ups within
     ``AUTH_FAILURE_WINDOW_SECONDS``. Each attempt costs a password hash, and tells whether an email has an
     account: unlimited, a script could burn the server's CPU or list who uses it."""
-    if not address:
-        return
-    attempts = db.session.scalar(select(func.count()).select_from(AuthFailure).where(
-        AuthFailure.scope == _signup_scope(address), AuthFailure.created_at >= ago(config["AUTH_FAILURE_WINDOW_SECONDS"])))
-    if attempts >= config["SIGNUP_LIMIT_PER_ADDRESS"]:
+    if address and _recent_attempts(_signup_scope(address), config) >= config["SIGNUP_LIMIT_PER_ADDRESS"]:
         raise RateLimitedError("too many sign-ups from this address; try again later")
 
 
@@ -189,6 +181,12 @@ def record_signup_attempt(address: str | None) -> None:
 
 def _signup_scope(address: str) -> str:
     return f"signup:{address}"
+
+
+def _recent_attempts(scope: str, config) -> int:
+    """The ``AuthFailure`` rows of ``scope`` within ``AUTH_FAILURE_WINDOW_SECONDS``."""
+    return db.session.scalar(select(func.count()).select_from(AuthFailure).where(
+        AuthFailure.scope == scope, AuthFailure.created_at >= ago(config["AUTH_FAILURE_WINDOW_SECONDS"])))
 
 
 def record_auth_failure(address: str | None, email: str | None) -> None:
