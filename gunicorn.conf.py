@@ -51,6 +51,8 @@ limit_request_line = 8190
 # smsplatform.webserver's request handling is in gunicorn's Python parser (gunicorn_h1c refuses raw bytes).
 http_parser = "python"
 accesslog = _settings["accesslog"]
+# gunicorn's default line, ending with the answer's request id (smsplatform.request_ids).
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
 errorlog = "-"
 loglevel = _settings["loglevel"]
 # Access lines without the secrets clients put in query strings (token, pass, …); the app's own log

@@ -7,23 +7,20 @@
 - The app's own records (``smsplatform.*``: a legacy call that failed, Flask's "Exception on …", the event
   bus) go where gunicorn's error log goes, with its time stamp, pid and level, at ``GUNICORN_LOG_LEVEL``;
   without this they were bare lines with neither time nor level, and informational ones were dropped.
-- Request ids (smsplatform.request_ids): gunicorn's default access line ends with the answer's ``X-Request-ID``
-  (a format of one's own, ``--access-logformat``, shows it with ``%({x-request-id}o)s``), and an app record made
-  while handling a request reads ``[request <id>] <message>``, its traceback below it.
+- Request ids (smsplatform.request_ids): the access line gunicorn.conf.py sets ends with the answer's
+  ``X-Request-ID`` (a format of one's own, ``--access-logformat``, shows it with ``%({x-request-id}o)s``), and an
+  app record made while handling a request reads ``[request <id>] <message>``, its traceback below it.
 """
 import logging
-import traceback
 from urllib.parse import parse_qsl
 
 from gunicorn import glogging
-from gunicorn.config import AccessLogFormat
 
 from smsplatform.request_ids import RequestIdFilter
 
 SECRET_PARAMETERS = frozenset({"token", "pass", "password", "datajson", "code", "key", "secret"})
 REDACTED = "***"
 APP_LOGGER = "smsplatform"
-ACCESS_FORMAT_WITH_REQUEST_ID = AccessLogFormat.default + " %({x-request-id}o)s"
 
 
 def redact_query(query: str) -> str:
@@ -61,19 +58,6 @@ class Logger(glogging.Logger):
             if name in atoms:
                 atoms[name] = redact_url(str(atoms[name]))
         return atoms
-
-    def access(self, resp, req, environ, request_time):
-        """gunicorn's ``access``, with the request id at the end of its default line."""
-        if not self.access_log_enabled:
-            return
-        log_format = self.cfg.access_log_format
-        if log_format == AccessLogFormat.default:
-            log_format = ACCESS_FORMAT_WITH_REQUEST_ID
-        atoms = self.atoms_wrapper_class(self.atoms(resp, req, environ, request_time))
-        try:
-            self.access_log.info(log_format, atoms)
-        except Exception:
-            self.error(traceback.format_exc())
 
     def setup(self, cfg):
         super().setup(cfg)
